@@ -1,0 +1,1 @@
+"""Learning rules: each offers init(key) -> state and update(state) -> (state, metrics)."""

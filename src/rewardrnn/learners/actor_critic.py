@@ -1,0 +1,196 @@
+"""Song, Yang & Wang 2017's actor-critic: REINFORCE on a policy (decision) network with a value
+network as the baseline (spec §4).
+
+One update (spec §4.1-4.6, all numbers there):
+
+* draw ``n_gradient`` trials (conditions at random), their inputs ``U`` and the recurrent noise;
+* run the policy network over the whole trial, sample an action at every step from
+  ``softmax(W_out r_k + b_out)``, judge the actions (trial ends, rewards ``R``, mask ``M``);
+* run the value network on ``[r_{k-1}, onehot(a_{k-1})]`` (policy rates with no gradient into the
+  policy); ``V_k`` predicts the return-to-go ``G_k = sum_{k' >= k} R[k'] M[k']`` (no discount);
+* value loss ``sum M (V - G)^2 / sum M``; policy loss ``-(1/B) sum_b sum_k M log pi(a_k) (G_k - V_k)``
+  with ``V`` held constant (the value predictions of the *pre-update* value parameters);
+* each network has its own Adam (lr 0.004, beta 0.9/0.999, eps 1e-8) after clipping its gradient
+  to global norm 1. An update whose gradient norm is not finite (or > 1e10) is skipped and counted.
+
+The policy network receives no action feedback, so its trajectory does not depend on the actions:
+one forward pass gives the rates, the sampled actions and (by differentiating that same pass)
+the policy gradient. pyrl instead simulates trials one by one and re-simulates them with the
+stored noise to differentiate; the result is the same estimator.
+
+Deviations, as named options or documented choices:
+
+* ``pyrl_t0_return``: pyrl's code uses ``R[0]`` instead of ``G_0`` in the t = 0 term (spec §4.4
+  quirk). Off by default (the paper's equations); on reproduces the code.
+* pyrl's NaN guard zeroes the gradient but still updates Adam's moments; here the update is
+  skipped entirely (issue 2) and counted in ``skipped``.
+* pyrl folds Adam's bias correction into the step size, so its eps is ``eps * sqrt(1-beta2^t)``
+  relative to optax's; with eps = 1e-8 the difference is negligible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from rewardrnn.networks import gru
+from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
+
+#: pyrl's guard: a gradient norm above this (or not finite) zeroes the update (spec §4.6).
+MAX_FINITE_GRAD_NORM = 1e10
+
+
+@dataclass(frozen=True)
+class ActorCriticConfig:
+    """Learning constants (spec §4.6): learning rates, clipping norm, trials per update."""
+
+    n_gradient: int
+    lr: float = 0.004
+    baseline_lr: float = 0.004
+    max_grad_norm: float = 1.0
+    pyrl_t0_return: bool = False
+
+
+class LearnerState(NamedTuple):
+    """Everything one seed's training needs; a pytree (stackable over seeds)."""
+
+    policy: gru.Params
+    value: gru.Params
+    policy_masks: gru.Masks
+    value_masks: gru.Masks
+    policy_opt: optax.OptState
+    value_opt: optax.OptState
+    key: jax.Array
+    updates: jax.Array  # int32: parameter updates done
+    skipped: jax.Array  # int32: updates skipped for a non-finite gradient
+
+
+class Rollout(NamedTuple):
+    """A simulated batch: trials, inputs U (T, B, n_in), policy states x (T, B, N), logits
+    (T, B, n_actions), actions (T, B) and their outcomes."""
+
+    trials: Trials
+    inputs: jax.Array
+    states: jax.Array
+    logits: jax.Array
+    actions: jax.Array
+    outcomes: Outcomes
+
+
+def _adam(lr: float, max_norm: float) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(max_norm), optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8))
+
+
+def returns_to_go(rewards: jax.Array) -> jax.Array:
+    """G_k = sum_{k' >= k} R[k'] over the time axis 0 (rewards already masked)."""
+    return jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), 0), 0)
+
+
+class ActorCritic:
+    """The learner: ``init(key) -> LearnerState`` and ``update(state) -> (state, metrics)``,
+    both pure; ``rollout`` simulates trials with given parameters (validation, records)."""
+
+    def __init__(self, env: TaskEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig,
+                 config: ActorCriticConfig):
+        self.env = env
+        self.policy_config = policy_config
+        self.value_config = value_config
+        self.config = config
+        self.alpha = gru.alpha(policy_config, env.dt_ms)
+        self.value_alpha = gru.alpha(value_config, env.dt_ms)
+        self.policy_noise = gru.noise_std(policy_config, env.dt_ms)
+        self.value_noise = gru.noise_std(value_config, env.dt_ms)
+        self.policy_optimizer = _adam(config.lr, config.max_grad_norm)
+        self.value_optimizer = _adam(config.baseline_lr, config.max_grad_norm)
+
+    # ---- state -------------------------------------------------------------------------------
+    def init(self, key: jax.Array) -> LearnerState:
+        """Initial state of one seed (not jittable: spectral radii are computed in numpy)."""
+        k_policy, k_value, k_train = jax.random.split(key, 3)
+        policy, policy_masks = gru.init(k_policy, self.policy_config)
+        value, value_masks = gru.init(k_value, self.value_config)
+        return LearnerState(
+            policy=policy, value=value, policy_masks=policy_masks, value_masks=value_masks,
+            policy_opt=self.policy_optimizer.init(policy), value_opt=self.value_optimizer.init(value),
+            key=k_train, updates=jnp.asarray(0, jnp.int32), skipped=jnp.asarray(0, jnp.int32))
+
+    # ---- simulation --------------------------------------------------------------------------
+    def rollout(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, trials: Trials) -> Rollout:
+        """Run the policy on ``trials`` with input and recurrent noise, sampling its actions."""
+        k_in, k_noise, k_act = jax.random.split(key, 3)
+        inputs = self.env.inputs(k_in, trials)
+        shape = inputs.shape[:2] + (self.policy_config.n_units,)
+        noise = self.policy_noise * jax.random.normal(k_noise, shape, jnp.float32)
+        states = gru.run(policy, masks, inputs, noise, self.alpha)
+        logits = gru.readout(policy, states)
+        actions = jax.random.categorical(k_act, jax.lax.stop_gradient(logits))
+        return Rollout(trials, inputs, states, logits, actions, self.env.outcomes(trials, actions))
+
+    def value_inputs(self, states: jax.Array, actions: jax.Array) -> jax.Array:
+        """Value-network inputs [policy rates, one-hot action]; row k drives the value state
+        k -> k+1, so V_k sees r_{k-1} and a_{k-1} (pyrl's training graph, spec §3.3)."""
+        rates = jax.lax.stop_gradient(jax.nn.relu(states))
+        return jnp.concatenate([rates, jax.nn.one_hot(actions, self.env.n_actions)], axis=-1)
+
+    def values(self, value: gru.Params, masks: gru.Masks, key: jax.Array, states: jax.Array,
+               actions: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Value-network states (T, B, N_v) and predictions V (T, B) for a rollout."""
+        inputs = self.value_inputs(states, actions)
+        shape = inputs.shape[:2] + (self.value_config.n_units,)
+        noise = self.value_noise * jax.random.normal(key, shape, jnp.float32)
+        value_states = gru.run(value, masks, inputs, noise, self.value_alpha)
+        return value_states, gru.readout(value, value_states)[..., 0]
+
+    # ---- learning ----------------------------------------------------------------------------
+    def losses(self, policy, value, state: LearnerState, key: jax.Array):
+        """(policy loss + value loss, metrics) for one batch; see the module docstring."""
+        k_trials, k_roll, k_value = jax.random.split(key, 3)
+        trials = self.env.sample_trials(k_trials, self.config.n_gradient)
+        roll = self.rollout(policy, state.policy_masks, k_roll, trials)
+        _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions)
+        out = roll.outcomes
+        g = returns_to_go(out.reward)
+        value_loss = jnp.sum(out.mask * (v - g) ** 2) / jnp.sum(out.mask)
+        target = g.at[0].set(out.reward[0]) if self.config.pyrl_t0_return else g
+        advantage = jax.lax.stop_gradient(target - v)
+        log_pi = jax.nn.log_softmax(roll.logits)
+        log_pi_a = jnp.take_along_axis(log_pi, roll.actions[..., None], axis=-1)[..., 0]
+        policy_loss = -jnp.sum(out.mask * log_pi_a * advantage) / self.config.n_gradient
+        metrics = {"value_loss": value_loss, "train_reward": out.reward.sum(0).mean()}
+        return policy_loss + value_loss, metrics
+
+    def update(self, state: LearnerState) -> tuple[LearnerState, dict[str, jax.Array]]:
+        """One parameter update of both networks (pure; jit it)."""
+        key, k_batch = jax.random.split(state.key)
+        grad_fn = jax.grad(self.losses, argnums=(0, 1), has_aux=True)
+        (g_policy, g_value), metrics = grad_fn(state.policy, state.value, state, k_batch)
+        policy, policy_opt, norm_p, ok_p = _apply(self.policy_optimizer, state.policy, state.policy_opt, g_policy)
+        value, value_opt, norm_v, ok_v = _apply(self.value_optimizer, state.value, state.value_opt, g_value)
+        skipped = ~(ok_p & ok_v)
+        new = state._replace(policy=policy, value=value, policy_opt=policy_opt, value_opt=value_opt,
+                             key=key, updates=state.updates + 1,
+                             skipped=state.skipped + skipped.astype(jnp.int32))
+        metrics.update(policy_grad_norm=norm_p, value_grad_norm=norm_v)
+        return new, metrics
+
+    def validate(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, n_trials: int) -> dict[str, jax.Array]:
+        """Performance of the current policy on ``n_trials`` fresh trials (stochastic policy,
+        noise on, spec §4.7): mean reward, P(decision), P(correct | decision)."""
+        k_trials, k_roll = jax.random.split(key)
+        trials = self.env.sample_trials(k_trials, n_trials)
+        return self.env.performance(self.rollout(policy, masks, k_roll, trials).outcomes)
+
+
+def _apply(optimizer, params, opt_state, grads):
+    """Clip + Adam step, skipped (params and moments unchanged) if the norm is not finite."""
+    norm = optax.global_norm(grads)
+    ok = jnp.isfinite(norm) & (norm <= MAX_FINITE_GRAD_NORM)
+    safe = jax.tree_util.tree_map(lambda g: jnp.where(ok, g, 0.0), grads)
+    updates, new_opt = optimizer.update(safe, opt_state, params)
+    new_params = optax.apply_updates(params, updates)
+    keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+    return keep(new_params, params), keep(new_opt, opt_state), norm, ok

@@ -1,0 +1,1 @@
+"""Network families: pure functions over parameter pytrees."""

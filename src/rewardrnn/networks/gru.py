@@ -1,0 +1,178 @@
+"""Song, Yang & Wang's gated continuous-time recurrent unit (pyrl's "modified GRU", spec §3.1).
+
+Row-vector convention as in pyrl: ``W[i, j]`` is the weight from unit (or input) ``i`` to unit
+``j``. One step from state ``x`` (rates ``r = [x]+``) with input ``u`` and noise ``q``::
+
+    [v_x, v_lam, v_gam] = u @ W_in + b_in
+    lam = sigmoid(r @ W_rec_lam + v_lam)          # update gate
+    gam = sigmoid(r @ W_rec_gam + v_gam)          # reset gate
+    x'  = (1 - alpha*lam) * x + alpha*lam * ((gam * r) @ W_rec + v_x + q)
+
+with ``alpha = dt / tau`` and ``q ~ N(0, (2 tau / dt) var_rec)``: the noise sits *inside* the
+gated term. ``W_rec_gates = [W_rec_lam | W_rec_gam]``; ``W_in`` columns are [state | lam | gam].
+Parameters are a dict of arrays; the fixed sparsity masks are a separate dict (never trained).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rewardrnn.errors import ConfigError
+
+Params = dict[str, jax.Array]
+Masks = dict[str, jax.Array]
+
+
+@dataclass(frozen=True)
+class GRUConfig:
+    """Sizes and initialisation constants of one network (defaults: spec §3.6).
+
+    ``input_scale`` is pyrl's ``Win``: a scalar or an (n_inputs, 3N) initial-scale matrix.
+    ``input_scale_units`` is the N in the input-weight scale sqrt(p0 * N) / n_inputs; pyrl uses
+    the *policy* N for the value network too (spec §3.5), so the value network passes it here.
+    """
+
+    n_inputs: int
+    n_outputs: int
+    n_units: int = 100
+    p0: float = 0.1
+    rho: float = 2.0
+    tau_ms: float = 100.0
+    var_rec: float = 0.01
+    input_scale: float | tuple = 1.0
+    input_scale_units: int | None = None
+    out_bias: float = 0.0
+    x0: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.n_units, int) and self.n_units >= 1):
+            raise ConfigError(f"N (number of units) must be an integer >= 1, got {self.n_units!r}")
+        if not 0 < self.p0 <= 1:
+            raise ConfigError(f"p0 (connection probability) must be in (0, 1], got {self.p0!r}")
+        if int(self.p0 * self.n_units) < 1:
+            raise ConfigError(f"p0={self.p0} with N={self.n_units} leaves no recurrent input per unit "
+                              f"(K = int(p0*N) = 0); use p0 >= {1 / self.n_units:g}")
+        if not self.rho > 0:
+            raise ConfigError(f"rho (spectral radius) must be > 0, got {self.rho!r}")
+        if not self.tau_ms > 0:
+            raise ConfigError(f"tau must be > 0 ms, got {self.tau_ms!r}")
+        if not self.var_rec >= 0:
+            raise ConfigError(f"var_rec must be >= 0, got {self.var_rec!r}")
+
+    @property
+    def in_degree(self) -> int:
+        """K = int(p0 * N), the fixed number of recurrent inputs of each unit."""
+        return int(self.p0 * self.n_units)
+
+
+def alpha(config: GRUConfig, dt_ms: float) -> float:
+    """Euler factor dt / tau (0.1 at the paper's dt = 10 ms, tau = 100 ms)."""
+    a = dt_ms / config.tau_ms
+    if not 0 < a <= 1:
+        raise ConfigError(f"dt={dt_ms:g} ms must lie in (0, tau={config.tau_ms:g} ms] so that alpha = dt/tau <= 1")
+    return a
+
+
+def noise_std(config: GRUConfig, dt_ms: float) -> float:
+    """Std of the recurrent noise q: sqrt((2 tau / dt) var_rec) (0.447 at the defaults)."""
+    return math.sqrt(2 * config.tau_ms / dt_ms * config.var_rec)
+
+
+def in_degree_mask(key: jax.Array, n_pre: int, n_post: int, k: int) -> np.ndarray:
+    """A 0/1 (n_pre, n_post) mask in which every column (postsynaptic unit) has exactly ``k``
+    ones at random rows, drawn independently per column (pyrl's fixed in-degree masks)."""
+    if k >= n_pre:
+        return np.ones((n_pre, n_post), np.float32)
+    ranks = np.argsort(np.argsort(np.asarray(jax.random.uniform(key, (n_pre, n_post))), axis=0), axis=0)
+    return (ranks < k).astype(np.float32)
+
+
+def spectral_radius(w: np.ndarray) -> float:
+    """Largest absolute eigenvalue of a square matrix."""
+    return float(np.max(np.abs(np.linalg.eigvals(np.asarray(w, np.float64)))))
+
+
+def _gamma_signed(key: jax.Array, shape: tuple[int, int]) -> np.ndarray:
+    """Gamma(shape 4, scale 1/4) magnitudes (mean 1, var 1/4) with random signs (spec §3.5)."""
+    k_mag, k_sign = jax.random.split(key)
+    magnitude = jax.random.gamma(k_mag, 4.0, shape) / 4.0
+    sign = jnp.where(jax.random.bernoulli(k_sign, 0.5, shape), 1.0, -1.0)
+    return np.asarray(magnitude * sign, np.float32)
+
+
+def init(key: jax.Array, config: GRUConfig) -> tuple[Params, Masks]:
+    """Initial parameters and fixed masks (spec §3.5).
+
+    W_in = scale * N(0, 1) with scale = input_scale * sqrt(p0 * N_ref) / n_inputs; b_in = 0;
+    recurrent blocks W_rec, W_rec_lam, W_rec_gam: signed Gamma(4, 1/4) entries, masked to in-degree
+    K, each masked block rescaled to spectral radius rho; W_out = 0; b_out = out_bias; x0 = 0.5.
+    """
+    n, n_in = config.n_units, config.n_inputs
+    keys = jax.random.split(key, 7)
+    n_ref = config.input_scale_units or n
+    scale = np.asarray(config.input_scale, np.float32) * math.sqrt(config.p0 * n_ref) / n_in
+    if scale.ndim and scale.shape != (n_in, 3 * n):
+        raise ConfigError(f"input_scale matrix must have shape {(n_in, 3 * n)}, got {scale.shape}")
+    w_in = scale * np.asarray(jax.random.normal(keys[0], (n_in, 3 * n)), np.float32)
+
+    k = config.in_degree
+    masks, blocks = [], []
+    for i in range(3):  # W_rec, W_rec_lam, W_rec_gam: masks and rescaling per block
+        mask = in_degree_mask(keys[1 + i], n, n, k)
+        w = _gamma_signed(keys[4 + i], (n, n)) * mask
+        blocks.append((w * (config.rho / spectral_radius(w))).astype(np.float32))
+        masks.append(mask)
+    params = {
+        "W_in": jnp.asarray(w_in),
+        "b_in": jnp.zeros(3 * n, jnp.float32),
+        "W_rec_gates": jnp.asarray(np.concatenate(blocks[1:], axis=1)),
+        "W_rec": jnp.asarray(blocks[0]),
+        "W_out": jnp.zeros((n, config.n_outputs), jnp.float32),
+        "b_out": jnp.full(config.n_outputs, config.out_bias, jnp.float32),
+        "x0": jnp.full(n, config.x0, jnp.float32),
+    }
+    mask_dict = {"W_rec": jnp.asarray(masks[0]), "W_rec_gates": jnp.asarray(np.concatenate(masks[1:], axis=1))}
+    return params, mask_dict
+
+
+def _step_from_drive(x, drive, q, w_rec, w_gates, a):
+    n = x.shape[-1]
+    r = jax.nn.relu(x)
+    gates = r @ w_gates
+    lam = jax.nn.sigmoid(gates[..., :n] + drive[..., n:2 * n])
+    gam = jax.nn.sigmoid(gates[..., n:] + drive[..., 2 * n:])
+    return (1 - a * lam) * x + a * lam * ((gam * r) @ w_rec + drive[..., :n] + q)
+
+
+def step(params: Params, masks: Masks, x: jax.Array, u: jax.Array, q: jax.Array, a: float) -> jax.Array:
+    """One step x -> x' (see the module docstring); ``q`` is the noise already scaled."""
+    drive = u @ params["W_in"] + params["b_in"]
+    return _step_from_drive(x, drive, q, params["W_rec"] * masks["W_rec"],
+                            params["W_rec_gates"] * masks["W_rec_gates"], a)
+
+
+def run(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float) -> jax.Array:
+    """States of whole trials, time-major: ``inputs`` (T, B, n_in) and ``noise`` (T, B, N) give
+    ``x`` (T, B, N) with ``x[0] = x0`` and ``x[k+1] = step(x[k], inputs[k], noise[k])``.
+    The input projection is one matrix product for all steps; only the recurrence is scanned."""
+    w_rec = params["W_rec"] * masks["W_rec"]
+    w_gates = params["W_rec_gates"] * masks["W_rec_gates"]
+    drive = inputs @ params["W_in"] + params["b_in"]
+    x0 = jnp.broadcast_to(params["x0"], inputs.shape[1:2] + params["x0"].shape)
+
+    def body(x, drive_noise):
+        x = _step_from_drive(x, *drive_noise, w_rec, w_gates, a)
+        return x, x
+
+    _, xs = jax.lax.scan(body, x0, (drive[:-1], noise[:-1]))
+    return jnp.concatenate([x0[None], xs], axis=0)
+
+
+def readout(params: Params, x: jax.Array) -> jax.Array:
+    """Linear readout of the rates: ``[x]+ @ W_out + b_out`` (policy logits or value)."""
+    return jax.nn.relu(x) @ params["W_out"] + params["b_out"]

@@ -1,0 +1,154 @@
+"""The declarative description of a task, read like a lab protocol.
+
+A :class:`Protocol` names the input channels and actions, the condition grid, the sequence of
+epochs with their duration samplers (ms), what each input channel shows in each epoch, the
+reward table and the stop criterion. It holds no JAX state: :class:`rewardrnn.tasks.engine.TaskEnv`
+compiles any protocol into a pure functional environment.
+
+The common trial structure is pyrl's (Song et al. 2017 spec §5, "Common conventions"): the agent
+holds action 0 (FIXATE) until the response epoch; any other action before it aborts the trial
+(``rewards.abort``); a choice in the response epoch ends the trial with the reward of
+``choice_outcome``; reaching the last time step ends it with ``rewards.terminal``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from rewardrnn.tasks.samplers import Sampler
+
+#: Condition variables of a batch of trials, name -> array (broadcastable against actions).
+Variables = Mapping[str, jax.Array]
+#: Epoch membership, epoch name -> boolean array.
+EpochFlags = Mapping[str, jax.Array]
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch of the trial: its name and duration sampler (ms). ``duration=None`` means the
+    epoch lasts until ``tmax_ms`` (allowed for the last epoch only)."""
+
+    name: str
+    duration: Sampler | None
+
+
+@dataclass(frozen=True)
+class Rewards:
+    """The reward table shared by pyrl's tasks (spec §3.6 and §5): R_ABORTED = -1 for breaking
+    fixation, R_TERMINAL = R_ABORTED for reaching the last step without a choice, +1 correct,
+    0 wrong."""
+
+    abort: float = -1.0
+    terminal: float = -1.0
+    correct: float = 1.0
+    wrong: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChoiceOutcome:
+    """What a non-fixate action in the response epoch yields: reward, whether it counts as a
+    decision for the performance measure, and whether it is correct."""
+
+    reward: jax.Array
+    is_decision: jax.Array
+    correct: jax.Array
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """pyrl's ``terminate(perf)`` for two-alternative tasks (``tasktools.correct_2AFC``):
+    stop when P(decision) >= ``min_p_decision`` and P(correct | decision) >= ``min_p_correct``."""
+
+    min_p_decision: float = 0.99
+    min_p_correct: float = 0.80
+
+    def met(self, performance: Mapping[str, Any]) -> jax.Array:
+        """True where the performance numbers (scalars or arrays, e.g. one per seed) meet it."""
+        return jnp.logical_and(
+            jnp.asarray(performance["p_decision"]) >= self.min_p_decision,
+            jnp.asarray(performance["p_correct"]) >= self.min_p_correct,
+        )
+
+    def describe(self) -> str:
+        return (f"P(decision) >= {self.min_p_decision:g} and "
+                f"P(correct | decision) >= {self.min_p_correct:g}")
+
+
+@dataclass(frozen=True)
+class Psychometric:
+    """How to draw a task's psychometric curve from its behaviour table: the signed stimulus
+    variable (a function of the table's columns), its label and unit, and the action whose
+    probability is plotted."""
+
+    label: str
+    signed_stimulus: Callable[[Any], Any]
+    positive_action: str
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A task, declared. Durations are in ms; see the module docstring for the trial rules.
+
+    ``mean_inputs(variables, on)`` returns, for each input channel, its noise-free value given
+    the condition variables and the epoch flags of one time index (missing channels are 0).
+    ``noisy_inputs`` maps a channel to the epochs in which white noise of variance
+    ``input_noise_var`` (σ²_in, scaled as in spec §5) is added to it.
+    ``correct_action(variables)`` gives the index of the correct action; tasks whose rewards are
+    not simply correct/wrong override ``choice_outcome(variables, action, rewards)``.
+    """
+
+    name: str
+    summary: str
+    reference: str
+    inputs: tuple[str, ...]
+    actions: tuple[str, ...]
+    conditions: Mapping[str, tuple[float, ...]]
+    epochs: tuple[Epoch, ...]
+    tmax_ms: float
+    response_epoch: str
+    mean_inputs: Callable[[Variables, EpochFlags], Mapping[str, jax.Array]]
+    noisy_inputs: Mapping[str, tuple[str, ...]]
+    input_noise_var: float
+    correct_action: Callable[[Variables], jax.Array] | None = None
+    choice_outcome: Callable[[Variables, jax.Array, Rewards], ChoiceOutcome] | None = None
+    rewards: Rewards = field(default_factory=Rewards)
+    reward_tau_ms: float = math.inf
+    criterion: Criterion = field(default_factory=Criterion)
+    n_validation: int = 1000
+    psychometric: Psychometric | None = None
+    fixate_action: int = 0
+
+    def __post_init__(self) -> None:
+        names = [e.name for e in self.epochs]
+        if self.response_epoch not in names:
+            raise ValueError(f"{self.name}: response epoch {self.response_epoch!r} is not one of {names}")
+        if any(e.duration is None for e in self.epochs[:-1]):
+            raise ValueError(f"{self.name}: only the last epoch may last until tmax")
+        unknown = set(self.noisy_inputs) - set(self.inputs)
+        if unknown:
+            raise ValueError(f"{self.name}: noisy inputs {sorted(unknown)} are not inputs {self.inputs}")
+        if (self.correct_action is None) == (self.choice_outcome is None):
+            raise ValueError(f"{self.name}: give exactly one of correct_action and choice_outcome")
+
+    @property
+    def n_conditions(self) -> int:
+        return math.prod(len(v) for v in self.conditions.values())
+
+    def outcome_of_choice(self, variables: Variables, action: jax.Array) -> ChoiceOutcome:
+        """Reward, decision flag and correctness of choosing ``action`` in the response epoch."""
+        if self.choice_outcome is not None:
+            return self.choice_outcome(variables, action, self.rewards)
+        correct = action == self.correct_action(variables)
+        reward = jnp.where(correct, self.rewards.correct, self.rewards.wrong)
+        return ChoiceOutcome(reward=reward, is_decision=jnp.ones_like(correct), correct=correct)
+
+
+def coherence_scale(coherence_percent: jax.Array) -> jax.Array:
+    """pyrl's evidence coding (spec §5): ``(1 + c/100) / 2`` for a signed coherence ``c`` in %."""
+    return (1.0 + coherence_percent / 100.0) / 2.0

@@ -1,0 +1,57 @@
+"""Random-dots motion discrimination, fixed duration (Kiani, Hanks & Shadlen 2008), as trained
+by Song, Yang & Wang 2017 (spec §5.1, pyrl ``examples/models/rdm_fixed.py``).
+
+Protocol: fixate for 750 ms; motion of coherence c toward one of two targets for a duration drawn
+from a truncated exponential (mean 330 ms, in [80, 1500)); the fixation cue goes off (the go
+cue) and the 500-ms decision epoch begins. tmax = 750 + 1500 + 500 = 2750 ms (276 steps at 10 ms).
+"""
+
+from __future__ import annotations
+
+from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol, Psychometric, coherence_scale
+from rewardrnn.tasks.samplers import Fixed, TruncatedExponential
+
+FIXATE, CHOOSE_LEFT, CHOOSE_RIGHT = 0, 1, 2
+
+
+def _inputs(v, on):
+    signed = v["direction"] * v["coherence"]
+    evidence = on["stimulus"]
+    return {
+        "FIXATION": on["fixation"] | on["stimulus"],  # off at the decision epoch: the go cue
+        "LEFT": evidence * coherence_scale(-signed),
+        "RIGHT": evidence * coherence_scale(signed),
+    }
+
+
+def _correct_action(v):
+    # At 0 % coherence the randomly drawn direction defines "correct" (spec §5.1).
+    return (v["direction"] > 0) * (CHOOSE_RIGHT - CHOOSE_LEFT) + CHOOSE_LEFT
+
+
+RDM_FIXED = Protocol(
+    name="rdm-fixed",
+    summary="random-dots decision, fixed/variable stimulus duration (Kiani et al. 2008)",
+    reference="Song, Yang & Wang 2017 Fig. 1; spec song2017.md §5.1",
+    inputs=("FIXATION", "LEFT", "RIGHT"),
+    actions=("FIXATE", "CHOOSE-LEFT", "CHOOSE-RIGHT"),
+    conditions={"direction": (-1.0, 1.0), "coherence": (0.0, 6.4, 12.8, 25.6, 51.2)},
+    epochs=(
+        Epoch("fixation", Fixed(750)),
+        Epoch("stimulus", TruncatedExponential(mean=330, low=80, high=1500)),
+        Epoch("decision", Fixed(500)),
+    ),
+    tmax_ms=2750,
+    response_epoch="decision",
+    mean_inputs=_inputs,
+    noisy_inputs={"LEFT": ("stimulus",), "RIGHT": ("stimulus",)},
+    input_noise_var=0.01,  # sigma^2_in: per-step std sqrt(2*100*0.01/dt) = 0.447 at dt = 10 ms
+    correct_action=_correct_action,
+    criterion=Criterion(min_p_decision=0.99, min_p_correct=0.80),
+    n_validation=1000,
+    psychometric=Psychometric(
+        label="signed coherence (%)",
+        signed_stimulus=lambda df: df["direction"] * df["coherence"],
+        positive_action="CHOOSE-RIGHT",
+    ),
+)
