@@ -1,0 +1,91 @@
+"""Checkpoints: a pytree of arrays plus JSON metadata in one ``.npz`` file, written atomically
+(temporary file in the same folder, fsync, rename), so an interruption never leaves a half-written
+checkpoint in place. Loading checks the format tag and every array's name and shape against a
+template pytree, so a truncated or foreign file gives a clear :class:`CheckpointError`."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from rewardrnn.errors import CheckpointError
+
+FORMAT = "rewardrnn-checkpoint/1"
+
+
+def _named_leaves(tree: Any) -> tuple[list[str], list[Any], Any]:
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    names = [jax.tree_util.keystr(path) for path, _ in leaves]
+    return names, [leaf for _, leaf in leaves], treedef
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(path: Path, tree: Any, meta: dict[str, Any]) -> None:
+    """Write ``tree`` (arrays) and ``meta`` (JSON-serialisable) to ``path`` atomically."""
+    names, leaves, _ = _named_leaves(tree)
+    arrays = {f"leaf{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    header = {"format": FORMAT, "names": names, "meta": meta}
+    arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """The metadata of a checkpoint, without its arrays."""
+    return _open(path)[0]["meta"]
+
+
+def load(path: Path, template: Any) -> tuple[Any, dict[str, Any]]:
+    """Read a checkpoint into the structure of ``template``; returns (tree, meta)."""
+    header, data = _open(path)
+    names, leaves, treedef = _named_leaves(template)
+    if header["names"] != names:
+        raise CheckpointError(f"{path} does not match this run's structure (saved arrays "
+                              f"{len(header['names'])}, expected {len(names)}); was it written by "
+                              f"another configuration or version?")
+    restored = []
+    try:
+        for i, (name, leaf) in enumerate(zip(names, leaves)):
+            array = data[f"leaf{i}"]
+            if array.shape != np.shape(leaf):
+                raise CheckpointError(f"{path}: array {name} has shape {array.shape}, this run expects "
+                                      f"{np.shape(leaf)} (different configuration?)")
+            restored.append(array)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as err:
+        raise CheckpointError(f"{path} is truncated or corrupt ({err})") from None
+    return jax.tree_util.tree_unflatten(treedef, restored), header["meta"]
+
+
+def _open(path: Path):
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        data = np.load(path, allow_pickle=False)
+        header = json.loads(data["__header__"].tobytes().decode())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is truncated or not a rewardrnn checkpoint ({err})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a rewardrnn checkpoint (format {header.get('format')!r}, "
+                              f"expected {FORMAT!r})")
+    return header, data

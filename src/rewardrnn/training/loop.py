@@ -1,0 +1,212 @@
+"""The training loop (spec §4.7): compiled chunks of ``checkfreq`` updates between validations,
+all seeds at once (``vmap``), each seed stopping at its own criterion.
+
+At update 0 and after every chunk: validate every seed on ``n_validation`` fresh trials; a seed
+whose mean reward beats its best (or that meets the criterion) saves its parameters as best; a
+seed that meets the criterion stops (its state is frozen while the others go on). The checkpoint
+is rewritten after every validation, so an interruption loses at most one validation period and
+``resume`` continues exactly where the checkpoint left off (same final parameters as an
+uninterrupted run). Python runs only at chunk boundaries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rewardrnn.learners.actor_critic import ActorCritic, LearnerState
+from rewardrnn.networks import gru
+from rewardrnn.tasks.engine import TaskEnv
+from rewardrnn.tasks.registry import get_task
+from rewardrnn.training import checkpoint, run_folder
+from rewardrnn.training.config import TrainConfig
+from rewardrnn.training.progress import Progress
+
+#: Stream of the validation keys, folded into each seed's training key.
+VALIDATION_STREAM = 0x5EED
+
+
+class TrainerState(NamedTuple):
+    """Everything saved in a checkpoint; every leaf has a leading seed axis."""
+
+    learner: LearnerState
+    best_policy: gru.Params
+    best_value: gru.Params
+    best_reward: jax.Array  # (S,) float32
+    best_update: jax.Array  # (S,) int32
+    done: jax.Array  # (S,) bool: met the stop criterion
+    criterion_update: jax.Array  # (S,) int32, -1 until the criterion is met
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` returns: the run folder, config, final state and per-seed summary."""
+
+    out: Path
+    config: TrainConfig
+    state: TrainerState
+    summary: dict[str, Any]
+
+
+def build_learner(config: TrainConfig) -> ActorCritic:
+    """The task environment and actor-critic learner described by ``config``."""
+    task = get_task(config.task)
+    env = TaskEnv(task, config.dt_ms)
+    return ActorCritic(env, config.policy_config(env.n_inputs, env.n_actions),
+                       config.value_config(env.n_actions), config.learner_config())
+
+
+def _stack(trees: list[Any]) -> Any:
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def initial_state(config: TrainConfig, learner: ActorCritic) -> TrainerState:
+    """Fresh state for every seed of ``config`` (seed s -> PRNGKey(s))."""
+    learners = _stack([learner.init(jax.random.PRNGKey(s)) for s in config.seeds])
+    n = config.n_seeds
+    return TrainerState(
+        learner=learners, best_policy=learners.policy, best_value=learners.value,
+        best_reward=jnp.full(n, -jnp.inf, jnp.float32), best_update=jnp.zeros(n, jnp.int32),
+        done=jnp.zeros(n, bool), criterion_update=jnp.full(n, -1, jnp.int32))
+
+
+class Trainer:
+    """Compiled chunk and validation functions for one config (compiled once, reused)."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config.resolved()
+        self.learner = build_learner(self.config)
+        self.criterion = get_task(config.task).criterion
+        n_val = self.config.n_validation
+        learner = self.learner
+
+        def chunk_one(state: LearnerState, active: jax.Array):
+            new, metrics = jax.lax.scan(lambda s, _: learner.update(s), state, None,
+                                        length=self.config.checkfreq)
+            new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state)
+            return new, jax.tree_util.tree_map(jnp.mean, metrics)
+
+        def validate_one(state: LearnerState):
+            key = jax.random.fold_in(state.key, VALIDATION_STREAM)
+            return learner.validate(state.policy, state.policy_masks, key, n_val)
+
+        self.chunk = jax.jit(jax.vmap(chunk_one))
+        self.validate = jax.jit(jax.vmap(validate_one))
+
+    def record(self, state: TrainerState, perf: dict[str, jax.Array], active: np.ndarray) -> TrainerState:
+        """Best-parameter tracking and stop criterion after a validation (spec §4.7)."""
+        active = jnp.asarray(active)
+        met = self.criterion.met(perf) & active
+        improved = ((perf["reward"] > state.best_reward) | met) & active
+        pick = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
+            lambda a, b: jnp.where(improved.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
+        updates = state.learner.updates
+        return state._replace(
+            best_policy=pick(state.learner.policy, state.best_policy),
+            best_value=pick(state.learner.value, state.best_value),
+            best_reward=jnp.where(improved, perf["reward"], state.best_reward),
+            best_update=jnp.where(improved, updates, state.best_update),
+            done=state.done | met,
+            criterion_update=jnp.where(met, updates, state.criterion_update),
+        )
+
+
+def train(config: TrainConfig, out: Path | str, *, resume: bool = False, overwrite: bool = False,
+          progress: bool = True, on_validation: Callable[[TrainerState, list[dict]], None] | None = None
+          ) -> TrainResult:
+    """Train ``config`` into the run folder ``out``; see the module docstring.
+
+    ``on_validation(state, history)`` is called after each validation and checkpoint (tests use
+    it to interrupt a run). Ctrl-C keeps the last checkpoint and re-raises KeyboardInterrupt.
+    """
+    out = Path(out)
+    config = run_folder.prepare(out, config, resume, overwrite)
+    trainer = Trainer(config)
+    cfg = trainer.config
+    ckpt_path = out / run_folder.CHECKPOINT
+    template = initial_state(cfg, trainer.learner)
+    if resume and ckpt_path.exists():
+        state, meta = checkpoint.load(ckpt_path, template)
+        state = jax.tree_util.tree_map(jnp.asarray, state)
+        history, wall_before = meta["history"], meta["wall_s"]
+    else:
+        state, history, wall_before = template, [], 0.0
+
+    started = time.perf_counter()
+    wall = lambda: wall_before + time.perf_counter() - started  # noqa: E731
+    bar = Progress(cfg, enabled=progress)
+
+    def validate_and_save(state: TrainerState, chunk_metrics: dict | None, active: np.ndarray) -> TrainerState:
+        perf = trainer.validate(state.learner)
+        state = trainer.record(state, perf, active)
+        rows = _history_rows(cfg, state, perf, chunk_metrics, active, wall())
+        history.extend(rows)
+        checkpoint.save(ckpt_path, state, {"history": history, "wall_s": wall(), "config": cfg.to_dict()})
+        run_folder.write_csv(out / run_folder.METRICS, history)
+        bar.update(rows)
+        if on_validation is not None:
+            on_validation(state, history)
+        return state
+
+    with bar:
+        if not history:  # validation at update 0, as pyrl (spec §4.7)
+            state = validate_and_save(state, None, np.ones(cfg.n_seeds, bool))
+        while True:
+            active = np.asarray(~state.done & (state.learner.updates < cfg.max_updates))
+            if not active.any():
+                break
+            learner_state, metrics = trainer.chunk(state.learner, jnp.asarray(active))
+            state = validate_and_save(state._replace(learner=learner_state), metrics, active)
+
+    summary = _summary(cfg, state, wall())
+    run_folder.write_json(out / run_folder.SUMMARY, summary)
+    return TrainResult(out=out, config=cfg, state=state, summary=summary)
+
+
+def _history_rows(cfg: TrainConfig, state: TrainerState, perf, metrics, active, wall_s: float) -> list[dict]:
+    rows = []
+    updates = np.asarray(state.learner.updates)
+    for i, seed in enumerate(cfg.seeds):
+        if not active[i]:
+            continue
+        metric = (lambda name: float(np.asarray(metrics[name])[i])) if metrics else (lambda name: math.nan)
+        rows.append({
+            "seed": seed,
+            "updates": int(updates[i]),
+            "trials": int(updates[i]) * cfg.n_gradient,
+            "reward": float(perf["reward"][i]),
+            "p_decision": float(perf["p_decision"][i]),
+            "p_correct": float(perf["p_correct"][i]),
+            "value_loss": metric("value_loss"),
+            "policy_grad_norm": metric("policy_grad_norm"),
+            "skipped_updates": int(np.asarray(state.learner.skipped)[i]),
+            "new_best": bool(np.asarray(state.best_update)[i] == updates[i]),
+            "criterion_met": bool(np.asarray(state.criterion_update)[i] == updates[i]),
+            "wall_s": round(wall_s, 3),
+        })
+    return rows
+
+
+def _summary(cfg: TrainConfig, state: TrainerState, wall_s: float) -> dict[str, Any]:
+    seeds = []
+    for i, seed in enumerate(cfg.seeds):
+        crit = int(np.asarray(state.criterion_update)[i])
+        seeds.append({
+            "seed": seed,
+            "reached_criterion": crit >= 0,
+            "updates_to_criterion": crit if crit >= 0 else None,
+            "trials_to_criterion": crit * cfg.n_gradient if crit >= 0 else None,
+            "best_update": int(np.asarray(state.best_update)[i]),
+            "best_reward": float(np.asarray(state.best_reward)[i]),
+            "skipped_updates": int(np.asarray(state.learner.skipped)[i]),
+        })
+    return {"task": cfg.task, "criterion": get_task(cfg.task).criterion.describe(),
+            "wall_s": round(wall_s, 3), "seeds": seeds}
