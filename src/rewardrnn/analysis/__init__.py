@@ -1,0 +1,1 @@
+"""Analyses: records of trained networks (behaviour tables) and pure functions over them."""

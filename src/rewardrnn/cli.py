@@ -1,0 +1,115 @@
+"""The command line: ``rewardrnn tasks | train | evaluate | plot`` (thin wrappers over
+:mod:`rewardrnn.api`). Bad input exits with code 2 and a one-line message, never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rewardrnn.errors import RewardRNNError
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="Train recurrent networks with reward on cognitive tasks (Song et al. 2017).")
+
+
+@contextlib.contextmanager
+def _clean_errors():
+    try:
+        yield
+    except RewardRNNError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def tasks() -> None:
+    """List the tasks, one line each."""
+    from rewardrnn.tasks.registry import list_tasks
+
+    for task in list_tasks():
+        typer.echo(f"{task.name:<14} {task.summary} [{task.n_conditions} conditions; stop: {task.criterion.describe()}]")
+
+
+@app.command()
+def train(
+    task: str = typer.Argument(..., help="task name (see `rewardrnn tasks`)"),
+    out: Path = typer.Option(Path("runs/run"), "--out", "-o", help="run folder"),
+    seed: int = typer.Option(1, help="first seed (seed s uses PRNGKey(s))"),
+    seeds: int = typer.Option(1, help="number of seeds trained together (vectorised): seed .. seed+seeds-1"),
+    dt: float = typer.Option(10.0, help="time step in ms"),
+    n_units: int = typer.Option(100, "--N", help="units in the decision network"),
+    lr: float = typer.Option(0.004, help="Adam learning rate of the decision network"),
+    baseline_lr: float = typer.Option(0.004, help="Adam learning rate of the value network"),
+    t0_return: str = typer.Option("pyrl", help="t=0 policy-gradient term: pyrl (R[0], learns) or paper (G_0)"),
+    max_updates: int = typer.Option(100_000, help="stop after this many updates (rounded up to the validation period)"),
+    n_validation: Optional[int] = typer.Option(None, help="validation trials (default: the task's)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+) -> None:
+    """Train a task to its stop criterion; writes config, metrics and checkpoints to --out."""
+    from rewardrnn.training import TrainConfig
+    from rewardrnn.training.loop import train as run_training
+
+    with _clean_errors():
+        config = TrainConfig(task=task, seed=seed, n_seeds=seeds, dt_ms=dt, N=n_units, lr=lr,
+                             baseline_lr=baseline_lr, t0_return=t0_return, max_updates=max_updates,
+                             n_validation=n_validation)
+        try:
+            result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
+        except KeyboardInterrupt:
+            typer.echo(f"\ninterrupted: the last validation is saved in {out}; continue with --resume", err=True)
+            raise typer.Exit(130) from None
+    for s in result.summary["seeds"]:
+        reached = (f"criterion after {s['trials_to_criterion']} trials" if s["reached_criterion"]
+                   else "criterion not reached")
+        typer.echo(f"seed {s['seed']}: {reached}; best reward {s['best_reward']:.3f}")
+    typer.echo(f"{result.summary['wall_s']:.1f} s; run folder: {out}")
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="run folder"),
+    trials: int = typer.Option(200, "--trials-per-condition", "-n", help="trials per condition"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    dt: Optional[float] = typer.Option(None, help="evaluate at another time step (ms)"),
+) -> None:
+    """Run the best parameters over every condition; print P(decision), P(correct) per condition."""
+    from rewardrnn import api
+
+    with _clean_errors():
+        table = api.evaluate(run, trials_per_condition=trials, seed=seed, dt_ms=dt)
+        config = api.run_folder.read_config(run)
+        report = api.evaluation_report(table, config.task)
+    typer.echo(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    decided = table[table["decision"]]
+    typer.echo(f"all: P(decision) {table['decision'].mean():.3f}  P(correct | decision) "
+               f"{decided['correct'].mean():.3f}  ({len(table)} trials)")
+    typer.echo(f"trials written to {run / 'evaluation'}")
+
+
+@app.command()
+def plot(
+    run: Path = typer.Argument(..., help="run folder"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+) -> None:
+    """Learning curve and psychometric curve (PNG and SVG) under RUN/figures."""
+    from rewardrnn import api
+
+    with _clean_errors():
+        paths = api.plot(run, seed=seed)
+    for path in paths:
+        typer.echo(str(path))
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="rewardrnn")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

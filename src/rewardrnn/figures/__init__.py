@@ -1,0 +1,1 @@
+"""Figures: one function per figure kind, each taking numbers and returning a matplotlib Figure."""
