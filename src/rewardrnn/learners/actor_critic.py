@@ -179,15 +179,22 @@ class ActorCritic:
 
     def validate(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, n_trials: int) -> dict[str, jax.Array]:
         """Performance of the current policy on ``n_trials`` fresh trials (stochastic policy,
-        noise on, spec §4.7): mean reward, P(decision), P(correct | decision)."""
+        noise on, spec §4.7): mean reward, P(decision), P(correct | decision). Uses the lean
+        forward pass (no states kept); same random streams as :meth:`rollout`."""
         k_trials, k_roll = jax.random.split(key)
         trials = self.env.sample_trials(k_trials, n_trials)
-        return self.env.performance(self.rollout(policy, masks, k_roll, trials).outcomes)
+        k_in, k_noise, k_act = jax.random.split(k_roll, 3)
+        inputs = self.env.inputs(k_in, trials)
+        noise = self.policy_noise * jax.random.normal(
+            k_noise, inputs.shape[:2] + (self.policy_config.n_units,), jnp.float32)
+        logits = gru.run_readout(policy, masks, inputs, noise, self.alpha)
+        actions = jax.random.categorical(k_act, logits)
+        return self.env.performance(self.env.outcomes(trials, actions))
 
 
 def _apply(optimizer, params, opt_state, grads):
     """Clip + Adam step, skipped (params and moments unchanged) if the norm is not finite."""
-    norm = optax.global_norm(grads)
+    norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in jax.tree_util.tree_leaves(grads)))
     ok = jnp.isfinite(norm) & (norm <= MAX_FINITE_GRAD_NORM)
     safe = jax.tree_util.tree_map(lambda g: jnp.where(ok, g, 0.0), grads)
     updates, new_opt = optimizer.update(safe, opt_state, params)

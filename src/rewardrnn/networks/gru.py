@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -140,37 +141,109 @@ def init(key: jax.Array, config: GRUConfig) -> tuple[Params, Masks]:
     return params, mask_dict
 
 
-def _step_from_drive(x, drive, q, w_rec, w_gates, a):
+def _split_gates(params: Params, masks: Masks):
+    """Masked recurrent blocks W_rec, W_rec_lam, W_rec_gam."""
+    n = params["W_rec"].shape[0]
+    w_gates = params["W_rec_gates"] * masks["W_rec_gates"]
+    return params["W_rec"] * masks["W_rec"], w_gates[:, :n], w_gates[:, n:]
+
+
+def _cell(x, u, q, w_in, b_in, w_rec, w_lam, w_gam, a):
+    """One step from state x with input u and noise q; returns x' and what the backward pass
+    needs (lam, gam, h - x)."""
     n = x.shape[-1]
     r = jax.nn.relu(x)
-    gates = r @ w_gates
-    lam = jax.nn.sigmoid(gates[..., :n] + drive[..., n:2 * n])
-    gam = jax.nn.sigmoid(gates[..., n:] + drive[..., 2 * n:])
-    return (1 - a * lam) * x + a * lam * ((gam * r) @ w_rec + drive[..., :n] + q)
+    drive = u @ w_in + b_in
+    lam = jax.nn.sigmoid(r @ w_lam + drive[..., n:2 * n])
+    gam = jax.nn.sigmoid(r @ w_gam + drive[..., 2 * n:])
+    h_minus_x = (gam * r) @ w_rec + drive[..., :n] + q - x
+    return x + a * lam * h_minus_x, (lam, gam, h_minus_x)
 
 
 def step(params: Params, masks: Masks, x: jax.Array, u: jax.Array, q: jax.Array, a: float) -> jax.Array:
     """One step x -> x' (see the module docstring); ``q`` is the noise already scaled."""
-    drive = u @ params["W_in"] + params["b_in"]
-    return _step_from_drive(x, drive, q, params["W_rec"] * masks["W_rec"],
-                            params["W_rec_gates"] * masks["W_rec_gates"], a)
+    return _cell(x, u, q, params["W_in"], params["b_in"], *_split_gates(params, masks), a)[0]
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(8,))
+def _scan(x0, inputs, noise, w_in, b_in, w_rec, w_lam, w_gam, a):
+    """States (T, B, N): x0 (B, N) followed by the steps driven by inputs[k], noise[k], k < T-1."""
+    def body(x, u_q):
+        x, _ = _cell(x, *u_q, w_in, b_in, w_rec, w_lam, w_gam, a)
+        return x, x
+
+    _, xs = jax.lax.scan(body, x0, (inputs[:-1], noise[:-1]))
+    return jnp.concatenate([x0[None], xs], axis=0)
+
+
+def _scan_fwd(x0, inputs, noise, w_in, b_in, w_rec, w_lam, w_gam, a):
+    def body(x, u_q):
+        x_new, saved = _cell(x, *u_q, w_in, b_in, w_rec, w_lam, w_gam, a)
+        return x_new, (x_new, saved)
+
+    _, (xs, saved) = jax.lax.scan(body, x0, (inputs[:-1], noise[:-1]))
+    xs = jnp.concatenate([x0[None], xs], axis=0)
+    return xs, (xs, saved, inputs, w_in, w_rec, w_lam, w_gam)
+
+
+def _scan_bwd(a, residuals, g_xs):
+    """Hand-written backpropagation through time: the scan carries only dL/dx and emits the
+    gradients of the pre-activations; the weight gradients are then summed over all steps and
+    trials in a few large matrix products (autodiff would accumulate thin outer products inside
+    the loop)."""
+    xs, (lam, gam, h_minus_x), inputs, w_in, w_rec, w_lam, w_gam = residuals
+
+    def body(g_next, values):
+        x, lam, gam, h_minus_x, g_out = values
+        r = jax.nn.relu(x)
+        g_h = g_next * a * lam  # dL/dh, h = W_rec(gam*r) + drive_x + q
+        g_pre_lam = g_next * a * h_minus_x * lam * (1 - lam)
+        g_gr = g_h @ w_rec.T
+        g_pre_gam = g_gr * r * gam * (1 - gam)
+        g_r = g_gr * gam + g_pre_lam @ w_lam.T + g_pre_gam @ w_gam.T
+        g_x = g_next * (1 - a * lam) + g_r * (x > 0) + g_out
+        return g_x, (g_h, g_pre_lam, g_pre_gam)
+
+    g_x0, (g_h, g_pre_lam, g_pre_gam) = jax.lax.scan(
+        body, g_xs[-1], (xs[:-1], lam, gam, h_minus_x, g_xs[:-1]), reverse=True)
+    r = jax.nn.relu(xs[:-1])
+    g_drive = jnp.concatenate([g_h, g_pre_lam, g_pre_gam], axis=-1)  # (T-1, B, 3N)
+    pad = lambda g: jnp.concatenate([g, jnp.zeros_like(g[:1])], axis=0)  # noqa: E731  (step T-1 unused)
+    return (g_x0,
+            pad(g_drive @ w_in.T),
+            pad(g_h),
+            jnp.einsum("tbi,tbj->ij", inputs[:-1], g_drive),
+            g_drive.sum((0, 1)),
+            jnp.einsum("tbi,tbj->ij", gam * r, g_h),
+            jnp.einsum("tbi,tbj->ij", r, g_pre_lam),
+            jnp.einsum("tbi,tbj->ij", r, g_pre_gam))
+
+
+_scan.defvjp(_scan_fwd, _scan_bwd)
 
 
 def run(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float) -> jax.Array:
     """States of whole trials, time-major: ``inputs`` (T, B, n_in) and ``noise`` (T, B, N) give
-    ``x`` (T, B, N) with ``x[0] = x0`` and ``x[k+1] = step(x[k], inputs[k], noise[k])``.
-    The input projection is one matrix product for all steps; only the recurrence is scanned."""
-    w_rec = params["W_rec"] * masks["W_rec"]
-    w_gates = params["W_rec_gates"] * masks["W_rec_gates"]
-    drive = inputs @ params["W_in"] + params["b_in"]
+    ``x`` (T, B, N) with ``x[0] = x0`` and ``x[k+1] = step(x[k], inputs[k], noise[k])``
+    (``inputs[T-1]`` is not used). Its gradient is a hand-written BPTT (checked against autodiff
+    in the tests)."""
+    x0 = jnp.broadcast_to(params["x0"], inputs.shape[1:2] + params["x0"].shape)
+    return _scan(x0, inputs, noise, params["W_in"], params["b_in"], *_split_gates(params, masks), a)
+
+
+def run_readout(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float) -> jax.Array:
+    """Readouts of whole trials (T, B, n_out) without keeping the states: the lean forward pass
+    used where no gradient and no activity are needed (validation)."""
+    w_in, b_in = params["W_in"], params["b_in"]
+    blocks = _split_gates(params, masks)
     x0 = jnp.broadcast_to(params["x0"], inputs.shape[1:2] + params["x0"].shape)
 
-    def body(x, drive_noise):
-        x = _step_from_drive(x, *drive_noise, w_rec, w_gates, a)
-        return x, x
+    def body(x, u_q):
+        x, _ = _cell(x, *u_q, w_in, b_in, *blocks, a)
+        return x, readout(params, x)
 
-    _, xs = jax.lax.scan(body, x0, (drive[:-1], noise[:-1]))
-    return jnp.concatenate([x0[None], xs], axis=0)
+    _, ys = jax.lax.scan(body, x0, (inputs[:-1], noise[:-1]))
+    return jnp.concatenate([readout(params, x0)[None], ys], axis=0)
 
 
 def readout(params: Params, x: jax.Array) -> jax.Array:
