@@ -1,0 +1,95 @@
+"""End to end: rdm-fixed trained to the paper's criterion from the CLI, then evaluated and plotted;
+bad input through the CLI."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rewardrnn.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "rdm"
+    result = runner.invoke(app, ["train", "rdm-fixed", "--seed", "1", "--out", str(out), "--max-updates", "1500"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+@pytest.mark.slow
+def test_rdm_fixed_reaches_the_paper_criterion(trained_run):
+    out, output = trained_run
+    summary = json.loads((out / "summary.json").read_text())
+    seed = summary["seeds"][0]
+    assert seed["reached_criterion"], output
+    assert seed["trials_to_criterion"] <= 15_000
+    metrics = pd.read_csv(out / "metrics.csv")
+    last = metrics.iloc[-1]
+    assert last["p_decision"] >= 0.99 and last["p_correct"] >= 0.80 and bool(last["criterion_met"])
+    assert metrics["trials"].iloc[-1] == seed["trials_to_criterion"]
+    assert "criterion after" in output
+
+
+@pytest.mark.slow
+def test_evaluate_and_plot(trained_run):
+    out, _ = trained_run
+    result = runner.invoke(app, ["evaluate", str(out), "-n", "100"])
+    assert result.exit_code == 0, result.output
+    assert "coherence" in result.output and "51.200" in result.output
+    table = pd.read_csv(out / "evaluation" / "trials_seed1.csv")
+    assert len(table) == 1000
+    assert set(table.columns) >= {"direction", "coherence", "stimulus_ms", "decision", "choice", "correct",
+                                  "choice_time_ms", "reward"}
+    decided = table[table["decision"]]
+    by_coh = decided.groupby("coherence")["correct"].mean()
+    assert by_coh.loc[51.2] > 0.9 and by_coh.loc[51.2] > by_coh.loc[0.0]  # accuracy grows with coherence
+    result = runner.invoke(app, ["plot", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("learning_curve.png", "learning_curve.svg", "psychometric_seed1.png"):
+        assert (out / "figures" / name).stat().st_size > 1000
+    fit = json.loads((out / "figures" / "psychometric_seed1.json").read_text())
+    assert abs(fit["mu"]) < 5 and 3 < fit["sigma"] < 40  # unbiased, sensitive observer
+
+
+@pytest.mark.slow
+def test_evaluate_at_another_dt(trained_run):
+    out, _ = trained_run
+    result = runner.invoke(app, ["evaluate", str(out), "-n", "20", "--dt", "20"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "evaluation" / "summary_seed1.json").read_text())["dt_ms"] == 20.0
+
+
+def test_tasks_lists_one_line_each():
+    result = runner.invoke(app, ["tasks"])
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].startswith("rdm-fixed")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "rdm-fxed"], "unknown task 'rdm-fxed'; known tasks: rdm-fixed"),
+    (["train", "rdm-fixed", "--dt", "-5"], "dt"),
+    (["train", "rdm-fixed", "--dt", "90"], "shortest rdm-fixed epoch"),
+    (["train", "rdm-fixed", "--N", "0"], "N must be an integer >= 1"),
+    (["train", "rdm-fixed", "--lr", "0"], "lr must be a positive number"),
+    (["train", "rdm-fixed", "--t0-return", "zero"], "t0_return must be one of pyrl, paper"),
+    (["train", "rdm-fixed", "--no-such-option"], "No such option"),
+    (["evaluate", "/nonexistent/run"], "not a run folder"),
+])
+def test_bad_input_exits_2_with_a_message(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_existing_run_folder_is_not_reused(tmp_path):
+    args = ["train", "rdm-fixed", "--out", str(tmp_path), "--max-updates", "1", "--N", "10", "-q"]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "already holds a run" in result.output
+    result = runner.invoke(app, args[:-1] + ["--seed", "2", "--resume"])
+    assert result.exit_code == 2 and "seed: saved 1 vs given 2" in result.output
