@@ -106,8 +106,36 @@ def plot(
         typer.echo(str(path))
 
 
+def _enable_compilation_cache() -> None:
+    """Keep compiled XLA programs on disk so that repeated commands skip most of the compile time
+    (set REWARDRNN_COMPILATION_CACHE=0 to switch off, or to a folder to move it)."""
+    import os
+
+    setting = os.environ.get("REWARDRNN_COMPILATION_CACHE", "")
+    if setting == "0":
+        return
+    import jax
+
+    folder = setting or os.path.join(os.path.expanduser("~"), ".cache", "rewardrnn", "xla")
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def _one_host_device_per_core() -> None:
+    """Let XLA see one CPU device per core, so that several seeds train in parallel on a CPU
+    (the trainer spreads the seed axis over devices). Must run before JAX starts."""
+    import os
+
+    flag = "--xla_force_host_platform_device_count"
+    if flag not in os.environ.get("XLA_FLAGS", "") and "jax" not in sys.modules:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={cores}".strip()
+
+
 def main() -> None:
     """Console entry point."""
+    _one_host_device_per_core()
+    _enable_compilation_cache()
     app(prog_name="rewardrnn")
 
 

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from rewardrnn.learners.actor_critic import ActorCritic, LearnerState
 from rewardrnn.networks import gru
@@ -98,8 +99,17 @@ class Trainer:
             key = jax.random.fold_in(state.key, VALIDATION_STREAM)
             return learner.validate(state.policy, state.policy_masks, key, n_val)
 
-        self.chunk = jax.jit(jax.vmap(chunk_one))
-        self.validate = jax.jit(jax.vmap(validate_one))
+        self._chunk = jax.jit(jax.vmap(chunk_one))
+        self._validate = jax.jit(jax.vmap(validate_one))
+        self.devices = seed_devices(self.config.n_seeds)
+
+    def chunk(self, state: LearnerState, active: jax.Array) -> tuple[LearnerState, dict[str, jax.Array]]:
+        """``checkfreq`` updates of every active seed (inactive seeds are returned unchanged)."""
+        return self._chunk(*_spread(self.devices, (state, jnp.asarray(active))))
+
+    def validate(self, state: LearnerState) -> dict[str, jax.Array]:
+        """Validation performance of every seed: reward, p_decision, p_correct, each (S,)."""
+        return self._validate(_spread(self.devices, state))
 
     def record(self, state: TrainerState, perf: dict[str, jax.Array], active: np.ndarray) -> TrainerState:
         """Best-parameter tracking and stop criterion after a validation (spec §4.7)."""
@@ -117,6 +127,23 @@ class Trainer:
             done=state.done | met,
             criterion_update=jnp.where(met, updates, state.criterion_update),
         )
+
+
+def seed_devices(n_seeds: int) -> list:
+    """Devices over which the seed axis is spread: as many devices of the default backend (e.g.
+    the CLI's one host device per CPU core, or several GPUs) as divide the number of seeds.
+    Measured on 2 cores: 4 seeds train 1.5x faster on 2 devices than on 1; padding 5 seeds to 6
+    was slower than 5 seeds on one device, hence no padding."""
+    devices = jax.devices()
+    count = max(d for d in range(1, len(devices) + 1) if n_seeds % d == 0)
+    return devices[:count]
+
+
+def _spread(devices: list, tree: Any) -> Any:
+    """Shard the leading (seed) axis of every leaf over ``devices``."""
+    if len(devices) == 1:
+        return tree
+    return jax.device_put(tree, NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed")))
 
 
 def train(config: TrainConfig, out: Path | str, *, resume: bool = False, overwrite: bool = False,
