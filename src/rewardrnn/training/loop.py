@@ -41,10 +41,10 @@ class TrainerState(NamedTuple):
     learner: LearnerState
     best_policy: gru.Params
     best_value: gru.Params
-    best_reward: jax.Array  # (S,) float32
-    best_update: jax.Array  # (S,) int32
-    done: jax.Array  # (S,) bool: met the stop criterion
-    criterion_update: jax.Array  # (S,) int32, -1 until the criterion is met
+    best_reward: np.ndarray  # (S,) float32
+    best_update: np.ndarray  # (S,) int32
+    done: np.ndarray  # (S,) bool: met the stop criterion
+    criterion_update: np.ndarray  # (S,) int32, -1 until the criterion is met
 
 
 @dataclasses.dataclass
@@ -75,8 +75,8 @@ def initial_state(config: TrainConfig, learner: ActorCritic) -> TrainerState:
     n = config.n_seeds
     return TrainerState(
         learner=learners, best_policy=learners.policy, best_value=learners.value,
-        best_reward=jnp.full(n, -jnp.inf, jnp.float32), best_update=jnp.zeros(n, jnp.int32),
-        done=jnp.zeros(n, bool), criterion_update=jnp.full(n, -1, jnp.int32))
+        best_reward=np.full(n, -np.inf, np.float32), best_update=np.zeros(n, np.int32),
+        done=np.zeros(n, bool), criterion_update=np.full(n, -1, np.int32))
 
 
 class Trainer:
@@ -102,6 +102,10 @@ class Trainer:
         self._chunk = jax.jit(jax.vmap(chunk_one))
         self._validate = jax.jit(jax.vmap(validate_one))
         self.devices = seed_devices(self.config.n_seeds)
+        spare = [d for d in jax.devices() if d not in self.devices]
+        #: Validation runs on a spare device when there is one, concurrently with the next chunk.
+        self.validation_devices = spare[:1] or self.devices
+        self.overlap = bool(spare)
 
     def chunk(self, state: LearnerState, active: jax.Array) -> tuple[LearnerState, dict[str, jax.Array]]:
         """``checkfreq`` updates of every active seed (inactive seeds are returned unchanged)."""
@@ -109,23 +113,24 @@ class Trainer:
 
     def validate(self, state: LearnerState) -> dict[str, jax.Array]:
         """Validation performance of every seed: reward, p_decision, p_correct, each (S,)."""
-        return self._validate(_spread(self.devices, state))
+        return self._validate(_spread(self.validation_devices, state))
 
     def record(self, state: TrainerState, perf: dict[str, jax.Array], active: np.ndarray) -> TrainerState:
-        """Best-parameter tracking and stop criterion after a validation (spec §4.7)."""
-        active = jnp.asarray(active)
-        met = self.criterion.met(perf) & active
+        """Best-parameter tracking and stop criterion after a validation (spec §4.7). The
+        per-seed bookkeeping is done on the host, in numpy."""
+        perf = {k: np.asarray(v) for k, v in perf.items()}
+        met = np.asarray(self.criterion.met(perf)) & active
         improved = ((perf["reward"] > state.best_reward) | met) & active
         pick = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda a, b: jnp.where(improved.reshape((-1,) + (1,) * (a.ndim - 1)), a, b), new, old)
-        updates = state.learner.updates
+        updates = np.asarray(state.learner.updates)
         return state._replace(
             best_policy=pick(state.learner.policy, state.best_policy),
             best_value=pick(state.learner.value, state.best_value),
-            best_reward=jnp.where(improved, perf["reward"], state.best_reward),
-            best_update=jnp.where(improved, updates, state.best_update),
+            best_reward=np.where(improved, perf["reward"], state.best_reward).astype(np.float32),
+            best_update=np.where(improved, updates, state.best_update).astype(np.int32),
             done=state.done | met,
-            criterion_update=jnp.where(met, updates, state.criterion_update),
+            criterion_update=np.where(met, updates, state.criterion_update).astype(np.int32),
         )
 
 
@@ -140,9 +145,9 @@ def seed_devices(n_seeds: int) -> list:
 
 
 def _spread(devices: list, tree: Any) -> Any:
-    """Shard the leading (seed) axis of every leaf over ``devices``."""
+    """Shard the leading (seed) axis of every leaf over ``devices`` (or put it on the one)."""
     if len(devices) == 1:
-        return tree
+        return jax.device_put(tree, devices[0])
     return jax.device_put(tree, NamedSharding(Mesh(np.asarray(devices), ("seed",)), PartitionSpec("seed")))
 
 
@@ -162,7 +167,9 @@ def train(config: TrainConfig, out: Path | str, *, resume: bool = False, overwri
     template = initial_state(cfg, trainer.learner)
     if resume and ckpt_path.exists():
         state, meta = checkpoint.load(ckpt_path, template)
-        state = jax.tree_util.tree_map(jnp.asarray, state)
+        state = state._replace(learner=jax.tree_util.tree_map(jnp.asarray, state.learner),
+                               best_policy=jax.tree_util.tree_map(jnp.asarray, state.best_policy),
+                               best_value=jax.tree_util.tree_map(jnp.asarray, state.best_value))
         history, wall_before = meta["history"], meta["wall_s"]
     else:
         state, history, wall_before = template, [], 0.0
@@ -183,15 +190,32 @@ def train(config: TrainConfig, out: Path | str, *, resume: bool = False, overwri
             on_validation(state, history)
         return state
 
+    def still_active(state: TrainerState) -> np.ndarray:
+        return ~state.done & (np.asarray(state.learner.updates) < cfg.max_updates)
+
+    def dispatch_chunk(state: TrainerState, active: np.ndarray):
+        """Start the next chunk (asynchronously); None when no seed is active."""
+        return (active, trainer.chunk(state.learner, jnp.asarray(active))) if active.any() else None
+
+    def keep_or_redo(ahead, state: TrainerState):
+        """The chunk started ahead of a validation if its seed mask still holds, else a new one."""
+        now = still_active(state)
+        return ahead if ahead is not None and np.array_equal(ahead[0], now) else dispatch_chunk(state, now)
+
+    # With a spare device, each chunk is started before the validation of the state it starts
+    # from, so that the two run at once; if the validation stops a seed, the chunk is started
+    # anew with the new mask. The result is the same as without overlap.
     with bar:
+        ahead = dispatch_chunk(state, still_active(state)) if trainer.overlap else None
         if not history:  # validation at update 0, as pyrl (spec §4.7)
             state = validate_and_save(state, None, np.ones(cfg.n_seeds, bool))
-        while True:
-            active = np.asarray(~state.done & (state.learner.updates < cfg.max_updates))
-            if not active.any():
-                break
-            learner_state, metrics = trainer.chunk(state.learner, jnp.asarray(active))
-            state = validate_and_save(state._replace(learner=learner_state), metrics, active)
+        pending = keep_or_redo(ahead, state)
+        while pending is not None:
+            active, (learner_state, metrics) = pending
+            state = state._replace(learner=learner_state)
+            ahead = dispatch_chunk(state, still_active(state)) if trainer.overlap else None
+            state = validate_and_save(state, metrics, active)
+            pending = keep_or_redo(ahead, state)
 
     summary = _summary(cfg, state, wall())
     run_folder.write_json(out / run_folder.SUMMARY, summary)
