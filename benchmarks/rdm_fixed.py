@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 
 from rewardrnn.training.config import TrainConfig
 from rewardrnn.training.loop import Trainer, initial_state
@@ -37,22 +37,22 @@ ROOT = Path(__file__).resolve().parents[1]
 def throughput(n_seeds: int, repeats: int = 3) -> dict:
     trainer = Trainer(TrainConfig(n_seeds=n_seeds))
     state = initial_state(trainer.config, trainer.learner)
-    active = jnp.ones(n_seeds, bool)
+    active = np.ones(n_seeds, bool)
     t = time.perf_counter()
-    learner, _ = trainer.chunk(state.learner, active)
+    learner, _ = trainer.start_chunk(state.learner, active)()
     jax.block_until_ready(learner)
     compile_and_first = time.perf_counter() - t
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        learner, _ = trainer.chunk(learner, active)
+        learner, _ = trainer.start_chunk(learner, active)()
         jax.block_until_ready(learner)
         times.append(time.perf_counter() - t)
     per_chunk = statistics.median(times)
     trials = trainer.config.checkfreq * trainer.config.n_gradient * n_seeds
-    jax.block_until_ready(trainer.validate(learner))
+    trainer.validate(learner, active)
     t = time.perf_counter()
-    jax.block_until_ready(trainer.validate(learner))
+    trainer.validate(learner, active)
     val = time.perf_counter() - t
     return {"n_seeds": n_seeds, "train_trials_per_s": trials / per_chunk,
             "ms_per_update": 1000 * per_chunk / trainer.config.checkfreq,

@@ -93,3 +93,6 @@ def test_existing_run_folder_is_not_reused(tmp_path):
     assert result.exit_code == 2 and "already holds a run" in result.output
     result = runner.invoke(app, args[:-1] + ["--seed", "2", "--resume"])
     assert result.exit_code == 2 and "seed: saved 1 vs given 2" in result.output
+    # resuming with no options takes the saved ones (only the task is repeated)
+    result = runner.invoke(app, ["train", "rdm-fixed", "--out", str(tmp_path), "--resume", "--max-updates", "2", "-q"])
+    assert result.exit_code == 0, result.output

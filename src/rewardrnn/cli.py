@@ -38,27 +38,35 @@ def tasks() -> None:
 def train(
     task: str = typer.Argument(..., help="task name (see `rewardrnn tasks`)"),
     out: Path = typer.Option(Path("runs/run"), "--out", "-o", help="run folder"),
-    seed: int = typer.Option(1, help="first seed (seed s uses PRNGKey(s))"),
-    seeds: int = typer.Option(1, help="number of seeds trained together (vectorised): seed .. seed+seeds-1"),
-    dt: float = typer.Option(10.0, help="time step in ms"),
-    n_units: int = typer.Option(100, "--N", help="units in the decision network"),
-    lr: float = typer.Option(0.004, help="Adam learning rate of the decision network"),
-    baseline_lr: float = typer.Option(0.004, help="Adam learning rate of the value network"),
-    t0_return: str = typer.Option("pyrl", help="t=0 policy-gradient term: pyrl (R[0], learns) or paper (G_0)"),
-    max_updates: int = typer.Option(100_000, help="stop after this many updates (rounded up to the validation period)"),
-    n_validation: Optional[int] = typer.Option(None, help="validation trials (default: the task's)"),
-    resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out"),
+    seed: Optional[int] = typer.Option(None, help="first seed; seed s uses PRNGKey(s) [default: 1]"),
+    seeds: Optional[int] = typer.Option(None, help="number of seeds trained together: seed .. seed+seeds-1 [default: 1]"),
+    dt: Optional[float] = typer.Option(None, help="time step in ms [default: 10]"),
+    n_units: Optional[int] = typer.Option(None, "--N", help="units in the decision network [default: 100]"),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate of the decision network [default: 0.004]"),
+    baseline_lr: Optional[float] = typer.Option(None, help="Adam learning rate of the value network [default: 0.004]"),
+    t0_return: Optional[str] = typer.Option(
+        None, help="t=0 policy-gradient term: pyrl (R[0]; learns) or paper (G_0; zero gradient at init) [default: pyrl]"),
+    max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
+    n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Train a task to its stop criterion; writes config, metrics and checkpoints to --out."""
-    from rewardrnn.training import TrainConfig
+    import dataclasses
+
+    from rewardrnn.training import TrainConfig, run_folder
     from rewardrnn.training.loop import train as run_training
 
+    given = {k: v for k, v in dict(seed=seed, n_seeds=seeds, dt_ms=dt, N=n_units, lr=lr, baseline_lr=baseline_lr,
+                                   t0_return=t0_return, max_updates=max_updates,
+                                   n_validation=n_validation).items() if v is not None}
     with _clean_errors():
-        config = TrainConfig(task=task, seed=seed, n_seeds=seeds, dt_ms=dt, N=n_units, lr=lr,
-                             baseline_lr=baseline_lr, t0_return=t0_return, max_updates=max_updates,
-                             n_validation=n_validation)
+        if resume and (out / run_folder.CONFIG).is_file():
+            saved = run_folder.read_config(out)
+            config = dataclasses.replace(saved, task=task, **given)  # differences are refused below
+        else:
+            config = TrainConfig(task=task, **given)
         try:
             result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
         except KeyboardInterrupt:
