@@ -79,3 +79,22 @@ def test_validation_matches_the_task_performance_measure():
     # the uniform initial policy breaks fixation: every trial is an abort worth -1
     assert float(perf["reward"]) == pytest.approx(-1.0)
     assert float(perf["p_decision"]) == 0.0
+
+
+def test_acting_samples_from_the_policy_and_stops_when_all_trials_end():
+    from rewardrnn.networks import gru
+
+    learner = build_learner(TrainConfig(**SMALL).resolved())
+    state = learner.init(jax.random.PRNGKey(0))
+    policy = dict(state.policy, W_out=0.3 * jax.random.normal(jax.random.PRNGKey(5), state.policy["W_out"].shape),
+                  b_out=jnp.asarray([4.0, 0.0, 0.0]))  # mostly fixate, so trials last a while
+    trials = learner.env.sample_trials(jax.random.PRNGKey(1), 16)
+    inputs, noise, gumbel = learner.noise(jax.random.PRNGKey(2), trials)
+    actions = learner.act(policy, state.policy_masks, trials, inputs, noise, gumbel)
+    out = learner.env.outcomes(trials, actions)
+    logits = gru.readout(policy, gru.run(policy, state.policy_masks, inputs, noise, learner.alpha))
+    expected = np.asarray(jnp.argmax(logits + gumbel, axis=-1))
+    mask = np.asarray(out.mask, bool)
+    np.testing.assert_array_equal(np.asarray(actions)[mask], expected[mask])
+    assert (np.asarray(actions)[~mask] == 0).all()  # FIXATE after each trial's end
+    assert 5 < int(out.end_step.max()) < learner.env.n_steps - 1

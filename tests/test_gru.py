@@ -79,12 +79,21 @@ def test_run_and_hand_written_bptt_match_autodiff(small):
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=1e-5)
 
 
-def test_lean_readout_pass_equals_full_pass(small):
+def test_run_with_a_length_computes_only_those_steps(small):
     _, params, masks = small
     inputs = jax.random.normal(jax.random.PRNGKey(0), (12, 3, 2))
-    noise = jnp.zeros((12, 3, 5))
-    np.testing.assert_allclose(gru.run_readout(params, masks, inputs, noise, 0.2),
-                               gru.readout(params, gru.run(params, masks, inputs, noise, 0.2)), rtol=1e-5, atol=1e-6)
+    noise = 0.2 * jax.random.normal(jax.random.PRNGKey(1), (12, 3, 5))
+    full = gru.run(params, masks, inputs, noise, 0.2)
+    part = gru.run(params, masks, inputs, noise, 0.2, length=jnp.asarray(7))
+    np.testing.assert_allclose(part[:7], full[:7], rtol=1e-6)
+    assert (np.asarray(part[7:]) == 0).all()
+
+    def loss(length):
+        return lambda p: jnp.sum(jnp.tanh(gru.readout(p, gru.run(p, masks, inputs, noise, 0.2, length)[:7])) ** 2)
+
+    for got, want in zip(jax.tree_util.tree_leaves(jax.grad(loss(7))(params)),
+                         jax.tree_util.tree_leaves(jax.grad(loss(None))(params))):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
 def test_initialisation_statistics():

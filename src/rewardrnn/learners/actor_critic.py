@@ -13,10 +13,12 @@ One update (spec §4.1-4.6, all numbers there):
 * each network has its own Adam (lr 0.004, beta 0.9/0.999, eps 1e-8) after clipping its gradient
   to global norm 1. An update whose gradient norm is not finite (or > 1e10) is skipped and counted.
 
-The policy network receives no action feedback, so its trajectory does not depend on the actions:
-one forward pass gives the rates, the sampled actions and (by differentiating that same pass)
-the policy gradient. pyrl instead simulates trials one by one and re-simulates them with the
-stored noise to differentiate; the result is the same estimator.
+Two passes per batch, as pyrl (which simulates trials one by one, then re-simulates them with the
+stored noise to differentiate): ``act`` runs the policy step by step, sampling actions, and stops
+as soon as every trial of the batch has ended; the differentiable pass then re-runs the same
+inputs and noise over just those steps (the policy gets no action feedback, so the trajectory is
+the same) and so does the value network. Trials end long before tmax once the network has
+learned to decide, so most of the 276 steps are never computed.
 
 Deviations, as named options or documented choices:
 
@@ -119,16 +121,47 @@ class ActorCritic:
             key=k_train, updates=jnp.asarray(0, jnp.int32), skipped=jnp.asarray(0, jnp.int32))
 
     # ---- simulation --------------------------------------------------------------------------
-    def rollout(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, trials: Trials) -> Rollout:
-        """Run the policy on ``trials`` with input and recurrent noise, sampling its actions."""
+    def noise(self, key: jax.Array, trials: Trials) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Everything random in a batch of trials, drawn at once: inputs U (T, B, n_in) with their
+        noise, recurrent noise (T, B, N) and the Gumbel noise (T, B, n_actions) that samples the
+        actions (``argmax(logits + gumbel)`` is a draw from ``softmax(logits)``)."""
         k_in, k_noise, k_act = jax.random.split(key, 3)
         inputs = self.env.inputs(k_in, trials)
-        shape = inputs.shape[:2] + (self.policy_config.n_units,)
-        noise = self.policy_noise * jax.random.normal(k_noise, shape, jnp.float32)
-        states = gru.run(policy, masks, inputs, noise, self.alpha)
-        logits = gru.readout(policy, states)
-        actions = jax.random.categorical(k_act, jax.lax.stop_gradient(logits))
-        return Rollout(trials, inputs, states, logits, actions, self.env.outcomes(trials, actions))
+        shape = inputs.shape[:2]
+        noise = self.policy_noise * jax.random.normal(k_noise, shape + (self.policy_config.n_units,), jnp.float32)
+        return inputs, noise, jax.random.gumbel(k_act, shape + (self.env.n_actions,), jnp.float32)
+
+    def act(self, policy: gru.Params, masks: gru.Masks, trials: Trials, inputs: jax.Array,
+            noise: jax.Array, gumbel: jax.Array) -> jax.Array:
+        """Run the policy step by step, sampling an action at each step, until every trial has
+        ended (no step is computed after that). Returns the actions (T, B), FIXATE after a
+        trial's end."""
+        step = gru.stepper(policy, masks, self.alpha)
+        fixate = self.env.protocol.fixate_action
+
+        def body(carry):
+            k, x, alive, actions = carry
+            action = jnp.argmax(gru.readout(policy, x) + gumbel[k], axis=-1).astype(jnp.int32)
+            ends = self.env.judge(trials, k, action)[1]
+            actions = actions.at[k].set(jnp.where(alive, action, fixate))
+            return k + 1, step(x, inputs[k], noise[k]), alive & ~ends, actions
+
+        batch = inputs.shape[1]
+        x0 = jnp.broadcast_to(policy["x0"], (batch,) + policy["x0"].shape)
+        carry = (jnp.asarray(0), x0, jnp.ones(batch, bool), jnp.full(inputs.shape[:2], fixate, jnp.int32))
+        return jax.lax.while_loop(lambda c: c[2].any(), body, carry)[3]
+
+    def rollout(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, trials: Trials,
+                full_length: bool = True) -> Rollout:
+        """Run the policy on ``trials`` with input and recurrent noise, sampling its actions.
+        The states are differentiable; with ``full_length=False`` they are computed only up to
+        the step at which the last trial of the batch ended (zero after)."""
+        inputs, noise, gumbel = self.noise(key, trials)
+        actions = self.act(jax.lax.stop_gradient(policy), masks, trials, inputs, noise, gumbel)
+        outcomes = self.env.outcomes(trials, actions)
+        length = None if full_length else outcomes.end_step.max() + 1
+        states = gru.run(policy, masks, inputs, noise, self.alpha, length)
+        return Rollout(trials, inputs, states, gru.readout(policy, states), actions, outcomes)
 
     def value_inputs(self, states: jax.Array, actions: jax.Array) -> jax.Array:
         """Value-network inputs [policy rates, one-hot action]; row k drives the value state
@@ -137,12 +170,13 @@ class ActorCritic:
         return jnp.concatenate([rates, jax.nn.one_hot(actions, self.env.n_actions)], axis=-1)
 
     def values(self, value: gru.Params, masks: gru.Masks, key: jax.Array, states: jax.Array,
-               actions: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Value-network states (T, B, N_v) and predictions V (T, B) for a rollout."""
+               actions: jax.Array, length: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        """Value-network states (T, B, N_v) and predictions V (T, B) for a rollout (computed up
+        to ``length`` steps when given)."""
         inputs = self.value_inputs(states, actions)
         shape = inputs.shape[:2] + (self.value_config.n_units,)
         noise = self.value_noise * jax.random.normal(key, shape, jnp.float32)
-        value_states = gru.run(value, masks, inputs, noise, self.value_alpha)
+        value_states = gru.run(value, masks, inputs, noise, self.value_alpha, length)
         return value_states, gru.readout(value, value_states)[..., 0]
 
     # ---- learning ----------------------------------------------------------------------------
@@ -150,9 +184,9 @@ class ActorCritic:
         """(policy loss + value loss, metrics) for one batch; see the module docstring."""
         k_trials, k_roll, k_value = jax.random.split(key, 3)
         trials = self.env.sample_trials(k_trials, self.config.n_gradient)
-        roll = self.rollout(policy, state.policy_masks, k_roll, trials)
-        _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions)
+        roll = self.rollout(policy, state.policy_masks, k_roll, trials, full_length=False)
         out = roll.outcomes
+        _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions, out.end_step.max() + 1)
         g = returns_to_go(out.reward)
         value_loss = jnp.sum(out.mask * (v - g) ** 2) / jnp.sum(out.mask)
         target = g.at[0].set(out.reward[0]) if self.config.pyrl_t0_return else g
@@ -179,16 +213,11 @@ class ActorCritic:
 
     def validate(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, n_trials: int) -> dict[str, jax.Array]:
         """Performance of the current policy on ``n_trials`` fresh trials (stochastic policy,
-        noise on, spec §4.7): mean reward, P(decision), P(correct | decision). Uses the lean
-        forward pass (no states kept); same random streams as :meth:`rollout`."""
+        noise on, spec §4.7): mean reward, P(decision), P(correct | decision). Only the
+        action-sampling pass runs, and only until every trial has ended."""
         k_trials, k_roll = jax.random.split(key)
         trials = self.env.sample_trials(k_trials, n_trials)
-        k_in, k_noise, k_act = jax.random.split(k_roll, 3)
-        inputs = self.env.inputs(k_in, trials)
-        noise = self.policy_noise * jax.random.normal(
-            k_noise, inputs.shape[:2] + (self.policy_config.n_units,), jnp.float32)
-        logits = gru.run_readout(policy, masks, inputs, noise, self.alpha)
-        actions = jax.random.categorical(k_act, logits)
+        actions = self.act(policy, masks, trials, *self.noise(k_roll, trials))
         return self.env.performance(self.env.outcomes(trials, actions))
 
 

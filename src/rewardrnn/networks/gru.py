@@ -165,85 +165,81 @@ def step(params: Params, masks: Masks, x: jax.Array, u: jax.Array, q: jax.Array,
     return _cell(x, u, q, params["W_in"], params["b_in"], *_split_gates(params, masks), a)[0]
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(8,))
-def _scan(x0, inputs, noise, w_in, b_in, w_rec, w_lam, w_gam, a):
-    """States (T, B, N): x0 (B, N) followed by the steps driven by inputs[k], noise[k], k < T-1."""
-    def body(x, u_q):
-        x, _ = _cell(x, *u_q, w_in, b_in, w_rec, w_lam, w_gam, a)
-        return x, x
-
-    _, xs = jax.lax.scan(body, x0, (inputs[:-1], noise[:-1]))
-    return jnp.concatenate([x0[None], xs], axis=0)
+@partial(jax.custom_vjp, nondiff_argnums=(9,))
+def _run(x0, inputs, noise, length, w_in, b_in, w_rec, w_lam, w_gam, a):
+    """States (T, B, N): ``x[0] = x0`` and ``x[k+1] = cell(x[k], inputs[k], noise[k])`` for
+    ``k + 1 < length``; rows from ``length`` on are zero (not computed)."""
+    return _run_fwd(x0, inputs, noise, length, w_in, b_in, w_rec, w_lam, w_gam, a)[0]
 
 
-def _scan_fwd(x0, inputs, noise, w_in, b_in, w_rec, w_lam, w_gam, a):
-    def body(x, u_q):
-        x_new, saved = _cell(x, *u_q, w_in, b_in, w_rec, w_lam, w_gam, a)
-        return x_new, (x_new, saved)
+def _run_fwd(x0, inputs, noise, length, w_in, b_in, w_rec, w_lam, w_gam, a):
+    steps = inputs.shape[0]
+    zeros = jnp.zeros((steps,) + x0.shape, x0.dtype)
 
-    _, (xs, saved) = jax.lax.scan(body, x0, (inputs[:-1], noise[:-1]))
-    xs = jnp.concatenate([x0[None], xs], axis=0)
-    return xs, (xs, saved, inputs, w_in, w_rec, w_lam, w_gam)
+    def body(carry):
+        k, x, xs, lam, gam, h_minus_x = carry
+        x, (l, g, h) = _cell(x, inputs[k], noise[k], w_in, b_in, w_rec, w_lam, w_gam, a)
+        return k + 1, x, xs.at[k + 1].set(x), lam.at[k].set(l), gam.at[k].set(g), h_minus_x.at[k].set(h)
+
+    carry = (jnp.asarray(0), x0, zeros.at[0].set(x0), zeros, zeros, zeros)
+    _, _, xs, lam, gam, h_minus_x = jax.lax.while_loop(lambda c: c[0] + 1 < length, body, carry)
+    return xs, (xs, lam, gam, h_minus_x, inputs, length, w_in, w_rec, w_lam, w_gam)
 
 
-def _scan_bwd(a, residuals, g_xs):
-    """Hand-written backpropagation through time: the scan carries only dL/dx and emits the
-    gradients of the pre-activations; the weight gradients are then summed over all steps and
-    trials in a few large matrix products (autodiff would accumulate thin outer products inside
-    the loop)."""
-    xs, (lam, gam, h_minus_x), inputs, w_in, w_rec, w_lam, w_gam = residuals
+def _run_bwd(a, residuals, g_xs):
+    """Hand-written backpropagation through time over the computed steps: the loop carries only
+    dL/dx and stores the gradients of the pre-activations; the weight gradients are then summed
+    over all steps and trials in a few large matrix products (autodiff would accumulate thin
+    outer products inside the loop)."""
+    xs, lam, gam, h_minus_x, inputs, length, w_in, w_rec, w_lam, w_gam = residuals
+    zeros = jnp.zeros_like(xs)
 
-    def body(g_next, values):
-        x, lam, gam, h_minus_x, g_out = values
+    def body(carry):
+        k, g_next, g_h_all, g_lam_all, g_gam_all = carry
+        x, l, g, h = xs[k], lam[k], gam[k], h_minus_x[k]
         r = jax.nn.relu(x)
-        g_h = g_next * a * lam  # dL/dh, h = W_rec(gam*r) + drive_x + q
-        g_pre_lam = g_next * a * h_minus_x * lam * (1 - lam)
+        g_h = g_next * a * l  # dL/dh, h = W_rec(gam*r) + drive_x + q
+        g_pre_lam = g_next * a * h * l * (1 - l)
         g_gr = g_h @ w_rec.T
-        g_pre_gam = g_gr * r * gam * (1 - gam)
-        g_r = g_gr * gam + g_pre_lam @ w_lam.T + g_pre_gam @ w_gam.T
-        g_x = g_next * (1 - a * lam) + g_r * (x > 0) + g_out
-        return g_x, (g_h, g_pre_lam, g_pre_gam)
+        g_pre_gam = g_gr * r * g * (1 - g)
+        g_r = g_gr * g + g_pre_lam @ w_lam.T + g_pre_gam @ w_gam.T
+        g_x = g_next * (1 - a * l) + g_r * (x > 0) + g_xs[k]
+        return k - 1, g_x, g_h_all.at[k].set(g_h), g_lam_all.at[k].set(g_pre_lam), g_gam_all.at[k].set(g_pre_gam)
 
-    g_x0, (g_h, g_pre_lam, g_pre_gam) = jax.lax.scan(
-        body, g_xs[-1], (xs[:-1], lam, gam, h_minus_x, g_xs[:-1]), reverse=True)
-    r = jax.nn.relu(xs[:-1])
-    g_drive = jnp.concatenate([g_h, g_pre_lam, g_pre_gam], axis=-1)  # (T-1, B, 3N)
-    pad = lambda g: jnp.concatenate([g, jnp.zeros_like(g[:1])], axis=0)  # noqa: E731  (step T-1 unused)
-    return (g_x0,
-            pad(g_drive @ w_in.T),
-            pad(g_h),
-            jnp.einsum("tbi,tbj->ij", inputs[:-1], g_drive),
+    last = length - 1
+    carry = (last - 1, g_xs[last], zeros, zeros, zeros)
+    _, g_x0, g_h, g_pre_lam, g_pre_gam = jax.lax.while_loop(lambda c: c[0] >= 0, body, carry)
+    r = jax.nn.relu(xs)
+    g_drive = jnp.concatenate([g_h, g_pre_lam, g_pre_gam], axis=-1)  # (T, B, 3N), zero from length-1 on
+    g_length = np.zeros((), jax.dtypes.float0)
+    return (g_x0, g_drive @ w_in.T, g_h, g_length,
+            jnp.einsum("tbi,tbj->ij", inputs, g_drive),
             g_drive.sum((0, 1)),
             jnp.einsum("tbi,tbj->ij", gam * r, g_h),
             jnp.einsum("tbi,tbj->ij", r, g_pre_lam),
             jnp.einsum("tbi,tbj->ij", r, g_pre_gam))
 
 
-_scan.defvjp(_scan_fwd, _scan_bwd)
+_run.defvjp(_run_fwd, _run_bwd)
 
 
-def run(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float) -> jax.Array:
+def run(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float,
+        length: jax.Array | int | None = None) -> jax.Array:
     """States of whole trials, time-major: ``inputs`` (T, B, n_in) and ``noise`` (T, B, N) give
-    ``x`` (T, B, N) with ``x[0] = x0`` and ``x[k+1] = step(x[k], inputs[k], noise[k])``
-    (``inputs[T-1]`` is not used). Its gradient is a hand-written BPTT (checked against autodiff
-    in the tests)."""
+    ``x`` (T, B, N) with ``x[0] = x0`` and ``x[k+1] = step(x[k], inputs[k], noise[k])``.
+    With ``length`` (a traced integer is fine) only the first ``length`` states are computed and
+    the rest are zero: trials that have all ended need no more steps. The gradient is a
+    hand-written BPTT over the computed steps (checked against autodiff in the tests)."""
     x0 = jnp.broadcast_to(params["x0"], inputs.shape[1:2] + params["x0"].shape)
-    return _scan(x0, inputs, noise, params["W_in"], params["b_in"], *_split_gates(params, masks), a)
+    length = jnp.asarray(inputs.shape[0] if length is None else length, jnp.int32)
+    return _run(x0, inputs, noise, length, params["W_in"], params["b_in"], *_split_gates(params, masks), a)
 
 
-def run_readout(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float) -> jax.Array:
-    """Readouts of whole trials (T, B, n_out) without keeping the states: the lean forward pass
-    used where no gradient and no activity are needed (validation)."""
-    w_in, b_in = params["W_in"], params["b_in"]
-    blocks = _split_gates(params, masks)
-    x0 = jnp.broadcast_to(params["x0"], inputs.shape[1:2] + params["x0"].shape)
-
-    def body(x, u_q):
-        x, _ = _cell(x, *u_q, w_in, b_in, *blocks, a)
-        return x, readout(params, x)
-
-    _, ys = jax.lax.scan(body, x0, (inputs[:-1], noise[:-1]))
-    return jnp.concatenate([readout(params, x0)[None], ys], axis=0)
+def stepper(params: Params, masks: Masks, a: float):
+    """The step function ``(x, u, q) -> x'`` with the masked weights computed once, for loops
+    that interleave the network with something else (e.g. sampling actions)."""
+    weights = (params["W_in"], params["b_in"], *_split_gates(params, masks))
+    return lambda x, u, q: _cell(x, u, q, *weights, a)[0]
 
 
 def readout(params: Params, x: jax.Array) -> jax.Array:

@@ -1,12 +1,14 @@
 """The training loop (spec §4.7): compiled chunks of ``checkfreq`` updates between validations,
 all seeds at once (``vmap``), each seed stopping at its own criterion.
 
-At update 0 and after every chunk: validate every seed on ``n_validation`` fresh trials; a seed
-whose mean reward beats its best (or that meets the criterion) saves its parameters as best; a
-seed that meets the criterion stops (its state is frozen while the others go on). The checkpoint
-is rewritten after every validation, so an interruption loses at most one validation period and
-``resume`` continues exactly where the checkpoint left off (same final parameters as an
-uninterrupted run). Python runs only at chunk boundaries.
+At update 0 and after every chunk: validate every active seed on ``n_validation`` fresh trials;
+a seed whose mean reward beats its best (or that meets the criterion) saves its parameters as
+best; a seed that meets the criterion stops and is no longer computed (the active seeds are
+gathered into a smaller batch). The checkpoint is rewritten after every validation, so an
+interruption loses at most one validation period and ``resume`` continues exactly where the
+checkpoint left off (same final parameters as an uninterrupted run). Python runs only at chunk
+boundaries. Seeds are spread over several devices when there are several; with a device to
+spare, each validation runs while the next chunk trains.
 """
 
 from __future__ import annotations
