@@ -97,7 +97,11 @@ class ActorCritic:
     both pure; ``rollout`` simulates trials with given parameters (validation, records)."""
 
     def __init__(self, env: TaskEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig,
-                 config: ActorCriticConfig):
+                 config: ActorCriticConfig, seed_axis: str | None = None):
+        """``seed_axis``: name of the ``vmap`` axis over seeds, if the caller maps over seeds.
+        The step loops then run until the last trial of *every* seed has ended, so that their
+        counter stays a plain integer (a per-seed counter would turn every write into a scatter)."""
+        self.seed_axis = seed_axis
         self.env = env
         self.policy_config = policy_config
         self.value_config = value_config
@@ -149,7 +153,13 @@ class ActorCritic:
         batch = inputs.shape[1]
         x0 = jnp.broadcast_to(policy["x0"], (batch,) + policy["x0"].shape)
         carry = (jnp.asarray(0), x0, jnp.ones(batch, bool), jnp.full(inputs.shape[:2], fixate, jnp.int32))
-        return jax.lax.while_loop(lambda c: c[2].any(), body, carry)[3]
+        return jax.lax.while_loop(lambda c: self._across_seeds(c[2].any()), body, carry)[3]
+
+    def _across_seeds(self, value: jax.Array) -> jax.Array:
+        """The maximum of ``value`` over the seeds mapped along ``seed_axis`` (itself if none)."""
+        if self.seed_axis is None:
+            return value
+        return jax.lax.pmax(value.astype(jnp.int32), self.seed_axis).astype(value.dtype)
 
     def rollout(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, trials: Trials,
                 full_length: bool = True) -> Rollout:
@@ -159,7 +169,7 @@ class ActorCritic:
         inputs, noise, gumbel = self.noise(key, trials)
         actions = self.act(jax.lax.stop_gradient(policy), masks, trials, inputs, noise, gumbel)
         outcomes = self.env.outcomes(trials, actions)
-        length = None if full_length else outcomes.end_step.max() + 1
+        length = None if full_length else self._across_seeds(outcomes.end_step.max() + 1)
         states = gru.run(policy, masks, inputs, noise, self.alpha, length)
         return Rollout(trials, inputs, states, gru.readout(policy, states), actions, outcomes)
 
@@ -186,7 +196,8 @@ class ActorCritic:
         trials = self.env.sample_trials(k_trials, self.config.n_gradient)
         roll = self.rollout(policy, state.policy_masks, k_roll, trials, full_length=False)
         out = roll.outcomes
-        _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions, out.end_step.max() + 1)
+        length = self._across_seeds(out.end_step.max() + 1)
+        _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions, length)
         g = returns_to_go(out.reward)
         value_loss = jnp.sum(out.mask * (v - g) ** 2) / jnp.sum(out.mask)
         target = g.at[0].set(out.reward[0]) if self.config.pyrl_t0_return else g

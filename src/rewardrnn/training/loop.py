@@ -35,6 +35,8 @@ from rewardrnn.training.progress import Progress
 
 #: Stream of the validation keys, folded into each seed's training key.
 VALIDATION_STREAM = 0x5EED
+#: Name of the vmap axis over seeds.
+SEED_AXIS = "seed"
 
 
 class TrainerState(NamedTuple):
@@ -59,12 +61,13 @@ class TrainResult:
     summary: dict[str, Any]
 
 
-def build_learner(config: TrainConfig) -> ActorCritic:
-    """The task environment and actor-critic learner described by ``config``."""
+def build_learner(config: TrainConfig, seed_axis: str | None = None) -> ActorCritic:
+    """The task environment and actor-critic learner described by ``config`` (``seed_axis``: the
+    name of the vmap axis over seeds, when the caller maps over seeds)."""
     task = get_task(config.task)
     env = TaskEnv(task, config.dt_ms)
     return ActorCritic(env, config.policy_config(env.n_inputs, env.n_actions),
-                       config.value_config(env.n_actions), config.learner_config())
+                       config.value_config(env.n_actions), config.learner_config(), seed_axis)
 
 
 def _stack(trees: list[Any]) -> Any:
@@ -88,21 +91,31 @@ class Trainer:
         self.config = config.resolved()
         self.learner = build_learner(self.config)
         self.criterion = get_task(config.task).criterion
-        n_val = self.config.n_validation
-        learner = self.learner
+        mapped = build_learner(self.config, seed_axis=SEED_AXIS)
 
-        def chunk_one(state: LearnerState, active: jax.Array):
-            new, metrics = jax.lax.scan(lambda s, _: learner.update(s), state, None,
-                                        length=self.config.checkfreq)
-            new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state)
-            return new, jax.tree_util.tree_map(jnp.mean, metrics)
+        def chunk_of(learner: ActorCritic):
+            def chunk_one(state: LearnerState, active: jax.Array):
+                new, metrics = jax.lax.scan(lambda s, _: learner.update(s), state, None,
+                                            length=self.config.checkfreq)
+                new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state)
+                return new, jax.tree_util.tree_map(jnp.mean, metrics)
+            return chunk_one
 
-        def validate_one(state: LearnerState):
-            key = jax.random.fold_in(state.key, VALIDATION_STREAM)
-            return learner.validate(state.policy, state.policy_masks, key, n_val)
+        def validate_of(learner: ActorCritic):
+            def validate_one(state: LearnerState):
+                key = jax.random.fold_in(state.key, VALIDATION_STREAM)
+                return learner.validate(state.policy, state.policy_masks, key, self.config.n_validation)
+            return validate_one
 
-        self._chunk = jax.jit(jax.vmap(chunk_one))
-        self._validate = jax.jit(jax.vmap(validate_one))
+        # Several seeds: vmapped. One seed: the same function without the seed axis, so that its
+        # step loops stop with that seed's own trials.
+        self._chunk = jax.jit(jax.vmap(chunk_of(mapped), axis_name=SEED_AXIS))
+        self._validate = jax.jit(jax.vmap(validate_of(mapped), axis_name=SEED_AXIS))
+        self._chunk_single = jax.jit(_with_seed_axis(chunk_of(self.learner)))
+        self._validate_single = jax.jit(_with_seed_axis(validate_of(self.learner)))
+
+    def _compiled(self, batch: int):
+        return (self._chunk_single, self._validate_single) if batch == 1 else (self._chunk, self._validate)
 
     def start_chunk(self, state: LearnerState, active: np.ndarray) -> Callable[[], tuple[LearnerState, dict]]:
         """Start ``checkfreq`` updates of the active seeds without waiting for them. Returns a
@@ -115,7 +128,7 @@ class Trainer:
         devices = seed_devices(len(batch))
         sub = jax.tree_util.tree_map(lambda a: a[batch], state)
         mask = np.arange(len(batch)) < len(index)
-        new_sub, metrics = self._chunk(*_spread(devices, (sub, mask)))
+        new_sub, metrics = self._compiled(len(batch))[0](*_spread(devices, (sub, mask)))
         if len(index) == len(active):  # every seed active: nothing to put back
             return lambda: (new_sub, jax.tree_util.tree_map(np.asarray, metrics))
 
@@ -137,7 +150,7 @@ class Trainer:
         chunk_devices = seed_devices(len(batch))
         spare = [d for d in jax.devices() if d not in chunk_devices]
         devices = spare[:1] or chunk_devices
-        perf = self._validate(_spread(devices, jax.tree_util.tree_map(lambda a: a[batch], state)))
+        perf = self._compiled(len(batch))[1](_spread(devices, jax.tree_util.tree_map(lambda a: a[batch], state)))
         return {k: _put_back(np.full(len(active), np.nan, np.float32), v, index) for k, v in perf.items()}
 
     def record(self, state: TrainerState, perf: dict[str, jax.Array], active: np.ndarray) -> TrainerState:
@@ -158,6 +171,14 @@ class Trainer:
             done=state.done | met,
             criterion_update=np.where(met, updates, state.criterion_update).astype(np.int32),
         )
+
+
+def _with_seed_axis(fn: Callable) -> Callable:
+    """``fn`` of one seed, applied to a batch of exactly one seed (leading axis of size 1)."""
+    def one(*args):
+        out = fn(*jax.tree_util.tree_map(lambda a: a[0], args))
+        return jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], out)
+    return one
 
 
 def seed_devices(n_seeds: int) -> list:
