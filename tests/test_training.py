@@ -142,3 +142,11 @@ def test_a_chunk_computes_only_the_active_seeds():
     full, _ = trainer.start_chunk(state, np.ones(3, bool))()
     np.testing.assert_allclose(np.asarray(new.policy["W_rec"][2]), np.asarray(full.policy["W_rec"][2]),
                                rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dt", [1.0, 20.0])
+def test_training_runs_at_other_time_steps(tmp_path, dt):
+    cfg = TrainConfig(dt_ms=dt, max_updates=2, **dict(TINY, checkfreq=2, n_validation=20))
+    result = train(cfg, tmp_path / "r", progress=False)
+    assert int(result.state.learner.updates[0]) == 2
+    assert np.isfinite(np.asarray(result.state.learner.policy["W_rec"])).all()
