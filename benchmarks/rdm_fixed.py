@@ -99,10 +99,10 @@ NOTES = """## Notes
 
 - Timings on this shared 2-core virtual machine vary by about ±20 % from one run to the next
   (the same 50-update chunk has measured 1.5–2.3 s on the same day).
-- Trials to criterion depend on the random streams as much as on the seed. With an earlier
-  version of the action sampler (`jax.random.categorical` instead of the Gumbel-max draw of the
-  acting pass, otherwise the same algorithm) seeds 1–5 took 7,500, 10,500, 4,000, 8,500 and
-  10,000 trials; over those ten runs the median is 6,500, against the paper's ≈ 7,000 and
+- Trials to criterion vary with chance as much as with the seed. An earlier build of the same
+  algorithm (same random streams; it computed every step of every trial, and float rounding
+  differences grow over hundreds of updates) took 7,500, 10,500, 4,000, 8,500 and 10,000 trials
+  for seeds 1–5; over those ten runs the median is 6,500, against the paper's ≈ 7,000 and
   pyrl's 6,500 / 12,500.
 - Seeds trained together follow the same random streams as seeds trained alone, but batched
   and single computations round floats differently, and over hundreds of updates the runs

@@ -32,7 +32,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.enabled:
-            self.console.print(self.header, highlight=False)
+            self._print(self.header)
         if self.live:
             self.live.__enter__()
         return self
@@ -41,12 +41,18 @@ class Progress:
         if self.live:
             self.live.__exit__(*exc)
 
+    def _print(self, line: str) -> None:
+        if self.interactive:
+            self.console.print(line, highlight=False, soft_wrap=True)
+        else:  # logs and pipes: one unwrapped line per validation
+            print(line, file=sys.stderr, flush=True)
+
     def update(self, rows: list[dict]) -> None:
         if not self.enabled:
             return
         for row in rows:
             self.latest[row["seed"]] = format_row(row)
             if not self.interactive or row["criterion_met"]:
-                self.console.print(self.latest[row["seed"]], highlight=False)
+                self._print(self.latest[row["seed"]])
         if self.live:
             self.live.update(Text("\n".join(self.latest.values())), refresh=True)
