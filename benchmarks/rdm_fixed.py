@@ -39,13 +39,13 @@ def throughput(n_seeds: int, repeats: int = 3) -> dict:
     state = initial_state(trainer.config, trainer.learner)
     active = np.ones(n_seeds, bool)
     t = time.perf_counter()
-    learner, _ = trainer.start_chunk(state.learner, active)()
+    learner, _ = trainer.chunk(state.learner, active)
     jax.block_until_ready(learner)
     compile_and_first = time.perf_counter() - t
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        learner, _ = trainer.start_chunk(learner, active)()
+        learner, _ = trainer.chunk(learner, active)
         jax.block_until_ready(learner)
         times.append(time.perf_counter() - t)
     per_chunk = statistics.median(times)

@@ -133,13 +133,13 @@ def test_a_chunk_computes_only_the_active_seeds():
     trainer = Trainer(TrainConfig(n_seeds=3, **TINY))
     state = initial_state(trainer.config, trainer.learner).learner
     active = np.array([True, False, True])
-    new, metrics = trainer.start_chunk(state, active)()
+    new, metrics = trainer.chunk(state, active)
     assert np.asarray(new.updates).tolist() == [5, 0, 5]
     np.testing.assert_array_equal(np.asarray(new.policy["W_rec"][1]), np.asarray(state.policy["W_rec"][1]))
     assert np.isnan(metrics["value_loss"][1]) and np.isfinite(metrics["value_loss"][[0, 2]]).all()
     perf = trainer.validate(new, active)
     assert np.isnan(perf["reward"][1]) and np.isfinite(perf["reward"][[0, 2]]).all()
-    full, _ = trainer.start_chunk(state, np.ones(3, bool))()
+    full, _ = trainer.chunk(state, np.ones(3, bool))
     np.testing.assert_allclose(np.asarray(new.policy["W_rec"][2]), np.asarray(full.policy["W_rec"][2]),
                                rtol=1e-4, atol=1e-5)
 

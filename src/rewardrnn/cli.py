@@ -131,11 +131,13 @@ def _enable_compilation_cache() -> None:
 
 def _one_host_device_per_core() -> None:
     """Let XLA see one CPU device per core, so that several seeds train in parallel on a CPU
-    (the trainer spreads the seed axis over devices). Must run before JAX starts."""
+    and a single seed validates on a second core (the trainer spreads work over devices). XLA
+    reads the flag when JAX first starts a backend, which no import does, so setting it here
+    in the entry point is in time."""
     import os
 
     flag = "--xla_force_host_platform_device_count"
-    if flag not in os.environ.get("XLA_FLAGS", "") and "jax" not in sys.modules:
+    if flag not in os.environ.get("XLA_FLAGS", ""):
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={cores}".strip()
 

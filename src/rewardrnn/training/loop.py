@@ -7,8 +7,7 @@ best; a seed that meets the criterion stops and is no longer computed (the activ
 gathered into a smaller batch). The checkpoint is rewritten after every validation, so an
 interruption loses at most one validation period and ``resume`` continues exactly where the
 checkpoint left off (same final parameters as an uninterrupted run). Python runs only at chunk
-boundaries. Seeds are spread over several devices when there are several; with a device to
-spare, each validation runs while the next chunk trains.
+boundaries. Seeds are spread over several devices when there are several.
 """
 
 from __future__ import annotations
@@ -117,39 +116,27 @@ class Trainer:
     def _compiled(self, batch: int):
         return (self._chunk_single, self._validate_single) if batch == 1 else (self._chunk, self._validate)
 
-    def start_chunk(self, state: LearnerState, active: np.ndarray) -> Callable[[], tuple[LearnerState, dict]]:
-        """Start ``checkfreq`` updates of the active seeds without waiting for them. Returns a
-        function that waits and gives back the whole state (inactive seeds unchanged) and the
-        chunk's mean metrics per seed (NaN for inactive seeds).
+    def chunk(self, state: LearnerState, active: np.ndarray) -> tuple[LearnerState, dict[str, np.ndarray]]:
+        """``checkfreq`` updates of the active seeds. Returns the whole state (inactive seeds
+        unchanged) and the chunk's mean metrics per seed (NaN for inactive seeds).
 
         Only the active seeds are computed: they are gathered into a batch whose size is rounded
         up to a power of two (so that few sizes are ever compiled), padded with frozen copies."""
         index, batch = _compact(active)
-        devices = seed_devices(len(batch))
         sub = jax.tree_util.tree_map(lambda a: a[batch], state)
         mask = np.arange(len(batch)) < len(index)
-        new_sub, metrics = self._compiled(len(batch))[0](*_spread(devices, (sub, mask)))
+        new_sub, metrics = self._compiled(len(batch))[0](*_spread(seed_devices(len(batch)), (sub, mask)))
         if len(index) == len(active):  # every seed active: nothing to put back
-            return lambda: (new_sub, jax.tree_util.tree_map(np.asarray, metrics))
-
-        def finish():
-            merged = jax.tree_util.tree_map(lambda full, part: _put_back(full, part, index), state, new_sub)
-            return merged, jax.tree_util.tree_map(
-                lambda m: _put_back(np.full(len(active), np.nan, np.float32), m, index), metrics)
-
-        return finish
-
-    def spare_device(self, active: np.ndarray) -> bool:
-        """Whether a chunk of these seeds leaves a device free for the validation."""
-        return len(seed_devices(len(_compact(active)[1]))) < len(jax.devices())
+            return new_sub, jax.tree_util.tree_map(np.asarray, metrics)
+        merged = jax.tree_util.tree_map(lambda full, part: _put_back(full, part, index), state, new_sub)
+        return merged, jax.tree_util.tree_map(
+            lambda m: _put_back(np.full(len(active), np.nan, np.float32), m, index), metrics)
 
     def validate(self, state: LearnerState, active: np.ndarray) -> dict[str, np.ndarray]:
         """Validation performance of the active seeds: reward, p_decision, p_correct, each (S,)
-        with NaN for inactive seeds. Runs on a device the current chunk leaves free, if any."""
+        with NaN for inactive seeds."""
         index, batch = _compact(active)
-        chunk_devices = seed_devices(len(batch))
-        spare = [d for d in jax.devices() if d not in chunk_devices]
-        devices = spare[:1] or chunk_devices
+        devices = seed_devices(len(batch))
         perf = self._compiled(len(batch))[1](_spread(devices, jax.tree_util.tree_map(lambda a: a[batch], state)))
         return {k: _put_back(np.full(len(active), np.nan, np.float32), v, index) for k, v in perf.items()}
 
@@ -256,34 +243,12 @@ def train(config: TrainConfig, out: Path | str, *, resume: bool = False, overwri
     def still_active(state: TrainerState) -> np.ndarray:
         return ~state.done & (np.asarray(state.learner.updates) < cfg.max_updates)
 
-    def start_chunk(state: TrainerState, active: np.ndarray):
-        """Start the next chunk (asynchronously); None when no seed is active."""
-        return (active, trainer.start_chunk(state.learner, active)) if active.any() else None
-
-    def keep_or_redo(ahead, state: TrainerState):
-        """The chunk started ahead of a validation if its seed mask still holds, else a new one."""
-        now = still_active(state)
-        return ahead if ahead is not None and np.array_equal(ahead[0], now) else start_chunk(state, now)
-
-    def start_ahead(state: TrainerState):
-        active = still_active(state)
-        return start_chunk(state, active) if active.any() and trainer.spare_device(active) else None
-
-    # With a spare device, each chunk is started before the validation of the state it starts
-    # from, so that the two run at once; if the validation stops a seed, the chunk is started
-    # anew with the new mask. The result is the same as without overlap.
     with bar:
-        ahead = start_ahead(state)
         if not history:  # validation at update 0, as pyrl (spec §4.7)
             state = validate_and_save(state, None, np.ones(cfg.n_seeds, bool))
-        pending = keep_or_redo(ahead, state)
-        while pending is not None:
-            active, finish = pending
-            learner_state, metrics = finish()
-            state = state._replace(learner=learner_state)
-            ahead = start_ahead(state)
-            state = validate_and_save(state, metrics, active)
-            pending = keep_or_redo(ahead, state)
+        while (active := still_active(state)).any():
+            learner_state, metrics = trainer.chunk(state.learner, active)
+            state = validate_and_save(state._replace(learner=learner_state), metrics, active)
 
     summary = _summary(cfg, state, wall())
     run_folder.write_json(out / run_folder.SUMMARY, summary)
