@@ -18,9 +18,11 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     pyrl's analysis runs, spec §6.1) with the stochastic policy and noise on.
 
     Columns: trial, condition, one column per condition variable, stimulus_ms (duration of the
-    epoch after the first, e.g. the random-dots stimulus), decision (bool), choice (action name or
-    "" without a decision), correct (bool), choice_time_ms (time of the step that ended the trial,
-    from trial start), reward (total, discounted)."""
+    epoch after the first, e.g. the random-dots stimulus), response_onset_ms (start of the epoch in
+    which choices count; reaction time = choice_time_ms - response_onset_ms in the reaction-time
+    task), decision (bool), choice (action name or "" without a decision), correct (bool),
+    choice_time_ms (time of the step that ended the trial, from trial start), reward (total,
+    discounted)."""
     env = learner.env
     n_total = env.n_conditions * trials_per_condition
     conditions = np.tile(np.arange(env.n_conditions), trials_per_condition)
@@ -46,6 +48,8 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
         table[name] = env.condition_grid[trials.condition, j]
     if len(env.epoch_names) > 1:
         table["stimulus_ms"] = trials.epoch_end_ms[:, 1] - trials.epoch_start_ms[:, 1]
+    response = env.epoch_names.index(env.protocol.response_epoch)
+    table["response_onset_ms"] = trials.epoch_start_ms[:, response]
     actions = np.asarray(learner.env.protocol.actions + ("",))
     table.update(decision=decision, choice=actions[choice], correct=correct,
                  choice_time_ms=end_step * env.dt_ms, reward=reward)

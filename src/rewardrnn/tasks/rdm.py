@@ -55,3 +55,37 @@ RDM_FIXED = Protocol(
         positive_action="CHOOSE-RIGHT",
     ),
 )
+
+
+def _rt_inputs(v, on):
+    signed = v["direction"] * v["coherence"]
+    evidence = on["stimulus"]
+    return {
+        "FIXATION": on["fixation"],  # off at stimulus onset: the go cue
+        "LEFT": evidence * coherence_scale(-signed),
+        "RIGHT": evidence * coherence_scale(signed),
+    }
+
+
+RDM_RT = Protocol(
+    name="rdm-rt",
+    summary="random-dots decision, reaction-time version (Roitman & Shadlen 2002)",
+    reference="Song, Yang & Wang 2017 Fig. 1-S2; spec song2017.md §5.2",
+    inputs=("FIXATION", "LEFT", "RIGHT"),
+    actions=("FIXATE", "CHOOSE-LEFT", "CHOOSE-RIGHT"),
+    conditions={"direction": (-1.0, 1.0), "coherence": (0.0, 3.2, 6.4, 12.8, 25.6, 51.2)},
+    epochs=(
+        Epoch("fixation", Fixed(750)),
+        Epoch("stimulus", Fixed(2000)),  # the choice may come at any time during the stimulus
+    ),
+    tmax_ms=2750,
+    response_epoch="stimulus",
+    mean_inputs=_rt_inputs,
+    noisy_inputs={"LEFT": ("stimulus",), "RIGHT": ("stimulus",)},
+    input_noise_var=0.015,  # per-step std sqrt(2*100*0.015/dt) = 0.548 at dt = 10 ms
+    correct_action=_correct_action,
+    reward_tau_ms=10_000.0,  # rewards scaled by exp(-t / 10 s), t from trial start
+    criterion=Criterion(min_p_decision=0.99, min_p_correct=0.80),
+    n_validation=1200,
+    psychometric=RDM_FIXED.psychometric,
+)

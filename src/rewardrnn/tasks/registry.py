@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rewardrnn.errors import UnknownNameError
 from rewardrnn.tasks.protocol import Protocol
-from rewardrnn.tasks.rdm import RDM_FIXED
+from rewardrnn.tasks.rdm import RDM_FIXED, RDM_RT
 
-TASKS: dict[str, Protocol] = {p.name: p for p in (RDM_FIXED,)}
+TASKS: dict[str, Protocol] = {p.name: p for p in (RDM_FIXED, RDM_RT)}
 
 
 def get_task(name: str) -> Protocol:
