@@ -4,9 +4,15 @@ by Song, Yang & Wang 2017 (spec §5.1, pyrl ``examples/models/rdm_fixed.py``).
 Protocol: fixate for 750 ms; motion of coherence c toward one of two targets for a duration drawn
 from a truncated exponential (mean 330 ms, in [80, 1500)); the fixation cue goes off (the go
 cue) and the 500-ms decision epoch begins. tmax = 750 + 1500 + 500 = 2750 ms (276 steps at 10 ms).
+
+The reaction-time version (spec §5.2) lets the choice come at any time from stimulus onset (the
+fixation cue's offset), up to 2000 ms, with rewards discounted by exp(-t / 10 s).
 """
 
 from __future__ import annotations
+
+import functools
+import operator
 
 from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol, Psychometric, coherence_scale
 from rewardrnn.tasks.samplers import Fixed, TruncatedExponential
@@ -14,14 +20,18 @@ from rewardrnn.tasks.samplers import Fixed, TruncatedExponential
 FIXATE, CHOOSE_LEFT, CHOOSE_RIGHT = 0, 1, 2
 
 
-def _inputs(v, on):
-    signed = v["direction"] * v["coherence"]
-    evidence = on["stimulus"]
-    return {
-        "FIXATION": on["fixation"] | on["stimulus"],  # off at the decision epoch: the go cue
-        "LEFT": evidence * coherence_scale(-signed),
-        "RIGHT": evidence * coherence_scale(signed),
-    }
+def _dots_inputs(fixation_epochs: tuple[str, ...]):
+    """Inputs of the random-dots tasks: a fixation cue on during ``fixation_epochs`` (its offset
+    is the go cue) and, during the stimulus, LEFT / RIGHT evidence (1 -/+ c/100) / 2."""
+    def inputs(v, on):
+        signed = v["direction"] * v["coherence"]
+        evidence = on["stimulus"]
+        return {
+            "FIXATION": functools.reduce(operator.or_, (on[e] for e in fixation_epochs)),
+            "LEFT": evidence * coherence_scale(-signed),
+            "RIGHT": evidence * coherence_scale(signed),
+        }
+    return inputs
 
 
 def _correct_action(v):
@@ -43,7 +53,7 @@ RDM_FIXED = Protocol(
     ),
     tmax_ms=2750,
     response_epoch="decision",
-    mean_inputs=_inputs,
+    mean_inputs=_dots_inputs(("fixation", "stimulus")),  # off at the decision epoch
     noisy_inputs={"LEFT": ("stimulus",), "RIGHT": ("stimulus",)},
     input_noise_var=0.01,  # sigma^2_in: per-step std sqrt(2*100*0.01/dt) = 0.447 at dt = 10 ms
     correct_action=_correct_action,
@@ -55,16 +65,6 @@ RDM_FIXED = Protocol(
         positive_action="CHOOSE-RIGHT",
     ),
 )
-
-
-def _rt_inputs(v, on):
-    signed = v["direction"] * v["coherence"]
-    evidence = on["stimulus"]
-    return {
-        "FIXATION": on["fixation"],  # off at stimulus onset: the go cue
-        "LEFT": evidence * coherence_scale(-signed),
-        "RIGHT": evidence * coherence_scale(signed),
-    }
 
 
 RDM_RT = Protocol(
@@ -80,7 +80,7 @@ RDM_RT = Protocol(
     ),
     tmax_ms=2750,
     response_epoch="stimulus",
-    mean_inputs=_rt_inputs,
+    mean_inputs=_dots_inputs(("fixation",)),  # off at stimulus onset
     noisy_inputs={"LEFT": ("stimulus",), "RIGHT": ("stimulus",)},
     input_noise_var=0.015,  # per-step std sqrt(2*100*0.015/dt) = 0.548 at dt = 10 ms
     correct_action=_correct_action,
