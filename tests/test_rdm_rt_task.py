@@ -53,3 +53,16 @@ def test_fixation_cue_is_off_during_the_stimulus():
     u = np.asarray(env.inputs(jax.random.PRNGKey(1), trials))
     assert (u[:74, :, 0] == 1).all() and (u[74:, :, 0] == 0).all()  # U[k] shows index k+1
     assert u[100, :, 1].std() == pytest.approx(np.sqrt(0.3), rel=0.1)
+
+
+@pytest.mark.slow
+def test_rdm_rt_learns_and_reaction_times_fall_with_coherence(tmp_path):
+    import rewardrnn
+
+    result = rewardrnn.train("rdm-rt", out=tmp_path / "rt", seed=1, max_updates=1500, progress=False)
+    assert result.summary["seeds"][0]["reached_criterion"]
+    table = rewardrnn.evaluate(tmp_path / "rt", trials_per_condition=100)
+    decided = table[table["decision"]]
+    rt = (decided["choice_time_ms"] - decided["response_onset_ms"]).groupby(decided["coherence"]).mean()
+    assert rt.loc[51.2] < rt.loc[12.8] < rt.loc[0.0]
+    assert (decided["choice_time_ms"] >= decided["response_onset_ms"]).all()
