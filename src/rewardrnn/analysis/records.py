@@ -11,6 +11,9 @@ import pandas as pd
 from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
 
+#: Largest number of recurrent-noise values drawn for one batch of simulated trials.
+MAX_NOISE_ELEMENTS = 50_000_000
+
 
 def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, key: jax.Array,
                     trials_per_condition: int, batch_size: int = 2000) -> pd.DataFrame:
@@ -25,13 +28,17 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     discounted)."""
     env = learner.env
     n_total = env.n_conditions * trials_per_condition
+    # The recurrent noise of a batch is drawn at once: keep it near 200 MB (float32) at any dt.
+    per_trial = env.n_steps * learner.policy_config.n_units
+    batch_size = max(1, min(batch_size, n_total, MAX_NOISE_ELEMENTS // per_trial))
     conditions = np.tile(np.arange(env.n_conditions), trials_per_condition)
 
     @jax.jit
     def simulate(key, condition):
         k_trials, k_roll = jax.random.split(key)
         trials = env.sample_trials(k_trials, condition.shape[0], condition)
-        out = learner.rollout(policy, masks, k_roll, trials).outcomes
+        actions = learner.act(policy, masks, trials, *learner.noise(k_roll, trials))  # no states kept
+        out = env.outcomes(trials, actions)
         return trials, out.end_step, out.decision, out.correct, out.choice, out.reward.sum(0)
 
     parts = []
