@@ -94,7 +94,8 @@ def returns_to_go(rewards: jax.Array) -> jax.Array:
 
 class ActorCritic:
     """The learner: ``init(key) -> LearnerState`` and ``update(state) -> (state, metrics)``,
-    both pure; ``rollout`` simulates trials with given parameters (validation, records)."""
+    both pure; ``act`` samples the actions of given parameters on a batch of trials (validation,
+    records), ``rollout`` adds the differentiable states."""
 
     def __init__(self, env: TaskEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig,
                  config: ActorCriticConfig, seed_axis: str | None = None):
@@ -161,15 +162,14 @@ class ActorCritic:
             return value
         return jax.lax.pmax(value.astype(jnp.int32), self.seed_axis).astype(value.dtype)
 
-    def rollout(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, trials: Trials,
-                full_length: bool = True) -> Rollout:
-        """Run the policy on ``trials`` with input and recurrent noise, sampling its actions.
-        The states are differentiable; with ``full_length=False`` they are computed only up to
-        the step at which the last trial of the batch ended (zero after)."""
+    def rollout(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, trials: Trials) -> Rollout:
+        """Run the policy on ``trials`` with input and recurrent noise, sampling its actions. The
+        states are differentiable and computed only up to the step at which the last trial of
+        the batch ended (zero after: those steps are masked anyway)."""
         inputs, noise, gumbel = self.noise(key, trials)
         actions = self.act(jax.lax.stop_gradient(policy), masks, trials, inputs, noise, gumbel)
         outcomes = self.env.outcomes(trials, actions)
-        length = None if full_length else self._across_seeds(outcomes.end_step.max() + 1)
+        length = self._across_seeds(outcomes.end_step.max() + 1)
         states = gru.run(policy, masks, inputs, noise, self.alpha, length)
         return Rollout(trials, inputs, states, gru.readout(policy, states), actions, outcomes)
 
@@ -194,7 +194,7 @@ class ActorCritic:
         """(policy loss + value loss, metrics) for one batch; see the module docstring."""
         k_trials, k_roll, k_value = jax.random.split(key, 3)
         trials = self.env.sample_trials(k_trials, self.config.n_gradient)
-        roll = self.rollout(policy, state.policy_masks, k_roll, trials, full_length=False)
+        roll = self.rollout(policy, state.policy_masks, k_roll, trials)
         out = roll.outcomes
         length = self._across_seeds(out.end_step.max() + 1)
         _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions, length)
