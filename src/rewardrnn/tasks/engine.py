@@ -146,10 +146,11 @@ class TaskEnv:
         """Inputs of whole trials, time-major (n_steps, n, n_inputs): ``U[k]`` is the input of
         index ``k+1`` (see the module docstring), ``U[n_steps-1] = 0``."""
         index = jnp.arange(1, self.n_steps + 1)[:, None]
-        mean, noise_on = self.mean_inputs(trials, index)
-        noise = self.input_noise_std * jax.random.normal(key, mean.shape, jnp.float32)
-        u = mean + noise_on * noise
-        return u.at[-1].set(0.0)
+        return self._noisy(key, *self.mean_inputs(trials, index)).at[-1].set(0.0)
+
+    def _noisy(self, key: jax.Array, mean: jax.Array, noise_on: jax.Array) -> jax.Array:
+        """Inputs with white noise of std ``input_noise_std`` where ``noise_on``."""
+        return mean + noise_on * self.input_noise_std * jax.random.normal(key, mean.shape, jnp.float32)
 
     # ---- rewards -----------------------------------------------------------------------------
     def judge(self, trials: Trials, step: jax.Array, action: jax.Array):
@@ -216,9 +217,8 @@ class TaskEnv:
         where ``reward`` is ``R[k]`` (discounted) and ``obs`` is the input of index ``k+1``."""
         k = state.step
         reward, ends, decision, correct = self.judge(state.trials, k, jnp.reshape(action, (1,)))
-        mean, noise_on = self.mean_inputs(state.trials, jnp.reshape(k + 1, (1, 1)))
-        noise = self.input_noise_std * jax.random.normal(key, mean.shape, jnp.float32)
-        obs = jnp.where(k + 1 < self.n_steps, (mean + noise_on * noise)[0, 0], 0.0)
+        u = self._noisy(key, *self.mean_inputs(state.trials, jnp.reshape(k + 1, (1, 1))))
+        obs = jnp.where(k + 1 < self.n_steps, u[0, 0], 0.0)
         info: dict[str, Any] = {"decision": decision[0], "correct": correct[0], "step": k}
         return obs, EnvState(state.trials, k + 1), reward[0] * self.discount(k), ends[0], info
 
