@@ -70,7 +70,10 @@ def test_tasks_lists_one_line_each():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["train", "rdm-fxed"], "unknown task 'rdm-fxed'; known tasks: rdm-fixed"),
+    (["train", "rdm-fxed"], "unknown task 'rdm-fxed'; known tasks: economic, mante, multisensory, rdm-fixed"),
+    (["train", "rdm-fixed", "--juice-ratio", "3"], "task 'rdm-fixed' has no option(s) ['juice_ratio']"),
+    (["train", "economic", "--juice-ratio", "-1"], "juice_ratio must be a positive number"),
+    (["train", "rdm-fixed", "--baseline", "lstm"], "baseline must be one of gru, linear"),
     (["train", "rdm-fixed", "--dt", "-5"], "dt"),
     (["train", "rdm-fixed", "--dt", "90"], "shortest rdm-fixed epoch"),
     (["train", "rdm-fixed", "--N", "0"], "N must be an integer >= 1"),

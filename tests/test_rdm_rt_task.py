@@ -20,7 +20,7 @@ def test_protocol_numbers():
 
 def trial(env, direction):
     cond = int(np.flatnonzero((env.condition_grid[:, 0] == direction) & (env.condition_grid[:, 1] == 12.8))[0])
-    return Trials(jnp.asarray([cond]), jnp.asarray([[0.0, 750.0]]), jnp.asarray([[750.0, 2750.0]]))
+    return Trials(jnp.asarray([cond]), jnp.asarray([[0.0, 750.0]]), jnp.asarray([[750.0, 2750.0]]), jnp.zeros((1, 0)))
 
 
 @pytest.mark.parametrize("step,action,expected", [

@@ -18,7 +18,8 @@ def one_trial(env, direction=1.0, coherence=25.6, stimulus_ms=300.0):
                               & np.isclose(env.condition_grid[:, 1], coherence))[0])
     ends = np.cumsum([750.0, stimulus_ms, 500.0])
     starts = np.concatenate([[0.0], ends[:-1]])
-    return Trials(jnp.asarray([cond]), jnp.asarray([starts], jnp.float32), jnp.asarray([ends], jnp.float32))
+    return Trials(jnp.asarray([cond]), jnp.asarray([starts], jnp.float32), jnp.asarray([ends], jnp.float32),
+                  jnp.zeros((1, 0)))
 
 
 def judge(env, trials, step, action):

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import pandas as pd
 
 from rewardrnn.analysis.behaviour import fit_psychometric, performance_by, psychometric_points
-from rewardrnn.analysis.records import behaviour_table
+from rewardrnn.analysis.records import behaviour_table, table_performance
 from rewardrnn.errors import ConfigError, RunFolderError
 from rewardrnn.tasks.registry import get_task
 from rewardrnn.training import checkpoint, run_folder
@@ -78,12 +78,8 @@ def evaluate(run: str | Path, trials_per_condition: int = 200, seed: int | None 
     out.mkdir(exist_ok=True)
     s = config.seeds[i]
     table.to_csv(out / f"trials_seed{s}.csv", index=False)
-    summary = {
-        "seed": s, "dt_ms": learner.env.dt_ms, "trials": len(table),
-        "p_decision": float(table["decision"].mean()),
-        "p_correct": float(table.loc[table["decision"], "correct"].mean()),
-        "best_update": int(state.best_update[i]),
-    }
+    summary = {"seed": s, "dt_ms": learner.env.dt_ms, "trials": len(table),
+               **table_performance(learner.env.protocol, table), "best_update": int(state.best_update[i])}
     run_folder.write_json(out / f"summary_seed{s}.json", summary)
     return table
 
@@ -105,7 +101,7 @@ def plot(run: str | Path, seed: int | None = None) -> list[Path]:
 
     run = Path(run)
     config = run_folder.read_config(run)
-    task = get_task(config.task)
+    task = config.protocol()
     metrics_path = run / run_folder.METRICS
     if not metrics_path.is_file():
         raise RunFolderError(f"{run} has no {run_folder.METRICS}; train it first")
@@ -127,7 +123,7 @@ def plot(run: str | Path, seed: int | None = None) -> list[Path]:
         table = pd.read_csv(trials_path) if trials_path.is_file() else evaluate(run, seed=s)
         table["choice"] = table["choice"].fillna("")
         spec = task.psychometric
-        points = psychometric_points(table, spec.signed_stimulus, spec.positive_action)
+        points = psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
         fit = fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"])
         run_folder.write_json(figures / f"psychometric_seed{s}.json",
                               {"mu": fit.mu, "sigma": fit.sigma, "mu_se": fit.mu_se,

@@ -41,9 +41,12 @@ def train(
     seed: Optional[int] = typer.Option(None, help="first seed; seed s uses PRNGKey(s) [default: 1]"),
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained together: seed .. seed+seeds-1 [default: 1]"),
     dt: Optional[float] = typer.Option(None, help="time step in ms [default: 10]"),
-    n_units: Optional[int] = typer.Option(None, "--N", help="units in the decision network [default: 100]"),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate of the decision network [default: 0.004]"),
-    baseline_lr: Optional[float] = typer.Option(None, help="Adam learning rate of the value network [default: 0.004]"),
+    n_units: Optional[int] = typer.Option(None, "--N", help="units in the decision network [default: the task's, 100 or 150]"),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate of the decision network [default: the task's, 0.004 or 0.002]"),
+    baseline_lr: Optional[float] = typer.Option(None, help="Adam learning rate of the value network [default: as lr]"),
+    baseline: Optional[str] = typer.Option(None, help="value network: gru or linear [default: gru]"),
+    dale: Optional[bool] = typer.Option(None, "--dale/--no-dale", help="80% excitatory / 20% inhibitory decision network with sign-constrained recurrent weights [default: off]"),
+    juice_ratio: Optional[float] = typer.Option(None, help="economic task: juice A is worth this many drops of B [default: 2.2]"),
     t0_return: Optional[str] = typer.Option(
         None, help="t=0 policy-gradient term: pyrl (R[0]; learns) or paper (G_0; zero gradient at init) [default: pyrl]"),
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
@@ -59,8 +62,10 @@ def train(
     from rewardrnn.training.loop import train as run_training
 
     given = {k: v for k, v in dict(seed=seed, n_seeds=seeds, dt_ms=dt, N=n_units, lr=lr, baseline_lr=baseline_lr,
-                                   t0_return=t0_return, max_updates=max_updates,
+                                   baseline=baseline, dale=dale, t0_return=t0_return, max_updates=max_updates,
                                    n_validation=n_validation).items() if v is not None}
+    if juice_ratio is not None:
+        given["task_options"] = {"juice_ratio": juice_ratio}
     with _clean_errors():
         if resume and (out / run_folder.CONFIG).is_file():
             saved = run_folder.read_config(out)
@@ -93,10 +98,9 @@ def evaluate(
         table = api.evaluate(run, trials_per_condition=trials, seed=seed, dt_ms=dt)
         config = api.run_folder.read_config(run)
         report = api.evaluation_report(table, config.task)
+        perf = api.table_performance(config.protocol(), table)
     typer.echo(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    decided = table[table["decision"]]
-    typer.echo(f"all: P(decision) {table['decision'].mean():.3f}  P(correct | decision) "
-               f"{decided['correct'].mean():.3f}  ({len(table)} trials)")
+    typer.echo("all: " + "  ".join(f"{name} {value:.3f}" for name, value in perf.items()) + f"  ({len(table)} trials)")
     typer.echo(f"trials written to {run / 'evaluation'}")
 
 

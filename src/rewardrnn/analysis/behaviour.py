@@ -85,10 +85,15 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> t
     return centre - half, centre + half
 
 
-def psychometric_points(table: pd.DataFrame, signed_stimulus, positive_action: str) -> pd.DataFrame:
+def psychometric_points(table: pd.DataFrame, signed_stimulus, positive_action: str,
+                        among: tuple[str, ...] | None = None) -> pd.DataFrame:
     """P(positive action | decision) per signed stimulus value, with trial counts and 95 %
-    Wilson intervals. Columns: stimulus, n_decision, n_positive, p_positive, ci_low, ci_high."""
+    Wilson intervals; with ``among``, only decisions for those actions count (e.g. left/right
+    choices, leaving out sure-target choices). Columns: stimulus, n_decision, n_positive,
+    p_positive, ci_low, ci_high."""
     decided = table[table["decision"]]
+    if among is not None:
+        decided = decided[decided["choice"].isin(among)]
     grouped = decided.assign(stimulus=signed_stimulus(decided),
                              positive=decided["choice"] == positive_action).groupby("stimulus")
     points = grouped["positive"].agg(n_decision="size", n_positive="sum").reset_index()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,6 +12,7 @@ import pandas as pd
 
 from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
+from rewardrnn.tasks.protocol import Protocol
 
 #: Largest number of recurrent-noise values drawn for one batch of simulated trials.
 MAX_NOISE_ELEMENTS = 50_000_000
@@ -20,12 +23,14 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     """Simulate ``trials_per_condition`` trials of every condition (cycled through the grid as in
     pyrl's analysis runs, spec §6.1) with the stochastic policy and noise on.
 
-    Columns: trial, condition, one column per condition variable, stimulus_ms (duration of the
-    epoch after the first, e.g. the random-dots stimulus), response_onset_ms (start of the epoch in
+    Columns: trial, condition, one column per condition variable and per derived variable (e.g.
+    f1 and f2 of the working-memory task, n_A and n_B of the economic task), ``<epoch>_ms`` (the
+    duration of every epoch but the first, e.g. stimulus_ms, delay_ms), ``<event>_ms`` (time of
+    each event from trial start, e.g. sure_onset_ms), response_onset_ms (start of the epoch in
     which choices count; reaction time = choice_time_ms - response_onset_ms in the reaction-time
     task), decision (bool), choice (action name or "" without a decision), correct (bool),
     choice_time_ms (time of the step that ended the trial, from trial start), reward (total,
-    discounted)."""
+    discounted), then the task's own columns (e.g. sure_chosen, chosen_juice)."""
     env = learner.env
     n_total = env.n_conditions * trials_per_condition
     # The recurrent noise of a batch is drawn at once: keep it near 200 MB (float32) at any dt.
@@ -51,13 +56,38 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
         jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts))
 
     table = {"trial": np.arange(n_total), "condition": trials.condition}
-    for j, name in enumerate(env.variable_names):
-        table[name] = env.condition_grid[trials.condition, j]
-    if len(env.epoch_names) > 1:
-        table["stimulus_ms"] = trials.epoch_end_ms[:, 1] - trials.epoch_start_ms[:, 1]
+    table.update({name: np.asarray(value) for name, value in env.variables(trials).items()})
+    for j, name in enumerate(env.epoch_names[1:], start=1):
+        table[f"{name}_ms"] = trials.epoch_end_ms[:, j] - trials.epoch_start_ms[:, j]
+    for j, name in enumerate(env.event_names):
+        table[f"{name}_ms"] = trials.event_ms[:, j]
     response = env.epoch_names.index(env.protocol.response_epoch)
     table["response_onset_ms"] = trials.epoch_start_ms[:, response]
-    actions = np.asarray(learner.env.protocol.actions + ("",))
+    actions = np.asarray(env.protocol.actions + ("",))
     table.update(decision=decision, choice=actions[choice], correct=correct,
                  choice_time_ms=end_step * env.dt_ms, reward=reward)
-    return pd.DataFrame(table)
+    frame = pd.DataFrame(table)
+    return env.protocol.annotate(frame) if env.protocol.annotate is not None else frame
+
+
+class _TableOutcomes(NamedTuple):
+    decision: np.ndarray
+    correct: np.ndarray
+    choice: np.ndarray
+
+
+def table_performance(protocol: Protocol, table: pd.DataFrame) -> dict[str, float]:
+    """The task's performance numbers (those of its stop criterion: P(decision), P(correct |
+    decision) and e.g. P(sure)) computed from a behaviour table."""
+    decision = table["decision"].to_numpy(bool)
+    correct = table["correct"].to_numpy(bool)
+    index = {name: i for i, name in enumerate(protocol.actions)}
+    choice = table["choice"].fillna("").map(lambda c: index.get(c, -1)).to_numpy(np.int32)
+    n_decision = max(int(decision.sum()), 1)
+    perf = {"p_decision": float(decision.mean()), "p_correct": float(correct.sum() / n_decision)}
+    if protocol.performance is not None:
+        variables = {name: table[name].to_numpy(np.float32) for name in table.columns
+                     if table[name].dtype.kind in "fiub"}
+        extra = protocol.performance(variables, _TableOutcomes(decision, correct, choice))
+        perf.update({k: float(v) for k, v in extra.items()})
+    return perf

@@ -23,7 +23,8 @@ learned to decide, so most of the 276 steps are never computed.
 Deviations, as named options or documented choices:
 
 * ``pyrl_t0_return``: pyrl's code uses ``R[0]`` instead of ``G_0`` in the t = 0 term (spec §4.4
-  quirk). Off by default (the paper's equations); on reproduces the code.
+  quirk). Off here means the paper's equations; the trainer's default turns it on, because with
+  G_0 the gradient is exactly zero at the paper's initialisation (see ``TrainConfig``).
 * pyrl's NaN guard zeroes the gradient but still updates Adam's moments; here the update is
   skipped entirely (issue 2) and counted in ``skipped``.
 * pyrl folds Adam's bias correction into the step size, so its eps is ``eps * sqrt(1-beta2^t)``
@@ -39,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rewardrnn.networks import gru
+from rewardrnn.networks import gru, linear
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
 #: pyrl's guard: a gradient norm above this (or not finite) zeroes the update (spec §4.6).
@@ -97,7 +98,7 @@ class ActorCritic:
     both pure; ``act`` samples the actions of given parameters on a batch of trials (validation,
     records), ``rollout`` adds the differentiable states."""
 
-    def __init__(self, env: TaskEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig,
+    def __init__(self, env: TaskEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig | linear.LinearConfig,
                  config: ActorCriticConfig, seed_axis: str | None = None):
         """``seed_axis``: name of the ``vmap`` axis over seeds, if the caller maps over seeds.
         The step loops then run until the last trial of *every* seed has ended, so that their
@@ -107,6 +108,8 @@ class ActorCritic:
         self.policy_config = policy_config
         self.value_config = value_config
         self.config = config
+        # The value network: gated (default) or pyrl's linear readout (spec §3.4); same interface.
+        self.value_net = linear if isinstance(value_config, linear.LinearConfig) else gru
         self.alpha = gru.alpha(policy_config, env.dt_ms)
         self.value_alpha = gru.alpha(value_config, env.dt_ms)
         self.policy_noise = gru.noise_std(policy_config, env.dt_ms)
@@ -119,7 +122,7 @@ class ActorCritic:
         """Initial state of one seed (not jittable: spectral radii are computed in numpy)."""
         k_policy, k_value, k_train = jax.random.split(key, 3)
         policy, policy_masks = gru.init(k_policy, self.policy_config)
-        value, value_masks = gru.init(k_value, self.value_config)
+        value, value_masks = self.value_net.init(k_value, self.value_config)
         return LearnerState(
             policy=policy, value=value, policy_masks=policy_masks, value_masks=value_masks,
             policy_opt=self.policy_optimizer.init(policy), value_opt=self.value_optimizer.init(value),
@@ -184,10 +187,12 @@ class ActorCritic:
         """Value-network states (T, B, N_v) and predictions V (T, B) for a rollout (computed up
         to ``length`` steps when given)."""
         inputs = self.value_inputs(states, actions)
-        shape = inputs.shape[:2] + (self.value_config.n_units,)
-        noise = self.value_noise * jax.random.normal(key, shape, jnp.float32)
-        value_states = gru.run(value, masks, inputs, noise, self.value_alpha, length)
-        return value_states, gru.readout(value, value_states)[..., 0]
+        noise = None
+        if self.value_net is gru:
+            shape = inputs.shape[:2] + (self.value_config.n_units,)
+            noise = self.value_noise * jax.random.normal(key, shape, jnp.float32)
+        value_states = self.value_net.run(value, masks, inputs, noise, self.value_alpha, length)
+        return value_states, self.value_net.readout(value, value_states)[..., 0]
 
     # ---- learning ----------------------------------------------------------------------------
     def losses(self, policy, value, state: LearnerState, key: jax.Array):
@@ -229,7 +234,7 @@ class ActorCritic:
         k_trials, k_roll = jax.random.split(key)
         trials = self.env.sample_trials(k_trials, n_trials)
         actions = self.act(policy, masks, trials, *self.noise(k_roll, trials))
-        return self.env.performance(self.env.outcomes(trials, actions))
+        return self.env.performance(trials, self.env.outcomes(trials, actions))
 
 
 def _apply(optimizer, params, opt_state, grads):

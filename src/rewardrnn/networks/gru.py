@@ -11,6 +11,14 @@ Row-vector convention as in pyrl: ``W[i, j]`` is the weight from unit (or input)
 with ``alpha = dt / tau`` and ``q ~ N(0, (2 tau / dt) var_rec)``: the noise sits *inside* the
 gated term. ``W_rec_gates = [W_rec_lam | W_rec_gam]``; ``W_in`` columns are [state | lam | gam].
 Parameters are a dict of arrays; the fixed sparsity masks are a separate dict (never trained).
+
+Dale's principle (``dale_ratio``, not in pyrl; as in Song, Yang & Wang 2016 and PsychRNN's
+``dale_ratio``): the first ``round(dale_ratio * N)`` units are excitatory, the rest inhibitory.
+The recurrent parameters then hold magnitudes and the effective weights are
+``[W]+ * sign(presynaptic unit)``, for W_rec and both gate blocks: every outgoing connection of a
+unit has that unit's sign, signs are fixed and magnitudes are trained (a magnitude driven below
+zero is cut at zero, PsychRNN's and Song 2016's rectification). The masks dict carries the signs
+(``dale_sign``, one per unit). Input and readout weights are not constrained.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ class GRUConfig:
     input_scale_units: int | None = None
     out_bias: float = 0.0
     x0: float = 0.5
+    dale_ratio: float | None = None
 
     def __post_init__(self) -> None:
         if not (isinstance(self.n_units, int) and self.n_units >= 1):
@@ -64,11 +73,25 @@ class GRUConfig:
             raise ConfigError(f"tau must be > 0 ms, got {self.tau_ms!r}")
         if not self.var_rec >= 0:
             raise ConfigError(f"var_rec must be >= 0, got {self.var_rec!r}")
+        if self.dale_ratio is not None and not 0 < self.n_excitatory < self.n_units:
+            raise ConfigError(f"dale_ratio={self.dale_ratio!r} with N={self.n_units} must leave at least one "
+                              "excitatory and one inhibitory unit")
 
     @property
     def in_degree(self) -> int:
         """K = int(p0 * N), the fixed number of recurrent inputs of each unit."""
         return int(self.p0 * self.n_units)
+
+    @property
+    def n_excitatory(self) -> int:
+        """Excitatory units under Dale's principle (the first ones); N without it."""
+        return self.n_units if self.dale_ratio is None else int(round(self.dale_ratio * self.n_units))
+
+    def dale_signs(self) -> np.ndarray:
+        """+1 for excitatory and -1 for inhibitory units (all +1 without Dale's principle)."""
+        signs = np.ones(self.n_units, np.float32)
+        signs[self.n_excitatory:] = -1.0
+        return signs
 
 
 def alpha(config: GRUConfig, dt_ms: float) -> float:
@@ -112,6 +135,10 @@ def init(key: jax.Array, config: GRUConfig) -> tuple[Params, Masks]:
     W_in = scale * N(0, 1) with scale = input_scale * sqrt(p0 * N_ref) / n_inputs; b_in = 0;
     recurrent blocks W_rec, W_rec_lam, W_rec_gam: signed Gamma(4, 1/4) entries, masked to in-degree
     K, each masked block rescaled to spectral radius rho; W_out = 0; b_out = out_bias; x0 = 0.5.
+
+    With Dale's principle the signs come from the presynaptic unit instead of a coin, and the
+    inhibitory magnitudes are multiplied by n_E / n_I so that excitation and inhibition balance
+    on average (Song, Yang & Wang 2016); the parameters are the magnitudes.
     """
     n, n_in = config.n_units, config.n_inputs
     keys = jax.random.split(key, 7)
@@ -123,10 +150,15 @@ def init(key: jax.Array, config: GRUConfig) -> tuple[Params, Masks]:
 
     k = config.in_degree
     masks, blocks = [], []
+    signs = config.dale_signs()[:, None]
+    balance = np.where(signs > 0, 1.0, config.n_excitatory / max(n - config.n_excitatory, 1)).astype(np.float32)
     for i in range(3):  # W_rec, W_rec_lam, W_rec_gam: masks and rescaling per block
         mask = in_degree_mask(keys[1 + i], n, n, k)
         w = _gamma_signed(keys[4 + i], (n, n)) * mask
-        blocks.append((w * (config.rho / spectral_radius(w))).astype(np.float32))
+        if config.dale_ratio is not None:
+            w = np.abs(w) * balance * signs  # signs of the presynaptic units
+        w = w * (config.rho / spectral_radius(w))
+        blocks.append((np.abs(w) if config.dale_ratio is not None else w).astype(np.float32))
         masks.append(mask)
     params = {
         "W_in": jnp.asarray(w_in),
@@ -138,14 +170,25 @@ def init(key: jax.Array, config: GRUConfig) -> tuple[Params, Masks]:
         "x0": jnp.full(n, config.x0, jnp.float32),
     }
     mask_dict = {"W_rec": jnp.asarray(masks[0]), "W_rec_gates": jnp.asarray(np.concatenate(masks[1:], axis=1))}
+    if config.dale_ratio is not None:
+        mask_dict["dale_sign"] = jnp.asarray(config.dale_signs())
     return params, mask_dict
 
 
+def recurrent_weights(params: Params, masks: Masks) -> tuple[jax.Array, jax.Array]:
+    """Effective (W_rec, W_rec_gates): masked, and sign-constrained under Dale's principle."""
+    w_rec, w_gates = params["W_rec"], params["W_rec_gates"]
+    if "dale_sign" in masks:
+        sign = masks["dale_sign"][:, None]
+        w_rec, w_gates = jax.nn.relu(w_rec) * sign, jax.nn.relu(w_gates) * sign
+    return w_rec * masks["W_rec"], w_gates * masks["W_rec_gates"]
+
+
 def _split_gates(params: Params, masks: Masks):
-    """Masked recurrent blocks W_rec, W_rec_lam, W_rec_gam."""
+    """Effective recurrent blocks W_rec, W_rec_lam, W_rec_gam."""
     n = params["W_rec"].shape[0]
-    w_gates = params["W_rec_gates"] * masks["W_rec_gates"]
-    return params["W_rec"] * masks["W_rec"], w_gates[:, :n], w_gates[:, n:]
+    w_rec, w_gates = recurrent_weights(params, masks)
+    return w_rec, w_gates[:, :n], w_gates[:, n:]
 
 
 def _cell(x, u, q, w_in, b_in, w_rec, w_lam, w_gam, a):

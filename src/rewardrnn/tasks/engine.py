@@ -39,11 +39,13 @@ INPUT_NOISE_TAU_MS = 100.0
 
 
 class Trials(NamedTuple):
-    """A batch of sampled trials: condition index into the grid and epoch bounds (ms)."""
+    """A batch of sampled trials: condition index into the grid, epoch bounds and event times
+    (ms from trial start)."""
 
     condition: jax.Array  # (n,) int32
     epoch_start_ms: jax.Array  # (n, n_epochs) float32
     epoch_end_ms: jax.Array  # (n, n_epochs) float32
+    event_ms: jax.Array  # (n, n_events) float32
 
 
 class Outcomes(NamedTuple):
@@ -73,11 +75,13 @@ class TaskEnv:
         self.dt_ms = float(dt_ms)
         self.n_steps = int(protocol.tmax_ms / self.dt_ms) + 1
         self.epoch_names = tuple(e.name for e in protocol.epochs)
+        self.event_names = tuple(e.name for e in protocol.events)
+        self.flag_names = self.epoch_names + self.event_names
         self.variable_names = tuple(protocol.conditions)
         grid = list(itertools.product(*protocol.conditions.values()))
         self.condition_grid = np.asarray(grid, np.float32).reshape(len(grid), len(self.variable_names))
         self.input_noise_std = math.sqrt(2 * INPUT_NOISE_TAU_MS * protocol.input_noise_var / self.dt_ms)
-        self._noise_channels = np.zeros((len(self.epoch_names), self.n_inputs), np.float32)
+        self._noise_channels = np.zeros((len(self.flag_names), self.n_inputs), np.float32)
         for channel, epochs in protocol.noisy_inputs.items():
             for epoch in epochs:
                 self._noise_channels[self.epoch_names.index(epoch), protocol.inputs.index(channel)] = 1.0
@@ -99,7 +103,7 @@ class TaskEnv:
     def sample_trials(self, key: jax.Array, n: int, condition: jax.Array | None = None) -> Trials:
         """Draw ``n`` trials: conditions uniformly from the grid (pyrl draws them at random, not
         balanced, spec §8 quirk 11) unless ``condition`` (n,) is given, and epoch durations."""
-        k_cond, k_dur = jax.random.split(key)
+        k_cond, k_dur, k_event = jax.random.split(key, 3)
         if condition is None:
             condition = jax.random.randint(k_cond, (n,), 0, self.n_conditions)
         condition = jnp.asarray(condition, jnp.int32)
@@ -113,21 +117,32 @@ class TaskEnv:
         ends = jnp.cumsum(jnp.stack(durations, axis=-1), axis=-1)
         ends = jnp.minimum(ends, self.protocol.tmax_ms)
         starts = jnp.concatenate([jnp.zeros((n, 1), jnp.float32), ends[:, :-1]], axis=-1)
-        return Trials(condition, starts, ends)
+        events = [ends[:, self.epoch_names.index(event.after)] + event.delay.sample(key_e, (n,), self.dt_ms)
+                  for key_e, event in zip(jax.random.split(k_event, max(1, len(self.event_names))),
+                                          self.protocol.events)]
+        event_ms = jnp.stack(events, axis=-1) if events else jnp.zeros((n, 0), jnp.float32)
+        return Trials(condition, starts, ends, event_ms)
 
     def variables(self, trials: Trials) -> dict[str, jax.Array]:
-        """Condition variables of each trial, name -> (n,) array."""
+        """Variables of each trial, name -> (n,) array: the condition variables, then the
+        protocol's derived variables."""
         values = jnp.asarray(self.condition_grid)[trials.condition]
-        return {name: values[..., i] for i, name in enumerate(self.variable_names)}
+        variables = {name: values[..., i] for i, name in enumerate(self.variable_names)}
+        if self.protocol.derived_variables is not None:
+            variables.update(self.protocol.derived_variables(variables))
+        return variables
 
     def epoch_flags(self, trials: Trials, step: jax.Array) -> jax.Array:
-        """Epoch membership of step indices: ``step`` (T, 1) or scalar against trials (n,) gives
-        a boolean array (..., n, n_epochs)."""
+        """Epoch membership of step indices, then event flags (true from the event on):
+        ``step`` (T, 1) or scalar against trials (n,) gives a boolean array
+        (..., n, n_epochs + n_events), in the order of ``flag_names``."""
         t_ms = jnp.asarray(step, jnp.float32)[..., None] * self.dt_ms
-        return (trials.epoch_start_ms <= t_ms) & (t_ms < trials.epoch_end_ms)
+        in_epoch = (trials.epoch_start_ms <= t_ms) & (t_ms < trials.epoch_end_ms)
+        return jnp.concatenate([in_epoch, jnp.broadcast_to(trials.event_ms <= t_ms, in_epoch.shape[:-1]
+                                                           + trials.event_ms.shape[-1:])], axis=-1)
 
     def _flag_dict(self, flags: jax.Array) -> dict[str, jax.Array]:
-        return {name: flags[..., i] for i, name in enumerate(self.epoch_names)}
+        return {name: flags[..., i] for i, name in enumerate(self.flag_names)}
 
     # ---- inputs ------------------------------------------------------------------------------
     def mean_inputs(self, trials: Trials, index: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -139,8 +154,12 @@ class TaskEnv:
         channels = [jnp.broadcast_to(jnp.asarray(values.get(c, 0.0), jnp.float32), shape)
                     for c in self.protocol.inputs]
         mean = jnp.stack(channels, axis=-1)
-        noise_on = flags.astype(jnp.float32) @ jnp.asarray(self._noise_channels)
-        return mean, jnp.minimum(noise_on, 1.0)
+        noise_on = jnp.minimum(flags.astype(jnp.float32) @ jnp.asarray(self._noise_channels), 1.0)
+        if self.protocol.noise_gate is not None:
+            gate = self.protocol.noise_gate(self.variables(trials))
+            noise_on = noise_on * jnp.stack([jnp.broadcast_to(jnp.asarray(gate.get(c, 1.0), jnp.float32), shape)
+                                             for c in self.protocol.inputs], axis=-1)
+        return mean, noise_on
 
     def inputs(self, key: jax.Array, trials: Trials) -> jax.Array:
         """Inputs of whole trials, time-major (n_steps, n, n_inputs): ``U[k]`` is the input of
@@ -193,17 +212,20 @@ class TaskEnv:
             choice=jnp.where(decision_end, pick(actions), -1).astype(jnp.int32),
         )
 
-    @staticmethod
-    def performance(outcomes: Outcomes) -> dict[str, jax.Array]:
+    def performance(self, trials: Trials, outcomes: Outcomes) -> dict[str, jax.Array]:
         """pyrl's Performance2AFC summary: mean total reward per trial, P(decision) and
-        P(correct | decision) (0 when there is no decision)."""
+        P(correct | decision) (0 when there is no decision); a protocol's ``performance`` may
+        replace or add entries (e.g. the wager task's P(sure))."""
         n = outcomes.decision.shape[-1]
         n_decision = outcomes.decision.sum(-1)
-        return {
+        summary = {
             "reward": outcomes.reward.sum((-2, -1)) / n,
             "p_decision": n_decision / n,
             "p_correct": outcomes.correct.sum(-1) / jnp.maximum(n_decision, 1),
         }
+        if self.protocol.performance is not None:
+            summary.update(self.protocol.performance(self.variables(trials), outcomes))
+        return summary
 
     # ---- functional step view ----------------------------------------------------------------
     def reset(self, key: jax.Array, condition: jax.Array | None = None) -> tuple[jax.Array, EnvState]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rewardrnn.tasks.samplers import Sampler
 
@@ -36,6 +37,18 @@ class Epoch:
 
     name: str
     duration: Sampler | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A moment inside the trial that is not an epoch boundary: it happens ``delay`` ms (a duration
+    sampler) after the end of epoch ``after``. Inputs see it as a flag ``on[name]`` that is true
+    from the event on (e.g. the sure target of the wager task, shown 500-750 ms after stimulus
+    offset, during the delay)."""
+
+    name: str
+    after: str
+    delay: Sampler
 
 
 @dataclass(frozen=True)
@@ -62,33 +75,57 @@ class ChoiceOutcome:
 
 @dataclass(frozen=True)
 class Criterion:
-    """pyrl's ``terminate(perf)`` for two-alternative tasks (``tasktools.correct_2AFC``):
-    stop when P(decision) >= ``min_p_decision`` and P(correct | decision) >= ``min_p_correct``."""
+    """pyrl's ``terminate(perf)``: stop when P(decision) >= ``min_p_decision`` and
+    P(correct | decision) >= ``min_p_correct`` (``tasktools.correct_2AFC``), and, for the wager
+    task, ``p_sure[0] < P(sure | wager trial answered) <= p_sure[1]``."""
 
     min_p_decision: float = 0.99
     min_p_correct: float = 0.80
+    p_sure: tuple[float, float] | None = None
 
-    def met(self, performance: Mapping[str, Any]) -> jax.Array:
+    def met(self, performance: Mapping[str, Any]) -> np.ndarray:
         """True where the performance numbers (scalars or arrays, e.g. one per seed) meet it."""
-        return jnp.logical_and(
-            jnp.asarray(performance["p_decision"]) >= self.min_p_decision,
-            jnp.asarray(performance["p_correct"]) >= self.min_p_correct,
-        )
+        ok = np.logical_and(np.asarray(performance["p_decision"]) >= self.min_p_decision,
+                            np.asarray(performance["p_correct"]) >= self.min_p_correct)
+        if self.p_sure is not None:
+            p_sure = np.asarray(performance["p_sure"])
+            ok = ok & (p_sure > self.p_sure[0]) & (p_sure <= self.p_sure[1])
+        return ok
 
     def describe(self) -> str:
-        return (f"P(decision) >= {self.min_p_decision:g} and "
+        text = (f"P(decision) >= {self.min_p_decision:g} and "
                 f"P(correct | decision) >= {self.min_p_correct:g}")
+        if self.p_sure is not None:
+            text += f" and {self.p_sure[0]:g} < P(sure | wager) <= {self.p_sure[1]:g}"
+        return text
+
+
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """A task's own network and learning constants where they differ from spec §3.6 (Song et
+    al. 2017 §5.9): decision-network size, learning rates, the value network's input-scale
+    multiplier (pyrl's ``baseline_Win``), and the 0/1 initial input-scale blocks of pyrl's
+    ``Win`` matrix as a function ``input_blocks(N) -> (n_inputs, N)`` (tiled over the state,
+    update-gate and reset-gate columns; an initial multiplier only, the weights stay trainable)."""
+
+    N: int = 100
+    lr: float = 0.004
+    baseline_lr: float = 0.004
+    baseline_input_scale: float = 1.0
+    input_blocks: Callable[[int], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
 class Psychometric:
     """How to draw a task's psychometric curve from its behaviour table: the signed stimulus
-    variable (a function of the table's columns), its label and unit, and the action whose
-    probability is plotted."""
+    variable (a function of the table's columns), its label and unit, the action whose
+    probability is plotted, and the choices it is a proportion of (``among``; all decisions when
+    None, e.g. the left/right choices only in the wager task)."""
 
     label: str
     signed_stimulus: Callable[[Any], Any]
     positive_action: str
+    among: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,9 +135,16 @@ class Protocol:
     ``mean_inputs(variables, on)`` returns, for each input channel, its noise-free value given
     the condition variables and the epoch flags of one time index (missing channels are 0).
     ``noisy_inputs`` maps a channel to the epochs in which white noise of variance
-    ``input_noise_var`` (σ²_in, scaled as in spec §5) is added to it.
+    ``input_noise_var`` (σ²_in, scaled as in spec §5) is added to it; ``noise_gate(variables)``
+    optionally multiplies that noise per trial and channel (e.g. no noise on the channels of a
+    modality that is not shown).
     ``correct_action(variables)`` gives the index of the correct action; tasks whose rewards are
     not simply correct/wrong override ``choice_outcome(variables, action, rewards)``.
+    ``derived_variables(variables)`` adds per-trial variables computed from the condition
+    variables (e.g. the juice amounts of an offer index); ``events`` adds input flags that are
+    not epochs; ``performance(variables, outcomes)`` adds task-specific numbers to the
+    validation summary (e.g. P(sure)); ``annotate(table)`` adds task-specific columns to the
+    behaviour table.
     """
 
     name: str
@@ -115,6 +159,7 @@ class Protocol:
     mean_inputs: Callable[[Variables, EpochFlags], Mapping[str, jax.Array]]
     noisy_inputs: Mapping[str, tuple[str, ...]]
     input_noise_var: float
+    noise_gate: Callable[[Variables], Mapping[str, jax.Array]] | None = None
     correct_action: Callable[[Variables], jax.Array] | None = None
     choice_outcome: Callable[[Variables, jax.Array, Rewards], ChoiceOutcome] | None = None
     rewards: Rewards = field(default_factory=Rewards)
@@ -123,6 +168,11 @@ class Protocol:
     n_validation: int = 1000
     psychometric: Psychometric | None = None
     fixate_action: int = 0
+    events: tuple[Event, ...] = ()
+    derived_variables: Callable[[Variables], Mapping[str, jax.Array]] | None = None
+    performance: Callable[[Variables, Any], Mapping[str, jax.Array]] | None = None
+    annotate: Callable[[Any], Any] | None = None
+    training: TrainingDefaults = field(default_factory=TrainingDefaults)
 
     def __post_init__(self) -> None:
         names = [e.name for e in self.epochs]
@@ -133,6 +183,9 @@ class Protocol:
         unknown = set(self.noisy_inputs) - set(self.inputs)
         if unknown:
             raise ValueError(f"{self.name}: noisy inputs {sorted(unknown)} are not inputs {self.inputs}")
+        for event in self.events:
+            if event.after not in names:
+                raise ValueError(f"{self.name}: event {event.name!r} follows unknown epoch {event.after!r}")
         if (self.correct_action is None) == (self.choice_outcome is None):
             raise ValueError(f"{self.name}: give exactly one of correct_action and choice_outcome")
 

@@ -1,22 +1,47 @@
-"""The task registry: every task by name."""
+"""The task registry: every task by name, and the options of the tasks that take some."""
 
 from __future__ import annotations
 
-from rewardrnn.errors import UnknownNameError
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from rewardrnn.errors import ConfigError, UnknownNameError
+from rewardrnn.tasks.economic import ECONOMIC, economic_choice
+from rewardrnn.tasks.mante import MANTE
+from rewardrnn.tasks.multisensory import MULTISENSORY
 from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.tasks.rdm import RDM_FIXED, RDM_RT
+from rewardrnn.tasks.romo import ROMO
+from rewardrnn.tasks.wager import WAGER
 
-TASKS: dict[str, Protocol] = {p.name: p for p in (RDM_FIXED, RDM_RT)}
+#: Every task with its default options, by name.
+TASKS: dict[str, Protocol] = {p.name: p for p in (RDM_FIXED, RDM_RT, WAGER, MANTE, MULTISENSORY, ROMO, ECONOMIC)}
+#: Tasks that take options (keyword arguments of the factory), by name.
+FACTORIES: dict[str, Callable[..., Protocol]] = {"economic": economic_choice}
 
 
-def get_task(name: str) -> Protocol:
-    """The protocol registered as ``name``; an error listing the known names otherwise."""
-    try:
+def get_task(name: str, **options: Any) -> Protocol:
+    """The protocol registered as ``name``, built with ``options`` if it takes any; an error
+    listing the known names (or the task's options) otherwise."""
+    if name not in TASKS:
+        raise UnknownNameError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
+    if not options:
         return TASKS[name]
-    except KeyError:
-        raise UnknownNameError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}") from None
+    allowed = task_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"task {name!r} has no option(s) {unknown}; "
+                          f"its options: {', '.join(allowed) if allowed else 'none'}")
+    return FACTORIES[name](**options)
+
+
+def task_options(name: str) -> tuple[str, ...]:
+    """Names of the options that task ``name`` takes (empty for most tasks)."""
+    factory = FACTORIES.get(name)
+    return tuple(inspect.signature(factory).parameters) if factory else ()
 
 
 def list_tasks() -> list[Protocol]:
-    """All registered protocols, sorted by name."""
-    return [TASKS[n] for n in sorted(TASKS)]
+    """All registered protocols (default options), in the order of the paper's figures."""
+    return list(TASKS.values())

@@ -5,22 +5,37 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.networks.gru import GRUConfig
+from rewardrnn.networks.linear import LinearConfig
 from rewardrnn.tasks.engine import TaskEnv
+from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.tasks.registry import get_task
 
 #: How the t = 0 term of the policy gradient is weighted (spec §4.4).
 T0_RETURNS = ("pyrl", "paper")
+#: Value-network types (spec §3.3-3.4).
+BASELINES = ("gru", "linear")
+#: Fraction of excitatory units of a Dale's-principle decision network (Song, Yang & Wang 2016).
+DALE_EXCITATORY_FRACTION = 0.8
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. Times in ms; ``None`` means "the task's value" (see :meth:`resolved`).
+
+    ``N``, ``lr``, ``baseline_lr`` and ``baseline_input_scale`` default to the task's values
+    (spec §5.9: e.g. N = 150 for multisensory, lr = 0.002 for romo, baseline_Win = 10 for the
+    economic task). ``task_options`` are the task's own options (e.g. ``{"juice_ratio": 4.1}``).
+    ``baseline``: ``"gru"`` (default) or ``"linear"`` (spec §3.4). ``dale``: a decision network of
+    80 % excitatory / 20 % inhibitory units with sign-constrained recurrent weights (not in
+    pyrl; see :mod:`rewardrnn.networks.gru`).
 
     ``t0_return``: ``"pyrl"`` uses the immediate reward R[0] in the t = 0 policy-gradient term as
     pyrl's code does; ``"paper"`` uses the full return G_0 as the paper's equations. At the
@@ -30,24 +45,27 @@ class TrainConfig:
     """
 
     task: str = "rdm-fixed"
+    task_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 1
     n_seeds: int = 1
     dt_ms: float = 10.0
     # decision (policy) network
-    N: int = 100
+    N: int | None = None
     p0: float = 0.1
     rho: float = 2.0
     tau_ms: float = 100.0
     var_rec: float = 0.01
+    dale: bool = False
     # value (baseline) network
+    baseline: str = "gru"
     baseline_N: int = 100
     baseline_p0: float = 1.0
     baseline_rho: float = 2.0
     baseline_var_rec: float = 0.01
-    baseline_input_scale: float = 1.0
+    baseline_input_scale: float | None = None
     # learning
-    lr: float = 0.004
-    baseline_lr: float = 0.004
+    lr: float | None = None
+    baseline_lr: float | None = None
     max_grad_norm: float = 1.0
     t0_return: str = "pyrl"
     n_gradient: int | None = None
@@ -57,40 +75,52 @@ class TrainConfig:
     max_updates: int = 100_000
 
     def __post_init__(self) -> None:
-        get_task(self.task)  # unknown task -> error listing the known ones
+        if not isinstance(self.task_options, dict):
+            raise ConfigError(f"task_options must be a mapping of option names to values, got {self.task_options!r}")
+        task = self.protocol()  # unknown task or option -> error listing the known ones
         _check_int(self, "seed", 0)
         _check_int(self, "n_seeds", 1)
-        _check_int(self, "N", 1)
         _check_int(self, "baseline_N", 1)
         _check_int(self, "checkfreq", 1)
         _check_int(self, "max_updates", 1)
-        for name in ("n_gradient", "n_validation"):
+        for name in ("N", "n_gradient", "n_validation"):
             if getattr(self, name) is not None:
                 _check_int(self, name, 1)
         for name in ("dt_ms", "tau_ms", "lr", "baseline_lr", "max_grad_norm", "rho", "baseline_rho",
                      "baseline_input_scale"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            if value is None and name in _TASK_DEFAULTS:
+                continue
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name} must be a positive number, got {value!r}")
         for name in ("var_rec", "baseline_var_rec"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.t0_return not in T0_RETURNS:
             raise ConfigError(f"t0_return must be one of {', '.join(T0_RETURNS)}; got {self.t0_return!r}")
+        if self.baseline not in BASELINES:
+            raise ConfigError(f"baseline must be one of {', '.join(BASELINES)}; got {self.baseline!r}")
+        if not isinstance(self.dale, bool):
+            raise ConfigError(f"dale must be true or false, got {self.dale!r}")
         # Network and task checks (p0, dt against epochs and tau) raise ConfigError too.
-        task = get_task(self.task)
         self.policy_config(len(task.inputs), len(task.actions))
         TaskEnv(task, self.dt_ms)
         if self.dt_ms > self.tau_ms:
             raise ConfigError(f"dt={self.dt_ms:g} ms must not exceed tau={self.tau_ms:g} ms (alpha = dt/tau <= 1)")
 
     # ---- derived -----------------------------------------------------------------------------
+    def protocol(self) -> Protocol:
+        """The task's protocol, built with ``task_options``."""
+        return get_task(self.task, **self.task_options)
+
     def resolved(self) -> TrainConfig:
-        """The config with the task's values filled in: n_gradient = number of conditions,
-        n_validation = the task's validation size (spec §5.9)."""
-        task = get_task(self.task)
+        """The config with the task's values filled in: N, learning rates and the value network's
+        input scale (spec §5.9), n_gradient = number of conditions, n_validation = the task's
+        validation size."""
+        task = self.protocol()
+        defaults = {name: getattr(task.training, name) for name in _TASK_DEFAULTS if getattr(self, name) is None}
         return dataclasses.replace(
-            self,
+            self, **defaults,
             n_gradient=self.n_gradient or task.n_conditions,
             n_validation=self.n_validation or task.n_validation,
         )
@@ -100,20 +130,32 @@ class TrainConfig:
         return list(range(self.seed, self.seed + self.n_seeds))
 
     def policy_config(self, n_inputs: int, n_actions: int) -> GRUConfig:
-        return GRUConfig(n_inputs=n_inputs, n_outputs=n_actions, n_units=self.N, p0=self.p0,
-                         rho=self.rho, tau_ms=self.tau_ms, var_rec=self.var_rec)
+        task = self.protocol()
+        n = self.N or task.training.N
+        scale: float | tuple = 1.0
+        if task.training.input_blocks is not None:  # pyrl's Win matrix: one block per column group
+            blocks = np.asarray(task.training.input_blocks(n), np.float32)
+            scale = tuple(map(tuple, np.tile(blocks, (1, 3)).tolist()))
+        return GRUConfig(n_inputs=n_inputs, n_outputs=n_actions, n_units=n, p0=self.p0,
+                         rho=self.rho, tau_ms=self.tau_ms, var_rec=self.var_rec, input_scale=scale,
+                         dale_ratio=DALE_EXCITATORY_FRACTION if self.dale else None)
 
-    def value_config(self, n_actions: int) -> GRUConfig:
+    def value_config(self, n_actions: int) -> GRUConfig | LinearConfig:
         # Input = [policy rates, one-hot action]; the input scale uses the policy N (spec §3.5);
         # the output bias starts at R_ABORTED = -1 (spec §3.3).
-        return GRUConfig(n_inputs=self.N + n_actions, n_outputs=1, n_units=self.baseline_N,
+        task = self.protocol()
+        n = self.N or task.training.N
+        if self.baseline == "linear":
+            return LinearConfig(n_inputs=n + n_actions, out_bias=task.rewards.abort)
+        scale = self.baseline_input_scale or task.training.baseline_input_scale
+        return GRUConfig(n_inputs=n + n_actions, n_outputs=1, n_units=self.baseline_N,
                          p0=self.baseline_p0, rho=self.baseline_rho, tau_ms=self.tau_ms,
-                         var_rec=self.baseline_var_rec, input_scale=self.baseline_input_scale,
-                         input_scale_units=self.N, out_bias=get_task(self.task).rewards.abort)
+                         var_rec=self.baseline_var_rec, input_scale=scale,
+                         input_scale_units=n, out_bias=task.rewards.abort)
 
     def learner_config(self) -> ActorCriticConfig:
         r = self.resolved()
-        return ActorCriticConfig(n_gradient=r.n_gradient, lr=self.lr, baseline_lr=self.baseline_lr,
+        return ActorCriticConfig(n_gradient=r.n_gradient, lr=r.lr, baseline_lr=r.baseline_lr,
                                  max_grad_norm=self.max_grad_norm, pyrl_t0_return=self.t0_return == "pyrl")
 
     # ---- serialisation -----------------------------------------------------------------------
@@ -128,6 +170,9 @@ class TrainConfig:
             raise ConfigError(f"unknown config keys {unknown}; known keys: {', '.join(sorted(known))}")
         return cls(**data)
 
+
+#: Fields that default to the task's own value (:class:`rewardrnn.tasks.protocol.TrainingDefaults`).
+_TASK_DEFAULTS = ("N", "lr", "baseline_lr", "baseline_input_scale")
 
 #: Keys that may differ between a run folder's config and a resumed run.
 RESUMABLE_CHANGES = ("max_updates",)

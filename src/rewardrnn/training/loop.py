@@ -27,7 +27,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from rewardrnn.learners.actor_critic import ActorCritic, LearnerState
 from rewardrnn.networks import gru
 from rewardrnn.tasks.engine import TaskEnv
-from rewardrnn.tasks.registry import get_task
 from rewardrnn.training import checkpoint, run_folder
 from rewardrnn.training.config import TrainConfig
 from rewardrnn.training.progress import Progress
@@ -63,8 +62,7 @@ class TrainResult:
 def build_learner(config: TrainConfig, seed_axis: str | None = None) -> ActorCritic:
     """The task environment and actor-critic learner described by ``config`` (``seed_axis``: the
     name of the vmap axis over seeds, when the caller maps over seeds)."""
-    task = get_task(config.task)
-    env = TaskEnv(task, config.dt_ms)
+    env = TaskEnv(config.protocol(), config.dt_ms)
     return ActorCritic(env, config.policy_config(env.n_inputs, env.n_actions),
                        config.value_config(env.n_actions), config.learner_config(), seed_axis)
 
@@ -89,7 +87,7 @@ class Trainer:
     def __init__(self, config: TrainConfig):
         self.config = config.resolved()
         self.learner = build_learner(self.config)
-        self.criterion = get_task(config.task).criterion
+        self.criterion = config.protocol().criterion
         mapped = build_learner(self.config, seed_axis=SEED_AXIS)
 
         def chunk_of(learner: ActorCritic):
@@ -269,6 +267,7 @@ def _history_rows(cfg: TrainConfig, state: TrainerState, perf, metrics, active, 
             "reward": float(perf["reward"][i]),
             "p_decision": float(perf["p_decision"][i]),
             "p_correct": float(perf["p_correct"][i]),
+            **{k: float(v[i]) for k, v in perf.items() if k not in ("reward", "p_decision", "p_correct")},
             "value_loss": metric("value_loss"),
             "policy_grad_norm": metric("policy_grad_norm"),
             "skipped_updates": int(np.asarray(state.learner.skipped)[i]),
@@ -292,5 +291,5 @@ def _summary(cfg: TrainConfig, state: TrainerState, wall_s: float) -> dict[str, 
             "best_reward": float(np.asarray(state.best_reward)[i]),
             "skipped_updates": int(np.asarray(state.learner.skipped)[i]),
         })
-    return {"task": cfg.task, "criterion": get_task(cfg.task).criterion.describe(),
+    return {"task": cfg.task, "task_options": cfg.task_options, "criterion": cfg.protocol().criterion.describe(),
             "wall_s": round(wall_s, 3), "seeds": seeds}
