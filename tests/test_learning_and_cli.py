@@ -66,7 +66,26 @@ def test_evaluate_at_another_dt(trained_run):
 def test_tasks_lists_one_line_each():
     result = runner.invoke(app, ["tasks"])
     assert result.exit_code == 0
-    assert result.output.splitlines()[0].startswith("rdm-fixed")
+    names = [line.split()[0] for line in result.output.splitlines()]
+    assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic"]
+
+
+def test_task_and_network_options_reach_the_saved_config(tmp_path):
+    out = tmp_path / "eco"
+    result = runner.invoke(app, ["train", "economic", "--juice-ratio", "4.1", "--dale", "--baseline", "linear",
+                                 "--max-updates", "1", "--checkfreq", "1", "--n-validation", "18", "-q",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["task_options"] == {"juice_ratio": 4.1}
+    assert (config["dale"], config["baseline"], config["N"]) == (True, "linear", None)  # None: the task's
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task_options"] == {"juice_ratio": 4.1}
+    resolved = summary["resolved_config"]
+    assert (resolved["N"], resolved["baseline_input_scale"], resolved["n_gradient"]) == (100, 10.0, 18)
+    # resuming takes the saved options; a different juice ratio is refused
+    result = runner.invoke(app, ["train", "economic", "--juice-ratio", "2.2", "--resume", "--out", str(out)])
+    assert result.exit_code == 2 and "task_options" in result.output
 
 
 @pytest.mark.parametrize("args,message", [

@@ -337,3 +337,20 @@ def test_behaviour_table_has_each_tasks_columns():
         perf = table_performance(learner.env.protocol, table)
         assert set(perf) >= {"p_decision", "p_correct"}
     assert isinstance(table, pd.DataFrame)
+
+
+# ---- learning to criterion (the cheapest task beyond random dots: ~4,000 trials, ~1 min) ----------
+@pytest.mark.slow
+def test_romo_learns_to_criterion_and_remembers_f1_over_the_delay(tmp_path):
+    import rewardrnn
+
+    result = rewardrnn.train("romo", out=tmp_path / "romo", seed=1, max_updates=2000, progress=False)
+    assert result.config.lr == 0.002 and result.config.n_gradient == 10  # the task's own defaults
+    assert result.summary["seeds"][0]["reached_criterion"]
+    table = rewardrnn.evaluate(tmp_path / "romo", trials_per_condition=40)
+    decided = table[table["decision"]]
+    assert table["decision"].mean() > 0.95
+    by_pair = decided.groupby(["f1", "f2"])["correct"].mean()
+    assert len(by_pair) == 10 and by_pair.min() > 0.75  # every (f1, f2) pair, both orders
+    assert decided["correct"].mean() > 0.9
+    assert table["delay_ms"].between(2700, 3300).all()

@@ -51,6 +51,7 @@ def train(
         None, help="t=0 policy-gradient term: pyrl (R[0]; learns) or paper (G_0; zero gradient at init) [default: pyrl]"),
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
     n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
+    checkfreq: Optional[int] = typer.Option(None, help="updates between validations [default: 50]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
@@ -63,7 +64,7 @@ def train(
 
     given = {k: v for k, v in dict(seed=seed, n_seeds=seeds, dt_ms=dt, N=n_units, lr=lr, baseline_lr=baseline_lr,
                                    baseline=baseline, dale=dale, t0_return=t0_return, max_updates=max_updates,
-                                   n_validation=n_validation).items() if v is not None}
+                                   n_validation=n_validation, checkfreq=checkfreq).items() if v is not None}
     if juice_ratio is not None:
         given["task_options"] = {"juice_ratio": juice_ratio}
     with _clean_errors():

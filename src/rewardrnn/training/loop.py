@@ -292,4 +292,5 @@ def _summary(cfg: TrainConfig, state: TrainerState, wall_s: float) -> dict[str, 
             "skipped_updates": int(np.asarray(state.learner.skipped)[i]),
         })
     return {"task": cfg.task, "task_options": cfg.task_options, "criterion": cfg.protocol().criterion.describe(),
-            "wall_s": round(wall_s, 3), "seeds": seeds}
+            "wall_s": round(wall_s, 3), "seeds": seeds,
+            "resolved_config": cfg.to_dict()}  # with the task's N, learning rates... filled in

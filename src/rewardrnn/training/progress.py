@@ -16,7 +16,9 @@ def format_row(row: dict) -> str:
     flag = " ✓ criterion" if row["criterion_met"] else (" *" if row["new_best"] else "")
     return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  "
             f"reward {row['reward']:+.3f}  P(decision) {row['p_decision']:.3f}  "
-            f"P(correct) {row['p_correct']:.3f}  {row['wall_s']:7.1f} s{flag}")
+            f"P(correct) {row['p_correct']:.3f}  "
+            + (f"P(sure) {row['p_sure']:.3f}  " if "p_sure" in row else "")
+            + f"{row['wall_s']:7.1f} s{flag}")
 
 
 class Progress:

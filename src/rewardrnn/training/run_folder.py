@@ -2,10 +2,10 @@
 
 ::
 
-    RUN/config.json       resolved TrainConfig (repeat the run with `rewardrnn train --config`)
+    RUN/config.json       the TrainConfig as given (null = the task's value; TrainConfig.from_dict repeats it)
     RUN/checkpoint.npz    current and best parameters of every seed, optimiser and RNG state
     RUN/metrics.csv       one row per (seed, validation)
-    RUN/summary.json      trials and seconds to criterion per seed, written at the end
+    RUN/summary.json      trials and seconds to criterion per seed and the resolved config, written at the end
     RUN/evaluation/       `rewardrnn evaluate` output
     RUN/figures/          `rewardrnn plot` output
 """
