@@ -142,6 +142,7 @@ def report(rates: list[dict], per_seed: list[dict], vmapped_wall: float, vmapped
         "",
         f"Measured with `python benchmarks/rdm_fixed.py` on {time.strftime('%Y-%m-%d')}.",
         f"Machine: {machine()}. No GPU.",
+        "Every other task of the paper: [benchmarks-tasks.md](benchmarks-tasks.md).",
         "",
         "## rdm-fixed: time to the paper's criterion",
         "",
