@@ -61,7 +61,7 @@ def train(label: str, seed: int, timeout: float, runs: Path) -> dict:
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)  # the trainer keeps its last checkpoint
+        proc.send_signal(signal.SIGTERM)  # the trainer stops at the next chunk, keeping its checkpoint
         proc.wait()
     return record(label, seed, out, time.perf_counter() - started)
 
@@ -118,7 +118,7 @@ def report() -> str:
                 extra = f", P(sure) {r['last_p_sure']:.2f}" if "last_p_sure" in r else ""
                 trials = (f"not reached after {r['trials']:,} (last: P(dec) {r['last_p_decision']:.3f}, "
                           f"P(corr) {r['last_p_correct']:.3f}{extra})")
-            lines.append(f"| `{label}` | {task.criterion.describe()} | {r['seed']} | {trials} | {r['wall_s']:.0f} | "
+            lines.append(f"| `{label}` | {task.criterion.describe().replace('|', '∣')} | {r['seed']} | {trials} | {r['wall_s']:.0f} | "
                          f"{r['trials'] / r['wall_s']:.0f} | {PAPER.get(label, 'learning curve only (figure)')} |")
         reached = [r for r in rows if r["reached"]]
         if len(reached) > 1:

@@ -118,3 +118,33 @@ def test_existing_run_folder_is_not_reused(tmp_path):
     # resuming with no options takes the saved ones (only the task is repeated)
     result = runner.invoke(app, ["train", "rdm-fixed", "--out", str(tmp_path), "--resume", "--max-updates", "2", "-q"])
     assert result.exit_code == 0, result.output
+
+
+def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(tmp_path):
+    """A batch scheduler's SIGTERM keeps the last checkpoint; --resume continues from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "rewardrnn.cli", "train", "rdm-fixed", "--checkfreq", "2", "--n-validation", "50",
+           "--N", "20", "-q", "--out", str(out)]
+    env = dict(os.environ, REWARDRNN_COMPILATION_CACHE="0")
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((out / "metrics.csv").is_file()
+                                          and len((out / "metrics.csv").read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "continue with --resume" in err
+    done = len(pd.read_csv(out / "metrics.csv"))
+    assert done >= 2 and (out / "checkpoint.npz").is_file()
+    resumed = subprocess.run(cmd[:-2] + ["--resume", "--max-updates", str(2 * (done + 1)), "--out", str(out)],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["updates"].iloc[-1] >= 2 * (done + 1) - 2 and metrics["updates"].is_monotonic_increasing

@@ -147,8 +147,20 @@ def _one_host_device_per_core() -> None:
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={cores}".strip()
 
 
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM (a batch scheduler's time limit, ``kill``) like Ctrl-C: the trainer stops at
+    the next chunk boundary and keeps its last checkpoint, so the run can be resumed."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main() -> None:
     """Console entry point."""
+    _stop_on_sigterm()
     _one_host_device_per_core()
     _enable_compilation_cache()
     app(prog_name="rewardrnn")
