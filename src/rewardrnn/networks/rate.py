@@ -1,0 +1,79 @@
+"""Miconi's (2017) leaky tanh rate network (spec miconi2017.md §2).
+
+Column convention as in Miconi's code: ``J[i, j]`` is the weight from neuron ``j`` onto neuron
+``i`` (rows are postsynaptic). One Euler step (dt = 1 ms, tau = 30 ms)::
+
+    h  = J tanh(x) + W_in u + xi            # xi: the exploratory kick, added to the drive
+    x' = x + (dt / tau) (h - x)
+    x'[bias] = (+1, +1, -1)                  # clamped bias neurons 1, 10, 11 (r = +-0.7616)
+
+The rate is ``r = tanh(x)``; neuron 0 is the output and gets no direct input (row 0 of ``W_in``
+is zero). ``J ~ N(0, g^2 / N)`` with g = 1.5 (the "early chaotic regime"), dense with self
+connections; ``W_in ~ U(-1, 1)`` and fixed. Each trial starts from ``x ~ U(-0.1, 0.1)``, then
+the clamps. Batched states are (B, N).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from rewardrnn.errors import ConfigError
+
+Params = dict[str, jax.Array]
+
+
+@dataclass(frozen=True)
+class RateConfig:
+    """Sizes and constants of Miconi's network (spec §2; defaults: DNMS)."""
+
+    n_inputs: int
+    n_units: int = 200
+    tau_ms: float = 30.0
+    g: float = 1.5
+    output_unit: int = 0
+    bias_units: tuple[int, ...] = (1, 10, 11)
+    bias_values: tuple[float, ...] = (1.0, 1.0, -1.0)
+    x_init: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.n_units, int) and self.n_units >= 2):
+            raise ConfigError(f"N (number of neurons) must be an integer >= 2, got {self.n_units!r}")
+        if not self.tau_ms > 0:
+            raise ConfigError(f"tau must be > 0 ms, got {self.tau_ms!r}")
+        used = (self.output_unit,) + tuple(self.bias_units)
+        if max(used) >= self.n_units or len(set(used)) != len(used):
+            raise ConfigError(f"output unit {self.output_unit} and bias units {self.bias_units} must be "
+                              f"distinct neurons below N={self.n_units}")
+        if len(self.bias_units) != len(self.bias_values):
+            raise ConfigError("give one clamped value per bias unit")
+
+
+def init(key: jax.Array, config: RateConfig) -> Params:
+    """``J`` (N, N) ~ N(0, g^2/N) [post, pre] and ``W_in`` (N, n_inputs) ~ U(-1, 1), row of the
+    output neuron zeroed."""
+    k_j, k_in = jax.random.split(key)
+    n = config.n_units
+    j = config.g / math.sqrt(n) * jax.random.normal(k_j, (n, n), jnp.float32)
+    w_in = jax.random.uniform(k_in, (n, config.n_inputs), jnp.float32, -1.0, 1.0)
+    return {"J": j, "W_in": w_in.at[config.output_unit].set(0.0)}
+
+
+def clamp(x: jax.Array, config: RateConfig) -> jax.Array:
+    """Set the bias neurons to their clamped values."""
+    return x.at[..., jnp.asarray(config.bias_units)].set(jnp.asarray(config.bias_values, x.dtype))
+
+
+def initial_state(key: jax.Array, config: RateConfig, batch: tuple[int, ...] = ()) -> jax.Array:
+    """x ~ U(-x_init, x_init), then the clamps (spec §2, "Initial state per trial")."""
+    x = jax.random.uniform(key, batch + (config.n_units,), jnp.float32, -config.x_init, config.x_init)
+    return clamp(x, config)
+
+
+def step(params: Params, config: RateConfig, x: jax.Array, u: jax.Array, kick: jax.Array, a: float) -> jax.Array:
+    """One Euler step x -> x' (module docstring); ``a = dt / tau``, ``kick`` is added to the drive."""
+    h = jnp.tanh(x) @ params["J"].T + u @ params["W_in"].T + kick
+    return clamp(x + a * (h - x), config)

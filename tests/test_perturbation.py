@@ -1,0 +1,192 @@
+"""Miconi 2017: the rate network (spec §2), the perturbation rule (§3) and its tasks (§4)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rewardrnn.errors import ConfigError, UnknownNameError
+from rewardrnn.learners.perturbation import (NONLINEARITIES, PerturbationConfig, PerturbationLearner,
+                                             trials_to_criterion)
+from rewardrnn.networks import rate
+from rewardrnn.tasks.miconi import DNMS, DNMS_VARIABLE_DELAY, SELECTIVE_INTEGRATION, get_continuous_task
+
+
+# ---- network ----------------------------------------------------------------------------------
+def test_one_step_against_a_hand_computation():
+    cfg = rate.RateConfig(n_inputs=2, n_units=4, bias_units=(1,), bias_values=(1.0,))
+    params = {"J": jnp.asarray([[0.1, -0.2, 0.0, 0.3], [0.5, 0.5, 0.5, 0.5], [0.0, 0.4, -0.1, 0.0],
+                                [0.2, 0.0, 0.0, -0.3]]),
+              "W_in": jnp.asarray([[0.0, 0.0], [1.0, 1.0], [0.5, -1.0], [0.25, 0.0]])}
+    x = np.array([0.2, 1.0, -0.4, 0.1])
+    u = np.array([1.0, 0.5])
+    kick = np.array([0.0, 0.0, 16.0, 0.0])
+    r = np.tanh(x)
+    h = np.asarray(params["J"]) @ r + np.asarray(params["W_in"]) @ u + kick
+    expected = x + (h - x) / 30
+    expected[1] = 1.0  # clamped bias neuron
+    got = rate.step(params, cfg, jnp.asarray(x, jnp.float32), jnp.asarray(u, jnp.float32),
+                    jnp.asarray(kick, jnp.float32), 1 / 30)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_initialisation_statistics():
+    cfg = rate.RateConfig(n_inputs=3)
+    params = rate.init(jax.random.PRNGKey(0), cfg)
+    j, w = np.asarray(params["J"]), np.asarray(params["W_in"])
+    assert j.shape == (200, 200) and w.shape == (200, 3)
+    assert j.std() == pytest.approx(1.5 / np.sqrt(200), rel=0.02) and abs(j.mean()) < 0.003
+    assert (w[0] == 0).all()  # the output neuron gets no direct input
+    assert w[1:].min() >= -1 and w[1:].max() <= 1 and w[1:].std() == pytest.approx(1 / np.sqrt(3), rel=0.1)
+    x0 = np.asarray(rate.initial_state(jax.random.PRNGKey(1), cfg, (500,)))
+    np.testing.assert_array_equal(x0[:, [1, 10, 11]], np.tile([1.0, 1.0, -1.0], (500, 1)))
+    rest = np.delete(x0, [1, 10, 11], axis=1)
+    assert rest.min() >= -0.1 and rest.max() <= 0.1 and rest.std() == pytest.approx(0.2 / np.sqrt(12), rel=0.02)
+    with pytest.raises(ConfigError, match="distinct neurons"):
+        rate.RateConfig(n_inputs=3, n_units=5, bias_units=(1, 10, 11))
+
+
+# ---- rule -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(NONLINEARITIES))
+def test_separable_eligibility_equals_the_per_step_accumulation(name):
+    """S(a b) = S(a) S(b) for every S offered, so sum_t S(dx_i r_j) = (S(dx)^T S(r))_ij."""
+    learner = PerturbationLearner(DNMS, PerturbationConfig(nonlinearity=name),
+                                  rate.RateConfig(n_inputs=3, n_units=20))
+    state = learner.init(jax.random.PRNGKey(0))
+    kicks = learner.kicks(jax.random.PRNGKey(1))
+    x0 = rate.initial_state(jax.random.PRNGKey(2), learner.network)
+    _, _, r_prev, dx = learner.run(state.params, state.xbar, x0, DNMS.inputs(jax.random.PRNGKey(3), 1), kicks)
+    fast = np.asarray(learner.eligibility(r_prev, dx, kicks), np.float64)
+    s = {"cube": lambda z: z ** 3, "signed-square": lambda z: z * np.abs(z), "identity": lambda z: z,
+         "signed-sqrt": lambda z: np.sign(z) * np.sqrt(np.abs(z))}[name]
+    naive = np.zeros((20, 20))
+    r_prev, dx = np.asarray(r_prev, np.float64), np.asarray(dx, np.float64)
+    for t in range(3, DNMS.n_steps):  # Hebbian accumulation from t >= 3
+        naive += s(np.outer(dx[t], r_prev[t]))
+    np.testing.assert_allclose(fast, naive, rtol=2e-4, atol=1e-6 * np.abs(naive).max())
+
+
+def test_kicks_rate_amplitude_and_onset():
+    learner = PerturbationLearner(DNMS)
+    kicks = np.asarray(jax.vmap(learner.kicks)(jax.random.split(jax.random.PRNGKey(0), 10))).reshape(-1, 200)
+    kicks = kicks.reshape(10, 1000, 200).transpose(1, 0, 2).reshape(1000, -1)  # (time, trials x neurons)
+    assert (kicks[:4] == 0).all()  # kicks from t >= 4
+    kicked = kicks != 0
+    assert kicked.mean() == pytest.approx(0.003 * 996 / 1000, rel=0.05)  # 3 Hz per neuron
+    assert np.abs(kicks).max() <= 16 and np.abs(kicks[kicked]).mean() == pytest.approx(8, rel=0.05)
+
+
+def test_baselines_are_kept_per_trial_type_and_updates_are_clipped():
+    learner = PerturbationLearner(DNMS, PerturbationConfig(warmup_trials=0, eta=1e3),
+                                  rate.RateConfig(n_inputs=3, n_units=30))
+    state = learner.init(jax.random.PRNGKey(0))
+    trial = jax.jit(learner.trial)
+    errors = []
+    for n in range(8):
+        before = state
+        state, record = trial(state)
+        errors.append(float(record.error))
+        k = n % 4
+        assert int(record.trial_type) == k  # types cycled AA, AB, BA, BB
+        expected = 0.75 * float(before.baselines[k]) + 0.25 * errors[-1]
+        assert float(state.baselines[k]) == pytest.approx(expected, rel=1e-6)
+        others = [i for i in range(4) if i != k]
+        np.testing.assert_array_equal(np.asarray(state.baselines)[others], np.asarray(before.baselines)[others])
+        delta = np.abs(np.asarray(state.params["J"] - before.params["J"]))
+        assert delta.max() <= 3e-4 + 1e-7  # eta huge: every update hits the clip (+ float32 rounding of J)
+        if n >= 4:  # from the second cycle the baselines are non-zero, so the code form moves J
+            assert delta.max() == pytest.approx(3e-4, rel=1e-3)
+
+
+def test_no_learning_during_warm_up_and_the_paper_form():
+    learner = PerturbationLearner(DNMS, network=rate.RateConfig(n_inputs=3, n_units=20))
+    state = learner.init(jax.random.PRNGKey(0))
+    new, _ = jax.jit(lambda s: learner.train(s, 20))(state)
+    np.testing.assert_array_equal(np.asarray(new.params["J"]), np.asarray(state.params["J"]))
+    paper = PerturbationLearner(DNMS, PerturbationConfig(update="paper")).config
+    assert (paper.eta, paper.alpha_baseline, paper.max_dw) == (0.5, 0.33, 1e-4)
+    code = PerturbationLearner(SELECTIVE_INTEGRATION).config
+    assert (code.eta, code.max_dw, code.kick_amplitude, code.alpha_baseline) == (0.01, 2e-4, 30.0, 0.75)
+    with pytest.raises(ConfigError, match="nonlinearity must be one of"):
+        PerturbationConfig(nonlinearity="square")
+
+
+# ---- tasks ------------------------------------------------------------------------------------
+def test_dnms_inputs_and_targets():
+    names = {0: ("A", "A", -0.98), 1: ("A", "B", 0.98), 2: ("B", "A", 0.98), 3: ("B", "B", -0.98)}
+    for k, (first, second, target) in names.items():
+        u = np.asarray(DNMS.inputs(jax.random.PRNGKey(0), k))
+        ch1 = 1 if first == "A" else 2
+        ch2 = 1 if second == "A" else 2
+        assert (u[1:201, ch1] == 1).all() and (u[[0, 201], ch1] == 0).all()
+        assert (u[400:600, ch2] == 1).all() and (u[[399, 600], ch2] == 0).all()
+        assert u.sum() == 400 and (u[:, 0] == 0).all()
+        assert DNMS.targets[k] == target
+    assert np.asarray(DNMS.response_mask()).sum() == 200
+
+
+def test_dnms_error_of_each_trial_type():
+    """A silent network (J = 0, no kicks) decays to r_out = 0 before the response window, so its
+    error is |0 - target| = 0.98 on every trial type; one whose output neuron is driven to x = 1
+    by a bias neuron errs by |tanh(1) - target|: 1.742 on AA / BB, 0.218 on AB / BA."""
+    learner = PerturbationLearner(DNMS, PerturbationConfig(kick_prob=0.0), rate.RateConfig(n_inputs=3, n_units=20))
+    state = learner.init(jax.random.PRNGKey(0))
+    state = state._replace(params={"J": jnp.zeros((20, 20)), "W_in": jnp.zeros((20, 3))})
+    for k in range(4):
+        state, record = learner.trial(state, learn=False)
+        assert int(record.trial_type) == k and float(record.error) == pytest.approx(0.98, abs=1e-6)
+    # output neuron 0 driven by bias neuron 1 (r = tanh 1) through J[0, 1] = 1 / tanh(1): x_out -> 1
+    j = jnp.zeros((20, 20)).at[0, 1].set(1 / np.tanh(1.0))
+    state = state._replace(params={"J": j, "W_in": jnp.zeros((20, 3))})
+    for k in range(4):
+        state, record = learner.trial(state, learn=False)
+        assert float(record.error) == pytest.approx(abs(np.tanh(1.0) - DNMS.targets[k]), abs=1e-5)
+
+
+def test_selective_integration_input_statistics():
+    keys = jax.random.split(jax.random.PRNGKey(0), 400)
+    for k in range(4):
+        u = np.asarray(jax.vmap(lambda key: SELECTIVE_INTEGRATION.inputs(key, k))(keys))  # (400, 700, 5)
+        attend = k % 2  # 0: modality 1, 1: modality 2
+        relevant = 1 + attend
+        sign = 1 if k < 2 else -1
+        window = u[:, 1:501, relevant]
+        assert window.mean() == pytest.approx(0.25 * sign, abs=0.01)  # 0.5 (N(0,1) + b), b = +-0.5
+        assert window.std() == pytest.approx(0.5, rel=0.02)
+        irrelevant = u[:, 1:501, 3 - relevant].mean(axis=1)
+        assert set(np.round(np.sign(irrelevant))) == {-1.0, 1.0}  # random sign per trial
+        assert (u[:, [0] + list(range(501, 700)), 1:3] == 0).all()
+        assert (u[:, :, 3 + attend] == 1).all() and (u[:, :, 4 - attend] == 0).all()
+        assert SELECTIVE_INTEGRATION.targets[k] == sign
+
+
+def test_variable_delay_onsets_and_registry():
+    onsets = [int(np.flatnonzero(np.asarray(DNMS_VARIABLE_DELAY.inputs(jax.random.PRNGKey(i), 1))[:, 2])[0])
+              for i in range(300)]
+    assert min(onsets) >= 601 and max(onsets) <= 1099 and np.std(onsets) > 100
+    assert get_continuous_task("dnms") is DNMS
+    with pytest.raises(UnknownNameError, match="dnms"):
+        get_continuous_task("dmns")
+
+
+def test_trials_to_criterion():
+    errors = np.full((2, 300), 2.0)
+    errors[0, 50:] = 0.5  # from trial 50 every trial is good: the 96th good one is trial 145
+    np.testing.assert_array_equal(trials_to_criterion(errors), [146, -1])
+    errors[1, 10:110] = 0.1
+    errors[1, 10:14] = 2.0  # only 96 good in 10..109: window ending at trial 110 has 96
+    assert trials_to_criterion(errors[1]) == 110
+
+
+@pytest.mark.slow
+def test_dnms_learns_with_the_cube_and_vectorised_seeds():
+    """Two seeds trained together reach Miconi's criterion within 3,000 trials."""
+    learner = PerturbationLearner(DNMS)
+    states = jax.vmap(learner.init)(jax.random.split(jax.random.PRNGKey(0), 2))
+    train = jax.jit(jax.vmap(lambda s: learner.train(s, 500)))
+    errors = []
+    for _ in range(6):
+        states, e = train(states)
+        errors.append(np.asarray(e))
+    reached = trials_to_criterion(np.concatenate(errors, axis=1))
+    assert (reached > 0).all(), reached
