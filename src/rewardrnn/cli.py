@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from rewardrnn.errors import RewardRNNError
+from rewardrnn.errors import ConfigError, RewardRNNError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Train recurrent networks with reward on cognitive tasks (Song et al. 2017).")
@@ -30,8 +30,13 @@ def tasks() -> None:
     """List the tasks, one line each."""
     from rewardrnn.tasks.registry import list_tasks
 
+    from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+
     for task in list_tasks():
-        typer.echo(f"{task.name:<14} {task.summary} [{task.n_conditions} conditions; stop: {task.criterion.describe()}]")
+        typer.echo(f"{task.name:<21} {task.summary} [{task.n_conditions} conditions; stop: {task.criterion.describe()}]")
+    for task in CONTINUOUS_TASKS.values():
+        typer.echo(f"{task.name:<21} {task.summary} [perturbation learner; {task.n_types} trial types; "
+                   f"stop: {task.describe_criterion()}]")
 
 
 @app.command()
@@ -52,12 +57,32 @@ def train(
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
     n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
     checkfreq: Optional[int] = typer.Option(None, help="updates between validations [default: 50]"),
+    learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.) or perturbation (Miconi) [default: the task's]"),
+    trials: Optional[int] = typer.Option(None, help="perturbation learner: trials per seed at most [default: the paper's]"),
+    nonlinearity: Optional[str] = typer.Option(None, help="perturbation learner: S of the trace: cube, signed-square, identity, signed-sqrt [default: cube]"),
+    update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
+    method: Optional[str] = typer.Option(None, help="perturbation learner: hebbian or node-perturbation [default: hebbian]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Train a task to its stop criterion; writes config, metrics and checkpoints to --out."""
     import dataclasses
+
+    from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+
+    if learner not in (None, "actor-critic", "perturbation"):
+        with _clean_errors():
+            raise ConfigError(f"learner must be actor-critic or perturbation, got {learner!r}")
+    if task in CONTINUOUS_TASKS or learner == "perturbation":
+        with _clean_errors():
+            if learner == "actor-critic" or task not in CONTINUOUS_TASKS:
+                raise ConfigError(f"the perturbation learner trains Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) "
+                                  f"and the actor-critic Song's; {task!r} with {learner!r} is not a pair")
+        _train_perturbation(task, out, dict(seed=seed, n_seeds=seeds, n_trials=trials, nonlinearity=nonlinearity,
+                                            update=update_form, method=method, n_units=n_units),
+                            resume, overwrite, quiet)
+        return
 
     from rewardrnn.training import TrainConfig, run_folder
     from rewardrnn.training.loop import train as run_training
@@ -83,6 +108,33 @@ def train(
                    else "criterion not reached")
         typer.echo(f"seed {s['seed']}: {reached}; best reward {s['best_reward']:.3f}")
     typer.echo(f"{result.summary['wall_s']:.1f} s; run folder: {out}")
+
+
+def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
+    import dataclasses
+
+    from rewardrnn.training import run_folder
+    from rewardrnn.training.perturbation_run import PerturbationTrainConfig, train_perturbation
+
+    given = {k: v for k, v in options.items() if v is not None}
+    with _clean_errors():
+        if resume and (out / run_folder.CONFIG).is_file():
+            config = dataclasses.replace(run_folder.read_config(out), task=task, **given)
+        else:
+            config = PerturbationTrainConfig(task=task, **given)
+        try:
+            summary = train_perturbation(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
+        except KeyboardInterrupt:
+            typer.echo(f"\ninterrupted: the last chunk is saved in {out}; continue with --resume", err=True)
+            raise typer.Exit(130) from None
+    for s in summary["seeds"]:
+        reached = (f"criterion after {s['trials_to_criterion']} trials" if s["reached_criterion"]
+                   else "criterion not reached")
+        typer.echo(f"seed {s['seed']}: {reached}; final error {s['final_error']:.3f}")
+    if "median_trials_to_criterion" in summary:
+        typer.echo(f"median trials to criterion {summary['median_trials_to_criterion']:g} "
+                   f"(IQR {summary['iqr'][0]:g}-{summary['iqr'][1]:g}) over {summary['seeds_reached']} seed(s)")
+    typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
 
 
 @app.command()

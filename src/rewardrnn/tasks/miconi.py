@@ -42,6 +42,10 @@ class ContinuousTask:
     max_dw: float
     kick_amplitude: float = 16.0
     error_threshold: float = 1.0  # criterion: > 95 of the last 100 trials below it (spec §4.1)
+    paper_trials: int = 10_000  # training length of the paper's figure
+
+    def describe_criterion(self) -> str:
+        return f"more than 95 of the last 100 trials with error < {self.error_threshold:g}"
 
     @property
     def n_types(self) -> int:
@@ -98,7 +102,7 @@ DNMS_VARIABLE_DELAY = ContinuousTask(
     targets=DNMS.targets, response_start=1400,
     inputs=_pulses((1, 301), lambda key: 601 + jnp.floor(jax.random.uniform(key) * 499).astype(jnp.int32),
                    300, 1600),
-    eta=0.003, max_dw=3e-4)
+    eta=0.003, max_dw=3e-4, paper_trials=50_000)
 
 
 def _selective_inputs(key, trial_type):
@@ -126,7 +130,8 @@ SELECTIVE_INTEGRATION = ContinuousTask(
     name="selective-integration", summary="context-dependent selective integration (Miconi 2017 Fig. 4-5)",
     reference="Miconi 2017 Fig. 4; spec miconi2017.md §4.2", n_inputs=5, n_steps=700,
     trial_types=("attend-1 +", "attend-2 +", "attend-1 -", "attend-2 -"), targets=(1.0, 1.0, -1.0, -1.0),
-    response_start=500, inputs=_selective_inputs, eta=0.01, max_dw=2e-4, kick_amplitude=30.0)
+    response_start=500, inputs=_selective_inputs, eta=0.01, max_dw=2e-4, kick_amplitude=30.0,
+    paper_trials=20_000)
 
 CONTINUOUS_TASKS = {t.name: t for t in (DNMS, DNMS_LONG_DELAY, DNMS_VARIABLE_DELAY, SELECTIVE_INTEGRATION)}
 

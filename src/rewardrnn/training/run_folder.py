@@ -28,7 +28,7 @@ CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 #: Files a training run owns; --overwrite removes exactly these (and the analysis folders).
-RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY)
+RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY, "errors.npy")
 OUTPUT_DIRS = ("evaluation", "figures")
 
 
@@ -45,19 +45,33 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_bytes(Path(path), lambda f: f.write(buffer.getvalue().encode()))
 
 
-def read_config(run: Path) -> TrainConfig:
-    """The config saved in a run folder."""
+def read_config(run: Path):
+    """The config saved in a run folder: a :class:`TrainConfig` (actor-critic) or, for a run of
+    Miconi's rule, a :class:`~rewardrnn.training.perturbation_run.PerturbationTrainConfig`."""
     path = Path(run) / CONFIG
     if not path.is_file():
         raise RunFolderError(f"{run} is not a run folder (no {CONFIG})")
-    return TrainConfig.from_dict(json.loads(path.read_text()))
+    data = json.loads(path.read_text())
+    if data.get("learner") == "perturbation":
+        from rewardrnn.training.perturbation_run import PerturbationTrainConfig
+
+        return PerturbationTrainConfig.from_dict(data)
+    return TrainConfig.from_dict(data)
 
 
-def prepare(out: Path, config: TrainConfig, resume: bool, overwrite: bool) -> TrainConfig:
+def _resumable_changes(config) -> tuple[str, ...]:
+    if isinstance(config, TrainConfig):
+        return RESUMABLE_CHANGES
+    from rewardrnn.training import perturbation_run
+
+    return perturbation_run.RESUMABLE_CHANGES
+
+
+def prepare(out: Path, config, resume: bool, overwrite: bool):
     """Check ``out`` before any work and return the config to run.
 
     A fresh folder (or ``overwrite``) starts a new run. ``resume`` continues the run saved in
-    ``out``; its config must equal ``config`` except for :data:`RESUMABLE_CHANGES`. A folder that
+    ``out``; its config must equal ``config`` except for the resumable keys. A folder that
     already holds a run is never silently reused.
     """
     out = Path(out)
@@ -68,8 +82,10 @@ def prepare(out: Path, config: TrainConfig, resume: bool, overwrite: bool) -> Tr
         if not has_run:
             raise RunFolderError(f"cannot resume: {out} holds no run (no {CONFIG})")
         saved = read_config(out)
+        if type(saved) is not type(config):
+            raise RunFolderError(f"{out} holds a run of another learner; choose another --out")
         differing = [k for k, v in config.to_dict().items()
-                     if k not in RESUMABLE_CHANGES and saved.to_dict()[k] != v]
+                     if k not in _resumable_changes(config) and saved.to_dict()[k] != v]
         if differing:
             details = ", ".join(f"{k}: saved {saved.to_dict()[k]!r} vs given {config.to_dict()[k]!r}"
                                 for k in differing)
