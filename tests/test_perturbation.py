@@ -190,3 +190,72 @@ def test_dnms_learns_with_the_cube_and_vectorised_seeds():
         errors.append(np.asarray(e))
     reached = trials_to_criterion(np.concatenate(errors, axis=1))
     assert (reached > 0).all(), reached
+
+
+# ---- E/I network, trial order, gradient alignment, CLI ----------------------------------------
+def test_ei_network_keeps_dales_law_and_its_rates():
+    from rewardrnn.tasks.miconi import DNMS_EI
+
+    learner = PerturbationLearner(DNMS_EI, PerturbationConfig(warmup_trials=0, eta=10.0))
+    assert learner.network.kind == "ei" and learner.config.max_dw == 1e-4
+    state = learner.init(jax.random.PRNGKey(0))
+    j = np.asarray(state.params["J"])
+    assert ((j[:, :100] > 0).sum(1) == 50).all() and ((j[:, 100:] < 0).sum(1) == 50).all()
+    assert set(np.unique(j)) == {0.0, np.float32(0.15), np.float32(-0.18)}
+    x = rate.initial_state(jax.random.PRNGKey(1), learner.network)
+    np.testing.assert_allclose(np.asarray(rate.rates(x, learner.network))[[1, 10, 11]], [3.0, 3.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(rate.rates(jnp.asarray([-3.0, 0.0, 30.0]), learner.network)),
+                                  [0.0, 2.0, 20.0])
+    trial = jax.jit(learner.trial)
+    for _ in range(8):
+        state, _ = trial(state)
+    j = np.asarray(state.params["J"])
+    assert (j[:, :100] >= 0).all() and (j[:, 100:] <= 0).all()
+    assert DNMS_EI.targets == (0.02, 5.98, 5.98, 0.02) and DNMS_EI.error_threshold == 2.5
+
+
+def test_random_trial_order_draws_every_type():
+    learner = PerturbationLearner(DNMS, PerturbationConfig(trial_order="random", warmup_trials=10_000),
+                                  rate.RateConfig(n_inputs=3, n_units=20))
+    state = learner.init(jax.random.PRNGKey(0))
+    trial = jax.jit(learner.trial)
+    types = []
+    for _ in range(40):
+        state, record = trial(state)
+        types.append(int(record.trial_type))
+    counts = np.bincount(types, minlength=4)
+    assert counts.min() >= 3 and types[:8] != [0, 1, 2, 3, 0, 1, 2, 3]
+
+
+def test_gradient_alignment_reproduces_the_papers_ordering():
+    """Miconi Fig. 9: the cube and x|x| traces follow node perturbation, identity and sqrt do not."""
+    from rewardrnn.experiments.gradient_alignment import run_episodes
+
+    rho = run_episodes(jax.random.PRNGKey(0), n_episodes=300)["spearman_vs_node_perturbation"]
+    assert rho["cube"] > 0.9 and rho["signed-square"] > 0.9
+    assert abs(rho["identity"]) < 0.3 and rho["signed-sqrt"] < 0.3
+
+
+def test_perturbation_training_from_the_cli_and_resume(tmp_path):
+    from typer.testing import CliRunner
+
+    from rewardrnn.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "dnms"
+    args = ["train", "dnms", "--seeds", "2", "--N", "30", "-q", "--out", str(out)]
+    result = runner.invoke(app, args + ["--trials", "250"])
+    assert result.exit_code == 0, result.output
+    assert np.load(out / "errors.npy").shape == (2, 250)
+    result = runner.invoke(app, args + ["--trials", "500", "--resume"])
+    assert result.exit_code == 0, result.output
+    errors = np.load(out / "errors.npy")
+    assert errors.shape == (2, 500) and np.isfinite(errors).all()
+    import json
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 500 and len(summary["seeds"]) == 2
+    assert summary["resolved_config"]["eta"] == 0.1 and summary["resolved_config"]["max_dw"] == 3e-4
+    bad = runner.invoke(app, ["train", "rdm-fixed", "--learner", "perturbation", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "not a pair" in bad.output
+    bad = runner.invoke(app, ["train", "dnms", "--nonlinearity", "square", "--out", str(tmp_path / "y")])
+    assert bad.exit_code == 2 and "nonlinearity must be one of" in bad.output

@@ -45,6 +45,7 @@ NONLINEARITIES = {
 }
 UPDATE_FORMS = ("code", "paper")
 METHODS = ("hebbian", "node-perturbation")
+TRIAL_ORDERS = ("cycle", "random")
 #: The paper's constants for its update form (spec summary item 9).
 PAPER_ETA, PAPER_ALPHA_BASELINE, PAPER_MAX_DW = 0.5, 0.33, 1e-4
 
@@ -66,10 +67,11 @@ class PerturbationConfig:
     trace_start: int = 3  # Hebbian accumulation from t >= 3
     kick_start: int = 4  # kicks from t >= 4
     dt_ms: float = 1.0
+    trial_order: str = "cycle"  # "cycle" (trial n has type n mod n_types, the original) or "random"
 
     def __post_init__(self) -> None:
         for name, allowed in (("nonlinearity", tuple(NONLINEARITIES)), ("update", UPDATE_FORMS),
-                              ("method", METHODS)):
+                              ("method", METHODS), ("trial_order", TRIAL_ORDERS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         for name in ("eta", "max_dw", "kick_amplitude", "alpha_baseline"):
@@ -116,7 +118,7 @@ class PerturbationLearner:
                  network: rate.RateConfig | None = None):
         self.task = task
         self.config = config.resolved(task)
-        self.network = network or rate.RateConfig(n_inputs=task.n_inputs)
+        self.network = network or rate.RateConfig(n_inputs=task.n_inputs, kind=task.network)
         if self.network.n_inputs != task.n_inputs:
             raise ConfigError(f"the network has {self.network.n_inputs} inputs, task {task.name} {task.n_inputs}")
         self.a = self.config.dt_ms / self.network.tau_ms
@@ -146,11 +148,11 @@ class PerturbationLearner:
         def body(carry, step_in):
             x, xbar = carry
             u, kick = step_in
-            r_prev = jnp.tanh(x)
+            r_prev = rate.rates(x, self.network)
             x = rate.step(params, self.network, x, u, kick, self.a)
             dx = x - xbar
             xbar = alpha_x * xbar + (1 - alpha_x) * x
-            return (x, xbar), (jnp.tanh(x), r_prev, dx)
+            return (x, xbar), (rate.rates(x, self.network), r_prev, dx)
 
         (_, xbar), (r, r_prev, dx) = jax.lax.scan(body, (x0, xbar), (inputs, kicks))
         return xbar, r, r_prev, dx
@@ -164,9 +166,12 @@ class PerturbationLearner:
         return (self.s(dx) * gate).T @ self.s(r_prev)
 
     def trial(self, state: PerturbationState, learn: bool = True) -> tuple[PerturbationState, TrialRecord]:
-        """One trial of type ``trial mod n_types`` (cycled, as the original), then the update."""
-        key, k_in, k_x0, k_kick = jax.random.split(state.key, 4)
+        """One trial of type ``trial mod n_types`` (cycled, as the original) or of a random type
+        (``trial_order="random"``), then the update."""
+        key, k_in, k_x0, k_kick, k_type = jax.random.split(state.key, 5)
         trial_type = state.trial % self.task.n_types
+        if self.config.trial_order == "random":
+            trial_type = jax.random.randint(k_type, (), 0, self.task.n_types)
         inputs = self.task.inputs(k_in, trial_type)
         kicks = self.kicks(k_kick)
         x0 = rate.initial_state(k_x0, self.network)
@@ -182,7 +187,7 @@ class PerturbationLearner:
             scale = jnp.abs(baseline) if self.config.update == "code" else 1.0
             delta = jnp.clip(-self.config.eta * scale * (error - baseline) * e, -self.config.max_dw, self.config.max_dw)
             apply = state.trial > self.config.warmup_trials  # "learning starts when the trial index > 100"
-            params = dict(params, J=params["J"] + jnp.where(apply, delta, 0.0))
+            params = dict(params, J=rate.impose_signs(params["J"] + jnp.where(apply, delta, 0.0), self.network))
         alpha = self.config.alpha_baseline
         baselines = state.baselines.at[trial_type].set(alpha * baseline + (1 - alpha) * error)
         new = PerturbationState(params, xbar, baselines, state.trial + 1, key)

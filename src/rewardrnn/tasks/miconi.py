@@ -43,6 +43,7 @@ class ContinuousTask:
     kick_amplitude: float = 16.0
     error_threshold: float = 1.0  # criterion: > 95 of the last 100 trials below it (spec §4.1)
     paper_trials: int = 10_000  # training length of the paper's figure
+    network: str = "tanh"  # the network kind the task is trained with (rate.KINDS)
 
     def describe_criterion(self) -> str:
         return f"more than 95 of the last 100 trials with error < {self.error_threshold:g}"
@@ -133,7 +134,15 @@ SELECTIVE_INTEGRATION = ContinuousTask(
     response_start=500, inputs=_selective_inputs, eta=0.01, max_dw=2e-4, kick_amplitude=30.0,
     paper_trials=20_000)
 
-CONTINUOUS_TASKS = {t.name: t for t in (DNMS, DNMS_LONG_DELAY, DNMS_VARIABLE_DELAY, SELECTIVE_INTEGRATION)}
+#: DNMS in the E/I network with Dale's law (spec §4.4): threshold-linear units, targets 0.02
+#: ("same") and 5.98 ("different"), criterion error < 2.5; eta = 3e-5, MAXDW = 1e-4.
+DNMS_EI = ContinuousTask(
+    name="dnms-ei", summary="DNMS in an E/I network with Dale's law (Miconi 2017, revision)",
+    reference="spec miconi2017.md §4.4", n_inputs=3, n_steps=1000, trial_types=DNMS.trial_types,
+    targets=(0.02, 5.98, 5.98, 0.02), response_start=800, inputs=DNMS.inputs, eta=3e-5, max_dw=1e-4,
+    error_threshold=2.5, paper_trials=30_000, network="ei")
+
+CONTINUOUS_TASKS = {t.name: t for t in (DNMS, DNMS_LONG_DELAY, DNMS_VARIABLE_DELAY, SELECTIVE_INTEGRATION, DNMS_EI)}
 
 
 def get_continuous_task(name: str) -> ContinuousTask:

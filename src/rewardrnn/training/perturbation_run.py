@@ -49,6 +49,7 @@ class PerturbationTrainConfig:
     nonlinearity: str = "cube"
     update: str = "code"
     method: str = "hebbian"
+    trial_order: str = "cycle"
     eta: float | None = None
     max_dw: float | None = None
     kick_amplitude: float | None = None
@@ -71,7 +72,8 @@ class PerturbationTrainConfig:
 
     def rule(self) -> PerturbationConfig:
         return PerturbationConfig(nonlinearity=self.nonlinearity, update=self.update, method=self.method,
-                                  eta=self.eta, max_dw=self.max_dw, kick_amplitude=self.kick_amplitude)
+                                  trial_order=self.trial_order, eta=self.eta, max_dw=self.max_dw,
+                                  kick_amplitude=self.kick_amplitude)
 
     def resolved(self) -> PerturbationTrainConfig:
         task = get_continuous_task(self.task)
@@ -81,7 +83,8 @@ class PerturbationTrainConfig:
 
     def build(self) -> PerturbationLearner:
         task = get_continuous_task(self.task)
-        return PerturbationLearner(task, self.rule(), rate.RateConfig(n_inputs=task.n_inputs, n_units=self.n_units))
+        network = rate.RateConfig(n_inputs=task.n_inputs, n_units=self.n_units, kind=task.network)
+        return PerturbationLearner(task, self.rule(), network)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

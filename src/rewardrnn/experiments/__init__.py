@@ -1,0 +1,1 @@
+"""Self-contained numerical experiments of the papers (e.g. Miconi's gradient alignment)."""
