@@ -255,6 +255,12 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials"] == 500 and len(summary["seeds"]) == 2
     assert summary["resolved_config"]["eta"] == 0.1 and summary["resolved_config"]["max_dw"] == 3e-4
+    plotted = runner.invoke(app, ["plot", str(out)])
+    assert plotted.exit_code == 0 and (out / "figures" / "error_curve.png").is_file()
+    refused = runner.invoke(app, ["evaluate", str(out)])
+    assert refused.exit_code == 2 and "perturbation rule" in refused.output
+    refused = runner.invoke(app, ["train", "rdm-fixed", "--resume", "--out", str(out)])
+    assert refused.exit_code == 2 and "perturbation rule" in refused.output
     bad = runner.invoke(app, ["train", "rdm-fixed", "--learner", "perturbation", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "not a pair" in bad.output
     bad = runner.invoke(app, ["train", "dnms", "--nonlinearity", "square", "--out", str(tmp_path / "y")])

@@ -41,11 +41,39 @@ def train(task: str = "rdm-fixed", out: str | Path = "runs/run", *, resume: bool
     return _train(TrainConfig(task=task, **options), out, resume=resume, overwrite=overwrite, progress=progress)
 
 
+def _plot_errors(run: Path, config) -> list[Path]:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from rewardrnn.figures.learning import error_curves
+    from rewardrnn.tasks.miconi import get_continuous_task
+    from rewardrnn.training.perturbation_run import ERRORS
+
+    if not (run / ERRORS).is_file():
+        raise RunFolderError(f"{run} has no {ERRORS}; train it first")
+    figures = run / "figures"
+    figures.mkdir(exist_ok=True)
+    fig = error_curves(np.load(run / ERRORS), get_continuous_task(config.task).error_threshold)
+    written = []
+    for ext in ("png", "svg"):
+        written.append(figures / f"error_curve.{ext}")
+        fig.savefig(written[-1], dpi=150)
+    plt.close(fig)
+    return written
+
+
+def _actor_critic_run(config) -> TrainConfig:
+    if not isinstance(config, TrainConfig):
+        raise ConfigError("this run was trained with the perturbation rule; `evaluate` and records of "
+                          "such runs are not available yet (`plot` draws its error curves)")
+    return config
+
+
 def load_run(run: str | Path, dt_ms: float | None = None):
     """(config, learner, trainer state) of a run folder; ``dt_ms`` rebuilds the learner at another
     time step (alpha, noise scale and trial length follow, as pyrl's ``--dt``, spec §4.7)."""
     run = Path(run)
-    config = run_folder.read_config(run)
+    config = _actor_critic_run(run_folder.read_config(run))
     learner = build_learner(config.resolved())
     state, _ = checkpoint.load(run / run_folder.CHECKPOINT, initial_state(config.resolved(), learner))
     if dt_ms is not None:
@@ -101,6 +129,8 @@ def plot(run: str | Path, seed: int | None = None) -> list[Path]:
 
     run = Path(run)
     config = run_folder.read_config(run)
+    if not isinstance(config, TrainConfig):  # Miconi's rule: error curves across seeds
+        return _plot_errors(run, config)
     task = config.protocol()
     metrics_path = run / run_folder.METRICS
     if not metrics_path.is_file():

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from rewardrnn.errors import ConfigError, RewardRNNError
+from rewardrnn.errors import ConfigError, RewardRNNError, RunFolderError
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
                   help="Train recurrent networks with reward on cognitive tasks (Song et al. 2017).")
@@ -95,6 +95,8 @@ def train(
     with _clean_errors():
         if resume and (out / run_folder.CONFIG).is_file():
             saved = run_folder.read_config(out)
+            if not isinstance(saved, TrainConfig):
+                raise RunFolderError(f"{out} holds a run of the perturbation rule; choose another --out")
             config = dataclasses.replace(saved, task=task, **given)  # differences are refused below
         else:
             config = TrainConfig(task=task, **given)
@@ -119,7 +121,10 @@ def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overw
     given = {k: v for k, v in options.items() if v is not None}
     with _clean_errors():
         if resume and (out / run_folder.CONFIG).is_file():
-            config = dataclasses.replace(run_folder.read_config(out), task=task, **given)
+            saved = run_folder.read_config(out)
+            if not isinstance(saved, PerturbationTrainConfig):
+                raise RunFolderError(f"{out} holds an actor-critic run; choose another --out")
+            config = dataclasses.replace(saved, task=task, **given)
         else:
             config = PerturbationTrainConfig(task=task, **given)
         try:

@@ -28,3 +28,25 @@ def learning_curve(metrics: pd.DataFrame, p_correct_target: float | None = None)
     for ax in (ax_r, ax_c):
         ax.spines[["top", "right"]].set_visible(False)
     return fig
+
+
+def error_curves(errors, threshold: float | None = 1.0, smooth: int = 100) -> plt.Figure:
+    """Miconi-style learning curve (his Fig. 1): the per-trial error of every seed (seeds x
+    trials), smoothed over ``smooth`` trials, as the median across seeds with its interquartile
+    range; the criterion's error threshold as a dashed line."""
+    import numpy as np
+
+    errors = np.asarray(errors, float)
+    kernel = np.ones(smooth) / smooth
+    smoothed = np.stack([np.convolve(e, kernel, mode="valid") for e in errors]) if errors.shape[1] >= smooth else errors
+    trials = np.arange(smoothed.shape[1]) + min(smooth, errors.shape[1])
+    q1, median, q3 = np.percentile(smoothed, [25, 50, 75], axis=0)
+    fig, ax = plt.subplots(figsize=(4.5, 3.4), constrained_layout=True)
+    ax.fill_between(trials, q1, q3, color="C0", alpha=0.3, lw=0, label="interquartile range")
+    ax.plot(trials, median, color="C0", lw=1.2, label=f"median of {errors.shape[0]} seed(s)")
+    if threshold is not None:
+        ax.axhline(threshold, color="k", ls="--", lw=0.8)
+    ax.set(xlabel="trials", ylabel=f"error (mean over {smooth} trials)", ylim=(0, None))
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
