@@ -1,6 +1,5 @@
 """The actor-critic learner (spec §4)."""
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp

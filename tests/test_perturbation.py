@@ -260,7 +260,7 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     refused = runner.invoke(app, ["evaluate", str(out)])
     assert refused.exit_code == 2 and "perturbation rule" in refused.output
     refused = runner.invoke(app, ["train", "rdm-fixed", "--resume", "--out", str(out)])
-    assert refused.exit_code == 2 and "perturbation rule" in refused.output
+    assert refused.exit_code == 2 and "holds a run of another learner (dnms)" in refused.output
     bad = runner.invoke(app, ["train", "rdm-fixed", "--learner", "perturbation", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "not a pair" in bad.output
     bad = runner.invoke(app, ["train", "dnms", "--nonlinearity", "square", "--out", str(tmp_path / "y")])

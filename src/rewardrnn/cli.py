@@ -67,8 +67,6 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Train a task to its stop criterion; writes config, metrics and checkpoints to --out."""
-    import dataclasses
-
     from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 
     if learner not in (None, "actor-critic", "perturbation"):
@@ -84,7 +82,7 @@ def train(
                             resume, overwrite, quiet)
         return
 
-    from rewardrnn.training import TrainConfig, run_folder
+    from rewardrnn.training import TrainConfig
     from rewardrnn.training.loop import train as run_training
 
     given = {k: v for k, v in dict(seed=seed, n_seeds=seeds, dt_ms=dt, N=n_units, lr=lr, baseline_lr=baseline_lr,
@@ -93,13 +91,7 @@ def train(
     if juice_ratio is not None:
         given["task_options"] = {"juice_ratio": juice_ratio}
     with _clean_errors():
-        if resume and (out / run_folder.CONFIG).is_file():
-            saved = run_folder.read_config(out)
-            if not isinstance(saved, TrainConfig):
-                raise RunFolderError(f"{out} holds a run of the perturbation rule; choose another --out")
-            config = dataclasses.replace(saved, task=task, **given)  # differences are refused below
-        else:
-            config = TrainConfig(task=task, **given)
+        config = _config_for(out, resume, TrainConfig, task, given)
         try:
             result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
         except KeyboardInterrupt:
@@ -112,21 +104,27 @@ def train(
     typer.echo(f"{result.summary['wall_s']:.1f} s; run folder: {out}")
 
 
-def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
+def _config_for(out: Path, resume: bool, config_class, task: str, given: dict):
+    """The config to run: with --resume, the run folder's saved one with the given options on
+    top (differences the run cannot absorb are refused later); otherwise a fresh one."""
     import dataclasses
 
     from rewardrnn.training import run_folder
+
+    if resume and (out / run_folder.CONFIG).is_file():
+        saved = run_folder.read_config(out)
+        if not isinstance(saved, config_class):
+            raise RunFolderError(f"{out} holds a run of another learner ({saved.task}); choose another --out")
+        return dataclasses.replace(saved, task=task, **given)
+    return config_class(task=task, **given)
+
+
+def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
     from rewardrnn.training.perturbation_run import PerturbationTrainConfig, train_perturbation
 
     given = {k: v for k, v in options.items() if v is not None}
     with _clean_errors():
-        if resume and (out / run_folder.CONFIG).is_file():
-            saved = run_folder.read_config(out)
-            if not isinstance(saved, PerturbationTrainConfig):
-                raise RunFolderError(f"{out} holds an actor-critic run; choose another --out")
-            config = dataclasses.replace(saved, task=task, **given)
-        else:
-            config = PerturbationTrainConfig(task=task, **given)
+        config = _config_for(out, resume, PerturbationTrainConfig, task, given)
         try:
             summary = train_perturbation(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
         except KeyboardInterrupt:

@@ -164,11 +164,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown config keys {unknown}; known keys: {', '.join(sorted(known))}")
-        return cls(**data)
+        return config_from_dict(cls, data)
+
+
+def config_from_dict(cls, data: dict[str, Any]):
+    """Build the config dataclass ``cls`` from a saved dict, refusing unknown keys by name."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown config keys {unknown}; known keys: {', '.join(sorted(known))}")
+    return cls(**data)
 
 
 #: Fields that default to the task's own value (:class:`rewardrnn.tasks.protocol.TrainingDefaults`).

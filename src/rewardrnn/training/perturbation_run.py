@@ -24,12 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.learners.perturbation import (METHODS, NONLINEARITIES, UPDATE_FORMS, PerturbationConfig,
-                                             PerturbationLearner, PerturbationState, trials_to_criterion)
+from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner, trials_to_criterion
 from rewardrnn.networks import rate
 from rewardrnn.tasks.miconi import get_continuous_task
 from rewardrnn.training import checkpoint
 from rewardrnn.training.checkpoint import atomic_write_bytes
+from rewardrnn.training.config import config_from_dict
 
 ERRORS = "errors.npy"
 
@@ -91,11 +91,7 @@ class PerturbationTrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PerturbationTrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown config keys {unknown}; known keys: {', '.join(sorted(known))}")
-        return cls(**data)
+        return config_from_dict(cls, data)
 
 
 #: Keys that may differ between a saved run and a resumed one.
