@@ -67,7 +67,8 @@ def test_tasks_lists_one_line_each():
     result = runner.invoke(app, ["tasks"])
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
-    assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic"]
+    assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms",
+                     "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei"]
 
 
 def test_task_and_network_options_reach_the_saved_config(tmp_path):
