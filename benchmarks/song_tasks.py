@@ -163,6 +163,15 @@ Checked against the paper's findings (paper-results.md §A1):
 
 ## Notes
 
+- **romo, seed 3 collapsed.** It reached P(correct) 0.71 with P(decision) 0.80 after 2,000
+  trials, then within 500 trials fell into never answering: every trial runs to the last step
+  and earns -1, the value network predicts -1 everywhere, every advantage is 0 and the gradient
+  vanishes (policy gradient norm 0.001), so it never recovered (31,000 trials; the current
+  policy fixates through the whole decision epoch). This is the same absorbing state as the
+  paper's t = 0 return at initialisation (docs/architecture.md), reached from a trained policy:
+  a property of REINFORCE with R_TERMINAL = R_ABORTED, not of one task. Seeds 1, 2 and 4 took
+  3,500-4,000 trials.
+
 - The paper gives a number of trials to criterion only for rdm-fixed (≈ 7,000); its other learning
   curves exist only as figures (paper-results.md §A1), so there is nothing else to compare with.
 - The stop criterion is checked on one noisy validation set every 50 updates (spec §4.7), so a
