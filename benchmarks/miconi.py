@@ -63,22 +63,28 @@ def dnms(nonlinearity: str, seeds: int, trials: int, task: str, extra: list[str]
     out = ROOT / "runs" / "bench" / f"{task}-{nonlinearity}-{seeds}"
     cmd = [sys.executable, "-m", "rewardrnn.cli", "train", task, "--seeds", str(seeds), "--trials", str(trials),
            "--nonlinearity", nonlinearity, "--out", str(out), "--overwrite", "-q", *extra]
-    subprocess.run(cmd, check=True, env=dict(os.environ, REWARDRNN_COMPILATION_CACHE="0"))
+    subprocess.run(cmd, env=dict(os.environ, REWARDRNN_COMPILATION_CACHE="0"))  # 130 if interrupted
     return ingest(out)
 
 
 def ingest(out: Path) -> dict:
+    """Numbers of a run folder, finished or interrupted (from errors.npy and metrics.csv)."""
+    import csv
+
     import numpy as np
 
-    summary = json.loads((out / "summary.json").read_text())
+    from rewardrnn.training.perturbation_run import PerturbationTrainConfig, perturbation_summary
+
+    config = PerturbationTrainConfig.from_dict(json.loads((out / "config.json").read_text())).resolved()
     errors = np.load(out / "errors.npy")
-    return {"task": summary["task"], "nonlinearity": summary["resolved_config"]["nonlinearity"],
-            "method": summary["resolved_config"]["method"], "seeds": len(summary["seeds"]),
-            "trials_run": summary["trials"], "reached": summary["seeds_reached"],
+    wall = float(list(csv.DictReader((out / "metrics.csv").open()))[-1]["wall_s"])
+    summary = perturbation_summary(config, errors, wall)
+    return {"task": summary["task"], "nonlinearity": config.nonlinearity, "method": config.method,
+            "seeds": len(summary["seeds"]), "trials_run": summary["trials"], "reached": summary["seeds_reached"],
             "median": summary.get("median_trials_to_criterion"), "iqr": summary.get("iqr"),
             "per_seed": [s["trials_to_criterion"] for s in summary["seeds"]],
             "median_error_last_100": float(np.median(errors[:, -100:].mean(1))),
-            "wall_s": summary["wall_s"], "date": time.strftime("%Y-%m-%d")}
+            "wall_s": wall, "date": time.strftime("%Y-%m-%d")}
 
 
 def alignment(episodes: int) -> dict:

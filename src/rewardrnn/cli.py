@@ -1,4 +1,4 @@
-"""The command line: ``rewardrnn tasks | train | evaluate | plot`` (thin wrappers over
+"""The command line: ``rewardrnn tasks | train | evaluate | plot | export`` (thin wrappers over
 :mod:`rewardrnn.api`). Bad input exits with code 2 and a one-line message, never a traceback."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def train(
     n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
     checkfreq: Optional[int] = typer.Option(None, help="updates between validations [default: 50]"),
     learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.) or perturbation (Miconi) [default: the task's]"),
-    trials: Optional[int] = typer.Option(None, help="perturbation learner: trials per seed at most [default: the paper's]"),
+    trials: Optional[int] = typer.Option(None, help="perturbation learner: trials per seed at most, in chunks of 250 [default: the paper's]"),
     nonlinearity: Optional[str] = typer.Option(None, help="perturbation learner: S of the trace: cube, signed-square, identity, signed-sqrt [default: cube]"),
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
     method: Optional[str] = typer.Option(None, help="perturbation learner: hebbian or node-perturbation [default: hebbian]"),
@@ -172,6 +172,21 @@ def plot(
         paths = api.plot(run, seed=seed)
     for path in paths:
         typer.echo(str(path))
+
+
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="run folder"),
+    format: str = typer.Option("npz", "--format", "-f", help="npz or safetensors"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="file to write [default: RUN/export/weights_seedS.FORMAT]"),
+) -> None:
+    """Write the trained weights with names, masks and a JSON description of the equations."""
+    from rewardrnn.export import export_run
+
+    with _clean_errors():
+        path = export_run(run, format, seed, out)
+    typer.echo(str(path))
 
 
 def _enable_compilation_cache() -> None:
