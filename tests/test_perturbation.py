@@ -265,3 +265,12 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     assert bad.exit_code == 2 and "not a pair" in bad.output
     bad = runner.invoke(app, ["train", "dnms", "--nonlinearity", "square", "--out", str(tmp_path / "y")])
     assert bad.exit_code == 2 and "nonlinearity must be one of" in bad.output
+
+
+def test_python_api_trains_miconi_tasks(tmp_path):
+    import rewardrnn
+
+    summary = rewardrnn.train("dnms", out=tmp_path / "d", progress=False, n_units=20, n_trials=10, n_seeds=2)
+    assert summary["learner"] == "perturbation" and summary["trials"] == 250 and len(summary["seeds"]) == 2
+    with pytest.raises(ConfigError, match="unknown option"):
+        rewardrnn.train("dnms", out=tmp_path / "e", lr=0.1)

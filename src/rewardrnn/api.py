@@ -31,13 +31,23 @@ EVALUATION_SEED = 1
 
 
 def train(task: str = "rdm-fixed", out: str | Path = "runs/run", *, resume: bool = False,
-          overwrite: bool = False, progress: bool = True, **options: Any) -> TrainResult:
+          overwrite: bool = False, progress: bool = True, **options: Any) -> TrainResult | dict:
     """Train ``task`` into the run folder ``out``. ``options`` are :class:`TrainConfig` fields
-    (``seed``, ``n_seeds``, ``dt_ms``, ``N``, ``lr``, ``t0_return``, ``max_updates``...)."""
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    (``seed``, ``n_seeds``, ``dt_ms``, ``N``, ``lr``, ``t0_return``, ``max_updates``...); for
+    Miconi's tasks (``dnms``...) they are :class:`PerturbationTrainConfig` fields (``n_seeds``,
+    ``n_trials``, ``nonlinearity``...) and the run's summary dict is returned."""
+    from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+    from rewardrnn.training.perturbation_run import PerturbationTrainConfig, train_perturbation
+
+    miconi = task in CONTINUOUS_TASKS
+    config_class = PerturbationTrainConfig if miconi else TrainConfig
+    known = {f.name for f in dataclasses.fields(config_class)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise ConfigError(f"unknown option(s) {unknown}; known: {', '.join(sorted(known - {'task'}))}")
+    if miconi:  # Miconi's tasks train with his perturbation rule; returns the run's summary
+        return train_perturbation(config_class(task=task, **options), out, resume=resume, overwrite=overwrite,
+                                  progress=progress)
     return _train(TrainConfig(task=task, **options), out, resume=resume, overwrite=overwrite, progress=progress)
 
 
