@@ -163,14 +163,19 @@ Checked against the paper's findings (paper-results.md §A1):
 
 ## Notes
 
-- **romo, seed 3 collapsed.** It reached P(correct) 0.71 with P(decision) 0.80 after 2,000
-  trials, then within 500 trials fell into never answering: every trial runs to the last step
-  and earns -1, the value network predicts -1 everywhere, every advantage is 0 and the gradient
-  vanishes (policy gradient norm 0.001), so it never recovered (31,000 trials; the current
-  policy fixates through the whole decision epoch). This is the same absorbing state as the
-  paper's t = 0 return at initialisation (docs/architecture.md), reached from a trained policy:
-  a property of REINFORCE with R_TERMINAL = R_ABORTED, not of one task. Seeds 1, 2 and 4 took
-  3,500-4,000 trials.
+- **romo: 2 of 5 seeds never reached the criterion.** Seed 3 reached P(correct) 0.71 with
+  P(decision) 0.80 after 2,000 trials, then within 500 trials fell into never answering; seed 5
+  never started answering at all. In both, every trial runs to the last step and earns -1, the
+  value network predicts -1 everywhere, every advantage is 0 and the gradient vanishes (policy
+  gradient norm ~1e-3), and only pyrl's t = 0 term remains, which rewards fixating. This is
+  the absorbing state of docs/architecture.md (the paper's G_0 at initialisation), and romo is
+  where it bites: fixation must be held for 4.5-5 s before a decision epoch of 0.5-1 s.
+  A property of REINFORCE with R_TERMINAL = R_ABORTED = -1 as the paper sets it; not changed.
+  Seeds 1, 2 and 4 took 3,500-4,000 trials.
+- **wager, seed 3** sat in a local optimum for 25 minutes (112,800 trials): it takes the sure
+  target on every wager trial (0.7, P(sure) = 1.00) and guesses on the others (P(correct) 0.53),
+  so the evidence never pays enough to be learned; stopped at the 1,500-s limit of the
+  benchmark. Seeds 1 and 2 learned both the discrimination and the wager (the behaviour below).
 
 - The paper gives a number of trials to criterion only for rdm-fixed (≈ 7,000); its other learning
   curves exist only as figures (paper-results.md §A1), so there is nothing else to compare with.
