@@ -243,7 +243,7 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "dnms"
-    args = ["train", "dnms", "--seeds", "2", "--N", "30", "-q", "--out", str(out)]
+    args = ["train", "dnms", "--seeds", "2", "--N", "30", "--trial-order", "random", "-q", "--out", str(out)]
     result = runner.invoke(app, args + ["--trials", "250"])
     assert result.exit_code == 0, result.output
     assert np.load(out / "errors.npy").shape == (2, 250)
@@ -255,6 +255,7 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["trials"] == 500 and len(summary["seeds"]) == 2
     assert summary["resolved_config"]["eta"] == 0.1 and summary["resolved_config"]["max_dw"] == 3e-4
+    assert summary["resolved_config"]["trial_order"] == "random"
     plotted = runner.invoke(app, ["plot", str(out)])
     assert plotted.exit_code == 0 and (out / "figures" / "error_curve.png").is_file()
     refused = runner.invoke(app, ["evaluate", str(out)])

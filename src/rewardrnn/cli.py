@@ -62,6 +62,7 @@ def train(
     nonlinearity: Optional[str] = typer.Option(None, help="perturbation learner: S of the trace: cube, signed-square, identity, signed-sqrt [default: cube]"),
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
     method: Optional[str] = typer.Option(None, help="perturbation learner: hebbian or node-perturbation [default: hebbian]"),
+    trial_order: Optional[str] = typer.Option(None, help="perturbation learner: cycle (the original) or random [default: cycle]"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
@@ -78,7 +79,8 @@ def train(
                 raise ConfigError(f"the perturbation learner trains Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) "
                                   f"and the actor-critic Song's; {task!r} with {learner!r} is not a pair")
         _train_perturbation(task, out, dict(seed=seed, n_seeds=seeds, n_trials=trials, nonlinearity=nonlinearity,
-                                            update=update_form, method=method, n_units=n_units),
+                                            update=update_form, method=method, trial_order=trial_order,
+                                            n_units=n_units),
                             resume, overwrite, quiet)
         return
 
