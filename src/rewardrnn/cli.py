@@ -94,16 +94,27 @@ def train(
         given["task_options"] = {"juice_ratio": juice_ratio}
     with _clean_errors():
         config = _config_for(out, resume, TrainConfig, task, given)
-        try:
+        with _interruptible(out, "validation"):
             result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
-        except KeyboardInterrupt:
-            typer.echo(f"\ninterrupted: the last validation is saved in {out}; continue with --resume", err=True)
-            raise typer.Exit(130) from None
     for s in result.summary["seeds"]:
-        reached = (f"criterion after {s['trials_to_criterion']} trials" if s["reached_criterion"]
-                   else "criterion not reached")
-        typer.echo(f"seed {s['seed']}: {reached}; best reward {s['best_reward']:.3f}")
+        typer.echo(f"seed {s['seed']}: {_reached(s)}; best reward {s['best_reward']:.3f}")
     typer.echo(f"{result.summary['wall_s']:.1f} s; run folder: {out}")
+
+
+@contextlib.contextmanager
+def _interruptible(out: Path, what: str):
+    """Ctrl-C or SIGTERM: say where the last saved state is, exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: the last {what} is saved in {out}; continue with --resume", err=True)
+        raise typer.Exit(130) from None
+
+
+def _reached(seed_summary: dict) -> str:
+    if seed_summary["reached_criterion"]:
+        return f"criterion after {seed_summary['trials_to_criterion']} trials"
+    return "criterion not reached"
 
 
 def _config_for(out: Path, resume: bool, config_class, task: str, given: dict):
@@ -127,15 +138,10 @@ def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overw
     given = {k: v for k, v in options.items() if v is not None}
     with _clean_errors():
         config = _config_for(out, resume, PerturbationTrainConfig, task, given)
-        try:
+        with _interruptible(out, "chunk"):
             summary = train_perturbation(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
-        except KeyboardInterrupt:
-            typer.echo(f"\ninterrupted: the last chunk is saved in {out}; continue with --resume", err=True)
-            raise typer.Exit(130) from None
     for s in summary["seeds"]:
-        reached = (f"criterion after {s['trials_to_criterion']} trials" if s["reached_criterion"]
-                   else "criterion not reached")
-        typer.echo(f"seed {s['seed']}: {reached}; final error {s['final_error']:.3f}")
+        typer.echo(f"seed {s['seed']}: {_reached(s)}; final error {s['final_error']:.3f}")
     if "median_trials_to_criterion" in summary:
         typer.echo(f"median trials to criterion {summary['median_trials_to_criterion']:g} "
                    f"(IQR {summary['iqr'][0]:g}-{summary['iqr'][1]:g}) over {summary['seeds_reached']} seed(s)")
