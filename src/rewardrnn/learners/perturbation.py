@@ -104,7 +104,7 @@ class PerturbationState(NamedTuple):
 
 
 class TrialRecord(NamedTuple):
-    """What one trial produced: its type, error, eligibility trace and the update applied."""
+    """What one trial produced: its type, its error and the output neuron's rate over time."""
 
     trial_type: jax.Array
     error: jax.Array
