@@ -57,13 +57,12 @@ def _plot_errors(run: Path, config) -> list[Path]:
 
     from rewardrnn.figures.learning import error_curves
     from rewardrnn.tasks.miconi import get_continuous_task
-    from rewardrnn.training.perturbation_run import ERRORS
-
-    if not (run / ERRORS).is_file():
-        raise RunFolderError(f"{run} has no {ERRORS}; train it first")
+    errors = run / run_folder.ERRORS
+    if not errors.is_file():
+        raise RunFolderError(f"{run} has no {run_folder.ERRORS}; train it first")
     figures = run / "figures"
     figures.mkdir(exist_ok=True)
-    fig = error_curves(np.load(run / ERRORS), get_continuous_task(config.task).error_threshold)
+    fig = error_curves(np.load(errors), get_continuous_task(config.task).error_threshold)
     written = []
     for ext in ("png", "svg"):
         written.append(figures / f"error_curve.{ext}")

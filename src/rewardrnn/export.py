@@ -106,12 +106,11 @@ def _actor_critic(run: Path, config, i: int) -> tuple[dict[str, np.ndarray], dic
 
 def _perturbation(run: Path, config, i: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from rewardrnn.training import checkpoint, run_folder
+    from rewardrnn.training.perturbation_run import initial_states
 
     cfg = config.resolved()
     learner = cfg.build()
-    template = jax.tree_util.tree_map(lambda *xs: np.stack(xs),
-                                      *[learner.init(jax.random.PRNGKey(s)) for s in cfg.seeds])
-    states, _ = checkpoint.load(run / run_folder.CHECKPOINT, template)
+    states, _ = checkpoint.load(run / run_folder.CHECKPOINT, initial_states(cfg, learner))
     arrays = {k: np.asarray(v[i], np.float32) for k, v in states.params.items()}
     net = learner.network
     description = {

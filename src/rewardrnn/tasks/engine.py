@@ -149,14 +149,15 @@ class TaskEnv:
         """Noise-free inputs at time indices ``index`` (T, 1), shape (T, n, n_inputs), and where
         input noise is on (same shape, 0 or 1)."""
         flags = self.epoch_flags(trials, index)
-        values = self.protocol.mean_inputs(self.variables(trials), self._flag_dict(flags))
+        variables = self.variables(trials)
+        values = self.protocol.mean_inputs(variables, self._flag_dict(flags))
         shape = flags.shape[:-1]
         channels = [jnp.broadcast_to(jnp.asarray(values.get(c, 0.0), jnp.float32), shape)
                     for c in self.protocol.inputs]
         mean = jnp.stack(channels, axis=-1)
         noise_on = jnp.minimum(flags.astype(jnp.float32) @ jnp.asarray(self._noise_channels), 1.0)
         if self.protocol.noise_gate is not None:
-            gate = self.protocol.noise_gate(self.variables(trials))
+            gate = self.protocol.noise_gate(variables)
             noise_on = noise_on * jnp.stack([jnp.broadcast_to(jnp.asarray(gate.get(c, 1.0), jnp.float32), shape)
                                              for c in self.protocol.inputs], axis=-1)
         return mean, noise_on

@@ -118,12 +118,16 @@ class TrainConfig:
         input scale (spec §5.9), n_gradient = number of conditions, n_validation = the task's
         validation size."""
         task = self.protocol()
-        defaults = {name: getattr(task.training, name) for name in _TASK_DEFAULTS if getattr(self, name) is None}
         return dataclasses.replace(
-            self, **defaults,
+            self, **{name: self._task_value(name) for name in _TASK_DEFAULTS},
             n_gradient=self.n_gradient or task.n_conditions,
             n_validation=self.n_validation or task.n_validation,
         )
+
+    def _task_value(self, name: str):
+        """The field ``name`` of :data:`_TASK_DEFAULTS`, or the task's value where it is None."""
+        value = getattr(self, name)
+        return getattr(self.protocol().training, name) if value is None else value
 
     @property
     def seeds(self) -> list[int]:
@@ -131,7 +135,7 @@ class TrainConfig:
 
     def policy_config(self, n_inputs: int, n_actions: int) -> GRUConfig:
         task = self.protocol()
-        n = self.N or task.training.N
+        n = self._task_value("N")
         scale: float | tuple = 1.0
         if task.training.input_blocks is not None:  # pyrl's Win matrix: one block per column group
             blocks = np.asarray(task.training.input_blocks(n), np.float32)
@@ -144,13 +148,12 @@ class TrainConfig:
         # Input = [policy rates, one-hot action]; the input scale uses the policy N (spec §3.5);
         # the output bias starts at R_ABORTED = -1 (spec §3.3).
         task = self.protocol()
-        n = self.N or task.training.N
+        n = self._task_value("N")
         if self.baseline == "linear":
             return LinearConfig(n_inputs=n + n_actions, out_bias=task.rewards.abort)
-        scale = self.baseline_input_scale or task.training.baseline_input_scale
         return GRUConfig(n_inputs=n + n_actions, n_outputs=1, n_units=self.baseline_N,
                          p0=self.baseline_p0, rho=self.baseline_rho, tau_ms=self.tau_ms,
-                         var_rec=self.baseline_var_rec, input_scale=scale,
+                         var_rec=self.baseline_var_rec, input_scale=self._task_value("baseline_input_scale"),
                          input_scale_units=n, out_bias=task.rewards.abort)
 
     def learner_config(self) -> ActorCriticConfig:

@@ -24,14 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner, trials_to_criterion
+from rewardrnn.learners.perturbation import (PerturbationConfig, PerturbationLearner, PerturbationState,
+                                             trials_to_criterion)
 from rewardrnn.networks import rate
 from rewardrnn.tasks.miconi import get_continuous_task
 from rewardrnn.training import checkpoint
 from rewardrnn.training.checkpoint import atomic_write_bytes
 from rewardrnn.training.config import config_from_dict
 
-ERRORS = "errors.npy"
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,10 @@ class PerturbationTrainConfig:
 RESUMABLE_CHANGES = ("n_trials", "stop_at_criterion")
 
 
-def _stack(trees):
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+def initial_states(cfg: PerturbationTrainConfig, learner: PerturbationLearner) -> PerturbationState:
+    """Fresh learning states of every seed of ``cfg``, stacked (seed s -> PRNGKey(s)); also the
+    template a checkpoint is read into."""
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[learner.init(jax.random.PRNGKey(s)) for s in cfg.seeds])
 
 
 def train_perturbation(config: PerturbationTrainConfig, out: Path | str, *, resume: bool = False,
@@ -113,12 +115,12 @@ def train_perturbation(config: PerturbationTrainConfig, out: Path | str, *, resu
     cfg = config.resolved()
     learner = cfg.build()
     task = learner.task
-    template = _stack([learner.init(jax.random.PRNGKey(s)) for s in cfg.seeds])
+    template = initial_states(cfg, learner)
     ckpt = out / run_folder.CHECKPOINT
     if resume and ckpt.exists():
         states, meta = checkpoint.load(ckpt, template)
         states = jax.tree_util.tree_map(jnp.asarray, states)
-        errors, history, wall_before = np.load(out / ERRORS), meta["history"], meta["wall_s"]
+        errors, history, wall_before = np.load(out / run_folder.ERRORS), meta["history"], meta["wall_s"]
     else:
         states, errors, history, wall_before = template, np.zeros((cfg.n_seeds, 0), np.float32), [], 0.0
     chunk = jax.jit(jax.vmap(lambda s: learner.train(s, cfg.chunk_trials)))
@@ -138,7 +140,7 @@ def train_perturbation(config: PerturbationTrainConfig, out: Path | str, *, resu
             history.append({"seed": seed, "trials": n, "mean_error": float(errors[i, -cfg.chunk_trials:].mean()),
                             "good_of_last_100": int((errors[i, -100:] < task.error_threshold).sum()),
                             "trials_to_criterion": int(reached[i]), "wall_s": round(wall(), 3)})
-        atomic_write_bytes(out / ERRORS, lambda f: np.save(f, errors))
+        atomic_write_bytes(out / run_folder.ERRORS, lambda f: np.save(f, errors))
         checkpoint.save(ckpt, states, {"history": history, "wall_s": wall(), "config": cfg.to_dict()})
         run_folder.write_csv(out / run_folder.METRICS, history)
         if progress:

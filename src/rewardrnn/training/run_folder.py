@@ -6,6 +6,7 @@
     RUN/checkpoint.npz    current and best parameters of every seed, optimiser and RNG state
     RUN/metrics.csv       one row per (seed, validation)
     RUN/summary.json      trials and seconds to criterion per seed and the resolved config, written at the end
+    RUN/errors.npy        per-trial errors of every seed (Miconi's rule only)
     RUN/evaluation/       `rewardrnn evaluate` output
     RUN/figures/          `rewardrnn plot` output
 """
@@ -27,8 +28,9 @@ CONFIG = "config.json"
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
+ERRORS = "errors.npy"  # per-trial errors of a run of Miconi's rule (seeds x trials)
 #: Files a training run owns; --overwrite removes exactly these (and the analysis folders).
-RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY, "errors.npy")
+RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY, ERRORS)
 OUTPUT_DIRS = ("evaluation", "figures")
 
 
