@@ -111,3 +111,128 @@ def performance_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
         "p_correct": grouped.apply(lambda g: g.loc[g["decision"], "correct"].mean(), include_groups=False),
     })
     return result.reset_index()
+
+
+def fit_points(points: pd.DataFrame, lapse: bool = False) -> PsychometricFit:
+    """:func:`fit_psychometric` on the output of :func:`psychometric_points`."""
+    return fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"], lapse=lapse)
+
+
+def confidence_interval(fit: PsychometricFit, confidence: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Wald intervals of mu and sigma from their standard errors."""
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    return {"mu": (fit.mu - z * fit.mu_se, fit.mu + z * fit.mu_se),
+            "sigma": (fit.sigma - z * fit.sigma_se, fit.sigma + z * fit.sigma_se)}
+
+
+def reaction_time_ms(table: pd.DataFrame) -> pd.Series:
+    """Choice time from the onset of the response epoch (ms); the reaction time of RT tasks."""
+    return table["choice_time_ms"] - table["response_onset_ms"]
+
+
+def chronometric(table: pd.DataFrame, stimulus: str = "coherence", min_trials: int = 10) -> pd.DataFrame:
+    """Mean reaction time of correct and of error decisions per value of ``stimulus`` (spec
+    §6.3: a cell is kept only with more than ``min_trials`` trials, NaN otherwise). Columns:
+    stimulus, rt_correct_ms, n_correct, rt_error_ms, n_error."""
+    decided = table[table["decision"]].assign(rt=reaction_time_ms)
+    rows = []
+    for value, group in decided.groupby(stimulus):
+        row = {"stimulus": value}
+        for name, part in (("correct", group[group["correct"]]), ("error", group[~group["correct"]])):
+            row[f"rt_{name}_ms"] = part["rt"].mean() if len(part) > min_trials else np.nan
+            row[f"n_{name}"] = len(part)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def equal_count_bins(values: pd.Series, n_bins: int) -> pd.Series:
+    """Bin index 0..n_bins-1 of each value, bins holding equal numbers of trials (sort, then
+    split: pyrl's stimulus-duration bins, spec §6.3)."""
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    order = np.argsort(values.to_numpy(), kind="stable")
+    bins = np.empty(len(values), int)
+    bins[order] = np.arange(len(values)) * n_bins // max(len(values), 1)
+    return pd.Series(bins, index=values.index)
+
+
+def rate_by_bins(table: pd.DataFrame, column: str, outcome: str, n_bins: int = 10) -> pd.DataFrame:
+    """Mean of the boolean ``outcome`` column in ``n_bins`` equal-count bins of ``column``
+    (e.g. accuracy or P(sure) vs stimulus duration). Columns: bin, mean_<column>, n, p, ci_low,
+    ci_high."""
+    binned = table.assign(bin=equal_count_bins(table[column], n_bins))
+    grouped = binned.groupby("bin")
+    result = pd.DataFrame({f"mean_{column}": grouped[column].mean(), "n": grouped.size(),
+                           "k": grouped[outcome].sum()}).reset_index()
+    result["p"] = result["k"] / result["n"]
+    result["ci_low"], result["ci_high"] = wilson_interval(result["k"], result["n"])
+    return result.drop(columns="k")
+
+
+def accuracy_by_duration(table: pd.DataFrame, duration: str = "stimulus_ms", n_bins: int = 10) -> pd.DataFrame:
+    """P(correct | decision) vs stimulus duration on nonzero-coherence trials, equal-count bins
+    (spec §6.3 ``correct_stimulus_duration``)."""
+    decided = table[table["decision"] & (table["coherence"] > 0)]
+    return rate_by_bins(decided, duration, "correct", n_bins)
+
+
+def sure_by(table: pd.DataFrame, column: str, n_bins: int | None = None) -> pd.DataFrame:
+    """P(sure) on wager trials with any answer, per value of ``column`` or in ``n_bins``
+    equal-count bins of it (spec §6.4 ``sure_stimulus_duration``)."""
+    answered = table[(table["wager"] > 0) & table["decision"]]
+    if n_bins is not None:
+        return rate_by_bins(answered, column, "sure_chosen", n_bins)
+    grouped = answered.groupby(column)
+    result = pd.DataFrame({"n": grouped.size(), "k": grouped["sure_chosen"].sum()}).reset_index()
+    result["p"] = result["k"] / result["n"]
+    result["ci_low"], result["ci_high"] = wilson_interval(result["k"], result["n"])
+    return result.drop(columns="k")
+
+
+def accuracy_waived_vs_not_offered(table: pd.DataFrame) -> pd.DataFrame:
+    """P(correct) of left/right choices per coherence (> 0) on trials without the sure target and
+    on wager trials where it was waived (spec §6.4; the paper: waived > not offered)."""
+    lr = table[table["decision"] & ~table["sure_chosen"] & (table["coherence"] > 0)]
+    lr = lr.assign(trial_kind=np.where(lr["wager"] > 0, "waived", "not_offered"))
+    return (lr.groupby(["coherence", "trial_kind"])["correct"].mean().unstack("trial_kind").reset_index())
+
+
+def cue_combination(table: pd.DataFrame, psychometric) -> dict[str, float]:
+    """Multisensory thresholds (spec §6.6): a cumulative Gaussian per modality (v, a, va) gives
+    sigma_v, sigma_a, sigma_va; optimal combination predicts 1/sigma_va^2 = 1/sigma_v^2 +
+    1/sigma_a^2. Returns the sigmas, mus, both sides and their ratio (observed / predicted)."""
+    result: dict[str, float] = {}
+    for modality in ("v", "a", "va"):
+        part = table[table["modality_name"] == modality]
+        points = psychometric_points(part, psychometric.signed_stimulus, psychometric.positive_action)
+        fit = fit_points(points)
+        result[f"sigma_{modality}"], result[f"mu_{modality}"] = fit.sigma, fit.mu
+    predicted = result["sigma_v"] ** -2 + result["sigma_a"] ** -2
+    observed = result["sigma_va"] ** -2
+    result.update(predicted_inverse_variance=predicted, observed_inverse_variance=observed,
+                  optimality_ratio=observed / predicted)
+    return result
+
+
+def pair_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+    """P(correct | decision) for every (f1, f2) pair (spec §6.7)."""
+    return performance_by(table, ["f1", "f2"])
+
+
+def choice_pattern(table: pd.DataFrame) -> pd.DataFrame:
+    """P(choose B) per offer (n_B, n_A) on decision trials, with counts (spec §6.8)."""
+    decided = table[table["decision"]].assign(chose_b=lambda t: t["chosen_juice"] == "B")
+    grouped = decided.groupby(["n_B", "n_A"])
+    result = pd.DataFrame({"n": grouped.size(), "k": grouped["chose_b"].sum()}).reset_index()
+    result["p_choose_b"] = result["k"] / result["n"]
+    return result.drop(columns="k")
+
+
+def indifference_point(table: pd.DataFrame) -> dict[str, float]:
+    """The number of B that is worth one A (spec §6.8): fit P(choose B) = Phi((x - mu) / sigma)
+    with x = (n_B - n_A) / (n_B + n_A), then 1 A = (1 + mu) / (1 - mu) B. The fit is binomial
+    maximum likelihood (pyrl used least squares on proportions)."""
+    pattern = choice_pattern(table)
+    x = (pattern["n_B"] - pattern["n_A"]) / (pattern["n_B"] + pattern["n_A"])
+    fit = fit_psychometric(x, pattern["p_choose_b"] * pattern["n"], pattern["n"])
+    return {"mu": fit.mu, "sigma": fit.sigma, "indifference_b_per_a": (1 + fit.mu) / (1 - fit.mu)}

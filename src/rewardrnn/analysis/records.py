@@ -12,6 +12,7 @@ import pandas as pd
 
 from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
+from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 from rewardrnn.tasks.protocol import Protocol
 
 #: Largest number of recurrent-noise values drawn for one batch of simulated trials.
@@ -25,26 +26,26 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
 
     Columns: trial, condition, one column per condition variable and per derived variable (e.g.
     f1 and f2 of the working-memory task, n_A and n_B of the economic task), ``<epoch>_ms`` (the
-    duration of every epoch but the first, e.g. stimulus_ms, delay_ms), ``<event>_ms`` (time of
+    duration of every epoch but the first, e.g. stimulus_ms, delay_ms) and ``<epoch>_onset_ms``
+    (its start, from trial start; PSTHs align on these), ``<event>_ms`` (time of
     each event from trial start, e.g. sure_onset_ms), response_onset_ms (start of the epoch in
     which choices count; reaction time = choice_time_ms - response_onset_ms in the reaction-time
     task), decision (bool), choice (action name or "" without a decision), correct (bool),
     choice_time_ms (time of the step that ended the trial, from trial start), reward (total,
     discounted), then the task's own columns (e.g. sure_chosen, chosen_juice)."""
     env = learner.env
-    n_total = env.n_conditions * trials_per_condition
+    conditions = condition_cycle(env, trials_per_condition)
+    n_total = len(conditions)
     # The recurrent noise of a batch is drawn at once: keep it near 200 MB (float32) at any dt.
     per_trial = env.n_steps * learner.policy_config.n_units
     batch_size = max(1, min(batch_size, n_total, MAX_NOISE_ELEMENTS // per_trial))
-    conditions = np.tile(np.arange(env.n_conditions), trials_per_condition)
 
     @jax.jit
     def simulate(key, condition):
         k_trials, k_roll = jax.random.split(key)
         trials = env.sample_trials(k_trials, condition.shape[0], condition)
         actions = learner.act(policy, masks, trials, *learner.noise(k_roll, trials))  # no states kept
-        out = env.outcomes(trials, actions)
-        return trials, out.end_step, out.decision, out.correct, out.choice, out.reward.sum(0)
+        return trials, per_trial_outcomes(env.outcomes(trials, actions))
 
     parts = []
     for i, start in enumerate(range(0, n_total, batch_size)):
@@ -52,20 +53,39 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
         padded = np.resize(cond, batch_size)  # one compiled shape for every batch
         result = jax.tree_util.tree_map(np.asarray, simulate(jax.random.fold_in(key, i), jnp.asarray(padded)))
         parts.append(jax.tree_util.tree_map(lambda a: a[:len(cond)], result))
-    trials, end_step, decision, correct, choice, reward = (
-        jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts))
+    trials, outcomes = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
+    return behaviour_columns(env, trials, outcomes)
 
+
+def condition_cycle(env: TaskEnv, trials_per_condition: int) -> np.ndarray:
+    """Condition indices of ``trials_per_condition`` passes through the grid, in order (pyrl's
+    analysis runs cycle through the grid, spec §6.1)."""
+    return np.tile(np.arange(env.n_conditions), trials_per_condition)
+
+
+def per_trial_outcomes(out: Outcomes) -> dict[str, jax.Array]:
+    """The per-trial part of :class:`Outcomes` (every array (n,)): end step, decision, correct,
+    choice index and total (discounted) reward."""
+    return {"end_step": out.end_step, "decision": out.decision, "correct": out.correct,
+            "choice": out.choice, "reward": out.reward.sum(0)}
+
+
+def behaviour_columns(env: TaskEnv, trials: Trials, outcomes: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The behaviour table of simulated trials (numpy arrays; ``outcomes`` from
+    :func:`per_trial_outcomes`); columns as in :func:`behaviour_table`."""
+    n_total = len(trials.condition)
     table = {"trial": np.arange(n_total), "condition": trials.condition}
     table.update({name: np.asarray(value) for name, value in env.variables(trials).items()})
     for j, name in enumerate(env.epoch_names[1:], start=1):
         table[f"{name}_ms"] = trials.epoch_end_ms[:, j] - trials.epoch_start_ms[:, j]
+        table[f"{name}_onset_ms"] = trials.epoch_start_ms[:, j]
     for j, name in enumerate(env.event_names):
         table[f"{name}_ms"] = trials.event_ms[:, j]
     response = env.epoch_names.index(env.protocol.response_epoch)
     table["response_onset_ms"] = trials.epoch_start_ms[:, response]
     actions = np.asarray(env.protocol.actions + ("",))
-    table.update(decision=decision, choice=actions[choice], correct=correct,
-                 choice_time_ms=end_step * env.dt_ms, reward=reward)
+    table.update(decision=outcomes["decision"], choice=actions[outcomes["choice"]], correct=outcomes["correct"],
+                 choice_time_ms=outcomes["end_step"] * env.dt_ms, reward=outcomes["reward"])
     frame = pd.DataFrame(table)
     return env.protocol.annotate(frame) if env.protocol.annotate is not None else frame
 
