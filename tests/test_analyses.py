@@ -217,3 +217,63 @@ def test_linear_tuning_signs():
     responses = np.column_stack([f1 * 0.1, -f1 * 0.1, np.zeros(300)]) + RNG.normal(0, 0.2, (300, 3))
     responses[:, 2] = RNG.normal(0, 1, 300)
     assert list(population.linear_tuning(responses, f1)["sign"][:2]) == [1, -1]
+
+
+# ---- every Song task's suite, on records of a scripted observer --------------------------------
+def _scripted_records(name: str, trials_per_condition: int, n_units: int = 12):
+    """Records of an observer that fixates, then answers at the response onset (250 ms into
+    the stimulus in the reaction-time task): the correct action, or a random one in 30 % of
+    trials; rates and value are noise, NaN after the trial's end, as the recorder writes them."""
+    import jax
+
+    from rewardrnn.analysis.records import behaviour_columns, condition_cycle, per_trial_outcomes
+    from rewardrnn.tasks.engine import TaskEnv
+
+    env = TaskEnv(get_task(name), 10.0)
+    conditions = condition_cycle(env, trials_per_condition)
+    n = len(conditions)
+    trials = env.sample_trials(jax.random.PRNGKey(0), n, conditions)
+    response = env.epoch_names.index(env.protocol.response_epoch)
+    onset = np.asarray(trials.epoch_start_ms[:, response]) + (250 if name == "rdm-rt" else 0)
+    step = np.ceil(onset / 10).astype(int)
+    correct = np.stack([np.asarray(env.judge(trials, step, np.full(n, a))[3]) for a in range(env.n_actions)], 1)
+    choice = np.where(correct.any(1), correct.argmax(1), 1)
+    lapse = RNG.random(n) < 0.3
+    choice = np.where(lapse, RNG.integers(1, env.n_actions, n), choice)
+    actions = np.zeros((env.n_steps, n), np.int32)
+    actions[step, np.arange(n)] = choice
+    out = env.outcomes(trials, actions)
+    table = behaviour_columns(env, jax.tree_util.tree_map(np.asarray, trials),
+                              {k: np.asarray(v) for k, v in per_trial_outcomes(out).items()})
+    valid = np.arange(env.n_steps)[None, :] <= np.asarray(out.end_step)[:, None]
+    noise = lambda *shape: np.where(valid.reshape(valid.shape + (1,) * len(shape)),  # noqa: E731
+                                    RNG.gamma(2.0, 0.5, (n, env.n_steps) + shape), np.nan)
+    coords = {c: ("trial", table[c].to_numpy()) for c in table.columns if c != "trial"}
+    ds = xr.Dataset({"rates": (("trial", "time", "unit"), noise(n_units)),
+                     "value_rates": (("trial", "time", "value_unit"), noise(n_units)),
+                     "value": (("trial", "time"), noise()), "valid": (("trial", "time"), valid)},
+                    coords={"trial": np.arange(n), "time": np.arange(env.n_steps) * 10.0, "unit": np.arange(n_units),
+                            "value_unit": np.arange(n_units), **coords}, attrs={"dt_ms": 10.0})
+    return env.protocol, table, ds
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("rdm-fixed", {"psychometric", "accuracy_vs_duration"}),
+    ("rdm-rt", {"psychometric", "chronometric"}),
+    ("wager", {"psychometric", "p_sure_vs_coherence", "p_sure_vs_duration", "accuracy_waived_vs_not_offered"}),
+    ("mante", {"psychometric_by_context", "context_gating_sigma_ratio", "state_space"}),
+    ("multisensory", {"cue_combination"}),
+    ("romo", {"accuracy_by_pair", "f1_tuning_in_delay"}),
+    ("economic", {"choice_pattern", "indifference_point", "value_units"}),
+])
+def test_every_song_task_runs_its_own_analyses(name, expected):
+    from rewardrnn.analysis import song_suite
+
+    task, table, ds = _scripted_records(name, 6 if name in ("mante", "wager") else 12)
+    result = song_suite.analyze(task, table, ds)
+    assert expected <= set(result.numbers)
+    assert {"performance", "choice_selectivity", "value_output_late", "pca_explained_variance"} <= set(result.numbers)
+    assert {"psth_stimulus", "psth_choice", "value_output", "pca_trajectories"} <= set(result.figures)
+    assert 0.6 < result.numbers["performance"]["p_correct"] < 0.95  # 70 % scripted + lucky lapses
+    import matplotlib.pyplot as plt
+    plt.close("all")

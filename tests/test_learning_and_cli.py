@@ -149,3 +149,71 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["updates"].iloc[-1] >= 2 * (done + 1) - 2 and metrics["updates"].is_monotonic_increasing
+
+
+@pytest.mark.slow
+def test_record_analyze_and_report_of_a_trained_network(trained_run):
+    """The activity dataset is consistent with the behaviour table, the analyses of rdm-fixed run
+    and give the paper's qualitative results, the report opens in headless Chromium."""
+    import numpy as np
+
+    from rewardrnn.analysis.activity import open_activity
+
+    out, _ = trained_run
+    result = runner.invoke(app, ["record", str(out), "-n", "20"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "records" / "seed1" / "trials.csv")
+    ds = open_activity(out / "records" / "seed1" / "activity.nc")
+    assert len(table) == ds.sizes["trial"] == 200 and ds.sizes["unit"] == 100 and ds.sizes["value_unit"] == 100
+    assert np.allclose(ds["coherence"].values, table["coherence"].values)
+    assert list(ds["time"].values[:3]) == [0.0, 10.0, 20.0] and ds["time"].attrs["units"] == "ms"
+    valid = ds["valid"].values
+    assert (valid.sum(1) == table["choice_time_ms"].to_numpy() / 10 + 1).all()  # executed steps only
+    rates = ds["rates"].values
+    assert np.isnan(rates[~valid]).all() and (rates[valid] >= 0).all()
+    assert np.allclose(ds["action_prob"].values[valid].sum(-1), 1.0, atol=1e-5)
+    assert (ds["inputs"].values[:, 0] == 0).all()  # no input before the first step
+    assert (ds["action_taken"].values[~valid] == -1).all()
+    ds.close()
+
+    result = runner.invoke(app, ["analyze", str(out), "--behaviour-trials", "300"])
+    assert result.exit_code == 0, result.output
+    analysis = out / "analysis" / "seed1"
+    numbers = json.loads((analysis / "numbers.json").read_text())["numbers"]
+    for name in ("psychometric", "accuracy_vs_duration", "psth_stimulus", "psth_choice", "value_output"):
+        assert (analysis / f"{name}.png").stat().st_size > 5000 and (analysis / f"{name}.svg").is_file()
+    assert abs(numbers["psychometric"]["mu"]) < 5 and 3 < numbers["psychometric"]["sigma"] < 40
+    accuracy = numbers["accuracy_vs_duration"]["p"]
+    assert accuracy[-1] > accuracy[0]  # longer stimuli, better choices (Fig. 1)
+    value = numbers["value_output_late"]  # the expected return grows with coherence (Fig. 1)
+    assert value["51.2, CHOOSE-RIGHT"] > value["0, CHOOSE-RIGHT"]
+    assert numbers["choice_selectivity"]["units_abs_dprime_above_1"] >= 1
+
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") >= 8 and "src='http" not in page and "<script" not in page
+    assert "7,000" in page and "psychometric" in page
+    _screenshot_in_chromium(out / "report.html", out / "report.png")
+
+
+def _screenshot_in_chromium(page, png):
+    """Render the page in headless Chromium (Debian's package; `.ci/run` installs it) and check
+    that the screenshot is not blank."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={png.parent / 'chromium-profile'}", "--window-size=1200,2000",
+                    f"--screenshot={png}", page.resolve().as_uri()], check=True, capture_output=True, timeout=120)
+    pixels = imread(png)[..., :3]
+    assert pixels.shape[:2] == (2000, 1200)
+    dark = (pixels.mean(-1) < 0.5).mean()
+    assert 0.01 < dark < 0.5  # text and figures drawn on a white page

@@ -197,6 +197,51 @@ def export(
     typer.echo(str(path))
 
 
+@app.command()
+def record(
+    run: Path = typer.Argument(..., help="run folder"),
+    trials: Optional[int] = typer.Option(None, "--trials-per-condition", "-n",
+                                         help="trials per condition [default: the paper's activity runs]"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    table_format: str = typer.Option("csv", "--table-format", help="behaviour table: csv or parquet"),
+) -> None:
+    """Run the trained network over the condition grid: behaviour table + activity dataset (NetCDF)."""
+    from rewardrnn.analysis import pipeline
+
+    with _clean_errors():
+        table, path = pipeline.record(run, trials, seed, table_format)
+    typer.echo(f"{len(table)} trials recorded: {path.parent}/trials.{table_format}, {path}")
+
+
+@app.command()
+def analyze(
+    run: Path = typer.Argument(..., help="run folder"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    behaviour_trials: Optional[int] = typer.Option(None, help="trials per condition of the behaviour table "
+                                                   "[default: the paper's]"),
+) -> None:
+    """Every analysis that fits the task: figures (PNG, SVG) and numbers.json under RUN/analysis/seedS."""
+    from rewardrnn.analysis import pipeline
+
+    with _clean_errors():
+        result, out = pipeline.analyze(run, seed, behaviour_trials)
+    typer.echo(f"{len(result.figures)} figures and numbers.json in {out}")
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="run folder"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: RUN/report.html]"),
+) -> None:
+    """One self-contained HTML page: config, learning curve, key numbers beside the paper's, figures."""
+    from rewardrnn.report import build_report
+
+    with _clean_errors():
+        path = build_report(run, seed, out)
+    typer.echo(str(path))
+
+
 def _enable_compilation_cache() -> None:
     """Keep compiled XLA programs on disk so that repeated commands skip most of the compile time
     (set REWARDRNN_COMPILATION_CACHE=0 to switch off, or to a folder to move it)."""

@@ -159,8 +159,22 @@ def choice_selectivity(ds: xr.Dataset, label: str = "direction", epoch: str = "s
             s[g] += x.sum((0, 1))
             s2[g] += (x ** 2).sum((0, 1))
             n[g] += inside[rows].sum((0, 1))
-    mean = s / n
-    var = s2 / n - mean ** 2
-    d = (mean[1] - mean[0]) / np.sqrt((var[0] + var[1]) / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a silent unit has d' NaN
+        mean = s / n
+        var = s2 / n - mean ** 2
+        d = (mean[1] - mean[0]) / np.sqrt((var[0] + var[1]) / 2)
     return xr.DataArray(d, dims=(ds[variable].dims[2],), coords={ds[variable].dims[2]: ds[ds[variable].dims[2]].values},
                         name="dprime")
+
+
+def psth_trials(ds: xr.Dataset, variable: str = "rates", align: str = "stimulus",
+                window_ms: tuple[float, float] = (0, 500), where=None) -> np.ndarray:
+    """Single-trial aligned time courses of the kept trials, (trials, time, ...) in trial order,
+    NaN outside the executed steps (the input of population analyses: regression axes,
+    decoding). Reads only the kept trials, a block at a time."""
+    table = trial_table(ds)
+    dt = float(ds.attrs["dt_ms"])
+    offsets = _offsets(window_ms, dt)
+    blocks = [values for _, values in _aligned_blocks(ds, variable, align_times_ms(table, align, dt), offsets,
+                                                      _keep(ds, where))]
+    return np.concatenate(blocks) if blocks else np.zeros((0, len(offsets)) + ds[variable].shape[2:])

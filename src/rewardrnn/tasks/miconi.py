@@ -106,23 +106,30 @@ DNMS_VARIABLE_DELAY = ContinuousTask(
     eta=0.003, max_dw=3e-4, paper_trials=50_000)
 
 
+def selective_integration_inputs(key, attend_2, bias_1, bias_2, n_steps: int = 700):
+    """Selective-integration inputs with given biases (spec §4.2): channels 1, 2 carry
+    0.5 (N(0,1) + b_m) for t = 1..500, i.i.d. per ms; channels 3, 4 are the context cues
+    ("attend 1" / "attend 2"), on for the whole trial. Test trials use biases -0.5..0.5 (spec §5)."""
+    t = jnp.arange(n_steps)[:, None]
+    on = ((t >= 1) & (t <= 500)).astype(jnp.float32)
+    biases = jnp.stack([jnp.asarray(bias_1, jnp.float32), jnp.asarray(bias_2, jnp.float32)])
+    sensory = on * 0.5 * (jax.random.normal(key, (n_steps, 2)) + biases)
+    attend_2 = jnp.asarray(attend_2)
+    context = jnp.broadcast_to(jnp.stack([attend_2 == 0, attend_2 == 1]).astype(jnp.float32), (n_steps, 2))
+    return jnp.concatenate([jnp.zeros((n_steps, 1)), sensory, context], axis=-1)
+
+
 def _selective_inputs(key, trial_type):
-    """Selective integration (spec §4.2): channels 1, 2 carry 0.5 (N(0,1) + b_m) for t = 1..500,
-    i.i.d. per ms, with |b_m| = 0.5; channels 3, 4 are the context cues ("attend 1" / "attend 2"),
-    on for the whole trial. Type k: context = k mod 2, relevant bias sign + for k < 2, - after;
-    the irrelevant bias sign is random."""
-    n_steps = 700
+    """Training trials: |b_m| = 0.5. Type k: context = k mod 2, relevant bias sign + for k < 2,
+    - after; the irrelevant bias sign is random."""
     k_noise, k_sign = jax.random.split(key)
     trial_type = jnp.asarray(trial_type)
     attend_2 = trial_type % 2
     relevant = jnp.where(trial_type < 2, 0.5, -0.5)
     irrelevant = jnp.where(jax.random.bernoulli(k_sign), 0.5, -0.5)
-    biases = jnp.where(attend_2 == 0, jnp.stack([relevant, irrelevant]), jnp.stack([irrelevant, relevant]))
-    t = jnp.arange(n_steps)[:, None]
-    on = ((t >= 1) & (t <= 500)).astype(jnp.float32)
-    sensory = on * 0.5 * (jax.random.normal(k_noise, (n_steps, 2)) + biases)
-    context = jnp.broadcast_to(jnp.stack([attend_2 == 0, attend_2 == 1]).astype(jnp.float32), (n_steps, 2))
-    return jnp.concatenate([jnp.zeros((n_steps, 1)), sensory, context], axis=-1)
+    bias_1 = jnp.where(attend_2 == 0, relevant, irrelevant)
+    bias_2 = jnp.where(attend_2 == 0, irrelevant, relevant)
+    return selective_integration_inputs(k_noise, attend_2, bias_1, bias_2)
 
 
 #: Selective integration after Mante et al. 2013 (spec §4.2): target +1 / -1 = the sign of the

@@ -1,0 +1,127 @@
+"""``rewardrnn report RUN``: one self-contained HTML page per run (figures embedded as PNG data
+URIs, no external file, script or server): the configuration, the training summary and
+learning curve, the key numbers beside the paper's values, and every analysis figure."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rewardrnn.analysis import pipeline
+from rewardrnn.training import run_folder
+from rewardrnn.training.config import TrainConfig
+
+#: Training numbers the papers give, by task (trials to criterion).
+PAPER_TRAINING = {"rdm-fixed": "≈ 7,000 trials (Song et al. 2017 text)",
+                  "dnms": "median 843 (IQR 692-1,125) over 20 runs (Miconi 2017 text)"}
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; padding-bottom: .2em; }
+table { border-collapse: collapse; font-size: .85em; margin: .5em 0 1em; }
+td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } .figures { display: flex; flex-wrap: wrap; gap: 1em; }
+figure { margin: 0; } figcaption { font-size: .8em; color: #555; text-align: center; }
+img { max-width: 100%; height: auto; } code { font-size: .9em; }
+"""
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _png_file(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _table(rows: list[tuple[str, str]] | list[tuple[str, str, str]], header: tuple[str, ...]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _learning_figure(run: Path, config) -> str | None:
+    from rewardrnn.figures.learning import error_curves, learning_curve
+    if isinstance(config, TrainConfig):
+        metrics = run / run_folder.METRICS
+        if not metrics.is_file():
+            return None
+        return _png(learning_curve(pd.read_csv(metrics), config.protocol().criterion.min_p_correct))
+    errors = run / run_folder.ERRORS
+    if not errors.is_file():
+        return None
+    from rewardrnn.tasks.miconi import get_continuous_task
+    return _png(error_curves(np.load(errors), get_continuous_task(config.task).error_threshold))
+
+
+def _training_rows(summary: dict) -> list[tuple[str, str]]:
+    rows = []
+    for seed in summary.get("seeds", []):
+        reached = seed.get("trials_to_criterion") if seed.get("reached_criterion") else "not reached"
+        rows.append((f"seed {seed['seed']}", f"trials to criterion: {reached}"))
+    for key in ("median_trials_to_criterion", "iqr", "wall_s", "criterion"):
+        if key in summary:
+            rows.append((key, _short(summary[key])))
+    return rows
+
+
+def build_report(run: str | Path, seed: int | None = None, out: str | Path | None = None) -> Path:
+    """Write the report of ``run`` (analysing it first if needed) to ``out`` (default
+    ``RUN/report.html``); returns its path."""
+    run = Path(run)
+    config = run_folder.read_config(run)
+    i, s = pipeline._seed(config, seed)
+    analysis_dir = run / "analysis" / f"seed{s}"
+    if not (analysis_dir / "numbers.json").is_file():
+        pipeline.analyze(run, seed=s)
+    numbers = pipeline.read_numbers(run, s)
+    summary_path = run / run_folder.SUMMARY
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    resolved = summary.get("resolved_config") or config.to_dict()
+
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>rewardrnn report: "
+             f"{html.escape(config.task)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>rewardrnn · {html.escape(config.task)} · seed {s}</h1>",
+             f"<p>Run folder <code>{html.escape(str(run.resolve()))}</code>.</p>",
+             "<h2>Training</h2>"]
+    rows = _training_rows(summary)
+    if config.task in PAPER_TRAINING:
+        rows.append(("paper", PAPER_TRAINING[config.task]))
+    parts.append(_table(rows, ("", "value")))
+    learning = _learning_figure(run, config)
+    if learning:
+        parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption>learning curve</figcaption></figure>")
+    parts.append("<h2>Key numbers</h2>")
+    paper = numbers.get("paper", {})
+    key_rows = [(name, _short(value), paper.get(name, "")) for name, value in numbers["numbers"].items()]
+    parts.append(_table(key_rows, ("analysis", "this network", "paper")))
+    parts.append("<h2>Figures</h2><div class='figures'>")
+    for name in numbers.get("figures", []):
+        png = analysis_dir / f"{name}.png"
+        if png.is_file():
+            parts.append(f"<figure><img alt='{html.escape(name)}' src='{_png_file(png)}'>"
+                         f"<figcaption>{html.escape(name.replace('_', ' '))}</figcaption></figure>")
+    parts.append("</div><h2>Configuration</h2>")
+    parts.append(_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
+    parts.append("</body></html>")
+    path = Path(out) if out is not None else run / "report.html"
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(path)
+    return path
