@@ -203,7 +203,6 @@ def _screenshot_in_chromium(page, png):
     import shutil
     import subprocess
 
-    import numpy as np
     from matplotlib.image import imread
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -190,6 +190,27 @@ def test_dnms_learns_with_the_cube_and_vectorised_seeds():
         errors.append(np.asarray(e))
     reached = trials_to_criterion(np.concatenate(errors, axis=1))
     assert (reached > 0).all(), reached
+    # Miconi's analyses of the trained network (Fig. 2, 3): what was shown first is decodable
+    # through the delay, the response code is there at the end; MDS separates by stimulus 1 at 200 ms
+    import tempfile
+
+    import xarray as xr
+
+    from rewardrnn.analysis import miconi_suite
+    params = jax.tree_util.tree_map(lambda a: a[0], states.params)
+    with tempfile.TemporaryDirectory() as folder:
+        path = f"{folder}/activity.nc"
+        table = miconi_suite.record(learner, params, jax.random.PRNGKey(3), 10, path)
+        assert len(table) == 40 and (table.groupby("trial_type")["error"].mean() < 1).all()
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            assert ds["rates"].shape == (40, 100, 200) and list(ds["time"].values[[0, -1]]) == [9.0, 999.0]
+            result = miconi_suite.analyze("dnms", ds.load(), n_splits=10)
+    decoding = result.numbers["cross_temporal_decoding"]
+    assert decoding["stimulus 1"]["diagonal_0_200ms"] > 0.9 and decoding["stimulus 1"]["diagonal_200_400ms"] > 0.8
+    assert decoding["response"]["diagonal_800_1000ms"] > 0.8 and decoding["response"]["diagonal_0_200ms"] < 0.7
+    mds = result.numbers["mds_cluster_separation"]["200ms"]
+    assert mds["stimulus_1_separation"] > 3 * mds["response_separation"]
+    assert {"decoding_stimulus_1", "decoding_response", "mds", "output_by_trial_type"} <= set(result.figures)
 
 
 # ---- E/I network, trial order, gradient alignment, CLI ----------------------------------------
@@ -258,6 +279,16 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     assert summary["resolved_config"]["trial_order"] == "random"
     plotted = runner.invoke(app, ["plot", str(out)])
     assert plotted.exit_code == 0 and (out / "figures" / "error_curve.png").is_file()
+    recorded = runner.invoke(app, ["record", str(out), "-n", "4", "--seed", "2"])
+    assert recorded.exit_code == 0 and "16 trials recorded" in recorded.output, recorded.output
+    analysed = runner.invoke(app, ["analyze", str(out), "--seed", "2"])
+    assert analysed.exit_code == 0, analysed.output
+    assert (out / "analysis" / "seed2" / "decoding_response.svg").is_file()
+    reported = runner.invoke(app, ["report", str(out), "--seed", "2"])
+    assert reported.exit_code == 0 and reported.output.strip().endswith("report.html")
+    assert "median 843" in (out / "report.html").read_text()
+    refused = runner.invoke(app, ["record", str(out), "--seed", "7"])
+    assert refused.exit_code == 2 and "its seeds are [1, 2]" in refused.output
     refused = runner.invoke(app, ["evaluate", str(out)])
     assert refused.exit_code == 2 and "perturbation rule" in refused.output
     refused = runner.invoke(app, ["train", "rdm-fixed", "--resume", "--out", str(out)])

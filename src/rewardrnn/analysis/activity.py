@@ -131,7 +131,7 @@ def _create_variables(f: h5netcdf.File, learner: ActorCritic, n_total: int, batc
         chunks = (chunk_trials, chunk_time) + tuple(f.dimensions[d].size for d in extra)
         fill = np.nan if dtype == "f4" else -1 if name == "action_taken" else 0
         var = f.create_variable(name, dims, dtype, chunks=chunks, fillvalue=fill,
-                                compression="gzip", compression_opts=1)
+                                compression="gzip", compression_opts=1, shuffle=True)
         if dtype != "f4":  # integers are read back as integers (the HDF5 fill value stays)
             del var.attrs["_FillValue"]
         var.attrs["description"] = doc
