@@ -20,7 +20,10 @@ demo: $(STAMP)
 	$(BIN)/rewardrnn train rdm-fixed --seed 1 --out runs/demo --overwrite
 	$(BIN)/rewardrnn evaluate runs/demo
 	$(BIN)/rewardrnn plot runs/demo
-	@echo "Run folder: runs/demo (config.json, metrics.csv, checkpoint.npz, evaluation/, figures/)"
+	$(BIN)/rewardrnn analyze runs/demo --behaviour-trials 1000
+	$(BIN)/rewardrnn report runs/demo
+	@echo "Run folder: runs/demo (config.json, metrics.csv, checkpoint.npz, evaluation/, figures/, records/, analysis/)"
+	@echo "Open runs/demo/report.html in a browser."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

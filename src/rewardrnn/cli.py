@@ -41,7 +41,7 @@ def tasks() -> None:
 
 @app.command()
 def train(
-    task: str = typer.Argument(..., help="task name (see `rewardrnn tasks`)"),
+    task: str = typer.Argument(..., help="task name (see `rewardrnn tasks`), or ngym:<NeuroGym environment id>"),
     out: Path = typer.Option(Path("runs/run"), "--out", "-o", help="run folder"),
     seed: Optional[int] = typer.Option(None, help="first seed; seed s uses PRNGKey(s) [default: 1]"),
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained together: seed .. seed+seeds-1 [default: 1]"),
@@ -70,6 +70,13 @@ def train(
     """Train a task to its stop criterion; writes config, metrics and checkpoints to --out."""
     from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 
+    if task.startswith("ngym:"):  # any NeuroGym environment, with the actor-critic
+        given = dict(seed=seed, N=n_units, lr=lr, baseline_lr=baseline_lr, max_updates=max_updates,
+                     checkfreq=checkfreq, n_validation=n_validation)
+        if dt is not None:
+            given["env_kwargs"] = {"dt": dt}
+        _train_neurogym(task, out, given, resume, overwrite, quiet)
+        return
     if learner not in (None, "actor-critic", "perturbation"):
         with _clean_errors():
             raise ConfigError(f"learner must be actor-critic or perturbation, got {learner!r}")
@@ -130,6 +137,19 @@ def _config_for(out: Path, resume: bool, config_class, task: str, given: dict):
             raise RunFolderError(f"{out} holds a run of another learner ({saved.task}); choose another --out")
         return dataclasses.replace(saved, task=task, **given)
     return config_class(task=task, **given)
+
+
+def _train_neurogym(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
+    from rewardrnn.training.neurogym_run import NeuroGymTrainConfig, train_neurogym
+
+    given = {k: v for k, v in options.items() if v is not None}
+    with _clean_errors():
+        config = _config_for(out, resume, NeuroGymTrainConfig, task, given)
+        with _interruptible(out, "validation"):
+            summary = train_neurogym(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
+    for s in summary["seeds"]:
+        typer.echo(f"seed {s['seed']}: {_reached(s)}")
+    typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
 
 
 def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:

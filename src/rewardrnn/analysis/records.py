@@ -20,7 +20,7 @@ MAX_NOISE_ELEMENTS = 50_000_000
 
 
 def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, key: jax.Array,
-                    trials_per_condition: int, batch_size: int = 2000) -> pd.DataFrame:
+                    trials_per_condition: int, batch_size: int = 5000) -> pd.DataFrame:
     """Simulate ``trials_per_condition`` trials of every condition (cycled through the grid as in
     pyrl's analysis runs, spec §6.1) with the stochastic policy and noise on.
 
@@ -36,15 +36,15 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     env = learner.env
     conditions = condition_cycle(env, trials_per_condition)
     n_total = len(conditions)
-    # The recurrent noise of a batch is drawn at once: keep it near 200 MB (float32) at any dt.
-    per_trial = env.n_steps * learner.policy_config.n_units
+    # The inputs of a batch are drawn at once: keep them near 200 MB (float32) at any dt.
+    per_trial = env.n_steps * max(env.n_inputs, env.n_actions)
     batch_size = max(1, min(batch_size, n_total, MAX_NOISE_ELEMENTS // per_trial))
 
     @jax.jit
     def simulate(key, condition):
         k_trials, k_roll = jax.random.split(key)
         trials = env.sample_trials(k_trials, condition.shape[0], condition)
-        actions = learner.act(policy, masks, trials, *learner.noise(k_roll, trials))  # no states kept
+        actions = learner.act_drawing_noise(policy, masks, trials, k_roll)  # noise drawn step by step
         return trials, per_trial_outcomes(env.outcomes(trials, actions))
 
     parts = []

@@ -144,15 +144,35 @@ class ActorCritic:
         """Run the policy step by step, sampling an action at each step, until every trial has
         ended (no step is computed after that). Returns the actions (T, B), FIXATE after a
         trial's end."""
+        return self._act_loop(policy, masks, trials, inputs, lambda k: (noise[k], gumbel[k]))
+
+    def act_drawing_noise(self, policy: gru.Params, masks: gru.Masks, trials: Trials, key: jax.Array) -> jax.Array:
+        """:meth:`act` with the recurrent and action noise of step k drawn at step k (from
+        ``fold_in(key, k)``) rather than for the whole trial up front: the same distribution,
+        another random stream, and no noise drawn for the steps after every trial has ended.
+        For behaviour-only simulation (``evaluate``), where nothing is differentiated."""
+        k_in, k_steps = jax.random.split(key)
+        inputs = self.env.inputs(k_in, trials)
+        shape = (inputs.shape[1],)
+
+        def draw(k):
+            k_noise, k_act = jax.random.split(jax.random.fold_in(k_steps, k))
+            return (self.policy_noise * jax.random.normal(k_noise, shape + (self.policy_config.n_units,), jnp.float32),
+                    jax.random.gumbel(k_act, shape + (self.env.n_actions,), jnp.float32))
+
+        return self._act_loop(policy, masks, trials, inputs, draw)
+
+    def _act_loop(self, policy, masks, trials, inputs, draw) -> jax.Array:
         step = gru.stepper(policy, masks, self.alpha)
         fixate = self.env.protocol.fixate_action
 
         def body(carry):
             k, x, alive, actions = carry
-            action = jnp.argmax(gru.readout(policy, x) + gumbel[k], axis=-1).astype(jnp.int32)
+            noise_k, gumbel_k = draw(k)
+            action = jnp.argmax(gru.readout(policy, x) + gumbel_k, axis=-1).astype(jnp.int32)
             ends = self.env.judge(trials, k, action)[1]
             actions = actions.at[k].set(jnp.where(alive, action, fixate))
-            return k + 1, step(x, inputs[k], noise[k]), alive & ~ends, actions
+            return k + 1, step(x, inputs[k], noise_k), alive & ~ends, actions
 
         batch = inputs.shape[1]
         x0 = jnp.broadcast_to(policy["x0"], (batch,) + policy["x0"].shape)
@@ -203,21 +223,32 @@ class ActorCritic:
         out = roll.outcomes
         length = self._across_seeds(out.end_step.max() + 1)
         _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions, length)
-        g = returns_to_go(out.reward)
-        value_loss = jnp.sum(out.mask * (v - g) ** 2) / jnp.sum(out.mask)
-        target = g.at[0].set(out.reward[0]) if self.config.pyrl_t0_return else g
+        return self.objective(roll.logits, roll.actions, v, out.reward, out.mask)
+
+    def objective(self, logits: jax.Array, actions: jax.Array, v: jax.Array, reward: jax.Array,
+                  mask: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """(policy loss + value loss, metrics) of a simulated batch, all time-major (T, B):
+        policy logits, sampled actions, value predictions, masked rewards and the step mask."""
+        g = returns_to_go(reward)
+        value_loss = jnp.sum(mask * (v - g) ** 2) / jnp.sum(mask)
+        target = g.at[0].set(reward[0]) if self.config.pyrl_t0_return else g
         advantage = jax.lax.stop_gradient(target - v)
-        log_pi = jax.nn.log_softmax(roll.logits)
-        log_pi_a = jnp.take_along_axis(log_pi, roll.actions[..., None], axis=-1)[..., 0]
-        policy_loss = -jnp.sum(out.mask * log_pi_a * advantage) / self.config.n_gradient
-        metrics = {"value_loss": value_loss, "train_reward": out.reward.sum(0).mean()}
+        log_pi = jax.nn.log_softmax(logits)
+        log_pi_a = jnp.take_along_axis(log_pi, actions[..., None], axis=-1)[..., 0]
+        policy_loss = -jnp.sum(mask * log_pi_a * advantage) / actions.shape[1]
+        metrics = {"value_loss": value_loss, "train_reward": reward.sum(0).mean()}
         return policy_loss + value_loss, metrics
 
     def update(self, state: LearnerState) -> tuple[LearnerState, dict[str, jax.Array]]:
         """One parameter update of both networks (pure; jit it)."""
+        return self.update_with(state, self.losses)
+
+    def update_with(self, state: LearnerState, losses, *batch) -> tuple[LearnerState, dict[str, jax.Array]]:
+        """One update of both networks by the gradient of ``losses(policy, value, state, key,
+        *batch)`` (:meth:`losses`, or the loss of a batch simulated elsewhere, e.g. NeuroGym)."""
         key, k_batch = jax.random.split(state.key)
-        grad_fn = jax.grad(self.losses, argnums=(0, 1), has_aux=True)
-        (g_policy, g_value), metrics = grad_fn(state.policy, state.value, state, k_batch)
+        grad_fn = jax.grad(losses, argnums=(0, 1), has_aux=True)
+        (g_policy, g_value), metrics = grad_fn(state.policy, state.value, state, k_batch, *batch)
         policy, policy_opt, norm_p, ok_p = _apply(self.policy_optimizer, state.policy, state.policy_opt, g_policy)
         value, value_opt, norm_v, ok_v = _apply(self.value_optimizer, state.value, state.value_opt, g_value)
         skipped = ~(ok_p & ok_v)

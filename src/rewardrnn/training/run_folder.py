@@ -58,12 +58,18 @@ def read_config(run: Path):
         from rewardrnn.training.perturbation_run import PerturbationTrainConfig
 
         return PerturbationTrainConfig.from_dict(data)
+    if data.get("learner") == "neurogym":
+        from rewardrnn.training.neurogym_run import NeuroGymTrainConfig
+
+        return NeuroGymTrainConfig.from_dict(data)
     return TrainConfig.from_dict(data)
 
 
 def _resumable_changes(config) -> tuple[str, ...]:
     if isinstance(config, TrainConfig):
         return RESUMABLE_CHANGES
+    if config.learner == "neurogym":
+        return ("max_updates",)
     from rewardrnn.training import perturbation_run
 
     return perturbation_run.RESUMABLE_CHANGES

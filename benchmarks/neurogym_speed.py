@@ -1,0 +1,75 @@
+"""Speed of the NeuroGym training path against the native path (docs/interop.md).
+
+Same learner, same network (N = 100), 20 trials per update, dt = 10 ms, steady state (compiled,
+after warm-up): NeuroGym PerceptualDecisionMaking-v0 (100 + 2000 + 100 ms trials; numpy
+environments stepped in Python, the network step compiled) against native rdm-fixed
+(750 + 80-1500 + 500 ms trials; everything compiled), both with an untrained network whose
+trials run to their end (the slowest case), and NeuroGym at its default dt = 100 ms.
+Needs the neurogym extra. Run: `python benchmarks/neurogym_speed.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from rewardrnn.training.config import TrainConfig
+from rewardrnn.training.loop import build_learner as build_native
+from rewardrnn.training.neurogym_run import (NeuroGymSimulator, NeuroGymTrainConfig, _bucket, _padded, batch_losses,
+                                             build_learner, make_env)
+
+UPDATES = 30
+
+
+def neurogym(dt: float | None) -> dict:
+    config = NeuroGymTrainConfig(env_kwargs={} if dt is None else {"dt": dt}, n_gradient=20)
+    learner = build_learner(config, make_env(config)[0])
+    state = learner.init(jax.random.PRNGKey(1))
+    sim = NeuroGymSimulator(config, learner, 20)
+    update = jax.jit(lambda s, k, *b: learner.update_with(s, batch_losses(learner), k, *b))
+    sim_s = upd_s = 0.0
+    steps = 0
+    for i in range(UPDATES + 5):
+        key = jax.random.PRNGKey(i)
+        t0 = time.perf_counter()
+        batch, _ = sim.run(state.policy, state.policy_masks, key)
+        t1 = time.perf_counter()
+        padded = _padded(batch, _bucket(batch["actions"].shape[0]))
+        state, _ = update(state, key, *(padded[k] for k in ("inputs", "actions", "reward", "mask")))
+        jax.block_until_ready(state.policy)
+        t2 = time.perf_counter()
+        if i >= 5:
+            sim_s, upd_s, steps = sim_s + t1 - t0, upd_s + t2 - t1, steps + batch["mask"].sum()
+    trials = 20 * UPDATES
+    return {"path": f"NeuroGym PerceptualDecisionMaking-v0, dt {learner.env.dt_ms:g} ms",
+            "trials_per_s": round(trials / (sim_s + upd_s), 1), "simulation_share": round(sim_s / (sim_s + upd_s), 3),
+            "mean_steps_per_trial": round(float(steps) / trials, 1), "us_per_env_step": round(1e6 * sim_s / float(steps), 1)}
+
+
+def native() -> dict:
+    config = TrainConfig(task="rdm-fixed", n_gradient=20).resolved()
+    learner = build_native(config)
+    state = learner.init(jax.random.PRNGKey(1))
+    update = jax.jit(learner.update)
+    for _ in range(5):
+        state, metrics = update(state)
+    jax.block_until_ready(state.policy)
+    t0 = time.perf_counter()
+    for _ in range(UPDATES):
+        state, metrics = update(state)
+    jax.block_until_ready(state.policy)
+    elapsed = time.perf_counter() - t0
+    return {"path": "native rdm-fixed, dt 10 ms", "trials_per_s": round(20 * UPDATES / elapsed, 1)}
+
+
+if __name__ == "__main__":
+    results = [native(), neurogym(10.0), neurogym(None)]
+    for row in results:
+        print(row)
+    out = Path(__file__).parent / "results" / "neurogym_speed.json"
+    out.write_text(json.dumps({"untrained network, steady state, 2-core CPU": results,
+                               "numpy": np.__version__, "jax": jax.__version__}, indent=1))

@@ -1,0 +1,101 @@
+"""Every rewardrnn task as a ``gymnasium.Env`` (optional extra: ``pip install rewardrnn[gym]``).
+
+>>> import gymnasium as gym
+>>> import rewardrnn.envs                                # registers the ids  # doctest: +SKIP
+>>> env = gym.make("rewardrnn/RdmFixed-v0")              # doctest: +SKIP
+>>> obs, info = env.reset(seed=1)                        # doctest: +SKIP
+
+One episode is one trial, with the engine's rules exactly (spec §1.3): the first observation is
+zeros (no input has been shown at k = 0); ``step(a)`` judges action ``a`` at step ``k``, returns
+the reward R[k] (discounted, as in training) and the input of index ``k + 1``; the episode
+terminates when the trial ends (a choice, a broken fixation, or the last step). Observations are
+float32 numpy arrays; the spaces are named as in NeuroGym (``observation_space.name`` maps each
+input channel to its index, ``action_space.name`` each action). ``info`` carries the trial's
+conditions (``trial``), ``new_trial`` (True on the step that ended it), ``decision``, ``correct``
+and ``step``; ``reset(seed=...)`` seeds everything random.
+
+Speed: at reset, one compiled call draws the trial's whole input sequence and judges every
+action at every step into a (steps x actions) table, so ``step`` is numpy indexing only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnasium import spaces
+
+from rewardrnn.tasks.engine import TaskEnv
+from rewardrnn.tasks.registry import TASKS, get_task
+
+#: Gymnasium id of every task: "rewardrnn/RdmFixed-v0", ...
+ENV_IDS = {name: "rewardrnn/" + "".join(part.capitalize() for part in name.split("-")) + "-v0" for name in TASKS}
+
+
+class TaskGymEnv(gymnasium.Env):
+    """A rewardrnn task (``task`` name, ``dt_ms``, task options) as a Gymnasium environment."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, task: str = "rdm-fixed", dt_ms: float = 10.0, **task_options: Any):
+        self.protocol = get_task(task, **task_options)
+        self.task_env = TaskEnv(self.protocol, dt_ms)
+        e = self.task_env
+        self.observation_space = spaces.Box(-np.inf, np.inf, (e.n_inputs,), np.float32)
+        self.observation_space.name = {name: i for i, name in enumerate(self.protocol.inputs)}
+        self.action_space = spaces.Discrete(e.n_actions)
+        self.action_space.name = {name: i for i, name in enumerate(self.protocol.actions)}
+        self.dt = e.dt_ms
+        self._trial = jax.jit(self._draw_trial)
+        self._inputs = self._table = None
+        self._k = 0
+
+    def _draw_trial(self, key):
+        e = self.task_env
+        k_trial, k_inputs = jax.random.split(key)
+        trials = e.sample_trials(k_trial, 1)
+        inputs = e.inputs(k_inputs, trials)[:, 0]  # (T, n_in): row k is shown after action k
+        steps = jnp.arange(e.n_steps)[:, None]
+        actions = jnp.arange(e.n_actions)[None, :]
+        reward, ends, decision, correct = e.judge(jax.tree_util.tree_map(lambda a: a[0], trials), steps, actions)
+        variables = {name: v[0] for name, v in e.variables(trials).items()}
+        return inputs, reward * e.discount(steps), ends, decision, correct, variables
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        key = jax.random.PRNGKey(int(self.np_random.integers(0, 2 ** 31 - 1)))
+        inputs, reward, ends, decision, correct, variables = jax.tree_util.tree_map(np.asarray, self._trial(key))
+        self._inputs, self._table = inputs.astype(np.float32), (reward, ends, decision, correct)
+        self._conditions = {name: float(v) for name, v in variables.items()}
+        self._k = 0
+        return np.zeros(self.task_env.n_inputs, np.float32), {"trial": dict(self._conditions), "new_trial": False}
+
+    def step(self, action):
+        if self._inputs is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(int(action)):
+            raise ValueError(f"action must be an integer in 0..{self.action_space.n - 1} "
+                             f"({', '.join(self.protocol.actions)}), got {action!r}")
+        k, a = self._k, int(action)
+        reward, ends, decision, correct = (t[k, a] for t in self._table)
+        obs = self._inputs[k]
+        self._k = k + 1
+        terminated = bool(ends)
+        info = {"trial": dict(self._conditions), "new_trial": terminated, "decision": bool(decision),
+                "correct": bool(correct), "step": k}
+        if terminated:
+            self._inputs = None  # the next step needs a reset
+        return obs, float(reward), terminated, False, info
+
+
+def register_all() -> None:
+    """Register every task under its id in ``ENV_IDS`` (done on import of this module)."""
+    for name, env_id in ENV_IDS.items():
+        if env_id not in gymnasium.envs.registry:
+            gymnasium.register(env_id, entry_point=TaskGymEnv, kwargs={"task": name})
+
+
+register_all()

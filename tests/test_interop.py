@@ -1,0 +1,105 @@
+"""Interoperability: the Gymnasium environments (env_checker, the engine's rules, seeding) and
+Stable-Baselines3 on one of them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+gymnasium = pytest.importorskip("gymnasium")
+
+from gymnasium.utils.env_checker import check_env  # noqa: E402
+
+import rewardrnn.envs  # noqa: E402  (registers the ids)
+from rewardrnn.tasks.engine import TaskEnv  # noqa: E402
+from rewardrnn.tasks.registry import get_task  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(rewardrnn.envs.ENV_IDS))
+def test_every_task_passes_the_env_checker(name):
+    env = gymnasium.make(rewardrnn.envs.ENV_IDS[name])
+    check_env(env.unwrapped, skip_render_check=True)
+    task = get_task(name)
+    assert env.observation_space.shape == (len(task.inputs),) and env.action_space.n == len(task.actions)
+    assert env.unwrapped.observation_space.name == {c: i for i, c in enumerate(task.inputs)}
+    assert env.unwrapped.action_space.name == {a: i for i, a in enumerate(task.actions)}
+
+
+def test_ids_and_seeding():
+    assert rewardrnn.envs.ENV_IDS["rdm-fixed"] == "rewardrnn/RdmFixed-v0"
+    assert rewardrnn.envs.ENV_IDS["economic"] == "rewardrnn/Economic-v0"
+    a, b = gymnasium.make("rewardrnn/RdmFixed-v0"), gymnasium.make("rewardrnn/RdmFixed-v0")
+    (obs_a, info_a), (_, info_b) = a.reset(seed=7), b.reset(seed=7)
+    assert info_a["trial"] == info_b["trial"] and (obs_a == 0).all()
+    steps_a = [a.step(0)[0] for _ in range(10)]
+    steps_b = [b.step(0)[0] for _ in range(10)]
+    assert np.array_equal(steps_a, steps_b) and steps_a[0].dtype == np.float32
+    with pytest.raises(ValueError, match="action must be an integer in 0..2"):
+        a.step(5)
+
+
+def test_an_episode_follows_the_engine_rules():
+    """Fixate through fixation and stimulus, then choose the correct side: reward +1 at the
+    decision step, `new_trial` and `correct` in info; breaking fixation early costs -1."""
+    env = gymnasium.make("rewardrnn/RdmFixed-v0").unwrapped
+    obs, info = env.reset(seed=3)
+    right = info["trial"]["direction"] > 0
+    task_env = TaskEnv(get_task("rdm-fixed"), 10.0)
+    rewards, k, terminated = [], 0, False
+    while not terminated:
+        fixating = obs[0] > 0 or k == 0  # the fixation input turns off at the decision epoch
+        action = 0 if fixating else (2 if right else 1)
+        obs, reward, terminated, truncated, info = env.step(action)
+        rewards.append(reward)
+        k += 1
+    assert info["new_trial"] and info["decision"] and info["correct"] and not truncated
+    assert rewards[-1] == pytest.approx(1.0) and sum(rewards[:-1]) == 0
+    assert (k - 1) * 10 >= 750 + 80 and task_env.n_steps > k  # after fixation + the shortest stimulus
+    env.reset(seed=4)
+    _, reward, terminated, _, info = env.step(1)
+    assert terminated and reward == -1.0 and not info["decision"]
+
+
+def test_stable_baselines3_runs_a_few_updates():
+    sb3 = pytest.importorskip("stable_baselines3")
+    env = gymnasium.make("rewardrnn/RdmFixed-v0")
+    model = sb3.PPO("MlpPolicy", env, n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu")
+    model.learn(total_timesteps=512)
+    assert model.num_timesteps >= 512 and model.logger is not None
+    action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
+    assert env.action_space.contains(int(action))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id,max_updates", [("PerceptualDecisionMaking-v0", 400), ("DelayMatchSample-v0", 600)])
+def test_actor_critic_learns_neurogym_tasks(tmp_path, env_id, max_updates):
+    """A perceptual decision and a working-memory task of NeuroGym, through the CLI, to >= 80 %
+    correct on decision trials (validation with the stochastic policy)."""
+    pytest.importorskip("neurogym")
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from rewardrnn.cli import app
+
+    out = tmp_path / "ngym"
+    result = CliRunner().invoke(app, ["train", f"ngym:{env_id}", "--out", str(out), "--max-updates", str(max_updates),
+                                      "--checkfreq", "25", "-q"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"][0]["reached_criterion"], summary
+    last = pd.read_csv(out / "metrics.csv").iloc[-1]
+    assert last["p_correct"] >= 0.8 and last["p_decision"] >= 0.9
+
+
+def test_neurogym_names_are_checked(tmp_path):
+    pytest.importorskip("neurogym")
+    from typer.testing import CliRunner
+
+    from rewardrnn.cli import app
+
+    result = CliRunner().invoke(app, ["train", "ngym:NoSuchTask-v0", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "cannot make NeuroGym environment 'NoSuchTask-v0'" in result.output
+    result = CliRunner().invoke(app, ["train", "ngym:", "--out", str(tmp_path / "y")])
+    assert result.exit_code == 2 and "ngym:<environment id>" in result.output
