@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+EXTRAS := $(VENV)/.installed-extras
 
 .PHONY: demo test install bench clean
 
@@ -13,6 +14,14 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
+
+# The tests also cover the optional extras (Gymnasium, NeuroGym, Stable-Baselines3). Both
+# NeuroGym and SB3 import PyTorch: the CPU build 2.13.0 where this machine has its wheel,
+# otherwise whatever torch the index offers.
+$(EXTRAS): $(STAMP)
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" || $(BIN)/python -m pip install --quiet torch
+	$(BIN)/python -m pip install --quiet -e ".[test,gym,neurogym,sb3]"
+	touch $(EXTRAS)
 
 install: $(STAMP)
 
@@ -25,7 +34,7 @@ demo: $(STAMP)
 	@echo "Run folder: runs/demo (config.json, metrics.csv, checkpoint.npz, evaluation/, figures/, records/, analysis/)"
 	@echo "Open runs/demo/report.html in a browser."
 
-test: $(STAMP)
+test: $(EXTRAS)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
