@@ -3,9 +3,11 @@
 Same learner, same network (N = 100), 20 trials per update, dt = 10 ms, steady state (compiled,
 after warm-up): NeuroGym PerceptualDecisionMaking-v0 (100 + 2000 + 100 ms trials; numpy
 environments stepped in Python, the network step compiled) against native rdm-fixed
-(750 + 80-1500 + 500 ms trials; everything compiled), both with an untrained network whose
-trials run to their end (the slowest case), and NeuroGym at its default dt = 100 ms.
-Needs the neurogym extra. Run: `python benchmarks/neurogym_speed.py`.
+(750 + 80-1500 + 500 ms trials; everything compiled) with the trained network of a run folder
+(its trials run until the decision), and NeuroGym at its default dt = 100 ms. The NeuroGym
+network is untrained: PerceptualDecisionMaking does not end a trial on a fixation break, so its
+trials always run their full 2.2 s. Needs the neurogym extra.
+Run: `python benchmarks/neurogym_speed.py [RUN of rdm-fixed]`.
 """
 
 from __future__ import annotations
@@ -50,10 +52,16 @@ def neurogym(dt: float | None) -> dict:
             "mean_steps_per_trial": round(float(steps) / trials, 1), "us_per_env_step": round(1e6 * sim_s / float(steps), 1)}
 
 
-def native() -> dict:
+def native(run: str | None) -> dict:
+    """Native rdm-fixed updates from the trained network of ``run`` (an untrained one breaks
+    fixation at once, and its trials end at the first step), else from initialisation."""
     config = TrainConfig(task="rdm-fixed", n_gradient=20).resolved()
     learner = build_native(config)
     state = learner.init(jax.random.PRNGKey(1))
+    if run is not None:
+        from rewardrnn.api import load_run
+        _, _, trained = load_run(run)
+        state = jax.tree_util.tree_map(lambda a: a[0], trained.learner)
     update = jax.jit(learner.update)
     for _ in range(5):
         state, metrics = update(state)
@@ -63,11 +71,13 @@ def native() -> dict:
         state, metrics = update(state)
     jax.block_until_ready(state.policy)
     elapsed = time.perf_counter() - t0
-    return {"path": "native rdm-fixed, dt 10 ms", "trials_per_s": round(20 * UPDATES / elapsed, 1)}
+    return {"path": f"native rdm-fixed, dt 10 ms, {'trained' if run else 'untrained'} network",
+            "trials_per_s": round(20 * UPDATES / elapsed, 1)}
 
 
 if __name__ == "__main__":
-    results = [native(), neurogym(10.0), neurogym(None)]
+    import sys
+    results = [native(sys.argv[1] if len(sys.argv) > 1 else None), neurogym(10.0), neurogym(None)]
     for row in results:
         print(row)
     out = Path(__file__).parent / "results" / "neurogym_speed.json"
