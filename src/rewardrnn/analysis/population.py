@@ -124,7 +124,10 @@ def cross_temporal_decoding(data: np.ndarray, labels: np.ndarray, n_splits: int 
         templates = np.stack([data[train & (y == c)].mean(0) for c in range(len(classes))])
         templates = templates - templates.mean(-1, keepdims=True)
         templates = templates / np.maximum(np.linalg.norm(templates, axis=-1, keepdims=True), 1e-12)
-        corr = np.einsum("cin,jtn->jcit", templates, z[~train])  # (test trial, class, t1, t2)
+        test = z[~train]
+        n_classes, n_test = templates.shape[0], test.shape[0]
+        corr = templates.reshape(-1, templates.shape[-1]) @ test.reshape(-1, test.shape[-1]).T  # one BLAS call
+        corr = corr.reshape(n_classes, n_time, n_test, n_time).transpose(2, 0, 1, 3)  # (test trial, class, t1, t2)
         predicted = np.argmax(corr, axis=1)
         accuracy += np.mean(predicted == y[~train][:, None, None], axis=0)
     return accuracy / n_splits
