@@ -107,7 +107,7 @@ def psth(ds: xr.Dataset, variable: str = "rates", align: str = "stimulus",
         coords[d] = ds[d].values
     out = xr.DataArray(mean, dims=("group", "time") + extra_dims, coords=coords, name=variable)
     out.time.attrs["units"] = f"ms from {align}"
-    return out
+    return out.isel(group=np.flatnonzero(out["n_trials"].values > 0))  # groups with no kept trial dropped
 
 
 def window_mean(ds: xr.Dataset, variable: str = "rates", align: str = "choice",
