@@ -139,14 +139,22 @@ def _config_for(out: Path, resume: bool, config_class, task: str, given: dict):
     return config_class(task=task, **given)
 
 
+def _run_training(train_fn, config_class, task: str, out: Path, options: dict, resume: bool, overwrite: bool,
+                  quiet: bool, saved_unit: str) -> dict:
+    """Build the config (given options on top of a resumed run's), train, keep what is saved on
+    Ctrl-C / SIGTERM; returns the run's summary."""
+    given = {k: v for k, v in options.items() if v is not None}
+    with _clean_errors():
+        config = _config_for(out, resume, config_class, task, given)
+        with _interruptible(out, saved_unit):
+            return train_fn(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
+
+
 def _train_neurogym(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
     from rewardrnn.training.neurogym_run import NeuroGymTrainConfig, train_neurogym
 
-    given = {k: v for k, v in options.items() if v is not None}
-    with _clean_errors():
-        config = _config_for(out, resume, NeuroGymTrainConfig, task, given)
-        with _interruptible(out, "validation"):
-            summary = train_neurogym(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
+    summary = _run_training(train_neurogym, NeuroGymTrainConfig, task, out, options, resume, overwrite, quiet,
+                            "validation")
     for s in summary["seeds"]:
         typer.echo(f"seed {s['seed']}: {_reached(s)}")
     typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
@@ -155,11 +163,8 @@ def _train_neurogym(task: str, out: Path, options: dict, resume: bool, overwrite
 def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
     from rewardrnn.training.perturbation_run import PerturbationTrainConfig, train_perturbation
 
-    given = {k: v for k, v in options.items() if v is not None}
-    with _clean_errors():
-        config = _config_for(out, resume, PerturbationTrainConfig, task, given)
-        with _interruptible(out, "chunk"):
-            summary = train_perturbation(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
+    summary = _run_training(train_perturbation, PerturbationTrainConfig, task, out, options, resume, overwrite,
+                            quiet, "chunk")
     for s in summary["seeds"]:
         typer.echo(f"seed {s['seed']}: {_reached(s)}; final error {s['final_error']:.3f}")
     if "median_trials_to_criterion" in summary:
