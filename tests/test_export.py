@@ -66,6 +66,7 @@ def test_safetensors_export_and_bad_format(dale_run, tmp_path):
         assert f.get_tensor("policy/W_out").shape == (20, 3)
     bad = runner.invoke(app, ["export", str(dale_run), "--format", "pt"])
     assert bad.exit_code == 2 and "npz, safetensors" in bad.output
+    _loads_in_pytorch(path)
     bad = runner.invoke(app, ["export", str(dale_run), "--seed", "9"])
     assert bad.exit_code == 2 and "seed 9 was not trained" in bad.output
 
@@ -79,3 +80,26 @@ def test_perturbation_run_export(tmp_path):
         description = json.loads(str(f["__description__"]))
         assert f["J"].shape == (20, 20) and f["W_in"].shape == (20, 3)
     assert description["learner"] == "perturbation" and description["tau_ms"] == 30.0
+
+
+def _loads_in_pytorch(path):
+    """PyTorch (test environment only; in a subprocess, as importing torch slows JAX) reads the
+    file with safetensors.torch and runs the readout of the exported weights."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("torch") is None:
+        return
+    script = f"""
+import json, torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+w = load_file({str(path)!r})
+about = json.loads(safe_open({str(path)!r}, "pt").metadata()["description"])
+logits = torch.relu(torch.full((1, w["policy/W_out"].shape[0]), 0.5)) @ w["policy/W_out"] + w["policy/b_out"]
+assert logits.shape == (1, 3) and torch.isfinite(logits).all() and set(w) == set(about["arrays"])
+print("ok", len(w))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr[-2000:]

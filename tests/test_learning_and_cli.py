@@ -174,6 +174,8 @@ def test_record_analyze_and_report_of_a_trained_network(trained_run):
     assert np.allclose(ds["action_prob"].values[valid].sum(-1), 1.0, atol=1e-5)
     assert (ds["inputs"].values[:, 0] == 0).all()  # no input before the first step
     assert (ds["action_taken"].values[~valid] == -1).all()
+    tidy = ds["rates"].isel(unit=[0, 1]).to_dataframe().dropna()  # docs/interop.md's recipe
+    assert len(tidy) == 2 * valid.sum() and {"coherence", "choice"} <= set(tidy.columns)
     ds.close()
 
     result = runner.invoke(app, ["analyze", str(out), "--behaviour-trials", "300"])
