@@ -277,3 +277,18 @@ def test_every_song_task_runs_its_own_analyses(name, expected):
     assert 0.6 < result.numbers["performance"]["p_correct"] < 0.95  # 70 % scripted + lucky lapses
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def test_learning_curve_median_across_seeds_and_report_row():
+    from rewardrnn.figures.learning import learning_curve
+    from rewardrnn.report import _training_rows
+
+    rows = [dict(seed=s, trials=t, reward=0.0, p_correct=p, new_best=False)
+            for s, ps in ((1, (0.5, 0.7)), (2, (0.6, 0.9)), (3, (0.7, 0.8))) for t, p in zip((0, 1000), ps)]
+    fig = learning_curve(pd.DataFrame(rows), 0.8)
+    median = [line for line in fig.axes[1].lines if line.get_label() == "median, IQR"][0]
+    assert list(median.get_ydata()) == pytest.approx([60.0, 80.0])
+    summary = {"seeds": [{"seed": 1, "reached_criterion": True, "trials_to_criterion": 5000},
+                         {"seed": 2, "reached_criterion": True, "trials_to_criterion": 7000},
+                         {"seed": 3, "reached_criterion": False}]}
+    assert ("median trials to criterion", "6000 (IQR 5500-6500), 2 of 3 seeds reached it") in _training_rows(summary)

@@ -75,6 +75,11 @@ def _training_rows(summary: dict) -> list[tuple[str, str]]:
     for seed in summary.get("seeds", []):
         reached = seed.get("trials_to_criterion") if seed.get("reached_criterion") else "not reached"
         rows.append((f"seed {seed['seed']}", f"trials to criterion: {reached}"))
+    reached = [s["trials_to_criterion"] for s in summary.get("seeds", []) if s.get("reached_criterion")]
+    if len(summary.get("seeds", [])) > 1 and reached and "median_trials_to_criterion" not in summary:
+        q1, median, q3 = np.percentile(reached, [25, 50, 75])
+        rows.append(("median trials to criterion", f"{median:g} (IQR {q1:g}-{q3:g}), {len(reached)} of "
+                                                   f"{len(summary['seeds'])} seeds reached it"))
     for key in ("median_trials_to_criterion", "iqr", "wall_s", "criterion"):
         if key in summary:
             rows.append((key, _short(summary[key])))

@@ -11,7 +11,8 @@ import pandas as pd  # noqa: E402
 
 def learning_curve(metrics: pd.DataFrame, p_correct_target: float | None = None) -> plt.Figure:
     """Validation reward and P(correct | decision) vs training trials, one line per seed;
-    new-best validations marked, the criterion's target drawn as a dashed line."""
+    new-best validations marked, the criterion's target drawn as a dashed line; with several
+    seeds, their median and interquartile range (over the seeds validated at each point)."""
     fig, (ax_r, ax_c) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     for seed, rows in metrics.groupby("seed"):
         trials = rows["trials"] / 1000
@@ -19,6 +20,12 @@ def learning_curve(metrics: pd.DataFrame, p_correct_target: float | None = None)
         ax_c.plot(trials, 100 * rows["p_correct"], lw=1)
         best = rows[rows["new_best"].astype(bool)]
         ax_c.plot(best["trials"] / 1000, 100 * best["p_correct"], "k.", ms=3)
+    if metrics["seed"].nunique() > 1:  # median and interquartile range across the seeds still training
+        grid = metrics.pivot_table(index="trials", columns="seed", values="p_correct")
+        q1, median, q3 = (100 * grid.quantile(q, axis=1) for q in (0.25, 0.5, 0.75))
+        ax_c.fill_between(grid.index / 1000, q1, q3, color="k", alpha=0.15, lw=0)
+        ax_c.plot(grid.index / 1000, median, color="k", lw=1.8, label="median, IQR")
+        ax_c.legend(frameon=False, fontsize=8)
     if p_correct_target is not None:
         ax_c.axhline(100 * p_correct_target, color="k", ls="--", lw=0.8)
     ax_r.set(xlabel="training trials (×1000)", ylabel="mean reward per trial")
