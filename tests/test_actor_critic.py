@@ -8,7 +8,6 @@ import pytest
 
 from rewardrnn.learners.actor_critic import returns_to_go
 from rewardrnn.training.config import TrainConfig
-from rewardrnn.training.loop import build_learner
 
 SMALL = dict(N=20, baseline_N=20, p0=0.25)
 
@@ -19,7 +18,7 @@ def test_returns_to_go():
 
 
 def grads_at_init(t0_return):
-    learner = build_learner(TrainConfig(t0_return=t0_return, **SMALL).resolved())
+    learner = TrainConfig(t0_return=t0_return, **SMALL).resolved().build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     grad = jax.grad(learner.losses, argnums=(0, 1), has_aux=True)
     (g_policy, g_value), _ = grad(state.policy, state.value, state, jax.random.PRNGKey(1))
@@ -40,7 +39,7 @@ def test_paper_returns_give_exactly_zero_gradient_at_initialisation():
 
 
 def test_update_changes_parameters_and_counts():
-    learner = build_learner(TrainConfig(**SMALL).resolved())
+    learner = TrainConfig(**SMALL).resolved().build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     new, metrics = jax.jit(learner.update)(state)
     assert int(new.updates) == 1 and int(new.skipped) == 0
@@ -49,7 +48,7 @@ def test_update_changes_parameters_and_counts():
 
 
 def test_non_finite_gradient_skips_the_update():
-    learner = build_learner(TrainConfig(**SMALL).resolved())
+    learner = TrainConfig(**SMALL).resolved().build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     bad = state._replace(policy=dict(state.policy, W_out=state.policy["W_out"].at[0, 0].set(jnp.nan)))
     new, metrics = jax.jit(learner.update)(bad)
@@ -68,7 +67,7 @@ def test_gradients_are_clipped_to_global_norm_one():
 
     from rewardrnn.learners.actor_critic import _apply
 
-    learner = build_learner(TrainConfig(**SMALL).resolved())
+    learner = TrainConfig(**SMALL).resolved().build_learner()
     params = {"w": jnp.zeros(3)}
     big, small = {"w": jnp.asarray([100.0, 0.0, 0.0])}, {"w": jnp.asarray([-0.5, 0.5, 0.0])}
 
@@ -98,7 +97,7 @@ def test_gradients_are_clipped_to_global_norm_one():
 
 
 def test_validation_matches_the_task_performance_measure():
-    learner = build_learner(TrainConfig(**SMALL).resolved())
+    learner = TrainConfig(**SMALL).resolved().build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     perf = learner.validate(state.policy, state.policy_masks, jax.random.PRNGKey(2), 200)
     # the uniform initial policy breaks fixation: every trial is an abort worth -1
@@ -109,7 +108,7 @@ def test_validation_matches_the_task_performance_measure():
 def test_acting_samples_from_the_policy_and_stops_when_all_trials_end():
     from rewardrnn.networks import gru
 
-    learner = build_learner(TrainConfig(**SMALL).resolved())
+    learner = TrainConfig(**SMALL).resolved().build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     policy = dict(state.policy, W_out=0.3 * jax.random.normal(jax.random.PRNGKey(5), state.policy["W_out"].shape),
                   b_out=jnp.asarray([4.0, 0.0, 0.0]))  # mostly fixate, so trials last a while

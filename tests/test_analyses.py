@@ -226,7 +226,7 @@ def _scripted_records(name: str, trials_per_condition: int, n_units: int = 12):
     trials; rates and value are noise, NaN after the trial's end, as the recorder writes them."""
     import jax
 
-    from rewardrnn.analysis.records import behaviour_columns, condition_cycle, per_trial_outcomes
+    from rewardrnn.records.behaviour import behaviour_columns, condition_cycle, per_trial_outcomes
     from rewardrnn.tasks.engine import TaskEnv
 
     env = TaskEnv(get_task(name), 10.0)

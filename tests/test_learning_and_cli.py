@@ -158,7 +158,7 @@ def test_record_analyze_and_report_of_a_trained_network(trained_run):
     and give the paper's qualitative results, the report opens in headless Chromium."""
     import numpy as np
 
-    from rewardrnn.analysis.activity import open_activity
+    from rewardrnn.records.activity import open_activity
 
     out, _ = trained_run
     result = runner.invoke(app, ["record", str(out), "-n", "20"])

@@ -11,7 +11,6 @@ import pytest
 from rewardrnn.errors import ConfigError
 from rewardrnn.networks import gru, linear
 from rewardrnn.training import TrainConfig
-from rewardrnn.training.loop import build_learner
 
 
 # ---- task defaults --------------------------------------------------------------------------------
@@ -32,7 +31,7 @@ def test_value_input_scale_of_the_economic_task():
     """pyrl: scale = baseline_Win * sqrt(baseline_p0 * N_policy) / (N_policy + N_actions) (spec §3.5):
     0.097 with baseline_Win = 1 and 0.97 with 10."""
     for task, expected in (("rdm-fixed", 10 / 103), ("economic", 100 / 103)):
-        learner = build_learner(TrainConfig(task=task).resolved())
+        learner = TrainConfig(task=task).resolved().build_learner()
         w = np.asarray(learner.init(jax.random.PRNGKey(0)).value["W_in"])
         assert w.std() == pytest.approx(expected, rel=0.02)
 
@@ -43,7 +42,7 @@ def test_value_input_scale_of_the_economic_task():
     ("multisensory", {0: range(0, 150), 1: range(0, 50), 2: range(0, 50), 3: range(100, 150), 4: range(100, 150)}),
 ])
 def test_input_weight_blocks(task, blocks):
-    learner = build_learner(TrainConfig(task=task).resolved())
+    learner = TrainConfig(task=task).resolved().build_learner()
     w = np.asarray(learner.init(jax.random.PRNGKey(0)).policy["W_in"])
     n = learner.policy_config.n_units
     n_in = learner.env.n_inputs
@@ -74,7 +73,7 @@ def test_linear_value_network_reads_the_current_input():
 
 
 def test_linear_baseline_learner_updates_its_readout():
-    learner = build_learner(TrainConfig(baseline="linear", N=20, p0=0.25).resolved())
+    learner = TrainConfig(baseline="linear", N=20, p0=0.25).resolved().build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     assert set(state.value) == {"W_out", "b_out", "x0"} and state.value["W_out"].shape == (23, 1)
     # At initialisation V = -1 = every return, so nothing moves; start the bias at 0 instead:
@@ -102,7 +101,7 @@ def test_dale_initialisation():
 
 def test_dale_signs_survive_training_and_bad_ratios_are_refused():
     config = TrainConfig(dale=True, N=20, baseline_N=20, p0=0.25).resolved()
-    learner = build_learner(config)
+    learner = config.build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     update = jax.jit(learner.update)
     for _ in range(20):

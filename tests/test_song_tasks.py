@@ -319,17 +319,17 @@ def test_wager_performance_measure():
 
 
 def test_behaviour_table_has_each_tasks_columns():
-    from rewardrnn.analysis.records import behaviour_table, table_performance
+    from rewardrnn.analysis.behaviour import table_performance
+    from rewardrnn.records.behaviour import behaviour_table
     from rewardrnn.training import TrainConfig
-    from rewardrnn.training.loop import build_learner
-
+    
     expected = {"wager": {"wager", "sure_onset_ms", "sure_chosen", "delay_ms", "stimulus_ms"},
                 "mante": {"context", "context_name", "motion_coherence", "colour_direction", "delay_ms"},
                 "multisensory": {"modality", "modality_name", "frequency", "visual", "auditory"},
                 "romo": {"f1", "f2", "delay_ms", "order"},
                 "economic": {"n_A", "n_B", "n_left", "n_right", "A_left", "chosen_juice", "offer_ms"}}
     for name, columns in expected.items():
-        learner = build_learner(TrainConfig(task=name).resolved())
+        learner = TrainConfig(task=name).resolved().build_learner()
         state = learner.init(jax.random.PRNGKey(0))
         table = behaviour_table(learner, state.policy, state.policy_masks, jax.random.PRNGKey(1), 1)
         assert columns <= set(table.columns), (name, columns - set(table.columns))

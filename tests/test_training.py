@@ -34,6 +34,8 @@ def test_unknown_task_and_keys():
         TrainConfig(task="nope")
     with pytest.raises(ConfigError, match="unknown config keys"):
         TrainConfig.from_dict({"task": "rdm-fixed", "learning_rate": 1})
+    with pytest.raises(ConfigError, match="32-bit"):
+        TrainConfig(seed=2 ** 64)
 
 
 def test_checkpoint_round_trip_truncation_and_foreign_files(tmp_path):
@@ -118,28 +120,30 @@ def test_seeds_are_vectorised_and_stop_on_their_own(tmp_path):
 
 
 def test_compaction_of_active_seeds():
-    from rewardrnn.training.loop import _compact
+    from rewardrnn.training.trainer import compact
 
-    index, batch = _compact(np.array([True, False, True]))
+    index, batch = compact(np.array([True, False, True]))
     assert index.tolist() == [0, 2] and batch.tolist() == [0, 2]
-    index, batch = _compact(np.array([True, True, True, False, False]))
+    index, batch = compact(np.array([True, True, True, False, False]))
     assert batch.tolist() == [0, 1, 2, 0]  # padded to a power of two with a frozen copy
-    assert _compact(np.ones(5, bool))[1].tolist() == [0, 1, 2, 3, 4]
+    assert compact(np.ones(5, bool))[1].tolist() == [0, 1, 2, 3, 4]
 
 
 def test_a_chunk_computes_only_the_active_seeds():
-    from rewardrnn.training.loop import Trainer, initial_state
+    from rewardrnn.training.trainer import Trainer
 
-    trainer = Trainer(TrainConfig(n_seeds=3, **TINY))
-    state = initial_state(trainer.config, trainer.learner).learner
+    config = TrainConfig(n_seeds=3, **TINY)
+    trainer = Trainer(config.build_learner(), config.plan())
+    steps = trainer.steps
+    state = trainer.initial_state().learner
     active = np.array([True, False, True])
-    new, metrics = trainer.chunk(state, active)
+    new, metrics, _ = steps.chunk(state, active)
     assert np.asarray(new.updates).tolist() == [5, 0, 5]
     np.testing.assert_array_equal(np.asarray(new.policy["W_rec"][1]), np.asarray(state.policy["W_rec"][1]))
     assert np.isnan(metrics["value_loss"][1]) and np.isfinite(metrics["value_loss"][[0, 2]]).all()
-    perf = trainer.validate(new, active)
+    perf = steps.validate(new, active)
     assert np.isnan(perf["reward"][1]) and np.isfinite(perf["reward"][[0, 2]]).all()
-    full, _ = trainer.chunk(state, np.ones(3, bool))
+    full, _, _ = steps.chunk(state, np.ones(3, bool))
     np.testing.assert_allclose(np.asarray(new.policy["W_rec"][2]), np.asarray(full.policy["W_rec"][2]),
                                rtol=1e-4, atol=1e-5)
 

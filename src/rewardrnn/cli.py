@@ -37,6 +37,7 @@ def tasks() -> None:
     for task in CONTINUOUS_TASKS.values():
         typer.echo(f"{task.name:<21} {task.summary} [perturbation learner; {task.n_types} trial types; "
                    f"stop: {task.describe_criterion()}]")
+    typer.echo("ngym:<id>             any NeuroGym environment, with the actor-critic (extra: neurogym)")
 
 
 @app.command()
@@ -56,7 +57,7 @@ def train(
         None, help="t=0 policy-gradient term: pyrl (R[0]; learns) or paper (G_0; zero gradient at init) [default: pyrl]"),
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
     n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
-    checkfreq: Optional[int] = typer.Option(None, help="updates between validations [default: 50]"),
+    checkfreq: Optional[int] = typer.Option(None, help="updates between validations and checkpoints [default: 50; perturbation learner: trials, 250]"),
     learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.) or perturbation (Miconi) [default: the task's]"),
     trials: Optional[int] = typer.Option(None, help="perturbation learner: trials per seed at most, in chunks of 250 [default: the paper's]"),
     nonlinearity: Optional[str] = typer.Option(None, help="perturbation learner: S of the trace: cube, signed-square, identity, signed-sqrt [default: cube]"),
@@ -67,64 +68,53 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
-    """Train a task to its stop criterion; writes config, metrics and checkpoints to --out."""
-    from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+    """Train a task to its stop criterion; writes config, metrics and checkpoints to --out.
+    A flag that does not apply to the task's learner is refused."""
+    from rewardrnn.training.kinds import kind_for
+    from rewardrnn.training.run import train as run_training
 
-    if task.startswith("ngym:"):  # any NeuroGym environment, with the actor-critic
-        given = dict(seed=seed, N=n_units, lr=lr, baseline_lr=baseline_lr, max_updates=max_updates,
-                     checkfreq=checkfreq, n_validation=n_validation)
-        if dt is not None:
-            given["env_kwargs"] = {"dt": dt}
-        _train_neurogym(task, out, given, resume, overwrite, quiet)
-        return
-    if learner not in (None, "actor-critic", "perturbation"):
-        with _clean_errors():
-            raise ConfigError(f"learner must be actor-critic or perturbation, got {learner!r}")
-    if task in CONTINUOUS_TASKS or learner == "perturbation":
-        with _clean_errors():
-            if learner == "actor-critic" or task not in CONTINUOUS_TASKS:
-                raise ConfigError(f"the perturbation learner trains Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) "
-                                  f"and the actor-critic Song's; {task!r} with {learner!r} is not a pair")
-        _train_perturbation(task, out, dict(seed=seed, n_seeds=seeds, n_trials=trials, nonlinearity=nonlinearity,
-                                            update=update_form, method=method, trial_order=trial_order,
-                                            n_units=n_units),
-                            resume, overwrite, quiet)
-        return
-
-    from rewardrnn.training import TrainConfig
-    from rewardrnn.training.loop import train as run_training
-
-    given = {k: v for k, v in dict(seed=seed, n_seeds=seeds, dt_ms=dt, N=n_units, lr=lr, baseline_lr=baseline_lr,
-                                   baseline=baseline, dale=dale, t0_return=t0_return, max_updates=max_updates,
-                                   n_validation=n_validation, checkfreq=checkfreq).items() if v is not None}
-    if juice_ratio is not None:
-        given["task_options"] = {"juice_ratio": juice_ratio}
+    flags = dict(seed=seed, seeds=seeds, dt=dt, N=n_units, lr=lr, baseline_lr=baseline_lr, baseline=baseline,
+                 dale=dale, juice_ratio=juice_ratio, t0_return=t0_return, max_updates=max_updates,
+                 n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
+                 update_form=update_form, method=method, trial_order=trial_order)
     with _clean_errors():
-        config = _config_for(out, resume, TrainConfig, task, given)
-        with _interruptible(out, "validation"):
+        if resume and overwrite:
+            raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
+        kind = kind_for(task, learner)
+        given = kind.config_options(task, flags)
+        config = _config_for(out, resume, kind, task, given)
+        with _interruptible(out):
             result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
-    for s in result.summary["seeds"]:
-        typer.echo(f"seed {s['seed']}: {_reached(s)}; best reward {s['best_reward']:.3f}")
-    typer.echo(f"{result.summary['wall_s']:.1f} s; run folder: {out}")
+    summary = result.summary
+    for s in summary["seeds"]:
+        typer.echo(f"seed {s['seed']}: {_reached(s)}; best score {s['best_score']:.3f}")
+    if "median_trials_to_criterion" in summary and len(summary["seeds"]) > 1:
+        typer.echo(f"median trials to criterion {summary['median_trials_to_criterion']:g} "
+                   f"(IQR {summary['iqr'][0]:g}-{summary['iqr'][1]:g}) over {summary['seeds_reached']} seed(s)")
+    typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
 
 
 @contextlib.contextmanager
-def _interruptible(out: Path, what: str):
+def _interruptible(out: Path):
     """Ctrl-C or SIGTERM: say where the last saved state is, exit 130."""
     try:
         yield
     except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted: the last {what} is saved in {out}; continue with --resume", err=True)
+        from rewardrnn.training import run_folder
+        if (out / run_folder.CHECKPOINT).is_file():
+            typer.echo(f"\ninterrupted: the last validation is saved in {out}; continue with --resume", err=True)
+        else:
+            typer.echo(f"\ninterrupted before the first checkpoint: nothing to resume in {out}", err=True)
         raise typer.Exit(130) from None
 
 
 def _reached(seed_summary: dict) -> str:
     if seed_summary["reached_criterion"]:
         return f"criterion after {seed_summary['trials_to_criterion']} trials"
-    return "criterion not reached"
+    return f"criterion not reached ({seed_summary.get('status', 'stopped')})"
 
 
-def _config_for(out: Path, resume: bool, config_class, task: str, given: dict):
+def _config_for(out: Path, resume: bool, kind, task: str, given: dict):
     """The config to run: with --resume, the run folder's saved one with the given options on
     top (differences the run cannot absorb are refused later); otherwise a fresh one."""
     import dataclasses
@@ -132,45 +122,11 @@ def _config_for(out: Path, resume: bool, config_class, task: str, given: dict):
     from rewardrnn.training import run_folder
 
     if resume and (out / run_folder.CONFIG).is_file():
-        saved = run_folder.read_config(out)
-        if not isinstance(saved, config_class):
-            raise RunFolderError(f"{out} holds a run of another learner ({saved.task}); choose another --out")
-        return dataclasses.replace(saved, task=task, **given)
-    return config_class(task=task, **given)
-
-
-def _run_training(train_fn, config_class, task: str, out: Path, options: dict, resume: bool, overwrite: bool,
-                  quiet: bool, saved_unit: str) -> dict:
-    """Build the config (given options on top of a resumed run's), train, keep what is saved on
-    Ctrl-C / SIGTERM; returns the run's summary."""
-    given = {k: v for k, v in options.items() if v is not None}
-    with _clean_errors():
-        config = _config_for(out, resume, config_class, task, given)
-        with _interruptible(out, saved_unit):
-            return train_fn(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
-
-
-def _train_neurogym(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
-    from rewardrnn.training.neurogym_run import NeuroGymTrainConfig, train_neurogym
-
-    summary = _run_training(train_neurogym, NeuroGymTrainConfig, task, out, options, resume, overwrite, quiet,
-                            "validation")
-    for s in summary["seeds"]:
-        typer.echo(f"seed {s['seed']}: {_reached(s)}")
-    typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
-
-
-def _train_perturbation(task: str, out: Path, options: dict, resume: bool, overwrite: bool, quiet: bool) -> None:
-    from rewardrnn.training.perturbation_run import PerturbationTrainConfig, train_perturbation
-
-    summary = _run_training(train_perturbation, PerturbationTrainConfig, task, out, options, resume, overwrite,
-                            quiet, "chunk")
-    for s in summary["seeds"]:
-        typer.echo(f"seed {s['seed']}: {_reached(s)}; final error {s['final_error']:.3f}")
-    if "median_trials_to_criterion" in summary:
-        typer.echo(f"median trials to criterion {summary['median_trials_to_criterion']:g} "
-                   f"(IQR {summary['iqr'][0]:g}-{summary['iqr'][1]:g}) over {summary['seeds_reached']} seed(s)")
-    typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
+        data, identity = run_folder.read_config_json(out)
+        if identity["kind"] != kind.name:
+            raise RunFolderError(f"{out} holds a run of another learner ({data.get('task')}); choose another --out")
+        return dataclasses.replace(kind.config_class.from_dict(data), task=task, **given)
+    return kind.config_class(task=task, **given)
 
 
 @app.command()
@@ -181,13 +137,11 @@ def evaluate(
     dt: Optional[float] = typer.Option(None, help="evaluate at another time step (ms)"),
 ) -> None:
     """Run the best parameters over every condition; print P(decision), P(correct) per condition."""
-    from rewardrnn import api
+    from rewardrnn import verbs
 
     with _clean_errors():
-        table = api.evaluate(run, trials_per_condition=trials, seed=seed, dt_ms=dt)
-        config = api.run_folder.read_config(run)
-        report = api.evaluation_report(table, config.task)
-        perf = api.table_performance(config.protocol(), table)
+        table = verbs.evaluate(run, trials_per_condition=trials, seed=seed, dt_ms=dt)
+        report, perf = verbs.evaluation_report(run, table)
     typer.echo(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     typer.echo("all: " + "  ".join(f"{name} {value:.3f}" for name, value in perf.items()) + f"  ({len(table)} trials)")
     typer.echo(f"trials written to {run / 'evaluation'}")
@@ -199,10 +153,10 @@ def plot(
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
 ) -> None:
     """Learning curve and psychometric curve (PNG and SVG) under RUN/figures."""
-    from rewardrnn import api
+    from rewardrnn import verbs
 
     with _clean_errors():
-        paths = api.plot(run, seed=seed)
+        paths = verbs.plot(run, seed=seed)
     for path in paths:
         typer.echo(str(path))
 
@@ -231,10 +185,10 @@ def record(
     table_format: str = typer.Option("csv", "--table-format", help="behaviour table: csv or parquet"),
 ) -> None:
     """Run the trained network over the condition grid: behaviour table + activity dataset (NetCDF)."""
-    from rewardrnn.analysis import pipeline
+    from rewardrnn import verbs
 
     with _clean_errors():
-        table, path = pipeline.record(run, trials, seed, table_format)
+        table, path = verbs.record(run, trials, seed, table_format)
     typer.echo(f"{len(table)} trials recorded: {path.parent}/trials.{table_format}, {path}")
 
 
@@ -246,10 +200,10 @@ def analyze(
                                                    "[default: the paper's]"),
 ) -> None:
     """Every analysis that fits the task: figures (PNG, SVG) and numbers.json under RUN/analysis/seedS."""
-    from rewardrnn.analysis import pipeline
+    from rewardrnn import verbs
 
     with _clean_errors():
-        result, out = pipeline.analyze(run, seed, behaviour_trials)
+        result, out = verbs.analyze(run, seed, behaviour_trials)
     typer.echo(f"{len(result.figures)} figures and numbers.json in {out}")
 
 

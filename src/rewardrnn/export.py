@@ -5,7 +5,8 @@ PyTorch's ``safetensors`` loader) without rewardrnn.
 Array names: ``policy/<name>`` and ``value/<name>`` (actor-critic: the best parameters, as pyrl's
 ``best`` checkpoint), ``policy/mask/<name>`` for the fixed sparsity masks, and
 ``policy/effective/W_rec`` / ``policy/effective/W_rec_gates``: the weights the equations use
-(masked, and sign-constrained under Dale's principle). Miconi runs: ``J`` and ``W_in`` (final).
+(masked, and sign-constrained under Dale's principle). Miconi runs: ``J`` and ``W_in`` (best: at the
+criterion, or of the lowest error of the last 100 trials).
 The description is the ``__description__`` entry of the ``.npz`` (a string) or the
 ``description`` metadata of the ``.safetensors`` file.
 """
@@ -16,10 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 
-from rewardrnn.errors import ConfigError
+from rewardrnn.errors import ConfigError, RunFolderError
 
 FORMATS = ("npz", "safetensors")
 FORMAT_TAG = "rewardrnn-weights/1"
@@ -44,44 +44,46 @@ RATE_EQUATIONS = [
 
 def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: str | Path | None = None) -> Path:
     """Write the weights of ``seed`` (default: the run's first) of the run folder ``run``; returns
-    the written path (default ``RUN/export/weights_seed{S}.{fmt}``)."""
+    the written path (default ``RUN/export/weights_seed{S}.{fmt}``). ``out`` must end in
+    ``.{fmt}`` and may not name a file of the run itself."""
     from rewardrnn.training import run_folder
-    from rewardrnn.training.config import TrainConfig
+    from rewardrnn.training.run_folder import RunFolder
 
     if fmt not in FORMATS:
-        raise ConfigError(f"export format must be one of {', '.join(FORMATS)}; got {fmt!r}")
-    run = Path(run)
-    config = run_folder.read_config(run)
-    if seed is None:
-        seed = config.seeds[0]
-    if seed not in config.seeds:
-        raise ConfigError(f"seed {seed} was not trained in this run; its seeds are {config.seeds}")
-    index = config.seeds.index(seed)
-    if isinstance(config, TrainConfig):
-        arrays, description = _actor_critic(run, config, index)
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    folder = RunFolder(run)
+    i, seed = folder.seed_index(seed)
+    path = Path(out) if out is not None else folder.path / "export" / f"weights_seed{seed}.{fmt}"
+    if path.suffix != f".{fmt}":
+        raise ConfigError(f"--out {path} must end in .{fmt} (the format written)")
+    if path.resolve().parent == folder.path.resolve() and path.name in run_folder.RUN_FILES:
+        raise RunFolderError(f"--out {path} would replace the run's own {path.name}; choose another file")
+    if folder.kind.learner == "actor-critic":
+        arrays, description = _actor_critic(folder, seed)
     else:
-        arrays, description = _perturbation(run, config, index)
-    description.update(format=FORMAT_TAG, seed=seed, arrays={k: list(v.shape) for k, v in arrays.items()})
-    path = Path(out) if out is not None else run / "export" / f"weights_seed{seed}.{fmt}"
-    path.parent.mkdir(parents=True, exist_ok=True)
+        arrays, description = _perturbation(folder, seed)
+    description.update(format=FORMAT_TAG, seed=seed, run_id=folder.identity["run_id"],
+                       arrays={k: list(v.shape) for k, v in arrays.items()})
+    run_folder.check_writable_folder(path.parent, "--out folder")
     text = json.dumps(description, indent=1)
     if fmt == "npz":
-        np.savez(path, __description__=np.asarray(text), **arrays)
+        run_folder.atomic_write_bytes(path, lambda f: np.savez(f, __description__=np.asarray(text), **arrays))
     else:
-        from safetensors.numpy import save_file
+        from safetensors.numpy import save
 
-        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path), metadata={"description": text})
+        data = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={"description": text})
+        run_folder.atomic_write_bytes(path, lambda f: f.write(data))
     return path
 
 
-def _actor_critic(run: Path, config, i: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from rewardrnn.api import load_run
+def _actor_critic(folder, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from rewardrnn.networks import gru
 
-    config, learner, state = load_run(run)
-    pick = lambda tree: jax.tree_util.tree_map(lambda a: np.asarray(a[i], np.float32), tree)  # noqa: E731
-    policy, value = pick(state.best_policy), pick(state.best_value)
-    policy_masks, value_masks = pick(state.learner.policy_masks), pick(state.learner.value_masks)
+    best = folder.best_params(seed)
+    state = folder.learner_state(seed)
+    as32 = lambda tree: {k: np.asarray(v, np.float32) for k, v in tree.items()}  # noqa: E731
+    policy, value = as32(best["policy"]), as32(best["value"])
+    policy_masks, value_masks = as32(state.policy_masks), as32(state.value_masks)
     arrays = {f"policy/{k}": v for k, v in policy.items()}
     arrays.update({f"value/{k}": v for k, v in value.items()})
     arrays.update({f"policy/mask/{k}": v for k, v in policy_masks.items()})
@@ -91,27 +93,25 @@ def _actor_critic(run: Path, config, i: int) -> tuple[dict[str, np.ndarray], dic
             w_rec, w_gates = gru.recurrent_weights(params, masks)
             arrays[f"{net}/effective/W_rec"] = np.asarray(w_rec)
             arrays[f"{net}/effective/W_rec_gates"] = np.asarray(w_gates)
-    env, resolved = learner.env, config.resolved()
+    learner, resolved = folder.learner, folder.resolved
+    core = getattr(learner, "core", learner)  # the actor-critic itself (NeuroGym: inside the host adapter)
+    protocol = getattr(learner.env, "protocol", None)
     description = {
         "learner": "actor-critic", "paper": "Song, Yang & Wang 2017, eLife 6:e21492",
-        "task": config.task, "task_options": config.task_options,
-        "inputs": list(env.protocol.inputs), "actions": list(env.protocol.actions),
-        "dt_ms": env.dt_ms, "tau_ms": resolved.tau_ms, "alpha": learner.alpha,
-        "policy_noise_std": learner.policy_noise, "value_noise_std": learner.value_noise,
-        "value_network": resolved.baseline, "equations": GRU_EQUATIONS,
+        "task": folder.task, "task_options": getattr(resolved, "task_options", {}),
+        "inputs": list(protocol.inputs) if protocol else learner.env.n_inputs,
+        "actions": list(protocol.actions) if protocol else learner.env.n_actions,
+        "dt_ms": learner.env.dt_ms, "tau_ms": core.policy_config.tau_ms, "alpha": core.alpha,
+        "policy_noise_std": core.policy_noise, "value_noise_std": core.value_noise,
+        "value_network": getattr(resolved, "baseline", "gru"), "equations": GRU_EQUATIONS,
         "units": {"time": "ms", "rates": "arbitrary (max(0, x))"}, "config": resolved.to_dict(),
     }
     return arrays, description
 
 
-def _perturbation(run: Path, config, i: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from rewardrnn.training import checkpoint, run_folder
-    from rewardrnn.training.perturbation_run import initial_states
-
-    cfg = config.resolved()
-    learner = cfg.build()
-    states, _ = checkpoint.load(run / run_folder.CHECKPOINT, initial_states(cfg, learner))
-    arrays = {k: np.asarray(v[i], np.float32) for k, v in states.params.items()}
+def _perturbation(folder, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays = {k: np.asarray(v, np.float32) for k, v in folder.best_params(seed).items()}
+    learner, cfg = folder.learner, folder.resolved
     net = learner.network
     description = {
         "learner": "perturbation", "paper": "Miconi 2017, eLife 6:e20899", "task": cfg.task,

@@ -13,11 +13,11 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from rewardrnn.analysis import pipeline
+from rewardrnn import verbs
+from rewardrnn.errors import RunFolderError
 from rewardrnn.training import run_folder
-from rewardrnn.training.config import TrainConfig
+from rewardrnn.training.run_folder import RunFolder
 
 #: Training numbers the papers give, by task (trials to criterion).
 PAPER_TRAINING = {"rdm-fixed": "≈ 7,000 trials (Song et al. 2017 text)",
@@ -56,25 +56,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _learning_figure(run: Path, config) -> str | None:
-    from rewardrnn.figures.learning import error_curves, learning_curve
-    if isinstance(config, TrainConfig):
-        metrics = run / run_folder.METRICS
-        if not metrics.is_file():
-            return None
-        return _png(learning_curve(pd.read_csv(metrics), config.protocol().criterion.min_p_correct))
-    errors = run / run_folder.ERRORS
-    if not errors.is_file():
-        return None
-    from rewardrnn.tasks.miconi import get_continuous_task
-    return _png(error_curves(np.load(errors), get_continuous_task(config.task).error_threshold))
-
-
 def _training_rows(summary: dict) -> list[tuple[str, str]]:
     rows = []
     for seed in summary.get("seeds", []):
         reached = seed.get("trials_to_criterion") if seed.get("reached_criterion") else "not reached"
-        rows.append((f"seed {seed['seed']}", f"trials to criterion: {reached}"))
+        status = f" ({seed['status']})" if seed.get("status") and not seed.get("reached_criterion") else ""
+        rows.append((f"seed {seed['seed']}", f"trials to criterion: {reached}{status}"))
     reached = [s["trials_to_criterion"] for s in summary.get("seeds", []) if s.get("reached_criterion")]
     if len(summary.get("seeds", [])) > 1 and reached and "median_trials_to_criterion" not in summary:
         q1, median, q3 = np.percentile(reached, [25, 50, 75])
@@ -89,16 +76,20 @@ def _training_rows(summary: dict) -> list[tuple[str, str]]:
 def build_report(run: str | Path, seed: int | None = None, out: str | Path | None = None) -> Path:
     """Write the report of ``run`` (analysing it first if needed) to ``out`` (default
     ``RUN/report.html``); returns its path."""
-    run = Path(run)
-    config = run_folder.read_config(run)
-    i, s = pipeline._seed(config, seed)
+    folder = RunFolder(run)
+    run, config = folder.path, folder.config
+    _, s = folder.seed_index(seed)
+    path = Path(out) if out is not None else run / "report.html"
+    run_folder.check_writable_folder(path.parent, "--out folder")
+    if path.resolve().parent == run.resolve() and path.name in run_folder.RUN_FILES:
+        raise RunFolderError(f"--out {path} would replace the run's own {path.name}; choose another file")
     analysis_dir = run / "analysis" / f"seed{s}"
-    if not (analysis_dir / "numbers.json").is_file():
-        pipeline.analyze(run, seed=s)
-    numbers = pipeline.read_numbers(run, s)
-    summary_path = run / run_folder.SUMMARY
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    resolved = summary.get("resolved_config") or config.to_dict()
+    numbers_path = analysis_dir / "numbers.json"
+    if not numbers_path.is_file() or json.loads(numbers_path.read_text()).get("run_id") != folder.identity["run_id"]:
+        verbs.analyze(run, seed=s)
+    numbers = verbs.read_numbers(run, s)
+    summary = folder.summary()
+    resolved = summary.get("resolved_config") or folder.resolved.to_dict()
 
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>rewardrnn report: "
              f"{html.escape(config.task)}</title><style>{STYLE}</style></head><body>",
@@ -109,7 +100,8 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     if config.task in PAPER_TRAINING:
         rows.append(("paper", PAPER_TRAINING[config.task]))
     parts.append(_table(rows, ("", "value")))
-    learning = _learning_figure(run, config)
+    learning_fig = verbs.adapter(folder).learning_figure(folder)
+    learning = _png(learning_fig) if learning_fig is not None else None
     if learning:
         parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption>learning curve</figcaption></figure>")
     parts.append("<h2>Key numbers</h2>")
@@ -125,7 +117,6 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     parts.append("</div><h2>Configuration</h2>")
     parts.append(_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
     parts.append("</body></html>")
-    path = Path(out) if out is not None else run / "report.html"
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(path)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+
+from rewardrnn.tasks.protocol import Protocol
 
 
 @dataclass(frozen=True)
@@ -236,3 +239,26 @@ def indifference_point(table: pd.DataFrame) -> dict[str, float]:
     x = (pattern["n_B"] - pattern["n_A"]) / (pattern["n_B"] + pattern["n_A"])
     fit = fit_psychometric(x, pattern["p_choose_b"] * pattern["n"], pattern["n"])
     return {"mu": fit.mu, "sigma": fit.sigma, "indifference_b_per_a": (1 + fit.mu) / (1 - fit.mu)}
+
+
+class _TableOutcomes(NamedTuple):
+    decision: np.ndarray
+    correct: np.ndarray
+    choice: np.ndarray
+
+
+def table_performance(protocol: Protocol, table: pd.DataFrame) -> dict[str, float]:
+    """The task's performance numbers (those of its stop criterion: P(decision), P(correct |
+    decision) and e.g. P(sure)) computed from a behaviour table."""
+    decision = table["decision"].to_numpy(bool)
+    correct = table["correct"].to_numpy(bool)
+    index = {name: i for i, name in enumerate(protocol.actions)}
+    choice = table["choice"].fillna("").map(lambda c: index.get(c, -1)).to_numpy(np.int32)
+    n_decision = max(int(decision.sum()), 1)
+    perf = {"p_decision": float(decision.mean()), "p_correct": float(correct.sum() / n_decision)}
+    if protocol.performance is not None:
+        variables = {name: table[name].to_numpy(np.float32) for name in table.columns
+                     if table[name].dtype.kind in "fiub"}
+        extra = protocol.performance(variables, _TableOutcomes(decision, correct, choice))
+        perf.update({k: float(v) for k, v in extra.items()})
+    return perf

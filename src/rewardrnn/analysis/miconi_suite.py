@@ -1,13 +1,5 @@
-"""Records and analyses of networks trained with Miconi's rule (spec miconi2017.md §5).
-
-Records: test trials of a trained network with the perturbations on, as in the paper ("also
-on during testing and decoding"), no learning. The activity dataset has the same layout as the
-actor-critic's (:mod:`rewardrnn.analysis.activity`): ``rates`` (trial, time, unit), ``inputs``
-(trial, time, input), ``output`` (trial, time), sampled every ``sample_ms`` (10 ms, at the last
-millisecond of each bin: 9, 19, ..., 999 ms, so that Miconi's MDS times 199/599/799/999 ms are
-samples), and the trial table (type, target, error, biases) as trial coordinates.
-
-Analyses: error and output per trial type; DNMS tasks: cross-temporal decoding of stimulus 1,
+"""Analyses of networks trained with Miconi's rule (spec miconi2017.md §5), on the records of
+:mod:`rewardrnn.records.perturbation`. Analyses: error and output per trial type; DNMS tasks: cross-temporal decoding of stimulus 1,
 stimulus 2 and the response (Fig. 2) and MDS of population states (Fig. 3); selective
 integration: the final output against the relevant and irrelevant bias in each context (Fig. 4)
 and the Mante-Sussillo regression subspace (Fig. 5).
@@ -15,10 +7,6 @@ and the Mante-Sussillo regression subspace (Fig. 5).
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -26,77 +14,6 @@ import xarray as xr
 from rewardrnn.analysis import population
 from rewardrnn.analysis.song_suite import Analysis, _fmt
 from rewardrnn.figures import analyses as figs
-from rewardrnn.learners.perturbation import PerturbationLearner
-from rewardrnn.networks import rate
-from rewardrnn.tasks.miconi import selective_integration_inputs
-
-#: Biases of selective-integration test trials (spec §5: -0.5..0.5 in steps of 0.1).
-TEST_BIASES = tuple(np.round(np.arange(-5, 6) / 10, 1))
-
-
-def _conditions(learner: PerturbationLearner, trials_per_condition: int) -> pd.DataFrame:
-    task = learner.task
-    if task.name == "selective-integration":
-        grid = [(c, b1, b2) for c in (0, 1) for b1 in TEST_BIASES for b2 in TEST_BIASES]
-        rows = pd.DataFrame(grid * trials_per_condition, columns=["attend_2", "bias_1", "bias_2"])
-        relevant = np.where(rows["attend_2"] == 0, rows["bias_1"], rows["bias_2"])
-        rows["context"] = np.where(rows["attend_2"] == 0, "attend 1", "attend 2")
-        rows["relevant_bias"] = relevant
-        rows["irrelevant_bias"] = np.where(rows["attend_2"] == 0, rows["bias_2"], rows["bias_1"])
-        rows["target"] = np.sign(relevant)  # 0 when the relevant bias is 0
-        return rows
-    types = np.tile(np.arange(task.n_types), trials_per_condition)
-    return pd.DataFrame({"trial_type_index": types, "trial_type": np.asarray(task.trial_types)[types],
-                         "target": np.asarray(task.targets)[types]})
-
-
-def record(learner: PerturbationLearner, params: rate.Params, key: jax.Array, trials_per_condition: int,
-           path: Path | str, sample_ms: int = 10) -> pd.DataFrame:
-    """Simulate test trials (perturbations on, no learning), write the activity dataset to
-    ``path`` and return the trial table. DNMS tasks: ``trials_per_condition`` trials of each type
-    (the paper decoded 20 per condition); selective integration: of each (context, bias 1,
-    bias 2) in the test grid."""
-    task, net = learner.task, learner.network
-    table = _conditions(learner, trials_per_condition)
-    n = len(table)
-    keys = jax.random.split(key, n)
-
-    def one(key, row):
-        k_in, k_kick, k_x0 = jax.random.split(key, 3)
-        if task.name == "selective-integration":
-            inputs = selective_integration_inputs(k_in, row[0], row[1], row[2])
-        else:
-            inputs = task.inputs(k_in, row[0].astype(jnp.int32))
-        x0 = rate.initial_state(k_x0, net)
-        _, r, _, _ = learner.run(params, jnp.zeros(net.n_units, jnp.float32), x0, inputs, learner.kicks(k_kick))
-        return inputs, r
-
-    if task.name == "selective-integration":
-        rows = table[["attend_2", "bias_1", "bias_2"]].to_numpy(np.float32)
-    else:
-        rows = table[["trial_type_index"]].to_numpy(np.float32)
-    inputs, r = jax.jit(jax.vmap(one))(keys, jnp.asarray(rows))
-    inputs, r = np.asarray(inputs), np.asarray(r)
-    output = r[:, :, net.output_unit]
-    mask = np.asarray(task.response_mask())
-    target = table["target"].to_numpy(float)
-    table["error"] = np.sum(np.abs(output - target[:, None]) * mask, axis=1) / mask.sum()
-    table["final_output"] = output[:, -1]
-    sampled = np.arange(sample_ms - 1, task.n_steps, sample_ms)
-    coords = {"trial": np.arange(n), "time": ("time", sampled.astype(float), {"units": "ms"}),
-              "unit": np.arange(net.n_units), "input": [f"input {i}" for i in range(task.n_inputs)]}
-    coords.update({c: ("trial", table[c].to_numpy()) for c in table.columns})
-    ds = xr.Dataset({"rates": (("trial", "time", "unit"), r[:, sampled].astype(np.float32)),
-                     "inputs": (("trial", "time", "input"), inputs[:, sampled].astype(np.float32)),
-                     "output": (("trial", "time"), output[:, sampled].astype(np.float32))},
-                    coords=coords, attrs={"task": task.name, "dt_ms": float(sample_ms), "learner": "perturbation"})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    tmp.replace(path)
-    return table
-
 
 #: Labelings of Miconi's cross-temporal decoding (spec §5): trial types AA, AB, BA, BB.
 DNMS_LABELS = {"stimulus 1": {"AA": "A", "AB": "A", "BA": "B", "BB": "B"},

@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from rewardrnn.analysis import behaviour, neural, population
-from rewardrnn.analysis.records import table_performance
+from rewardrnn.analysis.behaviour import table_performance
 from rewardrnn.figures import analyses as figs
 from rewardrnn.figures.psychometric import psychometric_curve
 from rewardrnn.tasks.protocol import Protocol

@@ -38,8 +38,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from rewardrnn.keys import VALIDATION_STREAM
 from rewardrnn.networks import gru, linear
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
@@ -94,9 +96,15 @@ def returns_to_go(rewards: jax.Array) -> jax.Array:
 
 
 class ActorCritic:
-    """The learner: ``init(key) -> LearnerState`` and ``update(state) -> (state, metrics)``,
-    both pure; ``act`` samples the actions of given parameters on a batch of trials (validation,
-    records), ``rollout`` adds the differentiable states."""
+    """The learner (:class:`rewardrnn.learners.base.Learner`): ``init(key) -> LearnerState`` and
+    ``update(state) -> (state, metrics)``, both pure; ``act`` samples the actions of given
+    parameters on a batch of trials (validation, records), ``rollout`` adds the differentiable
+    states. The stop criterion is the task's (spec §4.7); the best parameters are those of the
+    best validation reward."""
+
+    host_stepped = False
+    trace_metric = None
+    performance_names = ("reward", "p_decision", "p_correct")
 
     def __init__(self, env: TaskEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig | linear.LinearConfig,
                  config: ActorCriticConfig, seed_axis: str | None = None):
@@ -116,6 +124,40 @@ class ActorCritic:
         self.value_noise = gru.noise_std(value_config, env.dt_ms)
         self.policy_optimizer = _adam(config.lr, config.max_grad_norm)
         self.value_optimizer = _adam(config.baseline_lr, config.max_grad_norm)
+
+    # ---- the learner interface ---------------------------------------------------------------
+    @property
+    def trials_per_update(self) -> int:
+        return self.config.n_gradient
+
+    def with_seed_axis(self, name: str) -> ActorCritic:
+        """The same learner for a caller that ``vmap``s over seeds along the axis ``name``."""
+        return ActorCritic(self.env, self.policy_config, self.value_config, self.config, name)
+
+    def evaluate(self, state: LearnerState, key: jax.Array, n: int) -> dict[str, jax.Array]:
+        """Validation performance of the current policy on ``n`` fresh trials (:meth:`validate`)."""
+        return self.validate(state.policy, state.policy_masks, key, n)
+
+    def evaluation_key(self, state: LearnerState) -> jax.Array:
+        return jax.random.fold_in(state.key, VALIDATION_STREAM)
+
+    def score(self, perf: dict) -> np.ndarray:
+        return np.asarray(perf["reward"])
+
+    def criterion_met(self, perf: dict) -> np.ndarray:
+        return np.asarray(self.env.protocol.criterion.met(perf))
+
+    def describe_criterion(self) -> str:
+        return self.env.protocol.criterion.describe()
+
+    def best_params(self, state: LearnerState) -> dict[str, gru.Params]:
+        return {"policy": state.policy, "value": state.value}
+
+    def updates(self, state: LearnerState) -> jax.Array:
+        return state.updates
+
+    def describe(self) -> str:
+        return f"the actor-critic (Song et al. 2017) on {self.env.protocol.name}, dt {self.env.dt_ms:g} ms"
 
     # ---- state -------------------------------------------------------------------------------
     def init(self, key: jax.Array) -> LearnerState:

@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rewardrnn.errors import ConfigError
 from rewardrnn.networks import rate
@@ -93,6 +94,10 @@ class PerturbationConfig:
         })
 
 
+#: Miconi's criterion (spec §5): more than 95 of the last 100 trials with error below threshold.
+CRITERION_WINDOW, CRITERION_NEEDED = 100, 96
+
+
 class PerturbationState(NamedTuple):
     """One network's learning state (a pytree; stack it to train seeds together)."""
 
@@ -101,6 +106,8 @@ class PerturbationState(NamedTuple):
     baselines: jax.Array  # (n_types,) expected error per trial type
     trial: jax.Array  # int32: trials done
     key: jax.Array
+    recent_errors: jax.Array  # (100,) errors of the last 100 trials (ring buffer; inf before)
+    criterion_trial: jax.Array  # int32: trials done when the criterion was first met; -1 before
 
 
 class TrialRecord(NamedTuple):
@@ -112,7 +119,18 @@ class TrialRecord(NamedTuple):
 
 
 class PerturbationLearner:
-    """Miconi's rule on a :class:`ContinuousTask` with :mod:`rewardrnn.networks.rate`."""
+    """Miconi's rule on a :class:`ContinuousTask` with :mod:`rewardrnn.networks.rate`; a
+    :class:`rewardrnn.learners.base.Learner` whose update is one trial.
+
+    Miconi's criterion reads the training trials themselves (spec §5), so :meth:`evaluate` runs
+    no extra trial: it reports the errors of the last 100 training trials kept in the state, and
+    the exact trial count at which the criterion was first met. The best parameters are those of
+    the lowest mean error of the last 100 trials (or those at the criterion)."""
+
+    host_stepped = False
+    trials_per_update = 1
+    trace_metric = "error"
+    performance_names = ("mean_error", "good_of_last_100")
 
     def __init__(self, task: ContinuousTask, config: PerturbationConfig = PerturbationConfig(),
                  network: rate.RateConfig | None = None):
@@ -129,7 +147,50 @@ class PerturbationLearner:
         n = self.network.n_units
         return PerturbationState(params=rate.init(k_net, self.network), xbar=jnp.zeros(n, jnp.float32),
                                  baselines=jnp.zeros(self.task.n_types, jnp.float32),
-                                 trial=jnp.asarray(0, jnp.int32), key=k_run)
+                                 trial=jnp.asarray(0, jnp.int32), key=k_run,
+                                 recent_errors=jnp.full(CRITERION_WINDOW, jnp.inf, jnp.float32),
+                                 criterion_trial=jnp.asarray(-1, jnp.int32))
+
+    # ---- the learner interface ---------------------------------------------------------------
+    def update(self, state: PerturbationState) -> tuple[PerturbationState, dict[str, jax.Array]]:
+        """One trial and its weight update; metrics: the trial's error."""
+        state, record = self.trial(state)
+        return state, {"error": record.error}
+
+    def evaluate(self, state: PerturbationState, key: jax.Array, n: int) -> dict[str, jax.Array]:
+        """Mean error and number of good trials among the last 100 training trials, and the
+        trial count at which the criterion was first met (``criterion_update``; -1 before)."""
+        seen = jnp.isfinite(state.recent_errors)
+        mean = jnp.sum(jnp.where(seen, state.recent_errors, 0.0)) / jnp.maximum(jnp.sum(seen), 1)
+        good = jnp.sum(state.recent_errors < self.task.error_threshold)
+        return {"mean_error": mean, "good_of_last_100": good.astype(jnp.float32),
+                "criterion_update": state.criterion_trial}
+
+    def evaluation_key(self, state: PerturbationState) -> jax.Array:
+        return state.key
+
+    def score(self, perf: dict) -> np.ndarray:
+        return -np.asarray(perf["mean_error"])
+
+    def criterion_met(self, perf: dict) -> np.ndarray:
+        return np.asarray(perf["criterion_update"]) >= 0
+
+    def describe_criterion(self) -> str:
+        return self.task.describe_criterion()
+
+    def best_params(self, state: PerturbationState) -> rate.Params:
+        return state.params
+
+    def updates(self, state: PerturbationState) -> jax.Array:
+        return state.trial
+
+    def with_seed_axis(self, name: str) -> PerturbationLearner:
+        return self  # seeds never wait for each other here
+
+    def describe(self) -> str:
+        c = self.config
+        return (f"Miconi's rule on {self.task.name} (S = {c.nonlinearity}, {c.update} update, {c.method}, "
+                f"{self.network.n_units} units)")
 
     # ---- one trial ---------------------------------------------------------------------------
     def kicks(self, key: jax.Array) -> jax.Array:
@@ -190,7 +251,12 @@ class PerturbationLearner:
             params = dict(params, J=rate.impose_signs(params["J"] + jnp.where(apply, delta, 0.0), self.network))
         alpha = self.config.alpha_baseline
         baselines = state.baselines.at[trial_type].set(alpha * baseline + (1 - alpha) * error)
-        new = PerturbationState(params, xbar, baselines, state.trial + 1, key)
+        recent = state.recent_errors.at[state.trial % CRITERION_WINDOW].set(error)
+        done = state.trial + 1
+        met = ((done >= CRITERION_WINDOW) & (jnp.sum(recent < self.task.error_threshold) >= CRITERION_NEEDED)
+               & (state.criterion_trial < 0))
+        new = PerturbationState(params, xbar, baselines, done, key, recent,
+                                jnp.where(met, done, state.criterion_trial))
         return new, TrialRecord(trial_type, error, output)
 
     def train(self, state: PerturbationState, n_trials: int) -> tuple[PerturbationState, jax.Array]:
@@ -202,11 +268,10 @@ class PerturbationLearner:
         return jax.lax.scan(body, state, None, length=n_trials)
 
 
-def trials_to_criterion(errors, threshold: float = 1.0, window: int = 100, needed: int = 96):
+def trials_to_criterion(errors, threshold: float = 1.0, window: int = CRITERION_WINDOW,
+                        needed: int = CRITERION_NEEDED):
     """Miconi's criterion (spec §5): the first trial count n at which more than 95 of the last 100
     trials (n-100 .. n-1) had error < ``threshold``; -1 if never. ``errors`` (..., n_trials)."""
-    import numpy as np
-
     good = (np.asarray(errors) < threshold).astype(np.int32)
     csum = np.cumsum(good, axis=-1)
     padded = np.concatenate([np.zeros(good.shape[:-1] + (1,), np.int32), csum], axis=-1)

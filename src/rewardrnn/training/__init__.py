@@ -1,7 +1,8 @@
-"""Training: config, run folder, checkpoints, progress and the loop."""
+"""Training: configs, the registry of run kinds, the trainer, run folders, checkpoints, progress."""
 
-from rewardrnn.training import run_folder
 from rewardrnn.training.config import TrainConfig
-from rewardrnn.training.loop import TrainResult, train
+from rewardrnn.training.neurogym_config import NeuroGymTrainConfig
+from rewardrnn.training.perturbation_config import PerturbationTrainConfig
+from rewardrnn.training.run import TrainResult, train
 
-__all__ = ["TrainConfig", "TrainResult", "run_folder", "train"]
+__all__ = ["NeuroGymTrainConfig", "PerturbationTrainConfig", "TrainConfig", "TrainResult", "train"]

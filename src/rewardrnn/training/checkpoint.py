@@ -17,7 +17,9 @@ import numpy as np
 
 from rewardrnn.errors import CheckpointError
 
-FORMAT = "rewardrnn-checkpoint/1"
+FORMAT = "rewardrnn-checkpoint/2"
+#: Formats written by earlier versions, and what wrote them.
+OLD_FORMATS = {"rewardrnn-checkpoint/1": "rewardrnn 0.1 (before one learner interface)"}
 
 
 def _named_leaves(tree: Any) -> tuple[list[str], list[Any], Any]:
@@ -41,11 +43,16 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
-def save(path: Path, tree: Any, meta: dict[str, Any]) -> None:
-    """Write ``tree`` (arrays) and ``meta`` (JSON-serialisable) to ``path`` atomically."""
+def save(path: Path, tree: Any, meta: dict[str, Any], extras: dict[str, np.ndarray] | None = None) -> None:
+    """Write ``tree`` (arrays), ``meta`` (JSON-serialisable) and ``extras`` (named arrays of any
+    shape, e.g. a growing per-update trace) to ``path`` atomically."""
+    from rewardrnn.version import __version__
+
     names, leaves, _ = _named_leaves(tree)
     arrays = {f"leaf{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
-    header = {"format": FORMAT, "names": names, "meta": meta}
+    arrays.update({f"extra_{name}": np.asarray(value) for name, value in (extras or {}).items()})
+    header = {"format": FORMAT, "version": __version__, "names": names, "meta": meta,
+              "extras": sorted(extras or {})}
     arrays["__header__"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
     atomic_write_bytes(Path(path), lambda f: np.savez(f, **arrays))
 
@@ -53,6 +60,15 @@ def save(path: Path, tree: Any, meta: dict[str, Any]) -> None:
 def read_meta(path: Path) -> dict[str, Any]:
     """The metadata of a checkpoint, without its arrays."""
     return _open(path)[0]["meta"]
+
+
+def read_extras(path: Path) -> dict[str, np.ndarray]:
+    """The extra arrays saved with a checkpoint (:func:`save`'s ``extras``)."""
+    header, data = _open(path)
+    try:
+        return {name: data[f"extra_{name}"] for name in header.get("extras", [])}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as err:
+        raise CheckpointError(f"{path} is truncated or corrupt ({err})") from None
 
 
 def load(path: Path, template: Any) -> tuple[Any, dict[str, Any]]:
@@ -84,8 +100,12 @@ def _open(path: Path):
         data = np.load(path, allow_pickle=False)
         header = json.loads(data["__header__"].tobytes().decode())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path} is truncated or not a rewardrnn checkpoint ({err})") from None
+        detail = "" if "pickle" in str(err) else f" ({err})"  # never numpy's advice to unpickle
+        raise CheckpointError(f"{path} is truncated or not a rewardrnn checkpoint{detail}") from None
+    if isinstance(header, dict) and header.get("format") in OLD_FORMATS:
+        raise CheckpointError(f"{path} was written by {OLD_FORMATS[header['format']]} in format "
+                              f"{header['format']!r}; this version reads {FORMAT!r}: train the run again")
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a rewardrnn checkpoint (format {header.get('format')!r}, "
-                              f"expected {FORMAT!r})")
+        raise CheckpointError(f"{path} is not a rewardrnn checkpoint (format "
+                              f"{header.get('format') if isinstance(header, dict) else None!r}, expected {FORMAT!r})")
     return header, data

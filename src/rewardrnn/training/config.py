@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.learners.actor_critic import ActorCriticConfig
+from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig
 from rewardrnn.networks.gru import GRUConfig
 from rewardrnn.networks.linear import LinearConfig
 from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.tasks.registry import get_task
+from rewardrnn.training.trainer import TrainerPlan
 
 #: How the t = 0 term of the policy gradient is weighted (spec §4.4).
 T0_RETURNS = ("pyrl", "paper")
@@ -45,6 +46,7 @@ class TrainConfig:
     """
 
     task: str = "rdm-fixed"
+    learner: str = "actor-critic"
     task_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 1
     n_seeds: int = 1
@@ -77,22 +79,22 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.task_options, dict):
             raise ConfigError(f"task_options must be a mapping of option names to values, got {self.task_options!r}")
+        if self.learner != "actor-critic":
+            raise ConfigError(f"learner must be 'actor-critic' here, got {self.learner!r}")
         task = self.protocol()  # unknown task or option -> error listing the known ones
-        _check_int(self, "seed", 0)
-        _check_int(self, "n_seeds", 1)
-        _check_int(self, "baseline_N", 1)
-        _check_int(self, "checkfreq", 1)
-        _check_int(self, "max_updates", 1)
+        check_seeds(self)
+        check_int(self, "baseline_N", 1)
+        check_int(self, "checkfreq", 1)
+        check_int(self, "max_updates", 1)
         for name in ("N", "n_gradient", "n_validation"):
             if getattr(self, name) is not None:
-                _check_int(self, name, 1)
+                check_int(self, name, 1)
         for name in ("dt_ms", "tau_ms", "lr", "baseline_lr", "max_grad_norm", "rho", "baseline_rho",
                      "baseline_input_scale"):
             value = getattr(self, name)
             if value is None and name in _TASK_DEFAULTS:
                 continue
-            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a positive number, got {value!r}")
+            check_positive(self, name)
         for name in ("var_rec", "baseline_var_rec"):
             if not getattr(self, name) >= 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
@@ -161,6 +163,18 @@ class TrainConfig:
         return ActorCriticConfig(n_gradient=r.n_gradient, lr=r.lr, baseline_lr=r.baseline_lr,
                                  max_grad_norm=self.max_grad_norm, pyrl_t0_return=self.t0_return == "pyrl")
 
+    def build_learner(self) -> ActorCritic:
+        """The task environment and actor-critic learner this config describes."""
+        env = TaskEnv(self.protocol(), self.dt_ms)
+        return ActorCritic(env, self.policy_config(env.n_inputs, env.n_actions),
+                           self.value_config(env.n_actions), self.learner_config())
+
+    def plan(self) -> TrainerPlan:
+        """The trainer's plan: seeds, validation period and size, budget (spec §4.7)."""
+        r = self.resolved()
+        return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
+                           n_validation=r.n_validation)
+
     # ---- serialisation -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -179,14 +193,36 @@ def config_from_dict(cls, data: dict[str, Any]):
     return cls(**data)
 
 
+def check_int(config, name: str, minimum: int) -> None:
+    """``config.name`` must be an integer >= ``minimum`` (not a bool)."""
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+#: Seeds are PRNGKey seeds: 32-bit integers.
+MAX_SEED = 2 ** 31 - 1
+
+
+def check_seeds(config) -> None:
+    """``seed`` >= 0 and ``n_seeds`` >= 1, every seed a 32-bit integer."""
+    check_int(config, "seed", 0)
+    check_int(config, "n_seeds", 1)
+    if config.seed + config.n_seeds - 1 > MAX_SEED:
+        raise ConfigError(f"seed must be at most {MAX_SEED - config.n_seeds + 1} (seeds are 32-bit), "
+                          f"got {config.seed}")
+
+
+def check_positive(config, name: str) -> None:
+    """``config.name`` must be a finite number > 0 (not a bool)."""
+    value = getattr(config, name)
+    if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be a positive number, got {value!r}")
+
+
 #: Fields that default to the task's own value (:class:`rewardrnn.tasks.protocol.TrainingDefaults`).
 _TASK_DEFAULTS = ("N", "lr", "baseline_lr", "baseline_input_scale")
 
 #: Keys that may differ between a run folder's config and a resumed run.
 RESUMABLE_CHANGES = ("max_updates",)
 
-
-def _check_int(config: TrainConfig, name: str, minimum: int) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")

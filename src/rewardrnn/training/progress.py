@@ -1,5 +1,5 @@
-"""The live progress line of a training run (rich when attached to a terminal, one plain line
-per validation otherwise, nothing when disabled)."""
+"""The live progress of a training run (rich when attached to a terminal, one plain line per
+validation otherwise, nothing when disabled). The same display for every learner."""
 
 from __future__ import annotations
 
@@ -9,27 +9,39 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from rewardrnn.training.config import TrainConfig
+#: Columns of a history row that are not shown as performance numbers.
+_NOT_SHOWN = {"seed", "updates", "trials", "new_best", "criterion_met", "status", "wall_s"}
 
 
 def format_row(row: dict) -> str:
-    flag = " ✓ criterion" if row["criterion_met"] else (" *" if row["new_best"] else "")
-    return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  "
-            f"reward {row['reward']:+.3f}  P(decision) {row['p_decision']:.3f}  "
-            f"P(correct) {row['p_correct']:.3f}  "
-            + (f"P(sure) {row['p_sure']:.3f}  " if "p_sure" in row else "")
-            + f"{row['wall_s']:7.1f} s{flag}")
+    """One line: seed, updates, trials, the performance numbers, the wall time and a flag
+    (criterion met, new best, or why the seed stopped)."""
+    flag = (" ✓ criterion" if row["criterion_met"] else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
+            else " *" if row["new_best"] else "")
+    numbers = "  ".join(f"{_label(k)} {v:.3f}" for k, v in row.items()
+                        if k not in _NOT_SHOWN and isinstance(v, float) and k in _SHOWN)
+    return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  {numbers}  "
+            f"{row['wall_s']:7.1f} s{flag}")
+
+
+_SHOWN = {"reward": "reward", "p_decision": "P(decision)", "p_correct": "P(correct)", "p_sure": "P(sure)",
+          "performance": "performance", "p_respond": "P(respond)", "mean_error": "error (last 100)",
+          "good_of_last_100": "good of last 100"}
+
+
+def _label(name: str) -> str:
+    return _SHOWN.get(name, name)
 
 
 class Progress:
     """Context manager; ``update(rows)`` shows the rows of the latest validation."""
 
-    def __init__(self, config: TrainConfig, enabled: bool = True):
+    def __init__(self, header: str, enabled: bool = True):
         self.enabled = enabled
         self.console = Console(file=sys.stderr)
         self.interactive = enabled and self.console.is_terminal
         self.live = Live(console=self.console, auto_refresh=False) if self.interactive else None
-        self.header = f"training {config.task} · {config.n_seeds} seed(s) · validation every {config.checkfreq} updates"
+        self.header = header
         self.latest: dict[int, str] = {}
 
     def __enter__(self) -> Progress:
@@ -54,7 +66,7 @@ class Progress:
             return
         for row in rows:
             self.latest[row["seed"]] = format_row(row)
-            if not self.interactive or row["criterion_met"]:
+            if not self.interactive or row["criterion_met"] or row["status"] == "non-finite parameters":
                 self._print(self.latest[row["seed"]])
         if self.live:
             self.live.update(Text("\n".join(self.latest.values())), refresh=True)

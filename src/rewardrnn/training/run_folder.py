@@ -1,116 +1,311 @@
-"""The run folder: what a training run leaves on disk, and the rules for reusing one.
+"""The run folder: what a training run leaves on disk, the rules for reusing one, and
+:class:`RunFolder`, which reads a finished or running run for every verb.
 
 ::
 
-    RUN/config.json       the TrainConfig as given (null = the task's value; TrainConfig.from_dict repeats it)
-    RUN/checkpoint.npz    current and best parameters of every seed, optimiser and RNG state
+    RUN/config.json       the config as given (null = the task's value; repeats the run) and,
+                          under "_run", the run's identity: kind, run id, package version
+    RUN/checkpoint.npz    every seed's state and best parameters, history, per-update trace
     RUN/metrics.csv       one row per (seed, validation)
-    RUN/summary.json      trials and seconds to criterion per seed and the resolved config, written at the end
-    RUN/errors.npy        per-trial errors of every seed (Miconi's rule only)
-    RUN/evaluation/       `rewardrnn evaluate` output
-    RUN/figures/          `rewardrnn plot` output
+    RUN/summary.json      per seed: status, trials to criterion...; median and IQR; written at the end
+    RUN/errors.npy        per-trial errors of every seed (Miconi's rule; a copy of the checkpoint's trace)
+    RUN/evaluation/ figures/ records/ analysis/ export/ report.html   derived by the other verbs
+
+Every file of a run is written atomically (temporary file, then rename). A lock
+(``RUN/.rewardrnn.lock``) keeps a second process from writing the same run.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import os
 import shutil
+import sys
+import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rewardrnn.errors import RunFolderError
+import numpy as np
+
+from rewardrnn.errors import CheckpointError, ConfigError, RunFolderError
+from rewardrnn.training import checkpoint
 from rewardrnn.training.checkpoint import atomic_write_bytes
-from rewardrnn.training.config import RESUMABLE_CHANGES, TrainConfig
+from rewardrnn.training.kinds import BY_NAME, RunKind, kind_of
+from rewardrnn.training.trainer import TrainerState, initial_state
+from rewardrnn.version import __version__
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.csv"
 SUMMARY = "summary.json"
 ERRORS = "errors.npy"  # per-trial errors of a run of Miconi's rule (seeds x trials)
-#: Files a training run owns; --overwrite removes exactly these (and the analysis folders).
+LOCK = ".rewardrnn.lock"
+LOCK_OWNER = ".rewardrnn.lock.owner"
+#: Files a training run owns; --overwrite removes exactly these and the derived outputs.
 RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY, ERRORS)
-OUTPUT_DIRS = ("evaluation", "figures")
+#: What the other verbs derive from a run's network: removed with the run it came from.
+DERIVED = ("evaluation", "figures", "records", "analysis", "export", "report.html")
+#: The tag of a run folder's identity in config.json.
+RUN_FORMAT = "rewardrnn-run/2"
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(Path(path), lambda f: f.write(json.dumps(data, indent=2).encode()))
+    atomic_write_bytes(Path(path), lambda f: f.write(json.dumps(data, indent=2, allow_nan=True).encode()))
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows as CSV; the columns are the union of the rows' keys, in order of appearance."""
     buffer = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(buffer, fieldnames=names, restval="")
         writer.writeheader()
         writer.writerows(rows)
     atomic_write_bytes(Path(path), lambda f: f.write(buffer.getvalue().encode()))
 
 
-def read_config(run: Path):
-    """The config saved in a run folder: a :class:`TrainConfig` (actor-critic) or, for a run of
-    Miconi's rule, a :class:`~rewardrnn.training.perturbation_run.PerturbationTrainConfig`."""
-    path = Path(run) / CONFIG
+def check_writable_folder(path: Path, what: str) -> Path:
+    """``path`` as a folder that exists or can be created and written, or a one-line error
+    naming it (``what``: the flag, e.g. ``--out``)."""
+    path = Path(path)
+    if str(path) in ("", "."):
+        raise ConfigError(f"{what} must name a folder, got {str(path)!r}")
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{what} {path} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunFolderError(f"{what} {path} cannot be created ({err.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RunFolderError(f"{what} {path} is not writable")
+    return path
+
+
+_HELD: set[Path] = set()
+
+
+@contextmanager
+def locked(folder: Path):
+    """Hold the run folder's lock (``filelock``, released by the kernel if the process dies, so
+    a dead process never leaves a stale lock). A second process is refused with a message naming
+    the process that holds it. Nested use in one process is allowed."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder).resolve()
+    if folder in _HELD:
+        yield
+        return
+    lock = FileLock(str(folder / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        owner = folder / LOCK_OWNER
+        who = owner.read_text().strip() if owner.is_file() else "another process"
+        raise RunFolderError(f"{folder} is in use by {who}; wait for it to finish or choose another folder") from None
+    except OSError as err:
+        raise RunFolderError(f"{folder} cannot be locked ({err.strerror})") from None
+    _HELD.add(folder)
+    try:
+        (folder / LOCK_OWNER).write_text(f"process {os.getpid()} ({' '.join(Path(sys.argv[0]).name.split())} "
+                                         f"{' '.join(sys.argv[1:3])}), since {time.strftime('%H:%M:%S')}")
+        yield
+    finally:
+        _HELD.discard(folder)
+        (folder / LOCK_OWNER).unlink(missing_ok=True)
+        lock.release()
+
+
+def read_config_json(run: Path) -> tuple[dict, dict]:
+    """(config fields, identity) of ``run``'s config.json, or a one-line error."""
+    run = Path(run)
+    path = run / CONFIG
+    if not run.is_dir():
+        raise RunFolderError(f"{run} is not a run folder (no such folder)")
     if not path.is_file():
         raise RunFolderError(f"{run} is not a run folder (no {CONFIG})")
-    data = json.loads(path.read_text())
-    if data.get("learner") == "perturbation":
-        from rewardrnn.training.perturbation_run import PerturbationTrainConfig
-
-        return PerturbationTrainConfig.from_dict(data)
-    if data.get("learner") == "neurogym":
-        from rewardrnn.training.neurogym_run import NeuroGymTrainConfig
-
-        return NeuroGymTrainConfig.from_dict(data)
-    return TrainConfig.from_dict(data)
-
-
-def _resumable_changes(config) -> tuple[str, ...]:
-    if isinstance(config, TrainConfig):
-        return RESUMABLE_CHANGES
-    if config.learner == "neurogym":
-        return ("max_updates",)
-    from rewardrnn.training import perturbation_run
-
-    return perturbation_run.RESUMABLE_CHANGES
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RunFolderError(f"{path} is not a rewardrnn run config (unreadable JSON: {err})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("_run"), dict):
+        raise RunFolderError(f"{run} is not a rewardrnn run folder ({CONFIG} has no run identity; a run of "
+                             f"rewardrnn 0.1 must be trained again)")
+    identity = data.pop("_run")
+    if identity.get("format") != RUN_FORMAT or identity.get("kind") not in BY_NAME:
+        raise RunFolderError(f"{run} holds a run of format {identity.get('format')!r} kind "
+                             f"{identity.get('kind')!r}; this version reads {RUN_FORMAT!r}")
+    return data, identity
 
 
-def prepare(out: Path, config, resume: bool, overwrite: bool):
-    """Check ``out`` before any work and return the config to run.
+def new_identity(config) -> dict:
+    """A fresh run identity: kind, random run id, package version, start time."""
+    return {"format": RUN_FORMAT, "kind": kind_of(config).name, "run_id": uuid.uuid4().hex,
+            "version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def write_config(out: Path, config, identity: dict) -> None:
+    write_json(Path(out) / CONFIG, {**config.to_dict(), "_run": identity})
+
+
+class RunFolder:
+    """A run folder read from its ``config.json``: the kind, the config as given and resolved
+    once (a frozen value), the learner built once, the checkpoint and the per-seed parameters."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        data, self.identity = read_config_json(self.path)
+        self.kind: RunKind = BY_NAME[self.identity["kind"]]
+        self.config = self.kind.config_class.from_dict(data)
+        self.resolved = self.config.resolved()
+
+    @property
+    def task(self) -> str:
+        return self.config.task
+
+    @property
+    def seeds(self) -> list[int]:
+        return self.config.seeds
+
+    @functools.cached_property
+    def learner(self):
+        return self.resolved.build_learner()
+
+    def seed_index(self, seed: int | None) -> tuple[int, int]:
+        """(index, seed) of ``seed`` in this run (default: its first seed)."""
+        if seed is None:
+            return 0, self.seeds[0]
+        if seed not in self.seeds:
+            raise ConfigError(f"--seed {seed} was not trained in this run; its seeds are {self.seeds}")
+        return self.seeds.index(seed), seed
+
+    @functools.cached_property
+    def state(self) -> TrainerState:
+        """Every seed's saved state, read into a template built from one seed's initialisation."""
+        one = initial_state(self.learner, self.seeds[:1])
+        n = len(self.seeds)
+        template = jax_tree_map(lambda a: np.broadcast_to(np.asarray(a), (n,) + np.shape(a)[1:]), one)
+        path = self.path / CHECKPOINT
+        if not path.is_file():
+            raise RunFolderError(f"{self.path} has no {CHECKPOINT}: its training has not saved a state yet")
+        state, meta = checkpoint.load(path, template)
+        if meta.get("run_id") != self.identity["run_id"]:
+            raise CheckpointError(f"{path} belongs to another run (run id {meta.get('run_id')}, this folder's "
+                                  f"{self.identity['run_id']}); it was copied in from elsewhere")
+        return state
+
+    def best_params(self, seed: int | None = None):
+        """The best parameters of ``seed`` (one seed's pytree, numpy); refuses non-finite ones."""
+        i, s = self.seed_index(seed)
+        params = jax_tree_map(lambda a: np.asarray(a[i]), self.state.best)
+        if not all(np.isfinite(leaf).all() for leaf in _float_leaves(params)):
+            raise RunFolderError(f"seed {s} of {self.path} has non-finite parameters: it diverged "
+                                 f"(see {METRICS}); nothing to evaluate")
+        return params
+
+    def learner_state(self, seed: int | None = None):
+        """The learner state of ``seed`` at the last checkpoint (masks, optimiser...)."""
+        i, _ = self.seed_index(seed)
+        return jax_tree_map(lambda a: np.asarray(a[i]), self.state.learner)
+
+    def best_update(self, seed: int | None = None) -> int:
+        i, _ = self.seed_index(seed)
+        return int(self.state.best_update[i])
+
+    def summary(self) -> dict:
+        path = self.path / SUMMARY
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def trace(self) -> np.ndarray:
+        """The per-update trace of the learner's trace metric (seeds x updates; NaN after a seed
+        stopped); empty if the learner keeps none."""
+        return checkpoint.read_extras(self.path / CHECKPOINT).get("trace", np.zeros((len(self.seeds), 0)))
+
+    def derived_path(self, *parts: str) -> Path:
+        return self.path.joinpath(*parts)
+
+
+def jax_tree_map(fn, tree):
+    import jax
+
+    return jax.tree_util.tree_map(fn, tree)
+
+
+def _float_leaves(tree):
+    import jax
+
+    return [leaf for leaf in jax.tree_util.tree_leaves(tree) if np.issubdtype(np.asarray(leaf).dtype, np.floating)]
+
+
+def _has_history(out: Path) -> bool:
+    path = out / METRICS
+    return path.is_file() and len(path.read_text().strip().splitlines()) > 1
+
+
+def prepare(out: Path, config, resume: bool, overwrite: bool) -> tuple[Any, dict, bool]:
+    """Check ``out`` before any work; returns (config to run, identity, whether to load the
+    checkpoint). Writes nothing but the fresh run's config.json (and, with ``overwrite``, removes
+    the replaced rewardrnn run and everything derived from it).
 
     A fresh folder (or ``overwrite``) starts a new run. ``resume`` continues the run saved in
-    ``out``; its config must equal ``config`` except for the resumable keys. A folder that
-    already holds a run is never silently reused.
-    """
+    ``out``; its config must equal ``config`` except for the kind's resumable keys. A folder
+    that holds a run is never silently reused, and a folder that holds something that is not a
+    rewardrnn run is never deleted."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RunFolderError(f"--out {out} exists and is not a folder")
+    kind = kind_of(config)
     has_run = (out / CONFIG).exists() or (out / CHECKPOINT).exists()
     if resume:
-        if not has_run:
+        if not (out / CONFIG).exists():
             raise RunFolderError(f"cannot resume: {out} holds no run (no {CONFIG})")
-        saved = read_config(out)
-        if type(saved) is not type(config):
-            raise RunFolderError(f"{out} holds a run of another learner; choose another --out")
-        differing = [k for k, v in config.to_dict().items()
-                     if k not in _resumable_changes(config) and saved.to_dict()[k] != v]
+        data, identity = read_config_json(out)
+        if identity["kind"] != kind.name:
+            raise RunFolderError(f"{out} holds a run of {BY_NAME[identity['kind']].title}; choose another --out")
+        saved = kind.config_class.from_dict(data).to_dict()
+        differing = [k for k, v in config.to_dict().items() if k not in _resumable(kind) and saved.get(k) != v]
         if differing:
-            details = ", ".join(f"{k}: saved {saved.to_dict()[k]!r} vs given {config.to_dict()[k]!r}"
-                                for k in differing)
+            details = ", ".join(f"{k}: saved {saved.get(k)!r} vs given {config.to_dict()[k]!r}" for k in differing)
             raise RunFolderError(f"{out} holds a different run ({details}); resume it with the same "
                                  f"options or choose another --out")
-        write_json(out / CONFIG, config.to_dict())
-        return config
+        if not (out / CHECKPOINT).exists():
+            if _has_history(out):
+                raise RunFolderError(f"cannot resume: {out} has a training history but no {CHECKPOINT} (deleted?); "
+                                     f"pass --overwrite to train it again from the start")
+            return config, identity, False
+        return config, identity, True
     if has_run:
         if not overwrite:
-            saved = read_config(out) if (out / CONFIG).exists() else None
-            what = f"task {saved.task}, seed {saved.seed}" if saved else "a checkpoint"
+            what = "a checkpoint"
+            if (out / CONFIG).exists():
+                try:
+                    data, _ = read_config_json(out)
+                    what = f"task {data.get('task')}, seed {data.get('seed')}"
+                except RunFolderError:
+                    what = f"a {CONFIG} that is not a rewardrnn run"
             raise RunFolderError(f"{out} already holds a run ({what}); pass --resume to continue it, "
                                  f"--overwrite to replace it, or choose another --out")
+        if (out / CONFIG).exists():
+            read_config_json(out)  # never delete what is not a rewardrnn run
+        elif not (out / METRICS).exists():
+            raise RunFolderError(f"{out} holds a {CHECKPOINT} but no {CONFIG}; not replacing what may not be "
+                                 f"a rewardrnn run: choose another --out")
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
-        for name in OUTPUT_DIRS:
-            shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / CONFIG, config.to_dict())
-    return config
+        for name in DERIVED:
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+    identity = new_identity(config)
+    write_config(out, config, identity)
+    return config, identity, False
+
+
+def _resumable(kind: RunKind) -> tuple[str, ...]:
+    import importlib
+
+    return importlib.import_module(kind.config_class.__module__).RESUMABLE_CHANGES

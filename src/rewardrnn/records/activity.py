@@ -32,15 +32,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rewardrnn.analysis.records import behaviour_columns, condition_cycle, per_trial_outcomes
+from rewardrnn.records.behaviour import behaviour_columns, condition_cycle, per_trial_outcomes
 from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
+from rewardrnn.records import ACTIVITY  # noqa: F401  (re-exported)
 
 #: Largest number of float32 values of one recorded batch (all arrays): about 400 MB.
 MAX_BATCH_ELEMENTS = 100_000_000
 
-#: The file name of the activity dataset in a run's ``records/`` folder.
-ACTIVITY = "activity.nc"
 
 
 def record(learner: ActorCritic, params, key: jax.Array, trials_per_condition: int, path: Path | str,

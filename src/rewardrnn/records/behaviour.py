@@ -1,9 +1,8 @@
-"""Records: a trained model run over the task's condition grid gives a tidy behaviour table
-(one row per trial). Trials are simulated in batches, so memory stays bounded."""
+"""Behaviour records of the actor-critic on native tasks: a trained model run over the task's
+condition grid gives a tidy behaviour table (one row per trial). Trials are simulated in batches,
+so memory stays bounded."""
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +12,6 @@ import pandas as pd
 from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
-from rewardrnn.tasks.protocol import Protocol
 
 #: Largest number of recurrent-noise values drawn for one batch of simulated trials.
 MAX_NOISE_ELEMENTS = 50_000_000
@@ -88,26 +86,3 @@ def behaviour_columns(env: TaskEnv, trials: Trials, outcomes: dict[str, np.ndarr
                  choice_time_ms=outcomes["end_step"] * env.dt_ms, reward=outcomes["reward"])
     frame = pd.DataFrame(table)
     return env.protocol.annotate(frame) if env.protocol.annotate is not None else frame
-
-
-class _TableOutcomes(NamedTuple):
-    decision: np.ndarray
-    correct: np.ndarray
-    choice: np.ndarray
-
-
-def table_performance(protocol: Protocol, table: pd.DataFrame) -> dict[str, float]:
-    """The task's performance numbers (those of its stop criterion: P(decision), P(correct |
-    decision) and e.g. P(sure)) computed from a behaviour table."""
-    decision = table["decision"].to_numpy(bool)
-    correct = table["correct"].to_numpy(bool)
-    index = {name: i for i, name in enumerate(protocol.actions)}
-    choice = table["choice"].fillna("").map(lambda c: index.get(c, -1)).to_numpy(np.int32)
-    n_decision = max(int(decision.sum()), 1)
-    perf = {"p_decision": float(decision.mean()), "p_correct": float(correct.sum() / n_decision)}
-    if protocol.performance is not None:
-        variables = {name: table[name].to_numpy(np.float32) for name in table.columns
-                     if table[name].dtype.kind in "fiub"}
-        extra = protocol.performance(variables, _TableOutcomes(decision, correct, choice))
-        perf.update({k: float(v) for k, v in extra.items()})
-    return perf

@@ -1,0 +1,35 @@
+"""Named random-key streams, in one place, so that no two uses of randomness collide and the
+same seed gives the same result everywhere.
+
+Training: seed ``s`` of a run starts from ``PRNGKey(s)`` (:meth:`Learner.init`). The other
+streams are independent of training, so evaluating or recording a network never changes it.
+"""
+
+import jax
+import numpy as np
+
+#: Folded into a learner's training key to draw its validation trials (spec §4.7).
+VALIDATION_STREAM = 0x5EED
+#: ``PRNGKey`` of ``rewardrnn evaluate`` (behaviour tables).
+EVALUATION_SEED = 1
+#: ``PRNGKey`` of ``rewardrnn record`` (activity datasets).
+RECORD_SEED = 2
+#: Stream of the action-sampling and recurrent noise of trials simulated on the host (NeuroGym).
+HOST_BATCH_STREAM = 7919
+#: Streams of the NeuroGym environments' own random generators: training, validation,
+#: ``evaluate`` and ``record``.
+ENV_TRAIN, ENV_VALIDATION, ENV_EVALUATION, ENV_RECORD = 0, 1, 2, 3
+
+
+def env_seed(seed: int, stream: int, update: int, index: int) -> int:
+    """A 32-bit seed for one host environment (NeuroGym's numpy generator): a function of the
+    run's seed, the stream, the update count and the environment's index, so that every batch
+    is reproducible and a resumed run draws the same trials as an uninterrupted one."""
+    return int(np.random.SeedSequence([seed, stream, update, index]).generate_state(1)[0])
+
+
+def fold(key: jax.Array, *numbers: int) -> jax.Array:
+    """``key`` with each number folded in, in order."""
+    for number in numbers:
+        key = jax.random.fold_in(key, number)
+    return key

@@ -1,0 +1,174 @@
+"""Song et al.'s actor-critic fed by trials simulated on the host (NeuroGym environments):
+``rewardrnn train ngym:PerceptualDecisionMaking-v0``.
+
+The environments are a source of batches (:class:`rewardrnn.tasks.neurogym.NeuroGymBatches`):
+at each time step one compiled call advances the decision network of every environment and
+samples their actions. The gradient pass is compiled as for the native tasks: it re-runs the
+network on the recorded observations and noise (the policy gets no action feedback, so the
+trajectory is the same), with the value network and the loss of
+:meth:`~rewardrnn.learners.actor_critic.ActorCritic.objective`.
+
+The t = 0 term uses G_0 (the paper's equation): NeuroGym's fixation breaks do not end a trial
+unless the environment is built with ``abort=True``, so pyrl's R[0] workaround is not needed.
+Validation: ``n_validation`` trials with the stochastic policy; the stop criterion is NeuroGym's
+own performance (mean of ``info["performance"]``) >= ``target``. The best parameters are those of
+the best validation reward.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rewardrnn.keys import ENV_TRAIN, ENV_VALIDATION, HOST_BATCH_STREAM, fold
+from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig, LearnerState
+from rewardrnn.networks import gru
+from rewardrnn.tasks.neurogym import Batch, EnvSizes, NeuroGymBatches
+
+
+class Simulated(NamedTuple):
+    """A host-simulated batch and, when asked for, the decision network's states (T, B, N) after
+    each input and the action probabilities (T, B, n_actions)."""
+
+    batch: Batch
+    states: np.ndarray | None
+    action_prob: np.ndarray | None
+
+
+class HostBatchActorCritic:
+    """The actor-critic (:class:`ActorCritic`) on a NeuroGym task: a
+    :class:`rewardrnn.learners.base.Learner` with ``host_stepped = True`` (the trainer calls
+    :meth:`train_chunk` and :meth:`validate_seed` for one seed at a time)."""
+
+    host_stepped = True
+    trace_metric = None
+    performance_names = ("reward", "performance", "p_respond")
+
+    def __init__(self, task: str, env_kwargs: dict, env: EnvSizes, policy: gru.GRUConfig, value: gru.GRUConfig,
+                 learning: ActorCriticConfig, target: float, max_trial_steps: int):
+        self.task, self.env_kwargs, self.env = task, dict(env_kwargs), env
+        self.core = ActorCritic(env, policy, value, learning)
+        self.target = target
+        self.max_trial_steps = max_trial_steps
+        self.policy_config, self.value_config = policy, value
+        self._sources: dict[tuple[str, int], NeuroGymBatches] = {}
+        core = self.core
+
+        def step(policy, masks, x, u, key):
+            k_noise, k_act = jax.random.split(key)
+            q = core.policy_noise * jax.random.normal(k_noise, x.shape, jnp.float32)
+            x = gru.stepper(policy, masks, core.alpha)(x, u, q)
+            logits = gru.readout(policy, x)
+            gumbel = jax.random.gumbel(k_act, logits.shape, jnp.float32)
+            return x, jnp.argmax(logits + gumbel, axis=-1), jax.nn.softmax(logits)
+
+        self._step = jax.jit(step)
+        self._update = jax.jit(lambda s, noise_key, *b: core.update_with(s, self._losses, noise_key, *b))
+
+    # ---- the learner interface ---------------------------------------------------------------
+    @property
+    def trials_per_update(self) -> int:
+        return self.core.config.n_gradient
+
+    def init(self, key: jax.Array) -> LearnerState:
+        return self.core.init(key)
+
+    def update(self, state):  # pragma: no cover - the trainer calls train_chunk for host learners
+        raise TypeError("the actor-critic on NeuroGym is stepped on the host: use train_chunk")
+
+    def with_seed_axis(self, name: str) -> HostBatchActorCritic:
+        return self
+
+    def evaluation_key(self, state: LearnerState) -> jax.Array:
+        return state.key
+
+    def score(self, perf: dict) -> np.ndarray:
+        return np.asarray(perf["reward"])
+
+    def criterion_met(self, perf: dict) -> np.ndarray:
+        return np.asarray(perf["performance"]) >= self.target
+
+    def describe_criterion(self) -> str:
+        return f"NeuroGym performance >= {self.target:g}"
+
+    def best_params(self, state: LearnerState) -> dict[str, gru.Params]:
+        return {"policy": state.policy, "value": state.value}
+
+    def updates(self, state: LearnerState) -> jax.Array:
+        return state.updates
+
+    def describe(self) -> str:
+        return (f"the actor-critic on NeuroGym {self.task[5:]} (dt {self.env.dt_ms:g} ms, "
+                f"{self.core.config.n_gradient} environments per update)")
+
+    # ---- host stepping -----------------------------------------------------------------------
+    def train_chunk(self, state: LearnerState, seed: int, n_updates: int) -> tuple[LearnerState, dict[str, float]]:
+        """``n_updates`` updates of one seed; returns the state and the chunk's mean metrics."""
+        metrics = []
+        for _ in range(n_updates):
+            updates = int(state.updates)
+            key = fold(jax.random.PRNGKey(seed), HOST_BATCH_STREAM, updates)
+            sim = self.simulate(state.policy, state.policy_masks, key, seed, ENV_TRAIN, updates,
+                                self.core.config.n_gradient)
+            b = sim.batch
+            padded = _padded({"inputs": b.inputs, "actions": b.actions, "reward": b.reward, "mask": b.mask},
+                             _bucket(b.actions.shape[0]))
+            state, m = self._update(state, key, *(jnp.asarray(padded[k]) for k in ("inputs", "actions", "reward",
+                                                                                     "mask")))
+            metrics.append({k: float(v) for k, v in m.items()})
+        return state, {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
+
+    def validate_seed(self, state: LearnerState, seed: int, n: int) -> dict[str, float]:
+        """Mean reward, NeuroGym performance and P(respond) of ``n`` fresh trials."""
+        updates = int(state.updates)
+        key = fold(jax.random.PRNGKey(seed), HOST_BATCH_STREAM, updates, 1)
+        b = self.simulate(state.policy, state.policy_masks, key, seed, ENV_VALIDATION, updates, n).batch
+        return {"reward": float(b.reward_total.mean()), "performance": float(b.performance.mean()),
+                "p_respond": float(b.responded.mean())}
+
+    def simulate(self, policy, masks, key: jax.Array, seed: int, stream: int, update: int, n: int,
+                 keep_states: bool = False) -> Simulated:
+        """``n`` trials of the policy in freshly seeded environments. The recurrent noise of step
+        ``t`` is drawn from ``fold_in(key, t)``, so the gradient pass can draw it again."""
+        source = self._sources.get((stream, n))
+        if source is None:
+            source = self._sources[(stream, n)] = NeuroGymBatches(self.task, self.env_kwargs, n, self.max_trial_steps)
+        x = [jnp.broadcast_to(policy["x0"], (n, self.policy_config.n_units))]
+        states, probs = [], []
+
+        def act(obs: np.ndarray, t: int) -> np.ndarray:
+            x[0], action, prob = self._step(policy, masks, x[0], jnp.asarray(obs), jax.random.fold_in(key, t))
+            if keep_states:
+                states.append(np.asarray(x[0]))
+                probs.append(np.asarray(prob))
+            return np.asarray(action)
+
+        batch = source.run(act, seed, stream, update)
+        if not keep_states:
+            return Simulated(batch, None, None)
+        return Simulated(batch, np.stack(states), np.stack(probs))
+
+    def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask):
+        """The loss of a host-simulated batch, for :meth:`ActorCritic.update_with`."""
+        core = self.core
+        steps, batch = actions.shape
+        noise = jax.vmap(lambda t: core.policy_noise * jax.random.normal(
+            jax.random.split(jax.random.fold_in(noise_key, t))[0], (batch, self.policy_config.n_units),
+            jnp.float32))(jnp.arange(steps))
+        noise = jnp.concatenate([noise, jnp.zeros_like(noise[:1])])
+        states = gru.run(policy, state.policy_masks, inputs, noise, core.alpha)[1:]  # x after input t
+        _, v = core.values(value, state.value_masks, key, states, actions)
+        return core.objective(gru.readout(policy, states), actions, v, reward, mask)
+
+
+def _padded(batch: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarray]:
+    """Pad the time axis to ``steps`` (a few compiled shapes instead of one per trial length)."""
+    pad = steps - batch["actions"].shape[0]
+    return {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)]) for k, v in batch.items()}
+
+
+def _bucket(steps: int) -> int:
+    return int(2 ** np.ceil(np.log2(max(steps, 8))))

@@ -1,0 +1,172 @@
+"""NeuroGym environments as a source of trials (optional extra: ``pip install rewardrnn[neurogym]``).
+
+NeuroGym tasks are numpy environments stepped one call at a time, so a batch of trials is
+simulated on the host over ``n`` environments side by side: at each time step one call of the
+caller's ``act(observations, step) -> actions`` (a compiled network step) serves every
+environment, then each environment takes its step.
+
+Conventions. One trial is one episode: the network starts each trial from its initial state,
+sees the trial's first observation, then acts; an environment's trial ends when NeuroGym says
+``info["new_trial"]``. The trial's outcome is NeuroGym's own: ``info["performance"]`` at that
+step (1 correct, 0 not, or the task's graded value), and ``info["trial"]`` (the trial's
+variables: ground truth, coherence, ...) becomes the trial's row of the behaviour table. So any
+environment of ``neurogym.all_envs()`` trains: single- and multi-choice, go/no-go, timing,
+working memory.
+
+Reproducibility. NeuroGym draws its trials from its own ``numpy`` generator (``env.rng``),
+which ``env.reset(seed=...)`` does not seed; every batch here seeds every environment from
+(run seed, stream, update, index) (:func:`rewardrnn.keys.env_seed`) before resetting it, so
+the same seed gives the same trials, and a resumed run draws what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from rewardrnn.errors import ConfigError
+from rewardrnn.keys import env_seed
+
+#: Prefix of NeuroGym task names on the command line.
+PREFIX = "ngym:"
+
+
+def is_neurogym(task: Any) -> bool:
+    return isinstance(task, str) and task.startswith(PREFIX)
+
+
+def env_id(task: str) -> str:
+    if not is_neurogym(task) or len(task) == len(PREFIX):
+        raise ConfigError(f"a NeuroGym task is named {PREFIX}<environment id>, got {task!r}")
+    return task[len(PREFIX):]
+
+
+def native_env_ids() -> list[str]:
+    """The ids of every environment NeuroGym registers natively (``neurogym.all_envs()``)."""
+    _import_neurogym()
+    from neurogym.envs.registration import all_envs
+
+    return list(all_envs())
+
+
+def _import_neurogym():
+    try:
+        import gymnasium
+        import neurogym  # noqa: F401  (registers its environments)
+    except ImportError as error:
+        raise ConfigError(f"NeuroGym tasks need the neurogym extra ({error}); "
+                          "`pip install 'rewardrnn[neurogym]'`") from None
+    return gymnasium
+
+
+def make_env(task: str, env_kwargs: dict):
+    """One NeuroGym environment of ``ngym:<id>`` built with ``env_kwargs`` (e.g. ``{"dt": 20}``)."""
+    gymnasium = _import_neurogym()
+    name = env_id(task)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # gymnasium's metadata warnings about NeuroGym envs
+            env = gymnasium.make(name, **env_kwargs)
+    except gymnasium.error.Error as error:
+        raise ConfigError(f"cannot make NeuroGym environment {name!r}: {error}") from None
+    except TypeError as error:
+        raise ConfigError(f"NeuroGym environment {name!r} does not take {sorted(env_kwargs)}: {error}") from None
+    if not hasattr(env.action_space, "n"):
+        raise ConfigError(f"NeuroGym environment {name!r} has a continuous action space "
+                          f"({env.action_space}); the actor-critic needs discrete actions")
+    dt = float(env.unwrapped.dt)
+    if not (np.isfinite(dt) and dt > 0):
+        raise ConfigError(f"NeuroGym environment {name!r}: dt must be a positive number of ms, got {dt!r}")
+    return env
+
+
+@dataclass(frozen=True)
+class EnvSizes:
+    """What a learner reads of an environment it does not simulate itself."""
+
+    dt_ms: float
+    n_inputs: int
+    n_actions: int
+    name: str
+
+
+def sizes(env, task: str) -> EnvSizes:
+    return EnvSizes(float(env.unwrapped.dt), int(env.observation_space.shape[0]), int(env.action_space.n), task)
+
+
+@dataclass
+class Batch:
+    """Trials simulated on the host, time-major: ``inputs`` (T+1, B, n_in) (row t seen before
+    action t), ``actions``, ``reward``, ``mask`` (T, B); and per trial: ``end_step``,
+    ``performance`` (NeuroGym's), ``reward_total``, ``responded`` (any action other than 0,
+    NeuroGym's fixation), and ``info`` (the trial's variables, one dict per trial)."""
+
+    inputs: np.ndarray
+    actions: np.ndarray
+    reward: np.ndarray
+    mask: np.ndarray
+    end_step: np.ndarray
+    performance: np.ndarray
+    reward_total: np.ndarray
+    responded: np.ndarray
+    info: list[dict]
+
+
+class NeuroGymBatches:
+    """``n`` environments of one NeuroGym task, re-seeded for every batch."""
+
+    def __init__(self, task: str, env_kwargs: dict, n: int, max_steps: int):
+        self.envs = [make_env(task, env_kwargs) for _ in range(n)]
+        self.max_steps = max_steps
+
+    def run(self, act: Callable[[np.ndarray, int], np.ndarray], seed: int, stream: int, update: int) -> Batch:
+        """One trial in every environment; ``act(observations (B, n_in), step) -> actions (B,)``."""
+        n = len(self.envs)
+        first = []
+        for i, env in enumerate(self.envs):
+            s = env_seed(seed, stream, update, i)
+            env.unwrapped.seed(s)  # NeuroGym's trial generator (reset(seed=) leaves it unseeded)
+            ob, _ = env.reset(seed=s)
+            first.append(np.asarray(ob, np.float32))
+        alive = np.ones(n, bool)
+        end_step = np.full(n, self.max_steps - 1)
+        inputs, actions, rewards = [np.stack(first)], [], []
+        performance, responded = np.zeros(n, np.float32), np.zeros(n, bool)
+        info_rows: list[dict] = [{} for _ in range(n)]
+        t = 0
+        while alive.any() and t < self.max_steps:
+            action = np.asarray(act(inputs[-1], t))
+            next_inputs, reward_t = np.zeros_like(inputs[0]), np.zeros(n, np.float32)
+            for i in np.flatnonzero(alive):
+                ob, reward_t[i], _, _, info = self.envs[i].step(int(action[i]))
+                responded[i] |= action[i] != 0
+                if info.get("new_trial", False):
+                    alive[i], end_step[i] = False, t
+                    performance[i] = float(info.get("performance", 0.0))
+                    info_rows[i] = _scalars(info.get("trial", {}))
+                else:
+                    next_inputs[i] = ob
+            actions.append(action)
+            rewards.append(reward_t)
+            inputs.append(next_inputs)
+            t += 1
+        for i in np.flatnonzero(alive):  # cut at max_steps: NeuroGym never ended it
+            info_rows[i] = _scalars(getattr(self.envs[i].unwrapped, "trial", {}) or {})
+        mask = (np.arange(t)[:, None] <= end_step[None, :]).astype(np.float32)
+        reward = np.stack(rewards) * mask
+        return Batch(inputs=np.stack(inputs), actions=np.where(mask > 0, np.stack(actions), 0).astype(np.int32),
+                     reward=reward, mask=mask, end_step=end_step, performance=performance,
+                     reward_total=reward.sum(0), responded=responded, info=info_rows)
+
+
+def _scalars(trial: dict) -> dict:
+    """The scalar entries of a NeuroGym trial dict (numbers and strings), as plain Python values."""
+    out = {}
+    for name, value in trial.items():
+        value = np.asarray(value)
+        if value.ndim == 0 and value.dtype.kind in "biufU":
+            out[str(name)] = value.item()
+    return out

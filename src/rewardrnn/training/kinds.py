@@ -1,0 +1,130 @@
+"""The registry of run kinds: which learner trains which task source, with which config class,
+and which command-line flags apply to it. One place: the run folder, the command line and the
+Python API all read it.
+
+A kind is a (learner, task source) pair:
+
+==================  ==========================================  =======================
+kind                tasks                                       config
+==================  ==========================================  =======================
+actor-critic        Song et al.'s tasks (``rdm-fixed``...)       :class:`TrainConfig`
+perturbation        Miconi's tasks (``dnms``...)                 :class:`PerturbationTrainConfig`
+actor-critic/ngym   any NeuroGym environment (``ngym:<id>``)     :class:`NeuroGymTrainConfig`
+==================  ==========================================  =======================
+
+Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
+class (``build_learner``, ``plan``, ``resolved``, ``to_dict``/``from_dict``), one line in
+:data:`KINDS` with its flags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rewardrnn.errors import ConfigError, UnknownNameError
+from rewardrnn.tasks import neurogym
+from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+from rewardrnn.tasks.registry import TASKS
+from rewardrnn.training.config import TrainConfig
+from rewardrnn.training.neurogym_config import NeuroGymTrainConfig
+from rewardrnn.training.perturbation_config import PerturbationTrainConfig
+
+#: Learners by the name a user gives (``--learner``).
+LEARNERS = ("actor-critic", "perturbation")
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """One kind of run. ``flags`` maps each command-line flag that applies (its name with
+    underscores) to the config field it sets (``task_options.<name>`` for a task option)."""
+
+    name: str
+    learner: str
+    source: str
+    title: str
+    config_class: type
+    accepts: Callable[[str], bool]
+    flags: dict[str, str]
+
+    def config_options(self, task: str, given: dict[str, Any]) -> dict[str, Any]:
+        """Config fields from command-line flags (``None`` = not given); a flag that does not
+        apply to this kind is refused by name."""
+        options: dict[str, Any] = {}
+        for flag, value in given.items():
+            if value is None:
+                continue
+            if flag not in self.flags:
+                others = [k.title for k in KINDS if flag in k.flags]
+                raise ConfigError(f"{cli_flag(flag)} does not apply to {self.title} (task {task}); "
+                                  f"it applies to: {', '.join(others) or 'nothing'}")
+            target = self.flags[flag]
+            if target.startswith("task_options."):
+                options.setdefault("task_options", {})[target.split(".", 1)[1]] = value
+            else:
+                options[target] = value
+        return options
+
+    def check_fields(self, options: dict[str, Any]) -> None:
+        """Refuse config fields this kind does not have (the Python API's keyword arguments)."""
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(self.config_class)} - {"task", "learner"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"option(s) {unknown} do not apply to {self.title}; its options: "
+                              f"{', '.join(sorted(known))}")
+
+
+def cli_flag(name: str) -> str:
+    """The command-line spelling of a flag name (``juice_ratio`` -> ``--juice-ratio``)."""
+    return "--" + name.replace("_", "-")
+
+
+_COMMON = {"seed": "seed", "seeds": "n_seeds"}
+KINDS: tuple[RunKind, ...] = (
+    RunKind("actor-critic", "actor-critic", "native", "the actor-critic (Song et al. 2017)", TrainConfig,
+            lambda task: task in TASKS,
+            {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr", "baseline": "baseline",
+             "dale": "dale", "juice_ratio": "task_options.juice_ratio", "t0_return": "t0_return",
+             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}),
+    RunKind("perturbation", "perturbation", "miconi", "the perturbation rule (Miconi 2017)",
+            PerturbationTrainConfig, lambda task: task in CONTINUOUS_TASKS,
+            {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
+             "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
+             "trial_order": "trial_order"}),
+    RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
+            neurogym.is_neurogym,
+            {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
+             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}),
+)
+BY_NAME = {kind.name: kind for kind in KINDS}
+
+
+def kind_for(task: str, learner: str | None = None) -> RunKind:
+    """The kind of run that trains ``task`` (with ``learner`` when given): an error naming the
+    task or the pair otherwise."""
+    if learner is not None and learner not in LEARNERS:
+        raise ConfigError(f"learner must be one of {', '.join(LEARNERS)}; got {learner!r}")
+    if not isinstance(task, str):
+        raise ConfigError(f"task must be a task name, got {task!r}")
+    matching = [kind for kind in KINDS if kind.accepts(task)]
+    if not matching:
+        if neurogym.is_neurogym(task):
+            neurogym.env_id(task)  # "ngym:" alone
+        raise UnknownNameError(f"unknown task {task!r}; known tasks: {', '.join(sorted(TASKS))} (actor-critic), "
+                               f"{', '.join(CONTINUOUS_TASKS)} (perturbation), or ngym:<NeuroGym environment id>")
+    for kind in matching:
+        if learner is None or kind.learner == learner:
+            return kind
+    raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
+                      f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}), the actor-critic Song's and NeuroGym's")
+
+
+def kind_of(config: Any) -> RunKind:
+    """The kind of a config object."""
+    for kind in KINDS:
+        if isinstance(config, kind.config_class):
+            return kind
+    raise ConfigError(f"not a run configuration: {type(config).__name__}")

@@ -1,0 +1,88 @@
+"""The configuration of the actor-critic trained on a NeuroGym environment (optional extra:
+``pip install rewardrnn[neurogym]``); saved with the run and enough to repeat it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from rewardrnn.errors import ConfigError
+from rewardrnn.learners.actor_critic import ActorCriticConfig
+from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
+from rewardrnn.networks import gru
+from rewardrnn.tasks import neurogym
+from rewardrnn.training.config import check_int, check_positive, check_seeds, config_from_dict
+from rewardrnn.training.trainer import TrainerPlan
+
+#: Keys that may differ between a saved run and a resumed one.
+RESUMABLE_CHANGES = ("max_updates",)
+
+
+@dataclass(frozen=True)
+class NeuroGymTrainConfig:
+    """A NeuroGym training run. ``task`` is ``ngym:<environment id>``; ``dt_ms`` (default: the
+    environment's) and ``env_kwargs`` go to ``gymnasium.make``; the network's dt is the
+    environment's. Network constants are the paper's (spec §3.6), learning rates §4.6; the run
+    stops when NeuroGym's own performance of the validation trials reaches ``target``."""
+
+    task: str = "ngym:PerceptualDecisionMaking-v0"
+    learner: str = "actor-critic"
+    seed: int = 1
+    n_seeds: int = 1
+    dt_ms: float | None = None
+    env_kwargs: dict = field(default_factory=dict)
+    N: int = 100
+    lr: float = 0.004
+    baseline_lr: float = 0.004
+    n_gradient: int = 20
+    max_updates: int = 2000
+    checkfreq: int = 50
+    n_validation: int = 200
+    target: float = 0.8
+    max_trial_steps: int = 1000
+
+    def __post_init__(self) -> None:
+        neurogym.env_id(self.task)
+        if self.learner != "actor-critic":
+            raise ConfigError(f"NeuroGym tasks train with the actor-critic; got learner {self.learner!r}")
+        check_seeds(self)
+        for name in ("N", "n_gradient", "max_updates", "checkfreq", "n_validation", "max_trial_steps"):
+            check_int(self, name, 1)
+        for name in ("lr", "baseline_lr", "target"):
+            check_positive(self, name)
+        if self.dt_ms is not None:
+            check_positive(self, "dt_ms")
+        if not isinstance(self.env_kwargs, dict):
+            raise ConfigError(f"env_kwargs must be a mapping, got {self.env_kwargs!r}")
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.n_seeds))
+
+    def resolved(self) -> NeuroGymTrainConfig:
+        return self
+
+    def make_kwargs(self) -> dict:
+        return {**self.env_kwargs, **({"dt": self.dt_ms} if self.dt_ms is not None else {})}
+
+    def build_learner(self) -> HostBatchActorCritic:
+        """The actor-critic sized for the environment (its dt, observation and action sizes)."""
+        sizes = neurogym.sizes(neurogym.make_env(self.task, self.make_kwargs()), self.task)
+        policy = gru.GRUConfig(n_inputs=sizes.n_inputs, n_outputs=sizes.n_actions, n_units=self.N)
+        value = gru.GRUConfig(n_inputs=self.N + sizes.n_actions, n_outputs=1, n_units=self.N,
+                              input_scale_units=self.N)
+        learning = ActorCriticConfig(n_gradient=self.n_gradient, lr=self.lr, baseline_lr=self.baseline_lr)
+        return HostBatchActorCritic(self.task, self.make_kwargs(), sizes, policy, value, learning, self.target,
+                                    self.max_trial_steps)
+
+    def plan(self) -> TrainerPlan:
+        return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
+                           n_validation=self.n_validation)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NeuroGymTrainConfig:
+        return config_from_dict(cls, data)

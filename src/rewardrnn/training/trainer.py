@@ -1,0 +1,320 @@
+"""The trainer: one loop for every learner (:class:`rewardrnn.learners.base.Learner`).
+
+At update 0 and after every chunk of ``checkfreq`` updates, every active seed is validated
+(spec §4.7); a seed whose score beats its best (or that meets the criterion) keeps its
+parameters as best; a seed that meets the criterion stops (unless ``stop_at_criterion`` is off)
+and is no longer computed; a seed whose parameters are no longer finite is stopped and marked
+``non-finite`` (its best parameters are the last finite ones). The checkpoint (every seed's state,
+best parameters, history and the per-update trace) is rewritten atomically after every
+validation, so an interruption loses at most one chunk and ``resume`` continues exactly where
+the checkpoint left off (bit-identical to an uninterrupted run). Python runs only at chunk
+boundaries.
+
+Pure learners are compiled: a chunk is one ``lax.scan`` of ``update`` for a batch of seeds
+(``vmap``), spread over the devices; a batch of one seed uses the same functions without the
+seed axis, so its step loops stop with that seed's own trials. Host-stepped learners (NeuroGym)
+are called one seed at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from rewardrnn.learners.base import Learner, all_finite
+
+#: Name of the vmap axis over seeds.
+SEED_AXIS = "seed"
+
+#: Why a seed stopped (``status`` in metrics.csv and summary.json).
+RUNNING, REACHED, BUDGET, NON_FINITE = "running", "reached criterion", "budget spent", "non-finite parameters"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerPlan:
+    """What the loop needs beyond the learner: seeds, updates between validations, the budget
+    (in updates; rounded up to a whole chunk), validation trials, and whether a seed stops at
+    its criterion."""
+
+    seeds: tuple[int, ...]
+    checkfreq: int
+    max_updates: int
+    n_validation: int
+    stop_at_criterion: bool = True
+
+
+class TrainerState(NamedTuple):
+    """Everything saved in a checkpoint; every leaf has a leading seed axis."""
+
+    learner: Any
+    best: Any
+    best_score: np.ndarray  # (S,) float32
+    best_update: np.ndarray  # (S,) int32
+    done: np.ndarray  # (S,) bool: met the stop criterion
+    criterion_update: np.ndarray  # (S,) int32, -1 until the criterion is met
+    nonfinite: np.ndarray  # (S,) bool: stopped because its parameters stopped being finite
+
+
+def stack(trees: list[Any]) -> Any:
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def initial_state(learner: Learner, seeds: tuple[int, ...] | list[int]) -> TrainerState:
+    """Fresh state for every seed (seed s -> PRNGKey(s)); also the template a checkpoint is read
+    into."""
+    states = stack([learner.init(jax.random.PRNGKey(s)) for s in seeds])
+    n = len(seeds)
+    return TrainerState(learner=states, best=learner.best_params(states),
+                        best_score=np.full(n, -np.inf, np.float32), best_update=np.zeros(n, np.int32),
+                        done=np.zeros(n, bool), criterion_update=np.full(n, -1, np.int32),
+                        nonfinite=np.zeros(n, bool))
+
+
+class CompiledSteps:
+    """Compiled chunk and validation functions of a pure learner (compiled once, reused)."""
+
+    def __init__(self, learner: Learner, plan: TrainerPlan):
+        self.plan = plan
+        mapped = learner.with_seed_axis(SEED_AXIS)
+
+        def chunk_of(learner: Learner):
+            def chunk_one(state, active):
+                new, metrics = jax.lax.scan(lambda s, _: learner.update(s), state, None, length=plan.checkfreq)
+                new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state)
+                trace = metrics[learner.trace_metric] if learner.trace_metric else None
+                return new, jax.tree_util.tree_map(jnp.mean, metrics), trace
+            return chunk_one
+
+        def validate_of(learner: Learner):
+            return lambda state: learner.evaluate(state, learner.evaluation_key(state), plan.n_validation)
+
+        self._chunk = jax.jit(jax.vmap(chunk_of(mapped), axis_name=SEED_AXIS))
+        self._validate = jax.jit(jax.vmap(validate_of(mapped), axis_name=SEED_AXIS))
+        self._chunk_single = jax.jit(_with_seed_axis(chunk_of(learner)))
+        self._validate_single = jax.jit(_with_seed_axis(validate_of(learner)))
+
+    def _compiled(self, batch: int):
+        return (self._chunk_single, self._validate_single) if batch == 1 else (self._chunk, self._validate)
+
+    def chunk(self, state, active: np.ndarray):
+        """``checkfreq`` updates of the active seeds. Returns the whole state (inactive seeds
+        unchanged), the chunk's mean metrics per seed (NaN for inactive seeds) and the trace
+        (S, checkfreq) of the learner's trace metric (NaN for inactive seeds), or None.
+
+        Only the active seeds are computed: they are gathered into a batch whose size is rounded
+        up to a power of two (so that few sizes are ever compiled), padded with frozen copies."""
+        index, batch = compact(active)
+        sub = jax.tree_util.tree_map(lambda a: a[batch], state)
+        mask = np.arange(len(batch)) < len(index)
+        new_sub, metrics, trace = self._compiled(len(batch))[0](*_spread(seed_devices(len(batch)), (sub, mask)))
+        if len(index) == len(active):  # every seed active: nothing to put back
+            to_host = lambda t: jax.tree_util.tree_map(np.asarray, t)  # noqa: E731
+            return new_sub, to_host(metrics), to_host(trace)
+        merged = jax.tree_util.tree_map(lambda full, part: _put_back(full, part, index), state, new_sub)
+        nan_rows = lambda m: _put_back(np.full((len(active),) + np.shape(m)[1:], np.nan, np.float32), m, index)  # noqa: E731
+        return (merged, jax.tree_util.tree_map(nan_rows, metrics),
+                None if trace is None else nan_rows(trace))
+
+    def validate(self, state, active: np.ndarray) -> dict[str, np.ndarray]:
+        """Validation performance of the active seeds, each (S,) with NaN for inactive seeds."""
+        index, batch = compact(active)
+        devices = seed_devices(len(batch))
+        perf = self._compiled(len(batch))[1](_spread(devices, jax.tree_util.tree_map(lambda a: a[batch], state)))
+        return {k: _put_back(np.full(len(active), np.nan, np.float32), v, index) for k, v in perf.items()}
+
+
+class HostSteps:
+    """Chunks and validations of a host-stepped learner, one seed at a time."""
+
+    def __init__(self, learner: Learner, plan: TrainerPlan):
+        self.learner, self.plan = learner, plan
+
+    def chunk(self, state, active: np.ndarray):
+        metrics: dict[str, np.ndarray] = {}
+        for i in np.flatnonzero(active):
+            one = jax.tree_util.tree_map(lambda a: a[i], state)
+            one, m = self.learner.train_chunk(one, self.plan.seeds[i], self.plan.checkfreq)
+            state = jax.tree_util.tree_map(lambda full, part: _put_back(full, np.asarray(part)[None], np.array([i])),
+                                           state, one)
+            for k, v in m.items():
+                metrics.setdefault(k, np.full(len(active), np.nan, np.float32))[i] = v
+        return state, metrics, None
+
+    def validate(self, state, active: np.ndarray) -> dict[str, np.ndarray]:
+        perf: dict[str, np.ndarray] = {}
+        for i in np.flatnonzero(active):
+            one = jax.tree_util.tree_map(lambda a: a[i], state)
+            for k, v in self.learner.validate_seed(one, self.plan.seeds[i], self.plan.n_validation).items():
+                perf.setdefault(k, np.full(len(active), np.nan, np.float32))[i] = v
+        return perf
+
+
+class Trainer:
+    """One learner, one plan: the steps (compiled or host) and the per-seed bookkeeping."""
+
+    def __init__(self, learner: Learner, plan: TrainerPlan):
+        self.learner, self.plan = learner, plan
+        self.steps = HostSteps(learner, plan) if learner.host_stepped else CompiledSteps(learner, plan)
+
+    def initial_state(self) -> TrainerState:
+        return initial_state(self.learner, self.plan.seeds)
+
+    def active(self, state: TrainerState) -> np.ndarray:
+        """Seeds still training: not stopped at the criterion or for non-finite parameters, and
+        within the budget."""
+        stopped = state.nonfinite | (state.done if self.plan.stop_at_criterion else False)
+        return ~stopped & (np.asarray(self.learner.updates(state.learner)) < self.plan.max_updates)
+
+    def record(self, state: TrainerState, perf: dict[str, np.ndarray], active: np.ndarray
+               ) -> tuple[TrainerState, np.ndarray, np.ndarray]:
+        """Best-parameter tracking, non-finite check and stop criterion after a validation (spec
+        §4.7), on the host. A seed whose parameters are not finite keeps its last best and stops.
+        Returns the new state, which seeds improved their best and which met the criterion now."""
+        perf = {k: np.asarray(v) for k, v in perf.items()}
+        finite = all_finite(self.learner.best_params(state.learner))
+        ok = active & finite
+        met = np.asarray(self.learner.criterion_met(perf)) & ok & ~state.done
+        score = np.asarray(self.learner.score(perf))
+        improved = ((score > state.best_score) | met) & ok
+        pick = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
+            lambda a, b: np.where(improved.reshape((-1,) + (1,) * (np.ndim(a) - 1)), np.asarray(a), np.asarray(b)),
+            new, old)
+        updates = np.asarray(self.learner.updates(state.learner))
+        reached_at = np.asarray(perf.get("criterion_update", updates)).astype(np.int64)
+        state = state._replace(
+            best=pick(self.learner.best_params(state.learner), state.best),
+            best_score=np.where(improved, score, state.best_score).astype(np.float32),
+            best_update=np.where(improved, updates, state.best_update).astype(np.int32),
+            done=state.done | met,
+            criterion_update=np.where(met, reached_at, state.criterion_update).astype(np.int32),
+            nonfinite=state.nonfinite | (active & ~finite),
+        )
+        return state, improved, met
+
+    def status(self, state: TrainerState) -> list[str]:
+        """Why each seed stopped, or that it is still running."""
+        active = self.active(state)
+        return [NON_FINITE if state.nonfinite[i] else REACHED if state.done[i] and not active[i]
+                else RUNNING if active[i] else BUDGET for i in range(len(self.plan.seeds))]
+
+    def run(self, state: TrainerState, history: list[dict], trace: np.ndarray, *,
+            save: Callable[[TrainerState, list[dict], np.ndarray], None],
+            show: Callable[[list[dict]], None], wall: Callable[[], float]) -> tuple[TrainerState, np.ndarray]:
+        """Train from ``state`` until every seed has stopped; after each validation call
+        ``save(state, history, trace)`` then ``show(new rows)``. ``trace`` is (S, updates so
+        far) of the learner's trace metric (zero columns if it has none)."""
+
+        def validate_and_save(state, chunk_metrics, active, trace):
+            perf = self.steps.validate(state.learner, active)
+            state, improved, met = self.record(state, perf, active)
+            rows = self.history_rows(state, perf, chunk_metrics, active, improved, met, wall())
+            history.extend(rows)
+            save(state, history, trace)
+            show(rows)
+            return state
+
+        if not history:  # validation at update 0, as pyrl (spec §4.7)
+            state = validate_and_save(state, None, np.ones(len(self.plan.seeds), bool), trace)
+        while (active := self.active(state)).any():
+            learner_state, metrics, chunk_trace = self.steps.chunk(state.learner, active)
+            if self.learner.trace_metric is not None:
+                trace = np.concatenate([trace, np.asarray(chunk_trace, np.float32)], axis=1)
+            state = validate_and_save(state._replace(learner=learner_state), metrics, active, trace)
+        return state, trace
+
+    def history_rows(self, state: TrainerState, perf, metrics, active, improved, met, wall_s: float) -> list[dict]:
+        """One metrics.csv row per seed validated: updates, trials, the performance, the chunk's
+        mean metrics (absent at update 0), whether it is a new best / met the criterion now, its
+        status and the wall seconds so far."""
+        rows = []
+        updates = np.asarray(self.learner.updates(state.learner))
+        status = self.status(state)
+        for i, seed in enumerate(self.plan.seeds):
+            if not active[i]:
+                continue
+            row = {"seed": seed, "updates": int(updates[i]), "trials": int(updates[i]) * self.learner.trials_per_update}
+            row.update({k: float(v[i]) for k, v in perf.items() if k != "criterion_update"})
+            row.update({k: float(np.asarray(v)[i]) for k, v in (metrics or {}).items()})
+            row.update(new_best=bool(improved[i]), criterion_met=bool(met[i]), status=status[i],
+                       wall_s=round(wall_s, 3))
+            rows.append(row)
+        return rows
+
+    def summary(self, state: TrainerState, wall_s: float, trace: np.ndarray) -> dict[str, Any]:
+        """One summary format for every learner: per seed (status, trials and updates to
+        criterion, best update and score), the median and IQR of trials to criterion over the
+        seeds that reached it, wall seconds."""
+        per_update = self.learner.trials_per_update
+        status = self.status(state)
+        updates = np.asarray(self.learner.updates(state.learner))
+        seeds = []
+        for i, seed in enumerate(self.plan.seeds):
+            crit = int(state.criterion_update[i])
+            row = {"seed": seed, "status": status[i], "reached_criterion": crit >= 0,
+                   "updates_to_criterion": crit if crit >= 0 else None,
+                   "trials_to_criterion": crit * per_update if crit >= 0 else None,
+                   "updates": int(updates[i]), "best_update": int(state.best_update[i]),
+                   "best_score": float(state.best_score[i])}
+            if trace.shape[1]:
+                row["final_trace_mean"] = float(np.nanmean(trace[i, max(0, int(updates[i]) - 100):int(updates[i])]))
+            seeds.append(row)
+        hit = sorted(s["trials_to_criterion"] for s in seeds if s["reached_criterion"])
+        stats: dict[str, Any] = {}
+        if hit:
+            q1, q3 = np.percentile(hit, [25, 75])
+            stats = {"median_trials_to_criterion": statistics.median(hit), "iqr": [float(q1), float(q3)]}
+        total_trials = int(updates.sum()) * per_update
+        return {"criterion": self.learner.describe_criterion(), "wall_s": round(wall_s, 3),
+                "seeds_reached": len(hit), **stats, "seeds": seeds,
+                "trials_per_s_all_seeds": round(total_trials / wall_s, 1) if wall_s > 0 else None}
+
+
+def _with_seed_axis(fn: Callable) -> Callable:
+    """``fn`` of one seed, applied to a batch of exactly one seed (leading axis of size 1)."""
+    def one(*args):
+        out = fn(*jax.tree_util.tree_map(lambda a: a[0], args))
+        return jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], out)
+    return one
+
+
+def seed_devices(n_seeds: int) -> list:
+    """Devices over which a batch of seeds is spread: as many devices of the default backend
+    (e.g. the CLI's one host device per CPU core, or several GPUs) as divide the batch.
+    Measured on 2 cores: 4 seeds train 1.5x faster on 2 devices than on 1."""
+    devices = jax.devices()
+    count = max(d for d in range(1, len(devices) + 1) if n_seeds % d == 0)
+    return devices[:count]
+
+
+def compact(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the active seeds, and the batch to compute: those indices padded (with the
+    first of them) to the next power of two, at most the number of seeds."""
+    index = np.flatnonzero(active)
+    if len(index) == 0:
+        raise ValueError("no active seed")
+    size = min(1 << (len(index) - 1).bit_length(), len(active))
+    return index, np.concatenate([index, np.full(size - len(index), index[0])])
+
+
+def _put_back(full, part, index: np.ndarray) -> np.ndarray:
+    """``full`` (host copy) with rows ``index`` replaced by the first rows of ``part``."""
+    out = np.array(full)
+    out[index] = np.asarray(part)[:len(index)]
+    return out
+
+
+def _spread(devices: list, tree: Any) -> Any:
+    """Shard the leading (seed) axis of every leaf over ``devices`` (or put it on the one)."""
+    if len(devices) == 1:
+        return jax.device_put(tree, devices[0])
+    return jax.device_put(tree, NamedSharding(Mesh(np.asarray(devices), (SEED_AXIS,)), PartitionSpec(SEED_AXIS)))

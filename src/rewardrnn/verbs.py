@@ -1,0 +1,390 @@
+"""The verbs on run folders: evaluate, plot, record, analyze — for every kind of run.
+
+Each kind of run (:data:`rewardrnn.training.kinds.KINDS`) has one adapter here that says how its
+trained network is simulated (records) and analysed; :func:`adapter` picks it from the run
+folder. The command line, the Python API and the report call these functions.
+
+Layout under a run folder::
+
+    RUN/evaluation/trials_seed{S}.csv      behaviour table of `evaluate` (…_dt{dt}.csv at another dt)
+    RUN/evaluation/summary_seed{S}.json    its performance numbers
+    RUN/figures/                           learning (or error) curves, psychometric curve
+    RUN/records/seed{S}/trials.csv         behaviour table of the recorded trials (or .parquet)
+    RUN/records/seed{S}/activity.nc        activity dataset (xarray / NetCDF)
+    RUN/analysis/seed{S}/*.png, *.svg      figures
+    RUN/analysis/seed{S}/numbers.json      the numbers, with the paper's values where it gives them
+
+Song tasks' behavioural analyses use a separate, larger behaviour-only run (``evaluate``), since
+they need many trials and no activity. Every file is written under a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from rewardrnn import keys
+from rewardrnn.analysis import generic_suite, miconi_suite, song_suite
+from rewardrnn.analysis.behaviour import (fit_psychometric, performance_by, psychometric_points,
+                                          table_performance)
+from rewardrnn.errors import ConfigError, RunFolderError
+from rewardrnn.records import ACTIVITY
+from rewardrnn.training import run_folder
+from rewardrnn.training.run_folder import RunFolder
+
+#: Trials per condition of pyrl's analysis runs (spec §6.1): (behaviour, activity). The economic
+#: task records 100 per condition rather than 500 (its 20 conditions x 500 trials of 350 steps
+#: would take longer to record than to train); Miconi's decoding used 20 per condition.
+PAPER_TRIALS_PER_CONDITION = {"rdm-fixed": (5000, 50), "rdm-rt": (2500, 50), "mante": (1000, 100),
+                              "multisensory": (1500, 100), "romo": (100, 50), "wager": (2500, 100),
+                              "economic": (500, 100)}
+MICONI_TRIALS_PER_CONDITION = {"selective-integration": 2}
+MICONI_DEFAULT_TRIALS = 20
+#: NeuroGym runs: trials per action (the environments draw their conditions themselves).
+NEUROGYM_TRIALS_PER_ACTION = (500, 50)
+
+
+def _positive_int(value, flag: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{flag} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+# ---- one adapter per kind of run ---------------------------------------------------------------
+class NativeActorCritic:
+    """The actor-critic on Song et al.'s tasks."""
+
+    def default_trials(self, folder: RunFolder, activity: bool) -> int:
+        return PAPER_TRIALS_PER_CONDITION.get(folder.task, (1000, 50))[1 if activity else 0]
+
+    def learner_at(self, folder: RunFolder, dt_ms: float | None):
+        """The learner, rebuilt at another time step when ``dt_ms`` is given (alpha, noise scale
+        and trial length follow, as pyrl's ``--dt``, spec §4.7)."""
+        if dt_ms is None or dt_ms == folder.resolved.dt_ms:
+            return folder.learner
+        import dataclasses
+        return dataclasses.replace(folder.resolved, dt_ms=dt_ms).build_learner()  # validates dt against the task
+
+    def behaviour(self, folder: RunFolder, n: int, seed: int | None, dt_ms: float | None) -> pd.DataFrame:
+        from rewardrnn.records.behaviour import behaviour_table
+        params = folder.best_params(seed)
+        masks = folder.learner_state(seed).policy_masks
+        learner = self.learner_at(folder, dt_ms)
+        return behaviour_table(learner, params["policy"], masks, jax.random.PRNGKey(keys.EVALUATION_SEED), n)
+
+    def record(self, folder: RunFolder, n: int, seed: int | None, path: Path) -> pd.DataFrame:
+        from rewardrnn.records import activity
+        params, state = folder.best_params(seed), folder.learner_state(seed)
+        # the value network of the last checkpoint, as the records of earlier versions
+        return activity.record(folder.learner, (params["policy"], state.policy_masks, state.value, state.value_masks),
+                               jax.random.PRNGKey(keys.RECORD_SEED), n, path)
+
+    def performance(self, folder: RunFolder, table: pd.DataFrame) -> dict[str, float]:
+        return table_performance(folder.learner.env.protocol, table)
+
+    def by_condition(self, folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
+        return performance_by(table, list(folder.learner.env.protocol.conditions)[-1])
+
+    def analyze(self, folder: RunFolder, seed: int, behaviour_trials: int | None, ds) -> song_suite.Analysis:
+        table = _behaviour_table(folder, seed, behaviour_trials or self.default_trials(folder, False))
+        return song_suite.analyze(folder.learner.env.protocol, table, ds)
+
+    def learning_figure(self, folder: RunFolder):
+        from rewardrnn.figures.learning import learning_curve
+        metrics = _metrics(folder)
+        return None if metrics is None else learning_curve(metrics, folder.learner.env.protocol.criterion.min_p_correct)
+
+    def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
+        from rewardrnn.figures.psychometric import psychometric_curve
+        protocol = folder.learner.env.protocol
+        if protocol.psychometric is None:
+            return
+        _, s = folder.seed_index(seed)
+        path = folder.path / "evaluation" / f"trials_seed{s}.csv"
+        table = _read_table(path) if path.is_file() else evaluate(folder.path, seed=s)
+        spec = protocol.psychometric
+        points = psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
+        fit = fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"])
+        run_folder.write_json(folder.path / "figures" / f"psychometric_seed{s}.json",
+                              {"mu": fit.mu, "sigma": fit.sigma, "mu_se": fit.mu_se, "sigma_se": fit.sigma_se,
+                               "n_trials": fit.n_trials, "points": json.loads(points.to_json(orient="records"))})
+        save(psychometric_curve(points, fit, spec.label, f"P({spec.positive_action}) (%)"), f"psychometric_seed{s}")
+
+
+class Perturbation:
+    """Miconi's rule on his tasks."""
+
+    def default_trials(self, folder: RunFolder, activity: bool) -> int:
+        return MICONI_TRIALS_PER_CONDITION.get(folder.task, MICONI_DEFAULT_TRIALS)
+
+    def behaviour(self, folder: RunFolder, n: int, seed: int | None, dt_ms: float | None) -> pd.DataFrame:
+        from rewardrnn.records import perturbation
+        if dt_ms is not None:
+            raise ConfigError("--dt does not apply to a run of the perturbation rule (Miconi's networks run at 1 ms)")
+        return perturbation.record(folder.learner, folder.best_params(seed), jax.random.PRNGKey(keys.EVALUATION_SEED),
+                                   n, None)
+
+    def record(self, folder: RunFolder, n: int, seed: int | None, path: Path) -> pd.DataFrame:
+        from rewardrnn.records import perturbation
+        return perturbation.record(folder.learner, folder.best_params(seed), jax.random.PRNGKey(keys.RECORD_SEED),
+                                   n, path)
+
+    def performance(self, folder: RunFolder, table: pd.DataFrame) -> dict[str, float]:
+        return {"mean_error": float(table["error"].mean()), "p_correct": float(table["correct"].mean())}
+
+    def by_condition(self, folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
+        column = "trial_type" if "trial_type" in table else "context"
+        return table.groupby(column).agg(n=("error", "size"), mean_error=("error", "mean"),
+                                         p_correct=("correct", "mean")).reset_index()
+
+    def analyze(self, folder: RunFolder, seed: int, behaviour_trials: int | None, ds) -> song_suite.Analysis:
+        return miconi_suite.analyze(folder.task, ds)
+
+    def learning_figure(self, folder: RunFolder):
+        from rewardrnn.figures.learning import error_curves
+        trace = folder.trace()
+        return error_curves(trace, folder.learner.task.error_threshold) if trace.shape[1] else None
+
+    def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
+        return None
+
+
+class NeuroGymActorCritic:
+    """The actor-critic on NeuroGym environments (performance from NeuroGym's trial info)."""
+
+    def default_trials(self, folder: RunFolder, activity: bool) -> int:
+        return NEUROGYM_TRIALS_PER_ACTION[1 if activity else 0]
+
+    def _n_trials(self, folder: RunFolder, n: int) -> int:
+        return n * folder.learner.env.n_actions
+
+    def behaviour(self, folder: RunFolder, n: int, seed: int | None, dt_ms: float | None) -> pd.DataFrame:
+        from rewardrnn.records import neurogym
+        if dt_ms is not None:
+            raise ConfigError("--dt does not apply to a NeuroGym run (its dt is the environment's: retrain with --dt)")
+        _, s = folder.seed_index(seed)
+        return neurogym.record(folder.learner, folder.best_params(seed)["policy"], folder.learner_state(seed).policy_masks,
+                               s, self._n_trials(folder, n), None, keys.ENV_EVALUATION)
+
+    def record(self, folder: RunFolder, n: int, seed: int | None, path: Path) -> pd.DataFrame:
+        from rewardrnn.records import neurogym
+        _, s = folder.seed_index(seed)
+        return neurogym.record(folder.learner, folder.best_params(seed)["policy"], folder.learner_state(seed).policy_masks,
+                               s, self._n_trials(folder, n), path, keys.ENV_RECORD)
+
+    def performance(self, folder: RunFolder, table: pd.DataFrame) -> dict[str, float]:
+        return {"performance": float(table["performance"].mean()), "p_respond": float(table["responded"].mean()),
+                "reward": float(table["reward"].mean())}
+
+    def by_condition(self, folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
+        column = generic_suite.condition_column(table)
+        if column is None:
+            return pd.DataFrame([self.performance(folder, table)])
+        return table.groupby(column).agg(n=("performance", "size"), performance=("performance", "mean"),
+                                         p_respond=("responded", "mean")).reset_index()
+
+    def analyze(self, folder: RunFolder, seed: int, behaviour_trials: int | None, ds) -> song_suite.Analysis:
+        from rewardrnn.analysis.neural import trial_table
+        return generic_suite.analyze(trial_table(ds), ds)
+
+    def learning_figure(self, folder: RunFolder):
+        from rewardrnn.figures.learning import learning_curve
+        metrics = _metrics(folder)
+        return None if metrics is None else learning_curve(metrics, folder.resolved.target, "performance",
+                                                           "NeuroGym performance (%)")
+
+    def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
+        return None
+
+
+ADAPTERS = {"actor-critic": NativeActorCritic(), "perturbation": Perturbation(),
+            "actor-critic/ngym": NeuroGymActorCritic()}
+
+
+def adapter(folder: RunFolder):
+    return ADAPTERS[folder.kind.name]
+
+
+def _metrics(folder: RunFolder) -> pd.DataFrame | None:
+    path = folder.path / run_folder.METRICS
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if "choice" in table and table["choice"].dtype == object:
+        table["choice"] = table["choice"].fillna("")
+    return table
+
+
+# ---- the verbs ---------------------------------------------------------------------------------
+def evaluate(run: str | Path, trials_per_condition: int = 200, seed: int | None = None,
+             dt_ms: float | None = None) -> pd.DataFrame:
+    """Run the best parameters of ``seed`` (default: the run's first) over the task's conditions
+    and write ``RUN/evaluation/trials_seed{S}.csv`` (one row per trial; ``…_dt{dt}.csv`` at
+    another time step) and ``summary_seed{S}.json``. Returns the behaviour table."""
+    n = _positive_int(trials_per_condition, "--trials-per-condition")
+    if dt_ms is not None and (isinstance(dt_ms, bool) or not (isinstance(dt_ms, (int, float)) and np.isfinite(dt_ms)
+                                                              and dt_ms > 0)):
+        raise ConfigError(f"--dt must be a positive number of ms, got {dt_ms!r}")
+    folder = RunFolder(run)
+    _, s = folder.seed_index(seed)
+    with run_folder.locked(folder.path):
+        ad = adapter(folder)
+        table = ad.behaviour(folder, n, seed, dt_ms)
+        out = run_folder.check_writable_folder(folder.path / "evaluation", "evaluation folder")
+        suffix = "" if dt_ms is None or dt_ms == getattr(folder.resolved, "dt_ms", None) else f"_dt{dt_ms:g}"
+        write_table(table, out / f"trials_seed{s}{suffix}.csv")
+        summary = {"seed": s, "run_id": folder.identity["run_id"], "trials": len(table),
+                   **({"dt_ms": dt_ms or folder.resolved.dt_ms} if hasattr(folder.resolved, "dt_ms") else {}),
+                   **ad.performance(folder, table), "best_update": folder.best_update(seed)}
+        run_folder.write_json(out / f"summary_seed{s}{suffix}.json", summary)
+    return table
+
+
+def evaluation_report(run: str | Path, table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+    """(performance per condition, overall performance numbers) of a table from :func:`evaluate`."""
+    folder = RunFolder(run)
+    ad = adapter(folder)
+    return ad.by_condition(folder, table), ad.performance(folder, table)
+
+
+def plot(run: str | Path, seed: int | None = None) -> list[Path]:
+    """Write the learning curve (all seeds; Miconi's runs: error curves) and, where the task has
+    one, the psychometric curve of ``seed`` as PNG and SVG under ``RUN/figures/``; evaluates first
+    if needed. Returns the written paths."""
+    folder = RunFolder(run)
+    folder.seed_index(seed)
+    ad = adapter(folder)
+    written: list[Path] = []
+    with run_folder.locked(folder.path):
+        figures = run_folder.check_writable_folder(folder.path / "figures", "figures folder")
+
+        def save(fig, name):
+            for ext in ("png", "svg"):
+                path = figures / f"{name}.{ext}"
+                tmp = path.with_name(f".{path.name}.partial.{ext}")
+                fig.savefig(tmp, dpi=150)
+                tmp.replace(path)
+                written.append(path)
+            plt.close(fig)
+
+        learning = ad.learning_figure(folder)
+        if learning is None:
+            raise RunFolderError(f"{folder.path} has no training history yet; train it first")
+        save(learning, "error_curve" if folder.kind.name == "perturbation" else "learning_curve")
+        ad.extra_figures(folder, seed, save)
+    return written
+
+
+def records_dir(run: Path, seed: int) -> Path:
+    return Path(run) / "records" / f"seed{seed}"
+
+
+def record(run: str | Path, trials_per_condition: int | None = None, seed: int | None = None,
+           table_format: str = "csv") -> tuple[pd.DataFrame, Path]:
+    """Run the trained network of ``seed`` over the task's conditions and write
+    ``records/seed{S}/trials.<fmt>`` and ``activity.nc``. Returns (behaviour table, dataset path)."""
+    if table_format not in ("csv", "parquet"):
+        raise ConfigError(f"--table-format must be csv or parquet, got {table_format!r}")
+    folder = RunFolder(run)
+    ad = adapter(folder)
+    n = ad.default_trials(folder, True) if trials_per_condition is None else \
+        _positive_int(trials_per_condition, "--trials-per-condition")
+    _, s = folder.seed_index(seed)
+    with run_folder.locked(folder.path):
+        out = run_folder.check_writable_folder(records_dir(folder.path, s), "records folder")
+        table = ad.record(folder, n, seed, out / ACTIVITY)
+        write_table(table, out / f"trials.{table_format}")
+        run_folder.write_json(out / "identity.json", {"run_id": folder.identity["run_id"], "seed": s,
+                                                       "trials_per_condition": n})
+    return table, out / ACTIVITY
+
+
+def write_table(table: pd.DataFrame, path: Path) -> None:
+    """CSV or Parquet (by suffix), written to a temporary name first."""
+    tmp = path.with_name(path.name + ".partial")
+    if path.suffix == ".parquet":
+        try:
+            table.to_parquet(tmp, index=False)
+        except ImportError as error:
+            raise ConfigError(f"Parquet needs pyarrow ({error}); `pip install pyarrow` or use csv") from None
+    else:
+        table.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _current_records(folder: RunFolder, seed: int) -> bool:
+    """Whether the records of ``seed`` exist and come from this run (not from a replaced one)."""
+    out = records_dir(folder.path, seed)
+    identity = out / "identity.json"
+    if not (out / ACTIVITY).is_file() or not identity.is_file():
+        return False
+    try:
+        return json.loads(identity.read_text()).get("run_id") == folder.identity["run_id"]
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | None = None,
+            n_splits: int = 100) -> tuple[song_suite.Analysis, Path]:
+    """Every analysis that fits the run's task, on its records (made with the defaults first if
+    missing or from another run); figures (PNG and SVG) and ``numbers.json`` under
+    ``RUN/analysis/seed{S}/``. ``behaviour_trials``: trials per condition of the Song tasks'
+    behaviour table (default: the paper's, spec §6.1)."""
+    if behaviour_trials is not None:
+        _positive_int(behaviour_trials, "--behaviour-trials")
+    folder = RunFolder(run)
+    _, s = folder.seed_index(seed)
+    ad = adapter(folder)
+    started = time.perf_counter()
+    with run_folder.locked(folder.path):
+        if not _current_records(folder, s):
+            record(run, seed=s)
+        from rewardrnn.records.activity import open_activity
+        ds = open_activity(records_dir(folder.path, s) / ACTIVITY)
+        try:
+            result = ad.analyze(folder, s, behaviour_trials, ds)
+        finally:
+            ds.close()
+        out = run_folder.check_writable_folder(folder.path / "analysis" / f"seed{s}", "analysis folder")
+        for name, fig in result.figures.items():
+            for ext in ("png", "svg"):
+                tmp = out / f".{name}.partial.{ext}"
+                fig.savefig(tmp, dpi=120)
+                tmp.replace(out / f"{name}.{ext}")
+            plt.close(fig)
+        result.numbers["analysis_wall_s"] = round(time.perf_counter() - started, 2)
+        run_folder.write_json(out / "numbers.json", {"task": folder.task, "seed": s,
+                                                     "run_id": folder.identity["run_id"], "numbers": result.numbers,
+                                                     "paper": result.paper, "figures": list(result.figures)})
+    return result, out
+
+
+def _behaviour_table(folder: RunFolder, seed: int, trials_per_condition: int) -> pd.DataFrame:
+    """The evaluation table of ``seed`` if it is large enough and of this run, else a new one."""
+    path = folder.path / "evaluation" / f"trials_seed{seed}.csv"
+    summary = folder.path / "evaluation" / f"summary_seed{seed}.json"
+    expected = trials_per_condition * folder.learner.env.n_conditions
+    if path.is_file() and summary.is_file():
+        try:
+            same_run = json.loads(summary.read_text()).get("run_id") == folder.identity["run_id"]
+        except (OSError, json.JSONDecodeError):
+            same_run = False
+        table = _read_table(path)
+        if same_run and len(table) >= expected:
+            return table
+    return evaluate(folder.path, trials_per_condition=trials_per_condition, seed=seed)
+
+
+def read_numbers(run: Path, seed: int) -> dict:
+    path = Path(run) / "analysis" / f"seed{seed}" / "numbers.json"
+    if not path.is_file():
+        raise RunFolderError(f"{path} is missing; run `rewardrnn analyze {run}` first")
+    return json.loads(path.read_text())
