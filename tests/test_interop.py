@@ -90,31 +90,3 @@ print("updates", model._n_updates)
     result = _run("-c", script)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "updates 8" in result.stdout  # 4 rollouts of 128 steps x 2 epochs
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not _has("neurogym"), reason="the neurogym extra is not installed")
-@pytest.mark.parametrize("env_id,max_updates", [("PerceptualDecisionMaking-v0", 400), ("DelayMatchSample-v0", 600)])
-def test_actor_critic_learns_neurogym_tasks(tmp_path, env_id, max_updates):
-    """A perceptual decision and a working-memory task of NeuroGym, through the CLI, to >= 80 %
-    correct on decision trials (validation with the stochastic policy)."""
-    import json
-
-    import pandas as pd
-
-    out = tmp_path / "ngym"
-    result = _run("-m", "rewardrnn.cli", "train", f"ngym:{env_id}", "--out", str(out), "--max-updates",
-                  str(max_updates), "--checkfreq", "25", "-q")
-    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["seeds"][0]["reached_criterion"], summary
-    last = pd.read_csv(out / "metrics.csv").iloc[-1]
-    assert last["p_correct"] >= 0.8 and last["p_decision"] >= 0.9
-
-
-@pytest.mark.skipif(not _has("neurogym"), reason="the neurogym extra is not installed")
-def test_neurogym_names_are_checked(tmp_path):
-    result = _run("-m", "rewardrnn.cli", "train", "ngym:NoSuchTask-v0", "--out", str(tmp_path / "x"))
-    assert result.returncode == 2 and "cannot make NeuroGym environment 'NoSuchTask-v0'" in result.stdout + result.stderr
-    result = _run("-m", "rewardrnn.cli", "train", "ngym:", "--out", str(tmp_path / "y"))
-    assert result.returncode == 2 and "ngym:<environment id>" in result.stdout + result.stderr

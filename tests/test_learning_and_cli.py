@@ -69,7 +69,7 @@ def test_tasks_lists_one_line_each():
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
     assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms",
-                     "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei"]
+                     "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>"]
 
 
 def test_task_and_network_options_reach_the_saved_config(tmp_path):
@@ -99,7 +99,7 @@ def test_task_and_network_options_reach_the_saved_config(tmp_path):
     (["train", "rdm-fixed", "--dt", "90"], "shortest rdm-fixed epoch"),
     (["train", "rdm-fixed", "--N", "0"], "N must be an integer >= 1"),
     (["train", "rdm-fixed", "--lr", "0"], "lr must be a positive number"),
-    (["train", "rdm-fixed", "--t0-return", "zero"], "t0_return must be one of pyrl, paper"),
+    (["train", "rdm-fixed", "--t0-return", "zero"], "--t0-return must be one of pyrl, paper"),
     (["train", "rdm-fixed", "--no-such-option"], "No such option"),
     (["evaluate", "/nonexistent/run"], "not a run folder"),
 ])

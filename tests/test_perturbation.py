@@ -274,7 +274,7 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     assert errors.shape == (2, 500) and np.isfinite(errors).all()
     import json
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["trials"] == 500 and len(summary["seeds"]) == 2
+    assert [seed["updates"] for seed in summary["seeds"]] == [500, 500] and summary["learner"] == "perturbation"
     assert summary["resolved_config"]["eta"] == 0.1 and summary["resolved_config"]["max_dw"] == 3e-4
     assert summary["resolved_config"]["trial_order"] == "random"
     plotted = runner.invoke(app, ["plot", str(out)])
@@ -289,12 +289,18 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     assert "median 843" in (out / "report.html").read_text()
     refused = runner.invoke(app, ["record", str(out), "--seed", "7"])
     assert refused.exit_code == 2 and "its seeds are [1, 2]" in refused.output
-    refused = runner.invoke(app, ["evaluate", str(out)])
-    assert refused.exit_code == 2 and "perturbation rule" in refused.output
+    evaluated = runner.invoke(app, ["evaluate", str(out), "-n", "5"])  # test trials per type, no learning
+    assert evaluated.exit_code == 0 and "trial_type" in evaluated.output and "(20 trials)" in evaluated.output, \
+        evaluated.output
+    refused = runner.invoke(app, ["evaluate", str(out), "--dt", "5"])
+    assert refused.exit_code == 2 and "--dt does not apply" in refused.output
     refused = runner.invoke(app, ["train", "rdm-fixed", "--resume", "--out", str(out)])
     assert refused.exit_code == 2 and "holds a run of another learner (dnms)" in refused.output
     bad = runner.invoke(app, ["train", "rdm-fixed", "--learner", "perturbation", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "not a pair" in bad.output
+    assert bad.exit_code == 2 and "does not train with the perturbation learner" in bad.output
+    bad = runner.invoke(app, ["train", "dnms", "--dt", "5", "--out", str(tmp_path / "z")])
+    assert bad.exit_code == 2 and "--dt does not apply to the perturbation rule" in bad.output
+    assert not (tmp_path / "z").exists()  # refused before any work
     bad = runner.invoke(app, ["train", "dnms", "--nonlinearity", "square", "--out", str(tmp_path / "y")])
     assert bad.exit_code == 2 and "nonlinearity must be one of" in bad.output
 
@@ -302,7 +308,8 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
 def test_python_api_trains_miconi_tasks(tmp_path):
     import rewardrnn
 
-    summary = rewardrnn.train("dnms", out=tmp_path / "d", progress=False, n_units=20, n_trials=10, n_seeds=2)
-    assert summary["learner"] == "perturbation" and summary["trials"] == 250 and len(summary["seeds"]) == 2
-    with pytest.raises(ConfigError, match="unknown option"):
+    summary = rewardrnn.train("dnms", out=tmp_path / "d", progress=False, n_units=20, n_trials=10, n_seeds=2).summary
+    assert summary["learner"] == "perturbation" and len(summary["seeds"]) == 2
+    assert [s["updates"] for s in summary["seeds"]] == [250, 250]  # the budget rounded up to a whole chunk
+    with pytest.raises(ConfigError, match="do not apply to the perturbation rule"):
         rewardrnn.train("dnms", out=tmp_path / "e", lr=0.1)

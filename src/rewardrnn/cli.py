@@ -120,13 +120,21 @@ def _config_for(out: Path, resume: bool, kind, task: str, given: dict):
     import dataclasses
 
     from rewardrnn.training import run_folder
+    from rewardrnn.training.kinds import cli_flag
 
-    if resume and (out / run_folder.CONFIG).is_file():
-        data, identity = run_folder.read_config_json(out)
-        if identity["kind"] != kind.name:
-            raise RunFolderError(f"{out} holds a run of another learner ({data.get('task')}); choose another --out")
-        return dataclasses.replace(kind.config_class.from_dict(data), task=task, **given)
-    return kind.config_class(task=task, **given)
+    try:
+        if resume and (out / run_folder.CONFIG).is_file():
+            data, identity = run_folder.read_config_json(out)
+            if identity["kind"] != kind.name:
+                raise RunFolderError(f"{out} holds a run of another learner ({data.get('task')}); choose another --out")
+            return dataclasses.replace(kind.config_class.from_dict(data), task=task, **given)
+        return kind.config_class(task=task, **given)
+    except ConfigError as error:  # name the flag the user typed, not the config field
+        message = str(error)
+        for flag, field in kind.flags.items():
+            if message.startswith(f"{field} "):
+                raise ConfigError(cli_flag(flag) + message[len(field):]) from None
+        raise
 
 
 @app.command()

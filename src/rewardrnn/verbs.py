@@ -110,7 +110,11 @@ class NativeActorCritic:
         table = _read_table(path) if path.is_file() else evaluate(folder.path, seed=s)
         spec = protocol.psychometric
         points = psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
-        fit = fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"])
+        try:
+            fit = fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"])
+        except ValueError as error:  # e.g. an untrained network that never decides: no curve to draw
+            run_folder.write_json(folder.path / "figures" / f"psychometric_seed{s}.json", {"skipped": str(error)})
+            return
         run_folder.write_json(folder.path / "figures" / f"psychometric_seed{s}.json",
                               {"mu": fit.mu, "sigma": fit.sigma, "mu_se": fit.mu_se, "sigma_se": fit.sigma_se,
                                "n_trials": fit.n_trials, "points": json.loads(points.to_json(orient="records"))})

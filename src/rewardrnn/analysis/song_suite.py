@@ -50,7 +50,11 @@ def _psychometric(task: Protocol, table: pd.DataFrame, result: Analysis, name: s
                   lapse: bool = False) -> None:
     spec = task.psychometric
     points = behaviour.psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
-    fit = behaviour.fit_points(points, lapse=lapse)
+    try:
+        fit = behaviour.fit_points(points, lapse=lapse)
+    except ValueError as error:  # e.g. an untrained network that never decides
+        result.numbers[name] = {"skipped": str(error)}
+        return
     ci = behaviour.confidence_interval(fit)
     result.numbers[name] = {"mu": _fmt(fit.mu), "sigma": _fmt(fit.sigma), "lapse": _fmt(fit.lapse),
                             "mu_ci95": [_fmt(v) for v in ci["mu"]], "sigma_ci95": [_fmt(v) for v in ci["sigma"]],
@@ -259,6 +263,9 @@ def _neural(task: Protocol, suite: SongSuite, ds: xr.Dataset, result: Analysis) 
     units (stimulus- and choice-aligned), the value output by condition, PCA trajectories."""
     table = neural.trial_table(ds)
     decided = table["decision"].to_numpy(bool)
+    if not decided.any():  # an untrained network: nothing to sort by choice
+        result.numbers["neural"] = {"skipped": "no recorded trial ended in a decision"}
+        return
     choices = table.loc[decided, "choice"].value_counts().index[:2]
     keep = decided & table["choice"].isin(choices).to_numpy()
     if len(choices) == 2:

@@ -158,6 +158,6 @@ def _add_coordinates(path: Path, learner: ActorCritic, table: pd.DataFrame) -> N
 
 
 def open_activity(path: Path | str) -> xr.Dataset:
-    """The activity dataset at ``path`` (lazily loaded; ``valid`` as booleans)."""
+    """The activity dataset at ``path`` (lazily loaded; ``valid``, where there is one, as booleans)."""
     ds = xr.open_dataset(path, engine="h5netcdf")
-    return ds.assign(valid=ds["valid"].astype(bool))
+    return ds.assign(valid=ds["valid"].astype(bool)) if "valid" in ds else ds

@@ -73,7 +73,8 @@ def make_env(task: str, env_kwargs: dict):
     except gymnasium.error.Error as error:
         raise ConfigError(f"cannot make NeuroGym environment {name!r}: {error}") from None
     except TypeError as error:
-        raise ConfigError(f"NeuroGym environment {name!r} does not take {sorted(env_kwargs)}: {error}") from None
+        raise ConfigError(f"cannot make NeuroGym environment {name!r} with env_kwargs {env_kwargs}: {error}; "
+                          f"give its arguments with --env-kwargs (JSON)") from None
     if not hasattr(env.action_space, "n"):
         raise ConfigError(f"NeuroGym environment {name!r} has a continuous action space "
                           f"({env.action_space}); the actor-critic needs discrete actions")
@@ -130,7 +131,7 @@ class NeuroGymBatches:
             s = env_seed(seed, stream, update, i)
             env.unwrapped.seed(s)  # NeuroGym's trial generator (reset(seed=) leaves it unseeded)
             ob, _ = env.reset(seed=s)
-            first.append(np.asarray(ob, np.float32))
+            first.append(np.asarray(ob, np.float32).reshape(-1))
         alive = np.ones(n, bool)
         end_step = np.full(n, self.max_steps - 1)
         inputs, actions, rewards = [np.stack(first)], [], []
@@ -148,7 +149,7 @@ class NeuroGymBatches:
                     performance[i] = float(info.get("performance", 0.0))
                     info_rows[i] = _scalars(info.get("trial", {}))
                 else:
-                    next_inputs[i] = ob
+                    next_inputs[i] = np.asarray(ob, np.float32).reshape(-1)
             actions.append(action)
             rewards.append(reward_t)
             inputs.append(next_inputs)
