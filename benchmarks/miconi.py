@@ -44,7 +44,7 @@ def throughput() -> dict:
     rows = []
     for n_seeds in (1, 20):
         states = jax.vmap(learner.init)(jax.random.split(jax.random.PRNGKey(0), n_seeds))
-        chunk = jax.jit(jax.vmap(lambda s: learner.train(s, 100)))
+        chunk = jax.jit(jax.vmap(lambda s: learner.train(s, 100)))  # the trainer's compiled chunk, without bookkeeping
         states, e = chunk(states)
         jax.block_until_ready(e)
         times = []
@@ -73,17 +73,22 @@ def ingest(out: Path) -> dict:
 
     import numpy as np
 
-    from rewardrnn.training.perturbation_run import PerturbationTrainConfig, perturbation_summary
+    from rewardrnn.learners.perturbation import trials_to_criterion
+    from rewardrnn.training.run_folder import RunFolder
 
-    config = PerturbationTrainConfig.from_dict(json.loads((out / "config.json").read_text())).resolved()
-    errors = np.load(out / "errors.npy")
+    folder = RunFolder(out)
+    config = folder.resolved
+    errors = folder.trace()  # seeds x trials, NaN after a seed stopped at its criterion
     wall = float(list(csv.DictReader((out / "metrics.csv").open()))[-1]["wall_s"])
-    summary = perturbation_summary(config, errors, wall)
-    return {"task": summary["task"], "nonlinearity": config.nonlinearity, "method": config.method,
-            "seeds": len(summary["seeds"]), "trials_run": summary["trials"], "reached": summary["seeds_reached"],
-            "median": summary.get("median_trials_to_criterion"), "iqr": summary.get("iqr"),
-            "per_seed": [s["trials_to_criterion"] for s in summary["seeds"]],
-            "median_error_last_100": float(np.median(errors[:, -100:].mean(1))),
+    reached = trials_to_criterion(np.nan_to_num(errors, nan=np.inf), folder.learner.task.error_threshold)
+    hit = sorted(int(r) for r in reached if r > 0)
+    last_100 = [np.nanmean(row[np.isfinite(row)][-100:]) for row in errors]
+    return {"task": config.task, "nonlinearity": config.nonlinearity, "method": config.method,
+            "seeds": len(reached), "trials_run": int(np.isfinite(errors).sum(1).max()), "reached": len(hit),
+            "median": float(np.median(hit)) if hit else None,
+            "iqr": [float(q) for q in np.percentile(hit, [25, 75])] if hit else None,
+            "per_seed": [int(r) if r > 0 else None for r in reached],
+            "median_error_last_100": float(np.median(last_100)),
             "wall_s": wall, "date": time.strftime("%Y-%m-%d")}
 
 

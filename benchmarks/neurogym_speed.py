@@ -19,33 +19,35 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from rewardrnn.training.config import TrainConfig
-from rewardrnn.training.loop import build_learner as build_native
-from rewardrnn.training.neurogym_run import (NeuroGymSimulator, NeuroGymTrainConfig, _bucket, _padded, batch_losses,
-                                             build_learner, make_env)
+from rewardrnn.training import NeuroGymTrainConfig, TrainConfig
+from rewardrnn.training.run_folder import RunFolder
 
 UPDATES = 30
 
 
 def neurogym(dt: float | None) -> dict:
-    config = NeuroGymTrainConfig(env_kwargs={} if dt is None else {"dt": dt}, n_gradient=20)
-    learner = build_learner(config, make_env(config)[0])
+    """Steady-state updates of the host-stepped actor-critic (simulation and compiled update
+    timed separately through its parts)."""
+    from rewardrnn.keys import ENV_TRAIN, HOST_BATCH_STREAM, fold
+    from rewardrnn.learners.actor_critic_host import _bucket, _padded
+
+    config = NeuroGymTrainConfig(dt_ms=dt, n_gradient=20)
+    learner = config.build_learner()
     state = learner.init(jax.random.PRNGKey(1))
-    sim = NeuroGymSimulator(config, learner, 20)
-    update = jax.jit(lambda s, k, *b: learner.update_with(s, batch_losses(learner), k, *b))
     sim_s = upd_s = 0.0
     steps = 0
     for i in range(UPDATES + 5):
-        key = jax.random.PRNGKey(i)
+        key = fold(jax.random.PRNGKey(1), HOST_BATCH_STREAM, i)
         t0 = time.perf_counter()
-        batch, _ = sim.run(state.policy, state.policy_masks, key)
+        batch = learner.simulate(state.policy, state.policy_masks, key, 1, ENV_TRAIN, i, 20).batch
         t1 = time.perf_counter()
-        padded = _padded(batch, _bucket(batch["actions"].shape[0]))
-        state, _ = update(state, key, *(padded[k] for k in ("inputs", "actions", "reward", "mask")))
+        padded = _padded({"inputs": batch.inputs, "actions": batch.actions, "reward": batch.reward,
+                          "mask": batch.mask}, _bucket(batch.actions.shape[0]))
+        state, _ = learner._update(state, key, *(padded[k] for k in ("inputs", "actions", "reward", "mask")))
         jax.block_until_ready(state.policy)
         t2 = time.perf_counter()
         if i >= 5:
-            sim_s, upd_s, steps = sim_s + t1 - t0, upd_s + t2 - t1, steps + batch["mask"].sum()
+            sim_s, upd_s, steps = sim_s + t1 - t0, upd_s + t2 - t1, steps + batch.mask.sum()
     trials = 20 * UPDATES
     return {"path": f"NeuroGym PerceptualDecisionMaking-v0, dt {learner.env.dt_ms:g} ms",
             "trials_per_s": round(trials / (sim_s + upd_s), 1), "simulation_share": round(sim_s / (sim_s + upd_s), 3),
@@ -56,12 +58,10 @@ def native(run: str | None) -> dict:
     """Native rdm-fixed updates from the trained network of ``run`` (an untrained one breaks
     fixation at once, and its trials end at the first step), else from initialisation."""
     config = TrainConfig(task="rdm-fixed", n_gradient=20).resolved()
-    learner = build_native(config)
+    learner = config.build_learner()
     state = learner.init(jax.random.PRNGKey(1))
     if run is not None:
-        from rewardrnn.api import load_run
-        _, _, trained = load_run(run)
-        state = jax.tree_util.tree_map(lambda a: a[0], trained.learner)
+        state = jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a[0]), RunFolder(run).state.learner)
     update = jax.jit(learner.update)
     for _ in range(5):
         state, metrics = update(state)

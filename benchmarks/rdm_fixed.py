@@ -29,35 +29,36 @@ import jax
 import numpy as np
 
 from rewardrnn.training.config import TrainConfig
-from rewardrnn.training.loop import Trainer, initial_state
+from rewardrnn.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def throughput(n_seeds: int, repeats: int = 3) -> dict:
-    trainer = Trainer(TrainConfig(n_seeds=n_seeds))
-    state = initial_state(trainer.config, trainer.learner)
+    config = TrainConfig(n_seeds=n_seeds).resolved()
+    trainer = Trainer(config.build_learner(), config.plan())
+    state = trainer.initial_state()
     active = np.ones(n_seeds, bool)
     t = time.perf_counter()
-    learner, _ = trainer.chunk(state.learner, active)
+    learner, _, _ = trainer.steps.chunk(state.learner, active)
     jax.block_until_ready(learner)
     compile_and_first = time.perf_counter() - t
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        learner, _ = trainer.chunk(learner, active)
+        learner, _, _ = trainer.steps.chunk(learner, active)
         jax.block_until_ready(learner)
         times.append(time.perf_counter() - t)
     per_chunk = statistics.median(times)
-    trials = trainer.config.checkfreq * trainer.config.n_gradient * n_seeds
-    trainer.validate(learner, active)
+    trials = config.checkfreq * config.n_gradient * n_seeds
+    trainer.steps.validate(learner, active)
     t = time.perf_counter()
-    trainer.validate(learner, active)
+    trainer.steps.validate(learner, active)
     val = time.perf_counter() - t
     return {"n_seeds": n_seeds, "train_trials_per_s": trials / per_chunk,
-            "ms_per_update": 1000 * per_chunk / trainer.config.checkfreq,
+            "ms_per_update": 1000 * per_chunk / config.checkfreq,
             "chunk_compile_s": compile_and_first - per_chunk,
-            "validation_trials_per_s": trainer.config.n_validation * n_seeds / val}
+            "validation_trials_per_s": config.n_validation * n_seeds / val}
 
 
 def run_cli(args: list[str], env: dict) -> float:

@@ -64,6 +64,7 @@ def train(
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
     method: Optional[str] = typer.Option(None, help="perturbation learner: hebbian or node-perturbation [default: hebbian]"),
     trial_order: Optional[str] = typer.Option(None, help="perturbation learner: cycle (the original) or random [default: cycle]"),
+    env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
@@ -76,7 +77,7 @@ def train(
     flags = dict(seed=seed, seeds=seeds, dt=dt, N=n_units, lr=lr, baseline_lr=baseline_lr, baseline=baseline,
                  dale=dale, juice_ratio=juice_ratio, t0_return=t0_return, max_updates=max_updates,
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
-                 update_form=update_form, method=method, trial_order=trial_order)
+                 update_form=update_form, method=method, trial_order=trial_order, env_kwargs=_json_object(env_kwargs))
     with _clean_errors():
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
@@ -92,6 +93,22 @@ def train(
         typer.echo(f"median trials to criterion {summary['median_trials_to_criterion']:g} "
                    f"(IQR {summary['iqr'][0]:g}-{summary['iqr'][1]:g}) over {summary['seeds_reached']} seed(s)")
     typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
+
+
+def _json_object(text: str | None) -> dict | None:
+    """A JSON object given on the command line (None when not given)."""
+    import json
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        value = error
+    if not isinstance(value, dict):
+        with _clean_errors():
+            raise ConfigError(f"--env-kwargs must be a JSON object such as '{{\"dt\": 20}}', got {text!r}")
+    return value
 
 
 @contextlib.contextmanager

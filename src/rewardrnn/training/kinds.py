@@ -97,7 +97,8 @@ KINDS: tuple[RunKind, ...] = (
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
             neurogym.is_neurogym,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
-             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}),
+             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
+             "env_kwargs": "env_kwargs"}),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
