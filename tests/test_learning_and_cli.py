@@ -61,7 +61,8 @@ def test_evaluate_at_another_dt(trained_run):
     out, _ = trained_run
     result = runner.invoke(app, ["evaluate", str(out), "-n", "20", "--dt", "20"])
     assert result.exit_code == 0, result.output
-    assert json.loads((out / "evaluation" / "summary_seed2.json").read_text())["dt_ms"] == 20.0
+    assert json.loads((out / "evaluation" / "summary_seed2_dt20.json").read_text())["dt_ms"] == 20.0
+    assert (out / "evaluation" / "trials_seed2_dt20.csv").is_file()  # the default evaluation is kept
 
 
 def test_tasks_lists_one_line_each():

@@ -197,10 +197,11 @@ def test_dnms_learns_with_the_cube_and_vectorised_seeds():
     import xarray as xr
 
     from rewardrnn.analysis import miconi_suite
+    from rewardrnn.records import perturbation as records
     params = jax.tree_util.tree_map(lambda a: a[0], states.params)
     with tempfile.TemporaryDirectory() as folder:
         path = f"{folder}/activity.nc"
-        table = miconi_suite.record(learner, params, jax.random.PRNGKey(3), 10, path)
+        table = records.record(learner, params, jax.random.PRNGKey(3), 10, path)
         assert len(table) == 40 and (table.groupby("trial_type")["error"].mean() < 1).all()
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             assert ds["rates"].shape == (40, 100, 200) and list(ds["time"].values[[0, -1]]) == [9.0, 999.0]

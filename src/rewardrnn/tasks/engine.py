@@ -250,11 +250,12 @@ def check_dt(protocol: Protocol, dt_ms: float) -> None:
     """Reject a time step that is not positive or that would leave an epoch without a step."""
     if not (isinstance(dt_ms, (int, float)) and math.isfinite(dt_ms) and dt_ms > 0):
         raise ConfigError(f"dt must be a positive number of ms, got {dt_ms!r}")
-    for epoch in protocol.epochs:
-        if epoch.duration is not None and epoch.duration.min_ms < dt_ms:
-            raise ConfigError(
-                f"dt={dt_ms:g} ms is longer than the shortest {protocol.name} epoch "
-                f"{epoch.name!r} ({epoch.duration.min_ms:g} ms): each epoch needs at least one "
-                f"step. Use dt <= {epoch.duration.min_ms:g} ms.")
+    timed = [e for e in protocol.epochs if e.duration is not None]
+    shortest = min(timed, key=lambda e: e.duration.min_ms) if timed else None
+    if shortest is not None and shortest.duration.min_ms < dt_ms:
+        raise ConfigError(
+            f"dt={dt_ms:g} ms is longer than the shortest {protocol.name} epoch "
+            f"{shortest.name!r} ({shortest.duration.min_ms:g} ms): each epoch needs at least one "
+            f"step. Use dt <= {shortest.duration.min_ms:g} ms.")
     if protocol.tmax_ms / dt_ms < 2:
         raise ConfigError(f"dt={dt_ms:g} ms leaves fewer than two steps in a {protocol.tmax_ms:g}-ms trial")

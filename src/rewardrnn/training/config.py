@@ -112,8 +112,11 @@ class TrainConfig:
 
     # ---- derived -----------------------------------------------------------------------------
     def protocol(self) -> Protocol:
-        """The task's protocol, built with ``task_options``."""
-        return get_task(self.task, **self.task_options)
+        """The task's protocol, built with ``task_options`` (once per config object)."""
+        cached = self.__dict__.get("_protocol")
+        if cached is None:  # a frozen dataclass: memoised beside the fields, not as one
+            cached = self.__dict__["_protocol"] = get_task(self.task, **self.task_options)
+        return cached
 
     def resolved(self) -> TrainConfig:
         """The config with the task's values filled in: N, learning rates and the value network's

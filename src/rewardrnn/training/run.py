@@ -47,9 +47,14 @@ def train(config, out: Path | str, *, resume: bool = False, overwrite: bool = Fa
     out = run_folder.check_writable_folder(Path(out), "--out")
     kind = kind_of(config)
     with run_folder.locked(out):
-        config, identity, load = run_folder.prepare(out, config, resume, overwrite)
-        resolved = config.resolved()
-        learner = resolved.build_learner()
+        built = {}
+
+        def build() -> None:  # before the folder is touched: a task that cannot be built leaves it as it was
+            built["resolved"] = config.resolved()
+            built["learner"] = built["resolved"].build_learner()
+
+        config, identity, load = run_folder.prepare(out, config, resume, overwrite, before_write=build)
+        resolved, learner = built["resolved"], built["learner"]
         trainer = Trainer(learner, resolved.plan())
         ckpt = out / run_folder.CHECKPOINT
         template = trainer.initial_state()

@@ -246,10 +246,12 @@ def _has_history(out: Path) -> bool:
     return path.is_file() and len(path.read_text().strip().splitlines()) > 1
 
 
-def prepare(out: Path, config, resume: bool, overwrite: bool) -> tuple[Any, dict, bool]:
+def prepare(out: Path, config, resume: bool, overwrite: bool, before_write=lambda: None) -> tuple[Any, dict, bool]:
     """Check ``out`` before any work; returns (config to run, identity, whether to load the
-    checkpoint). Writes nothing but the fresh run's config.json (and, with ``overwrite``, removes
-    the replaced rewardrnn run and everything derived from it).
+    checkpoint). ``before_write()`` runs after the checks and before anything is written or
+    removed (the caller builds its learner there, so that a task that cannot be built leaves the
+    folder as it was). Writes nothing but the fresh run's config.json (and, with ``overwrite``,
+    removes the replaced rewardrnn run and everything derived from it).
 
     A fresh folder (or ``overwrite``) starts a new run. ``resume`` continues the run saved in
     ``out``; its config must equal ``config`` except for the kind's resumable keys. A folder
@@ -274,7 +276,9 @@ def prepare(out: Path, config, resume: bool, overwrite: bool) -> tuple[Any, dict
             if _has_history(out):
                 raise RunFolderError(f"cannot resume: {out} has a training history but no {CHECKPOINT} (deleted?); "
                                      f"pass --overwrite to train it again from the start")
+            before_write()
             return config, identity, False
+        before_write()
         return config, identity, True
     if has_run:
         if not overwrite:
@@ -292,6 +296,7 @@ def prepare(out: Path, config, resume: bool, overwrite: bool) -> tuple[Any, dict
         elif not (out / METRICS).exists():
             raise RunFolderError(f"{out} holds a {CHECKPOINT} but no {CONFIG}; not replacing what may not be "
                                  f"a rewardrnn run: choose another --out")
+        before_write()
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
         for name in DERIVED:
@@ -300,6 +305,8 @@ def prepare(out: Path, config, resume: bool, overwrite: bool) -> tuple[Any, dict
                 shutil.rmtree(target)
             else:
                 target.unlink(missing_ok=True)
+    else:
+        before_write()
     identity = new_identity(config)
     write_config(out, config, identity)
     return config, identity, False
