@@ -35,7 +35,7 @@ demo: $(STAMP)
 	@echo "Open runs/demo/report.html in a browser."
 
 test: $(EXTRAS)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/rdm_fixed.py

@@ -4,5 +4,17 @@ run: the actor-critic on native tasks (:mod:`behaviour`, :mod:`activity`), Micon
 (:mod:`perturbation`), the actor-critic on NeuroGym (:mod:`neurogym`). Records import learners
 and networks; analyses read only what records write."""
 
+from pathlib import Path
+
 #: The file name of the activity dataset in a run's ``records/seed{S}/`` folder.
 ACTIVITY = "activity.nc"
+
+
+def write_dataset(ds, path: str | Path) -> None:
+    """Write an xarray dataset as NetCDF-4 (h5netcdf) under a temporary name, then rename it onto
+    ``path``: a partial file never has the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    ds.to_netcdf(tmp, engine="h5netcdf")
+    tmp.replace(path)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from rewardrnn.records import write_dataset
 from rewardrnn.keys import ENV_RECORD, HOST_BATCH_STREAM, fold
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 
@@ -68,11 +69,7 @@ def record(learner: HostBatchActorCritic, policy, masks, seed: int, n_trials: in
                      "action_taken": (("trial", "time"), data["action_taken"]),
                      "valid": (("trial", "time"), data["valid"])},
                     coords=coords, attrs={"task": learner.task, "dt_ms": learner.env.dt_ms, "learner": "actor-critic"})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    tmp.replace(path)
+    write_dataset(ds, path)
     return table
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from rewardrnn.records import write_dataset
 from rewardrnn.learners.perturbation import PerturbationLearner
 from rewardrnn.networks import rate
 from rewardrnn.tasks.miconi import selective_integration_inputs
@@ -87,9 +88,5 @@ def record(learner: PerturbationLearner, params: rate.Params, key: jax.Array, tr
                      "inputs": (("trial", "time", "input"), inputs[:, sampled].astype(np.float32)),
                      "output": (("trial", "time"), output[:, sampled].astype(np.float32))},
                     coords=coords, attrs={"task": task.name, "dt_ms": float(sample_ms), "learner": "perturbation"})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    tmp.replace(path)
+    write_dataset(ds, path)
     return table

@@ -27,8 +27,24 @@ BASELINES = ("gru", "linear")
 DALE_EXCITATORY_FRACTION = 0.8
 
 
+class SavedConfig:
+    """What every kind's config shares: its seeds, and a round trip through ``config.json``
+    (``from_dict`` refuses unknown keys by name)."""
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.n_seeds))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        return config_from_dict(cls, data)
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(SavedConfig):
     """One training run. Times in ms; ``None`` means "the task's value" (see :meth:`resolved`).
 
     ``N``, ``lr``, ``baseline_lr`` and ``baseline_input_scale`` default to the task's values
@@ -134,10 +150,6 @@ class TrainConfig:
         value = getattr(self, name)
         return getattr(self.protocol().training, name) if value is None else value
 
-    @property
-    def seeds(self) -> list[int]:
-        return list(range(self.seed, self.seed + self.n_seeds))
-
     def policy_config(self, n_inputs: int, n_actions: int) -> GRUConfig:
         task = self.protocol()
         n = self._task_value("N")
@@ -177,14 +189,6 @@ class TrainConfig:
         r = self.resolved()
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
                            n_validation=r.n_validation)
-
-    # ---- serialisation -----------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        return config_from_dict(cls, data)
 
 
 def config_from_dict(cls, data: dict[str, Any]):

@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
 
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks import neurogym
-from rewardrnn.training.config import check_int, check_positive, check_seeds, config_from_dict
+from rewardrnn.training.config import SavedConfig, check_int, check_positive, check_seeds
 from rewardrnn.training.trainer import TrainerPlan
 
 #: Keys that may differ between a saved run and a resumed one.
@@ -20,7 +18,7 @@ RESUMABLE_CHANGES = ("max_updates",)
 
 
 @dataclass(frozen=True)
-class NeuroGymTrainConfig:
+class NeuroGymTrainConfig(SavedConfig):
     """A NeuroGym training run. ``task`` is ``ngym:<environment id>``; ``dt_ms`` (default: the
     environment's) and ``env_kwargs`` go to ``gymnasium.make``; the network's dt is the
     environment's. Network constants are the paper's (spec §3.6), learning rates §4.6; the run
@@ -56,10 +54,6 @@ class NeuroGymTrainConfig:
         if not isinstance(self.env_kwargs, dict):
             raise ConfigError(f"env_kwargs must be a mapping, got {self.env_kwargs!r}")
 
-    @property
-    def seeds(self) -> list[int]:
-        return list(range(self.seed, self.seed + self.n_seeds))
-
     def resolved(self) -> NeuroGymTrainConfig:
         return self
 
@@ -79,10 +73,3 @@ class NeuroGymTrainConfig:
     def plan(self) -> TrainerPlan:
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
                            n_validation=self.n_validation)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NeuroGymTrainConfig:
-        return config_from_dict(cls, data)

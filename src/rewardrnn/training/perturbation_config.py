@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner
 from rewardrnn.networks import rate
 from rewardrnn.tasks.miconi import get_continuous_task
-from rewardrnn.training.config import check_int, check_seeds, config_from_dict
+from rewardrnn.training.config import SavedConfig, check_int, check_seeds
 from rewardrnn.training.trainer import TrainerPlan
 
 #: Keys that may differ between a saved run and a resumed one.
@@ -19,7 +18,7 @@ RESUMABLE_CHANGES = ("n_trials", "stop_at_criterion")
 
 
 @dataclass(frozen=True)
-class PerturbationTrainConfig:
+class PerturbationTrainConfig(SavedConfig):
     """One run of the perturbation rule: ``n_trials`` trials per seed at most (default: the
     length of the paper's figure for the task), in chunks of ``chunk_trials`` between
     checkpoints; each seed stops at Miconi's criterion unless ``stop_at_criterion`` is off."""
@@ -53,10 +52,6 @@ class PerturbationTrainConfig:
             raise ConfigError(f"stop_at_criterion must be true or false, got {self.stop_at_criterion!r}")
         self.rule()  # checks nonlinearity, update, method, eta...
 
-    @property
-    def seeds(self) -> list[int]:
-        return list(range(self.seed, self.seed + self.n_seeds))
-
     def rule(self) -> PerturbationConfig:
         return PerturbationConfig(nonlinearity=self.nonlinearity, update=self.update, method=self.method,
                                   trial_order=self.trial_order, eta=self.eta, max_dw=self.max_dw,
@@ -79,10 +74,3 @@ class PerturbationTrainConfig:
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.chunk_trials,
                            max_updates=self.resolved().n_trials, n_validation=0,
                            stop_at_criterion=self.stop_at_criterion)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PerturbationTrainConfig:
-        return config_from_dict(cls, data)

@@ -19,11 +19,8 @@ are called one seed at a time.
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
