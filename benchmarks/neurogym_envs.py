@@ -4,14 +4,16 @@ then evaluated on fresh trials: NeuroGym's own performance (mean of ``info["perf
 each trial's end), stochastic policies for both. Writes benchmarks/results/neurogym_envs.jsonl
 (one line per environment and learner) and docs/benchmarks-neurogym.md.
 
-Budget: ``--trials`` training trials (default 2,000). rewardrnn: the paper's network (N = 100,
+Budget: ``--trials`` training trials (default 1,000). rewardrnn: the paper's network (N = 100,
 value network N = 100), 20 trials per update, Adam 0.004 (spec §3.6, §4.6), no early stop; the
 parameters evaluated are the best of the validations (every 25 updates, 100 trials). RecurrentPPO:
 ``MlpLstmPolicy`` with SB3's defaults (LSTM 256, n_steps 128, one environment), trained for as many
 time steps as the budget's trials take on average under a random policy; the final parameters are
 evaluated. Evaluation: 500 trials each. Needs the neurogym and sb3 extras.
 
-Run: ``python benchmarks/neurogym_envs.py [--trials N] [--envs ID ...]``.
+Run: ``python benchmarks/neurogym_envs.py [--trials N] [--envs ID ...] [--learners random ours peer]``
+(learner sets in separate processes write separate parts; each run merges the parts into the
+results file and the page).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import numpy as np
 warnings.simplefilter("ignore")
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "neurogym_envs.jsonl"
+#: One results file per learner set, so that learners can run in separate processes side by side.
+PARTS = ROOT / "benchmarks" / "results"
 EVAL_TRIALS = 500
 #: Arguments an environment cannot be made without.
 REQUIRED_KWARGS = {"AnnubesEnv-v0": {"session": {"v": 0.5, "a": 0.5}, "catch_prob": 0.5}}
@@ -72,6 +76,9 @@ def peer(env_id: str, trials: int) -> dict:
     import neurogym  # noqa: F401
     from sb3_contrib import RecurrentPPO
 
+    import torch
+
+    torch.set_num_threads(1)  # one core each: no oversubscription of this 2-core machine
     env = gymnasium.make(env_id, **REQUIRED_KWARGS.get(env_id, {}))
     if not hasattr(env.action_space, "n"):
         return {"env": env_id, "learner": "SB3 RecurrentPPO", "error": f"continuous actions {env.action_space}"}
@@ -136,14 +143,15 @@ def write_page(rows: list[dict], trials: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--envs", nargs="*")
     parser.add_argument("--learners", nargs="*", default=["random", "ours", "peer"])
     args = parser.parse_args()
     from rewardrnn.tasks.neurogym import native_env_ids
 
     ids = args.envs or native_env_ids()
-    rows = [json.loads(line) for line in RESULTS.read_text().splitlines()] if RESULTS.is_file() else []
+    part = PARTS / f"neurogym_envs.{'-'.join(sorted(args.learners))}.jsonl"
+    rows = [json.loads(line) for line in part.read_text().splitlines()] if part.is_file() else []
     out = Path("/tmp/rewardrnn-neurogym-bench")
     for env_id in ids:
         for learner, fn in (("random", lambda: chance(env_id)), ("ours", lambda: ours(env_id, args.trials, out)),
@@ -159,8 +167,11 @@ def main() -> None:
             row["budget_trials"] = args.trials
             print(json.dumps(row), flush=True)
             rows = [r for r in rows if not (r["env"] == row["env"] and r["learner"] == row["learner"])] + [row]
-            RESULTS.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    write_page(rows, args.trials)
+            part.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    merged = {(r["env"], r["learner"]): r for p in sorted(PARTS.glob("neurogym_envs.*.jsonl"))
+              for r in map(json.loads, p.read_text().splitlines())}
+    RESULTS.write_text("".join(json.dumps(r) + "\n" for r in merged.values()))
+    write_page(list(merged.values()), args.trials)
 
 
 if __name__ == "__main__":
