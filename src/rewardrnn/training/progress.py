@@ -9,28 +9,20 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-#: Columns of a history row that are not shown as performance numbers.
-_NOT_SHOWN = {"seed", "updates", "trials", "new_best", "criterion_met", "status", "wall_s"}
-
-
 def format_row(row: dict) -> str:
     """One line: seed, updates, trials, the performance numbers, the wall time and a flag
     (criterion met, new best, or why the seed stopped)."""
     flag = (" ✓ criterion" if row["criterion_met"] else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
             else " *" if row["new_best"] else "")
-    numbers = "  ".join(f"{_label(k)} {v:.3f}" for k, v in row.items()
-                        if k not in _NOT_SHOWN and isinstance(v, float) and k in _SHOWN)
+    numbers = "  ".join(f"{label} {row[k]:.3f}" for k, label in _SHOWN.items() if isinstance(row.get(k), float))
     return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  {numbers}  "
             f"{row['wall_s']:7.1f} s{flag}")
 
 
+#: The performance numbers shown, in this order, with their labels.
 _SHOWN = {"reward": "reward", "p_decision": "P(decision)", "p_correct": "P(correct)", "p_sure": "P(sure)",
           "performance": "performance", "p_respond": "P(respond)", "mean_error": "error (last 100)",
           "good_of_last_100": "good of last 100"}
-
-
-def _label(name: str) -> str:
-    return _SHOWN.get(name, name)
 
 
 class Progress:
