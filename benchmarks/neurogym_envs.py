@@ -146,11 +146,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--envs", nargs="*")
     parser.add_argument("--learners", nargs="*", default=["random", "ours", "peer"])
+    parser.add_argument("--tag", default="", help="suffix of this process's results part (to split environments)")
     args = parser.parse_args()
     from rewardrnn.tasks.neurogym import native_env_ids
 
     ids = args.envs or native_env_ids()
-    part = PARTS / f"neurogym_envs.{'-'.join(sorted(args.learners))}.jsonl"
+    part = PARTS / f"neurogym_envs.{'-'.join(sorted(args.learners))}{args.tag}.jsonl"
     rows = [json.loads(line) for line in part.read_text().splitlines()] if part.is_file() else []
     out = Path("/tmp/rewardrnn-neurogym-bench")
     for env_id in ids:
