@@ -36,6 +36,7 @@ def tiny_run(request, tmp_path_factory):
     ("evaluate", ["-n", "2"], "evaluation/trials_seed1.csv"),
     ("plot", [], "figures/{curve}.png"),
     ("record", ["-n", "2"], "records/seed1/activity.nc"),
+    ("fixedpoints", ["--candidates", "64", "--max-steps", "50"], "analysis/seed1/fixedpoints.nc"),
     ("analyze", ["--behaviour-trials", "2"], "analysis/seed1/numbers.json"),
     ("report", [], "report.html"),
     ("export", [], "export/weights_seed1.npz"),

@@ -233,6 +233,30 @@ def analyze(
 
 
 @app.command()
+def fixedpoints(
+    run: Path = typer.Argument(..., help="run folder (with records of the seed: `rewardrnn record`)"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    inputs: Optional[list[str]] = typer.Option(None, "--inputs", help="input condition, repeatable: epochs, an "
+                                               "epoch name, recorded, zero, trajectory or CHANNEL=value,... "
+                                               "[default: epochs, or recorded for tasks without a protocol]"),
+    candidates: int = typer.Option(4096, help="candidate states, spread over the input conditions"),
+    noise: float = typer.Option(0.0, help="std of Gaussian noise added to the candidates (state units)"),
+    max_steps: int = typer.Option(1000, help="most Adam steps of the robust stage"),
+    float64: bool = typer.Option(False, "--float64", help="search in double precision (tight tolerances)"),
+) -> None:
+    """Fixed and slow points (Sussillo & Barak 2013), linearised: RUN/analysis/seedS/fixedpoints.nc and figures."""
+    from rewardrnn import verbs
+    from rewardrnn.analysis.fixedpoints import FinderOptions
+
+    with _clean_errors():
+        summary, path = verbs.fixedpoints(run, seed, inputs, candidates, noise,
+                                          FinderOptions(max_steps=max_steps, float64=float64))
+    typer.echo(f"{summary['points']} distinct points ({summary['converged']} with q < {summary['converged_q']:g}; "
+               + ", ".join(f"{k} {v}" for k, v in summary["by_stability"].items())
+               + f") from {summary['candidates']} candidates in {summary['wall_s']} s: {path}")
+
+
+@app.command()
 def report(
     run: Path = typer.Argument(..., help="run folder"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),

@@ -14,6 +14,8 @@ VALIDATION_STREAM = 0x5EED
 EVALUATION_SEED = 1
 #: ``PRNGKey`` of ``rewardrnn record`` (activity datasets).
 RECORD_SEED = 2
+#: numpy seed of the candidate draw of ``rewardrnn fixedpoints``.
+FIXED_POINT_SEED = 3
 #: Stream of the action-sampling and recurrent noise of trials simulated on the host (NeuroGym).
 HOST_BATCH_STREAM = 7919
 #: Streams of the NeuroGym environments' own random generators: training, validation,

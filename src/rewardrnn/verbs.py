@@ -100,6 +100,12 @@ class NativeActorCritic:
         metrics = _metrics(folder)
         return None if metrics is None else learning_curve(metrics, folder.learner.env.protocol.criterion.min_p_correct)
 
+    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
+        return _gated_dynamics(folder, seed, channels)
+
+    def protocol(self, folder: RunFolder):
+        return folder.learner.env.protocol
+
     def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
         from rewardrnn.figures.psychometric import psychometric_curve
         protocol = folder.learner.env.protocol
@@ -158,6 +164,21 @@ class Perturbation:
     def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
         return None
 
+    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
+        """Miconi's rate network with its kicks and clamps (the clamps stay: F sets the bias
+        units), at the training time step."""
+        from rewardrnn.analysis.fixedpoints import Dynamics
+        from rewardrnn.networks import rate
+        learner = folder.learner
+        net, params, a = learner.network, folder.best_params(seed), learner.a
+        return Dynamics(step=lambda x, u: rate.step(params, net, x, u, 0.0, a),
+                        rates=lambda x: rate.rates(x, net),
+                        states_from_rates=lambda r: np.asarray(rate.states_from_rates(r, net)),
+                        dt_ms=float(learner.config.dt_ms), inputs=tuple(channels), name=f"rate ({net.kind})")
+
+    def protocol(self, folder: RunFolder):
+        return None
+
 
 class NeuroGymActorCritic:
     """The actor-critic on NeuroGym environments (performance from NeuroGym's trial info)."""
@@ -205,6 +226,23 @@ class NeuroGymActorCritic:
 
     def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
         return None
+
+    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
+        return _gated_dynamics(folder, seed, channels)
+
+    def protocol(self, folder: RunFolder):
+        return None
+
+
+def _gated_dynamics(folder: RunFolder, seed: int | None, channels: list[str]):
+    """The decision network of an actor-critic run (Song et al.'s gated unit), noise off."""
+    from rewardrnn.analysis.fixedpoints import Dynamics
+    from rewardrnn.networks import gru
+    core = getattr(folder.learner, "core", folder.learner)  # NeuroGym's host-stepped learner wraps the core
+    step = gru.stepper(folder.best_params(seed)["policy"], folder.learner_state(seed).policy_masks, core.alpha)
+    return Dynamics(step=lambda x, u: step(x, u, 0.0), rates=jax.nn.relu, states_from_rates=gru.states_from_rates,
+                    dt_ms=float(core.alpha * core.policy_config.tau_ms), inputs=tuple(channels),
+                    name="gated (Song et al.)")
 
 
 ADAPTERS = {"actor-critic": NativeActorCritic(), "perturbation": Perturbation(),
@@ -358,17 +396,90 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
         finally:
             ds.close()
         out = run_folder.check_writable_folder(folder.path / "analysis" / f"seed{s}", "analysis folder")
-        for name, fig in result.figures.items():
-            for ext in ("png", "svg"):
-                tmp = out / f".{name}.partial.{ext}"
-                fig.savefig(tmp, dpi=120)
-                tmp.replace(out / f"{name}.{ext}")
-            plt.close(fig)
+        fp_started = time.perf_counter()
+        fp_summary, fp_figures, fp_dataset = _find_fixed_points(folder, s, None, ANALYZE_FIXED_POINT_CANDIDATES,
+                                                                0.0, None)
+        _write_fixed_points(folder, s, out, fp_summary, fp_dataset, fp_started)
+        result.figures.update(fp_figures)
+        result.numbers["fixed_points"] = {k: fp_summary[k] for k in ("candidates", "points", "converged",
+                                                                      "by_stability", "wall_s")}
+        _save_figures(result.figures, out)
         result.numbers["analysis_wall_s"] = round(time.perf_counter() - started, 2)
         run_folder.write_json(out / "numbers.json", {"task": folder.task, "seed": s,
                                                      "run_id": folder.identity["run_id"], "numbers": result.numbers,
                                                      "paper": result.paper, "figures": list(result.figures)})
     return result, out
+
+
+FIXED_POINTS = "fixedpoints.nc"
+#: Candidates of the fixed-point search that ``analyze`` runs (``rewardrnn fixedpoints``: 4,096).
+ANALYZE_FIXED_POINT_CANDIDATES = 1024
+
+
+def fixedpoints(run: str | Path, seed: int | None = None, inputs: list[str] | None = None, candidates: int = 4096,
+                noise: float = 0.0, options=None) -> tuple[dict, Path]:
+    """Fixed and slow points of the trained network of ``seed`` (:mod:`rewardrnn.analysis.fixedpoints`),
+    from ``candidates`` states of its records under the input conditions ``inputs``
+    (:mod:`rewardrnn.analysis.fixedpoint_inputs`; default: every epoch of the task, or the
+    recorded inputs). Writes ``RUN/analysis/seed{S}/fixedpoints.nc``, ``fixedpoints.json`` and
+    the figures ``fixedpoints_pca`` and ``fixedpoints_spectra`` (PNG, SVG); returns (summary,
+    dataset path). The run must have records of this seed (``rewardrnn record``)."""
+    folder = RunFolder(run)
+    _, s = folder.seed_index(seed)
+    with run_folder.locked(folder.path):
+        if not _current_records(folder, s):
+            raise RunFolderError(f"{folder.path} has no records of seed {s} from this run; "
+                                 f"run `rewardrnn record {folder.path} --seed {s}` first")
+        started = time.perf_counter()
+        summary, figures, dataset = _find_fixed_points(folder, s, inputs, candidates, noise, options)
+        out = run_folder.check_writable_folder(folder.path / "analysis" / f"seed{s}", "analysis folder")
+        _save_figures(figures, out)
+        _write_fixed_points(folder, s, out, summary, dataset, started)
+    return summary, out / FIXED_POINTS
+
+
+def _write_fixed_points(folder: RunFolder, seed: int, out: Path, summary: dict, dataset, started: float) -> None:
+    from rewardrnn.records import write_dataset
+    dataset.attrs.update({"run_id": folder.identity["run_id"], "seed": seed})
+    write_dataset(dataset, out / FIXED_POINTS)
+    summary["wall_s"] = round(time.perf_counter() - started, 2)
+    run_folder.write_json(out / "fixedpoints.json", {"task": folder.task, "seed": seed,
+                                                     "run_id": folder.identity["run_id"], **summary})
+
+
+def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options):
+    """(summary, figures, dataset) of the fixed-point search on the records of ``seed``."""
+    from rewardrnn.analysis import fixedpoint_inputs as fpi
+    from rewardrnn.analysis import fixedpoints as fp
+    from rewardrnn.analysis.population import pca
+    from rewardrnn.figures import fixedpoints as fig
+    from rewardrnn.records.activity import open_activity
+    ad = adapter(folder)
+    with open_activity(records_dir(folder.path, seed) / ACTIVITY) as ds:
+        channels = [str(c) for c in ds["input"].values]
+        rates, recorded_inputs = fpi.valid_steps(ds)
+        trajectories = ds["rates"].values[: min(ds.sizes["trial"], 60)]
+    protocol = ad.protocol(folder)
+    conditions = fpi.resolve(list(inputs) if inputs else fpi.default_specs(protocol), channels, protocol,
+                             recorded_inputs)
+    dynamics = ad.dynamics(folder, seed, channels)
+    states, u, condition = fpi.candidates(rates, recorded_inputs, conditions, candidates,
+                                          dynamics.states_from_rates, noise, keys.FIXED_POINT_SEED)
+    found = fp.find(dynamics, states, u, condition, conditions.labels, options or fp.FinderOptions())
+    axes = pca(rates, 2)
+    figures = {"fixedpoints_pca": fig.pca_plane(found, trajectories, axes.mean, axes.components.T,
+                                                title=f"{folder.task}: fixed and slow points"),
+               "fixedpoints_spectra": fig.spectra(found)}
+    return fp.summary(found), figures, found
+
+
+def _save_figures(figures: dict, out: Path) -> None:
+    for name, figure in figures.items():
+        for ext in ("png", "svg"):
+            tmp = out / f".{name}.partial.{ext}"
+            figure.savefig(tmp, dpi=120)
+            tmp.replace(out / f"{name}.{ext}")
+        plt.close(figure)
 
 
 def _behaviour_table(folder: RunFolder, seed: int, trials_per_condition: int) -> pd.DataFrame:

@@ -288,3 +288,9 @@ def stepper(params: Params, masks: Masks, a: float):
 def readout(params: Params, x: jax.Array) -> jax.Array:
     """Linear readout of the rates: ``[x]+ @ W_out + b_out`` (policy logits or value)."""
     return jax.nn.relu(x) @ params["W_out"] + params["b_out"]
+
+
+def states_from_rates(rates):
+    """A state with the given rates ``[x]+``: x = r (silent units at 0, their threshold). The
+    map loses how far below threshold a silent unit was; used to start searches from records."""
+    return rates

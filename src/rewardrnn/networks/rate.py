@@ -119,3 +119,15 @@ def step(params: Params, config: RateConfig, x: jax.Array, u: jax.Array, kick: j
     The recurrent input uses the rates of the previous state."""
     h = rates(x, config) @ params["J"].T + u @ params["W_in"].T + kick
     return clamp(x + a * (h - x), config)
+
+
+def states_from_rates(r: jax.Array, config: RateConfig) -> jax.Array:
+    """The state with rates ``r``: artanh r (clipped inside (-1, 1)) for tanh units, ``r - 2`` for
+    the E/I network (silent units at their threshold, saturated ones at the ceiling); the clamped
+    bias units at their values."""
+    r = jnp.asarray(r)
+    if config.kind == "ei":
+        x = jnp.clip(r, 0.0, EI_MAX) - EI_SHIFT
+    else:
+        x = jnp.arctanh(jnp.clip(r, -1 + 1e-6, 1 - 1e-6))
+    return clamp(x, config)

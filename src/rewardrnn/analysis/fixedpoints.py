@@ -1,0 +1,427 @@
+"""Fixed points and slow points of a trained network (Sussillo & Barak 2013), in pure JAX.
+
+For a deterministic step ``x' = F(x, u)`` (noise off) of any network here, the *speed* of a state
+under a constant input ``u`` is::
+
+    q(x) = 1/2 || F(x, u) - x ||^2          (state units squared, per time step)
+
+Fixed points have q = 0; slow points are local minima of q above 0. :func:`find` minimises q from
+many candidate states at once, each paired with its own input:
+
+1. **Robust stage**: Adam on every point independently (the summed q is separable), with a
+   per-point learning rate that grows 1.2x after a step that lowered q and halves (the step is
+   undone) after one that did not, as fixed-point-finder's adaptive rate but per point. A point
+   stops when q < ``tol_q`` or its rate falls below ``min_lr``; the loop stops when every point
+   of the chunk has. Candidates run in chunks of ``chunk`` points (bounded memory), one compiled
+   shape for all chunks.
+2. **Outliers**: points that ended farther from their condition's candidate centroid than
+   ``outlier_scale`` times the candidates' median distance to it are dropped (they ran off).
+3. **De-duplication**: greedy leader clustering on the device, per input condition: the slowest
+   point not yet assigned leads, every unassigned point within ``unique_tol`` (Euclidean, state
+   units) joins it; the leaders are kept, with the size of their cluster.
+4. **Precise stage**: Levenberg-Marquardt on the exact Jacobian A = dF/dx - I for the leaders
+   with q < ``precise_below`` (points that are converging to a true fixed point): step
+   (A^T A + mu I) d = -A^T (F - x), accepted only if q falls (mu / 3), else mu x 2. Then the
+   leaders are de-duplicated once more.
+5. **Linearisation**: the Jacobians with respect to the state (eigenvalues, right and left
+   eigenvectors of the slowest modes) and to the input.
+
+Discrete time: the network is simulated with the map F, so a mode with eigenvalue ``lam``
+decays (``|lam| < 1``) or grows (``|lam| > 1``) by ``|lam|`` per step of ``dt`` ms; its time
+constant is ``tau = -dt / ln|lam|`` ms (negative: a growth time). A point is *stable* when every
+``|lam| < 1 - marginal_tol``, *marginal* when none exceeds ``1 + marginal_tol`` but some lies
+within ``marginal_tol`` of 1 (a line- or plane-attractor direction), a *saddle* with unstable and
+stable modes, and *unstable* when every mode grows.
+
+The *selection vector* of a mode (Mante et al. 2013) is its left eigenvector ``l`` (normalised so
+that ``l^H r = 1`` with the right eigenvector ``r``, ``||r|| = 1``): an input pulse ``du`` moves the
+state along that mode by ``l^H (dF/du) du``; ``selection`` holds ``l^H dF/du`` per input channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from rewardrnn.errors import ConfigError
+
+#: ``F(x, u) -> x'`` for one state (N,) and one input (n_in,); jit-able, deterministic.
+StepFunction = Callable[[jax.Array, jax.Array], jax.Array]
+STABILITY = ("stable", "marginal", "saddle", "unstable")
+GROW, SHRINK = 1.02, 0.7
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """A network's deterministic dynamics as the finder needs them: the step ``F(x, u)``, the
+    rates of a state (for figures and for reading candidates out of records), the inverse map
+    from recorded rates to states, the time step (ms) and the input channel names."""
+
+    step: StepFunction
+    rates: Callable[[jax.Array], jax.Array]
+    states_from_rates: Callable[[np.ndarray], np.ndarray]
+    dt_ms: float
+    inputs: tuple[str, ...]
+    name: str = "network"
+
+
+@dataclass(frozen=True)
+class FinderOptions:
+    """Tolerances and budgets of :func:`find` (see the module docstring). ``q`` is in squared
+    state units per step; distances in state units."""
+
+    learning_rate: float = 0.01
+    max_steps: int = 1000
+    tol_q: float = 1e-12
+    min_lr: float = 1e-7
+    chunk: int = 4096
+    outlier_scale: float = 10.0
+    unique_tol: float = 0.05
+    precise_below: float = 1e-4
+    precise_steps: int = 12
+    marginal_tol: float = 1e-3
+    n_slow_modes: int = 3
+    float64: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("learning_rate", "min_lr", "outlier_scale", "unique_tol", "marginal_tol"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("max_steps", "chunk", "n_slow_modes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.tol_q < 0 or self.precise_below < 0 or self.precise_steps < 0:
+            raise ConfigError("tol_q, precise_below and precise_steps must be >= 0")
+
+
+def speed(step: StepFunction, x: jax.Array, u: jax.Array) -> jax.Array:
+    """q(x) = 1/2 ||F(x, u) - x||^2 of one state."""
+    d = step(x, u) - x
+    return 0.5 * jnp.sum(d * d)
+
+
+# ---- 1. the robust stage -----------------------------------------------------------------------
+def _adam_chunk(step: StepFunction, options: FinderOptions):
+    """A jitted function (x (C, N), u (C, n_in), live (C,)) -> (x, q, steps (C,)) running the
+    per-point Adam with adaptive rates until every live point has stopped."""
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    q_and_grad = jax.vmap(jax.value_and_grad(lambda x, u: speed(step, x, u)))
+
+    @jax.jit
+    def run(x, u, live):
+        q, g = q_and_grad(x, u)
+        zeros = jnp.zeros_like(x)
+        lr = jnp.full(x.shape[:1], options.learning_rate, x.dtype)
+        active = live & (q >= options.tol_q)
+        n_steps = jnp.zeros(x.shape[:1], jnp.int32)
+
+        def cond(c):
+            k, _, _, _, _, _, _, active, _ = c
+            return (k < options.max_steps) & jnp.any(active)
+
+        def body(c):
+            k, x, q, g, m, v, lr, active, n_steps = c
+            m_new = b1 * m + (1 - b1) * g
+            v_new = b2 * v + (1 - b2) * g * g
+            t = (k + 1).astype(x.dtype)
+            direction = (m_new / (1 - b1 ** t)) / (jnp.sqrt(v_new / (1 - b2 ** t)) + eps)
+            x_try = x - lr[:, None] * direction
+            q_try, g_try = q_and_grad(x_try, u)
+            better = q_try < q
+            keep = active[:, None]
+            x, g = jnp.where(keep, x_try, x), jnp.where(keep, g_try, g)
+            q = jnp.where(active, q_try, q)
+            m = jnp.where(keep, m_new, m)
+            v = jnp.where(keep, v_new, v)
+            lr = jnp.where(active, jnp.where(better, lr * GROW, lr * SHRINK), lr)
+            n_steps = n_steps + active
+            active = active & (q >= options.tol_q) & (lr >= options.min_lr)
+            return k + 1, x, q, g, m, v, lr, active, n_steps
+
+        init = (jnp.asarray(0), x, q, g, zeros, zeros, lr, active, n_steps)
+        _, x, q, _, _, _, _, _, n_steps = jax.lax.while_loop(cond, body, init)
+        return x, q, n_steps
+
+    return run
+
+
+def _chunked(fn, options: FinderOptions, x: np.ndarray, u: np.ndarray):
+    """Apply ``fn(x, u, live)`` over chunks of ``options.chunk`` points (the last one padded so
+    that one compiled shape serves all); returns the outputs concatenated, padding removed."""
+    n = len(x)
+    if n == 0:  # nothing left (e.g. every point ran away): run one dummy row for the output shapes
+        live = jnp.zeros(1, bool)
+        return [np.asarray(o)[:0] for o in fn(jnp.zeros((1,) + x.shape[1:], x.dtype),
+                                              jnp.zeros((1,) + u.shape[1:], u.dtype), live)]
+    size = min(options.chunk, n)
+    outs = []
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        pad = size - (stop - start)
+        xs = np.concatenate([x[start:stop], np.repeat(x[stop - 1:stop], pad, 0)])
+        us = np.concatenate([u[start:stop], np.repeat(u[stop - 1:stop], pad, 0)])
+        live = np.arange(size) < stop - start
+        outs.append([np.asarray(o)[:stop - start] for o in fn(jnp.asarray(xs), jnp.asarray(us), jnp.asarray(live))])
+    return [np.concatenate(parts) for parts in zip(*outs)]
+
+
+# ---- 2-3. outliers and de-duplication ------------------------------------------------------------
+@jax.jit
+def _outliers(x, x0, group, scale):
+    """True for points farther from their group's candidate centroid than ``scale`` x the median
+    distance of that group's candidates to it (at least a tenth of the candidates' mean norm);
+    groups: integers 0..G-1, G <= len(x)."""
+    n_groups = x.shape[0]
+    counts = jax.ops.segment_sum(jnp.ones(x.shape[0], x.dtype), group, n_groups)
+    centroid = jax.ops.segment_sum(x0, group, n_groups) / jnp.maximum(counts, 1)[:, None]
+    d0 = jnp.linalg.norm(x0 - centroid[group], axis=1)
+    # median per group: sort distances by (group, distance), take the middle element of each group
+    order = jnp.lexsort((d0, group))
+    starts = jnp.cumsum(counts) - counts
+    middle = order[(starts + jnp.floor((counts - 1) / 2)).astype(jnp.int32)]
+    median = d0[middle]
+    floor = 0.1 * jnp.mean(jnp.linalg.norm(x0, axis=1)) + 1e-6  # candidates all alike: no zero radius
+    return jnp.linalg.norm(x - centroid[group], axis=1) > scale * jnp.maximum(median[group], floor)
+
+
+def _leaders(x, q, group, keep, tol) -> tuple[np.ndarray, np.ndarray]:
+    """(is_leader, cluster size) as numpy arrays; see :func:`_leader_clustering`."""
+    if len(x) == 0:
+        return np.zeros(0, bool), np.zeros(0, np.int32)
+    return tuple(np.asarray(a) for a in _leader_clustering(jnp.asarray(x), jnp.asarray(q), jnp.asarray(group),
+                                                           jnp.asarray(keep), tol))
+
+
+@jax.jit
+def _leader_clustering(x, q, group, keep, tol):
+    """Greedy leader clustering (module docstring, step 3): (is_leader (n,), cluster size (n,)).
+    Points with ``keep`` false take no part."""
+    n = x.shape[0]
+    order = jnp.argsort(jnp.where(keep, q, jnp.inf))
+    x, group, keep = x[order], group[order], keep[order]
+
+    def body(i, c):
+        assigned, leader, size = c
+        free = keep[i] & ~assigned[i]
+        near = (jnp.linalg.norm(x - x[i], axis=1) <= tol) & (group == group[i]) & keep & ~assigned
+        joins = free & near
+        return assigned | joins, leader.at[i].set(free), size.at[i].set(jnp.where(free, jnp.sum(joins, dtype=jnp.int32), 0))
+
+    _, leader, size = jax.lax.fori_loop(0, n, body, (jnp.zeros(n, bool), jnp.zeros(n, bool),
+                                                            jnp.zeros(n, jnp.int32)))
+    inverse = jnp.argsort(order)
+    return leader[inverse], size[inverse]
+
+
+# ---- 4. the precise stage ------------------------------------------------------------------------
+def _levenberg_marquardt(step: StepFunction, options: FinderOptions):
+    def residual(x, u):
+        return step(x, u) - x
+
+    jac = jax.vmap(jax.jacfwd(residual))
+    res = jax.vmap(residual)
+
+    @jax.jit
+    def run(x, u, live):
+        r = res(x, u)
+        q = 0.5 * jnp.sum(r * r, axis=1)
+        mu = jnp.full(x.shape[:1], 1e-3, x.dtype)
+        eye = jnp.eye(x.shape[1], dtype=x.dtype)
+
+        def body(_, c):
+            x, r, q, mu = c
+            a = jac(x, u)
+            at = jnp.swapaxes(a, 1, 2)
+            lhs = at @ a + mu[:, None, None] * eye
+            d = -jnp.linalg.solve(lhs, (at @ r[..., None]))[..., 0]
+            x_try = x + d
+            r_try = res(x_try, u)
+            q_try = 0.5 * jnp.sum(r_try * r_try, axis=1)
+            better = live & (q_try < q)
+            x = jnp.where(better[:, None], x_try, x)
+            r = jnp.where(better[:, None], r_try, r)
+            q = jnp.where(better, q_try, q)
+            mu = jnp.where(better, mu / 3, mu * 2)
+            return x, r, q, mu
+
+        x, _, q, _ = jax.lax.fori_loop(0, options.precise_steps, body, (x, r, q, mu))
+        return x, q, jnp.zeros(x.shape[:1], jnp.int32)
+
+    return run
+
+
+# ---- 5. linearisation ----------------------------------------------------------------------------
+def _linearise(step: StepFunction, n_slow: int):
+    jx = jax.vmap(jax.jacfwd(step, argnums=0))
+    ju = jax.vmap(jax.jacfwd(step, argnums=1))
+
+    @jax.jit
+    def run(x, u, live):
+        a = jx(x, u)
+        b = ju(x, u)  # (P, N, n_in)
+        w, vl, vr = jax.lax.linalg.eig(a, compute_left_eigenvectors=True, compute_right_eigenvectors=True)
+        order = jnp.argsort(-jnp.abs(w), axis=1)  # slowest (largest |lambda|) first
+        w = jnp.take_along_axis(w, order, axis=1)
+        slow = order[:, :n_slow]
+        vr = jnp.take_along_axis(vr, slow[:, None, :], axis=2)  # (P, N, k) columns
+        vl = jnp.take_along_axis(vl, slow[:, None, :], axis=2)
+        vr = vr / jnp.linalg.norm(vr, axis=1, keepdims=True)
+        overlap = jnp.sum(jnp.conj(vl) * vr, axis=1)  # l^H r per mode
+        vl = vl / jnp.conj(overlap)[:, None, :]
+        selection = jnp.einsum("pnk,pni->pki", jnp.conj(vl), b.astype(vl.dtype))
+        return w, vr, vl, b, selection
+
+    return run
+
+
+def classify(eigenvalues: np.ndarray, marginal_tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """(stability label per point, number of unstable modes) from discrete-time eigenvalues
+    (P, N); see the module docstring."""
+    mod = np.abs(eigenvalues)
+    unstable = (mod > 1 + marginal_tol).sum(1)
+    near = (np.abs(mod - 1) <= marginal_tol).any(1)
+    stable_modes = (mod < 1 - marginal_tol).sum(1)
+    label = np.where(unstable == 0, np.where(near, "marginal", "stable"),
+                     np.where(stable_modes + near > 0, "saddle", "unstable"))
+    return label, unstable
+
+
+def time_constants(eigenvalues: np.ndarray, dt_ms: float) -> np.ndarray:
+    """tau = -dt / ln|lambda| (ms) per mode; negative for growing modes, inf at |lambda| = 1."""
+    with np.errstate(divide="ignore"):
+        return -dt_ms / np.log(np.abs(eigenvalues))
+
+
+# ---- the whole search ----------------------------------------------------------------------------
+def find(dynamics: Dynamics, candidates: np.ndarray, inputs: np.ndarray, condition: np.ndarray,
+         labels: list[str], options: FinderOptions = FinderOptions()) -> xr.Dataset:
+    """Fixed and slow points of ``dynamics`` from ``candidates`` (P, N) states, each paired with
+    the input ``inputs`` (P, n_in); ``condition`` (P,) indexes ``labels`` (the input conditions;
+    points are de-duplicated within a condition only). Returns the dataset of
+    :func:`to_dataset`'s layout (one row per distinct point)."""
+    candidates = np.asarray(candidates)
+    if candidates.ndim != 2 or len(candidates) == 0:
+        raise ConfigError(f"candidates must be a non-empty (points, units) array, got shape {candidates.shape}")
+    if inputs.shape != (len(candidates), len(dynamics.inputs)):
+        raise ConfigError(f"inputs must have shape {(len(candidates), len(dynamics.inputs))}, got {inputs.shape}")
+    dtype = np.float64 if options.float64 else np.float32
+    with jax.enable_x64(options.float64):
+        x0 = candidates.astype(dtype)
+        u = np.asarray(inputs, dtype)
+        x, q, n_steps = _chunked(_adam_chunk(dynamics.step, options), options, x0, u)
+        group = jnp.asarray(condition, jnp.int32)
+        outlier = np.asarray(_outliers(jnp.asarray(x), jnp.asarray(x0), group, options.outlier_scale))
+        keep = ~outlier & np.isfinite(q)
+        leader, _ = _leaders(x, q, condition, keep, options.unique_tol)
+        idx = np.flatnonzero(leader)
+        x, q, u_kept, cond, n_steps = x[idx], q[idx], u[idx], np.asarray(condition)[idx], n_steps[idx]
+        precise = q < options.precise_below
+        if precise.any() and options.precise_steps:
+            xp, qp, _ = _chunked(_levenberg_marquardt(dynamics.step, options), options, x[precise], u_kept[precise])
+            x[precise], q[precise] = xp, qp
+        leader, size = _leaders(x, q, cond, np.ones(len(x), bool), options.unique_tol)
+        idx = np.flatnonzero(leader)
+        x, q, u_kept, cond, n_steps, precise = x[idx], q[idx], u_kept[idx], cond[idx], n_steps[idx], precise[idx]
+        w, vr, vl, b, selection = _chunked(_linearise(dynamics.step, min(options.n_slow_modes, x.shape[1])),
+                                           options, x, u_kept)
+        rates = np.asarray(jax.jit(jax.vmap(dynamics.rates))(jnp.asarray(x)))
+    found = {"state": x, "rates": rates, "q": q, "input": u_kept, "condition": cond, "adam_steps": n_steps,
+             "refined": precise, "cluster_size": size[idx], "eigenvalues": w, "right": vr, "left": vl,
+             "input_jacobian": b, "selection": selection}
+    return to_dataset(found, dynamics, labels, options, n_candidates=len(candidates), n_outliers=int(outlier.sum()))
+
+
+def to_dataset(found: dict, dynamics: Dynamics, labels: list[str], options: FinderOptions,
+               n_candidates: int, n_outliers: int) -> xr.Dataset:
+    """The result as an xarray dataset: dims ``point`` x ``unit`` / ``mode`` (all N eigenvalues,
+    slowest first) / ``slow_mode`` (the ``n_slow_modes`` slowest, with eigenvectors) /
+    ``input``. Complex numbers are stored as ``*_real`` / ``*_imag`` pairs (NetCDF has none)."""
+    w = np.asarray(found["eigenvalues"])
+    stability, n_unstable = classify(w, options.marginal_tol)
+    tau = time_constants(w, dynamics.dt_ms)
+    dt = dynamics.dt_ms
+    ds = xr.Dataset(
+        {
+            "state": (("point", "unit"), found["state"], {"description": "fixed/slow point x*"}),
+            "rates": (("point", "unit"), found["rates"], {"description": "rates at x*"}),
+            "q": ("point", found["q"], {"description": "speed 1/2 ||F(x*, u) - x*||^2 (state units^2 per step)"}),
+            "speed_per_ms": ("point", np.sqrt(2 * found["q"]) / dt,
+                             {"description": "||F(x*, u) - x*|| / dt (state units per ms)"}),
+            "input_value": (("point", "input"), found["input"], {"description": "the constant input u"}),
+            "condition_index": ("point", found["condition"]),
+            "cluster_size": ("point", found["cluster_size"], {"description": "candidates that ended at this point"}),
+            "adam_steps": ("point", found["adam_steps"]),
+            "refined": ("point", found["refined"].astype(np.int8),
+                        {"description": "1 if the Levenberg-Marquardt stage ran on this point"}),
+            "eig_real": (("point", "mode"), w.real), "eig_imag": (("point", "mode"), w.imag),
+            "timescale_ms": (("point", "mode"), tau, {"description": "-dt / ln|lambda| (negative: growth)"}),
+            "n_unstable": ("point", n_unstable),
+            "stability": ("point", stability.astype(str)),
+            "right_real": (("point", "unit", "slow_mode"), found["right"].real),
+            "right_imag": (("point", "unit", "slow_mode"), found["right"].imag),
+            "left_real": (("point", "unit", "slow_mode"), found["left"].real),
+            "left_imag": (("point", "unit", "slow_mode"), found["left"].imag),
+            "input_jacobian": (("point", "unit", "input"), found["input_jacobian"],
+                               {"description": "dF/du at x*"}),
+            "selection_real": (("point", "slow_mode", "input"), found["selection"].real,
+                               {"description": "l^H dF/du: how an input pulse moves the state along each slow mode"}),
+            "selection_imag": (("point", "slow_mode", "input"), found["selection"].imag),
+        },
+        coords={"point": np.arange(len(found["q"])), "unit": np.arange(found["state"].shape[1]),
+                "mode": np.arange(w.shape[1]), "slow_mode": np.arange(found["right"].shape[2]),
+                "input": list(dynamics.inputs),
+                "condition": ("point", np.asarray(labels, dtype=object)[found["condition"]].astype(str))},
+        attrs={"network": dynamics.name, "dt_ms": dt, "n_candidates": n_candidates, "n_outliers": n_outliers,
+               **{f"option_{k}": (int(v) if isinstance(v, bool) else v) for k, v in asdict(options).items()}},
+    )
+    return ds
+
+
+def eigenvalues(ds: xr.Dataset) -> np.ndarray:
+    """The complex eigenvalues (point, mode) of a fixed-point dataset."""
+    return ds["eig_real"].values + 1j * ds["eig_imag"].values
+
+
+def left_vectors(ds: xr.Dataset) -> np.ndarray:
+    """Complex left eigenvectors (point, unit, slow_mode)."""
+    return ds["left_real"].values + 1j * ds["left_imag"].values
+
+
+def selection(ds: xr.Dataset) -> np.ndarray:
+    """Complex selection vectors l^H dF/du (point, slow_mode, input)."""
+    return ds["selection_real"].values + 1j * ds["selection_imag"].values
+
+
+def right_vectors(ds: xr.Dataset) -> np.ndarray:
+    """Complex right eigenvectors (point, unit, slow_mode), unit norm."""
+    return ds["right_real"].values + 1j * ds["right_imag"].values
+
+
+def summary(ds: xr.Dataset, converged_q: float = 1e-8) -> dict:
+    """JSON-able numbers of a fixed-point dataset: point counts by stability (all points and the
+    converged ones, q < ``converged_q``), and per input condition the converged points, their
+    stability and the slowest time constant among their stable or marginal modes (ms)."""
+    q = ds["q"].values
+    stability = ds["stability"].values
+    converged = q < converged_q
+    tau = ds["timescale_ms"].values
+    per_condition = {}
+    for label in dict.fromkeys(ds["condition"].values):
+        mine = (ds["condition"].values == label) & converged
+        slow = tau[mine][:, 0] if mine.any() else np.array([])
+        per_condition[str(label)] = {
+            "points": int(mine.sum()),
+            **{s: int((stability[mine] == s).sum()) for s in STABILITY if (stability[mine] == s).any()},
+            "slowest_timescale_ms": float(np.max(np.where(slow > 0, slow, -np.inf))) if slow.size and (slow > 0).any()
+            else None,
+        }
+    return {"points": len(q), "converged": int(converged.sum()), "converged_q": converged_q,
+            "candidates": int(ds.attrs["n_candidates"]), "outliers": int(ds.attrs["n_outliers"]),
+            "by_stability": {s: int((stability[converged] == s).sum()) for s in STABILITY},
+            "by_condition": per_condition}
