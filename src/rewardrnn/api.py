@@ -15,7 +15,7 @@ from rewardrnn.training.kinds import kind_for
 from rewardrnn.training.run import TrainResult
 from rewardrnn.training.run import train as _train
 from rewardrnn.training.run_folder import RunFolder
-from rewardrnn.verbs import analyze, evaluate, evaluation_report, plot, record  # noqa: F401  (the API)
+from rewardrnn.verbs import analyze, evaluate, evaluation_report, fixedpoints, plot, record  # noqa: F401  (the API)
 
 
 def train(task: str = "rdm-fixed", out: str | Path = "runs/run", *, learner: str | None = None,

@@ -40,6 +40,8 @@ state along that mode by ``l^H (dF/du) du``; ``selection`` holds ``l^H dF/du`` p
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -314,27 +316,47 @@ def find(dynamics: Dynamics, candidates: np.ndarray, inputs: np.ndarray, conditi
     with jax.enable_x64(options.float64):
         x0 = candidates.astype(dtype)
         u = np.asarray(inputs, dtype)
+        clock = _Clock()
         x, q, n_steps = _chunked(_adam_chunk(dynamics.step, options), options, x0, u)
+        clock.lap("robust")
         group = jnp.asarray(condition, jnp.int32)
         outlier = np.asarray(_outliers(jnp.asarray(x), jnp.asarray(x0), group, options.outlier_scale))
         keep = ~outlier & np.isfinite(q)
         leader, _ = _leaders(x, q, condition, keep, options.unique_tol)
+        clock.lap("unique")
         idx = np.flatnonzero(leader)
         x, q, u_kept, cond, n_steps = x[idx], q[idx], u[idx], np.asarray(condition)[idx], n_steps[idx]
         precise = q < options.precise_below
         if precise.any() and options.precise_steps:
             xp, qp, _ = _chunked(_levenberg_marquardt(dynamics.step, options), options, x[precise], u_kept[precise])
             x[precise], q[precise] = xp, qp
+        clock.lap("precise")
         leader, size = _leaders(x, q, cond, np.ones(len(x), bool), options.unique_tol)
         idx = np.flatnonzero(leader)
         x, q, u_kept, cond, n_steps, precise = x[idx], q[idx], u_kept[idx], cond[idx], n_steps[idx], precise[idx]
         w, vr, vl, b, selection = _chunked(_linearise(dynamics.step, min(options.n_slow_modes, x.shape[1])),
                                            options, x, u_kept)
         rates = np.asarray(jax.jit(jax.vmap(dynamics.rates))(jnp.asarray(x)))
+        clock.lap("linearise")
     found = {"state": x, "rates": rates, "q": q, "input": u_kept, "condition": cond, "adam_steps": n_steps,
              "refined": precise, "cluster_size": size[idx], "eigenvalues": w, "right": vr, "left": vl,
              "input_jacobian": b, "selection": selection}
-    return to_dataset(found, dynamics, labels, options, n_candidates=len(candidates), n_outliers=int(outlier.sum()))
+    ds = to_dataset(found, dynamics, labels, options, n_candidates=len(candidates), n_outliers=int(outlier.sum()))
+    ds.attrs["stage_s"] = json.dumps(clock.laps)
+    return ds
+
+
+class _Clock:
+    """Wall seconds of the stages of :func:`find` (compilation included)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 3)
+        self._last = now
 
 
 def to_dataset(found: dict, dynamics: Dynamics, labels: list[str], options: FinderOptions,
