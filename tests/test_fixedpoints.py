@@ -96,15 +96,16 @@ def test_a_line_attractor_is_marginal_with_its_selection_vector():
     np.testing.assert_allclose(np.abs(fp.selection(ds)[:, 0, 0]), A * abs(v @ b[:, 0]), atol=1e-4)
 
 
-def test_float64_reaches_speeds_below_the_float32_floor():
-    """A fixed point far from 0 (x* = 1000.6): float32 cannot resolve q below ~1e-12 there."""
+def test_float64_locates_a_fixed_point_beyond_float32_resolution():
+    """A fixed point far from 0 (x* = 1000.6): in float32 F(x) - x rounds to 0 about 5e-4 away
+    from it (q = 0 there, yet the point is off); float64 finds it to 1e-9."""
     step = lambda x, u: x + A * (-0.5 * x + 500.3)  # noqa: E731
     start = np.linspace(990, 1010, 8, dtype=np.float32)[:, None]
     ds32 = _find(step, start, tol_q=0.0, max_steps=300)
     ds64 = _find(step, start, tol_q=0.0, max_steps=300, float64=True)
     assert ds64["state"].dtype == np.float64 and ds32["state"].dtype == np.float32
-    assert ds64["q"].max() < 1e-20 < ds32["q"].max() or ds32["q"].max() == 0
-    np.testing.assert_allclose(ds64["state"].values[:, 0], 1000.6, rtol=1e-12)
+    assert np.abs(ds32["state"].values[:, 0] - 1000.6).max() > 1e-5
+    np.testing.assert_allclose(ds64["state"].values[:, 0], 1000.6, rtol=0, atol=1e-9)
 
 
 def test_candidates_that_cannot_be_evaluated_leave_an_empty_result():

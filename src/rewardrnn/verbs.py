@@ -457,8 +457,7 @@ def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, no
     ad = adapter(folder)
     with open_activity(records_dir(folder.path, seed) / ACTIVITY) as ds:
         channels = [str(c) for c in ds["input"].values]
-        rates, recorded_inputs = fpi.valid_steps(ds)
-        trajectories = ds["rates"].values[: min(ds.sizes["trial"], 60)]
+        rates, recorded_inputs, trajectories = fpi.recorded_steps(ds, keys.FIXED_POINT_SEED)
     protocol = ad.protocol(folder)
     conditions = fpi.resolve(list(inputs) if inputs else fpi.default_specs(protocol), channels, protocol,
                              recorded_inputs)

@@ -14,8 +14,8 @@ Input conditions (``--inputs``), each a constant input vector with a label, or `
 * ``CHANNEL=value[,CHANNEL=value...]``: the given channels, the others 0 (e.g. ``FIXATION=1``);
 * ``trajectory``: each candidate keeps the input recorded with its state.
 
-Candidates are states visited in the records: steps drawn uniformly (seeded) among the recorded
-valid steps, mapped from rates back to states by the network's inverse (the gated unit's
+Candidates are states visited in the records: steps drawn uniformly (seeded) among the valid
+steps of at most 256 recorded trials, mapped from rates back to states by the network's inverse (the gated unit's
 silent units start at 0; tanh units at artanh r), plus optional Gaussian noise (state units).
 """
 
@@ -33,6 +33,8 @@ from rewardrnn.tasks.protocol import Protocol
 
 #: Most distinct recorded input vectors used as conditions as they are (``recorded``).
 MAX_RECORDED = 16
+#: Most recorded trials read to draw candidates from (and to take the PCA plane of).
+MAX_TRIALS = 256
 #: A channel with at most this many recorded values is a cue (``recorded``).
 MAX_CUE_VALUES = 4
 
@@ -162,12 +164,17 @@ def default_specs(protocol: Protocol | None) -> list[str]:
     return ["epochs"] if protocol is not None else ["recorded"]
 
 
-def valid_steps(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """(rates (S, N), inputs (S, n_in)) of every recorded valid step."""
-    rates = ds["rates"].values
-    inputs = ds["inputs"].values
-    valid = ds["valid"].values.astype(bool) if "valid" in ds else np.isfinite(rates).all(-1)
-    return rates[valid], inputs[valid]
+def recorded_steps(ds: xr.Dataset, seed: int, max_trials: int = MAX_TRIALS
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rates (S, N), inputs (S, n_in)) of the valid steps of at most ``max_trials`` recorded
+    trials drawn at random (seeded), and those trials' rates (K, T, N; NaN after a trial's end):
+    a large record is never read whole."""
+    n = ds.sizes["trial"]
+    trials = np.sort(np.random.default_rng((seed, 1)).choice(n, min(n, max_trials), replace=False))
+    sub = ds.isel(trial=trials)
+    rates, inputs = sub["rates"].values, sub["inputs"].values
+    valid = sub["valid"].values.astype(bool) if "valid" in sub else np.isfinite(rates).all(-1)
+    return rates[valid], inputs[valid], rates
 
 
 def candidates(rates: np.ndarray, inputs: np.ndarray, conditions: InputConditions, n_total: int,

@@ -9,10 +9,10 @@ Fixed points have q = 0; slow points are local minima of q above 0. :func:`find`
 many candidate states at once, each paired with its own input:
 
 1. **Robust stage**: Adam on every point independently (the summed q is separable), with a
-   per-point learning rate that grows 1.2x after a step that lowered q and halves (the step is
-   undone) after one that did not, as fixed-point-finder's adaptive rate but per point. A point
-   stops when q < ``tol_q`` or its rate falls below ``min_lr``; the loop stops when every point
-   of the chunk has. Candidates run in chunks of ``chunk`` points (bounded memory), one compiled
+   per-point learning rate multiplied by ``GROW`` (1.02) after a step that lowered q and by
+   ``SHRINK`` (0.7) after one that did not (fixed-point-finder's adaptive rate, but per point;
+   every step is kept). A point stops when q < ``tol_q`` or its rate falls below ``min_lr``; the
+   loop stops when every point of the chunk has. Candidates run in chunks of ``chunk`` points (bounded memory), one compiled
    shape for all chunks.
 2. **Outliers**: points that ended farther from their condition's candidate centroid than
    ``outlier_scale`` times the candidates' median distance to it are dropped (they ran off).
@@ -44,6 +44,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -253,7 +254,7 @@ def _levenberg_marquardt(step: StepFunction, options: FinderOptions):
             return x, r, q, mu
 
         x, _, q, _ = jax.lax.fori_loop(0, options.precise_steps, body, (x, r, q, mu))
-        return x, q, jnp.zeros(x.shape[:1], jnp.int32)
+        return x, q
 
     return run
 
@@ -280,6 +281,13 @@ def _linearise(step: StepFunction, n_slow: int):
         return w, vr, vl, b, selection
 
     return run
+
+
+@partial(jax.jit, static_argnums=0)
+def _rates_and_slow_direction(rates, x, direction):
+    """Rates at each point, and how they change along the real part of its slowest mode
+    (d rates / dx applied to it): the mode as seen in rate space, for the figures."""
+    return jax.vmap(lambda x, v: jax.jvp(rates, (x,), (v,)))(jnp.asarray(x), jnp.asarray(direction, x.dtype))
 
 
 def classify(eigenvalues: np.ndarray, marginal_tol: float) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +336,7 @@ def find(dynamics: Dynamics, candidates: np.ndarray, inputs: np.ndarray, conditi
         x, q, u_kept, cond, n_steps = x[idx], q[idx], u[idx], np.asarray(condition)[idx], n_steps[idx]
         precise = q < options.precise_below
         if precise.any() and options.precise_steps:
-            xp, qp, _ = _chunked(_levenberg_marquardt(dynamics.step, options), options, x[precise], u_kept[precise])
+            xp, qp = _chunked(_levenberg_marquardt(dynamics.step, options), options, x[precise], u_kept[precise])
             x[precise], q[precise] = xp, qp
         clock.lap("precise")
         leader, size = _leaders(x, q, cond, np.ones(len(x), bool), options.unique_tol)
@@ -336,9 +344,9 @@ def find(dynamics: Dynamics, candidates: np.ndarray, inputs: np.ndarray, conditi
         x, q, u_kept, cond, n_steps, precise = x[idx], q[idx], u_kept[idx], cond[idx], n_steps[idx], precise[idx]
         w, vr, vl, b, selection = _chunked(_linearise(dynamics.step, min(options.n_slow_modes, x.shape[1])),
                                            options, x, u_kept)
-        rates = np.asarray(jax.jit(jax.vmap(dynamics.rates))(jnp.asarray(x)))
+        rates, slow_rates = (np.asarray(a) for a in _rates_and_slow_direction(dynamics.rates, x, vr[:, :, 0].real))
         clock.lap("linearise")
-    found = {"state": x, "rates": rates, "q": q, "input": u_kept, "condition": cond, "adam_steps": n_steps,
+    found = {"state": x, "rates": rates, "slow_rate_direction": slow_rates, "q": q, "input": u_kept, "condition": cond, "adam_steps": n_steps,
              "refined": precise, "cluster_size": size[idx], "eigenvalues": w, "right": vr, "left": vl,
              "input_jacobian": b, "selection": selection}
     ds = to_dataset(found, dynamics, labels, options, n_candidates=len(candidates), n_outliers=int(outlier.sum()))
@@ -372,6 +380,8 @@ def to_dataset(found: dict, dynamics: Dynamics, labels: list[str], options: Find
         {
             "state": (("point", "unit"), found["state"], {"description": "fixed/slow point x*"}),
             "rates": (("point", "unit"), found["rates"], {"description": "rates at x*"}),
+            "slow_rate_direction": (("point", "unit"), found["slow_rate_direction"],
+                                    {"description": "d rates/dx applied to Re of the slowest mode's right vector"}),
             "q": ("point", found["q"], {"description": "speed 1/2 ||F(x*, u) - x*||^2 (state units^2 per step)"}),
             "speed_per_ms": ("point", np.sqrt(2 * found["q"]) / dt,
                              {"description": "||F(x*, u) - x*|| / dt (state units per ms)"}),

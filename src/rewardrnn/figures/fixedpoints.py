@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
-from rewardrnn.analysis.fixedpoints import eigenvalues, right_vectors  # noqa: E402
+from rewardrnn.analysis.fixedpoints import eigenvalues  # noqa: E402
 
 COLOURS = {"stable": "#1f77b4", "marginal": "#2ca02c", "saddle": "#d62728", "unstable": "#ff7f0e"}
 
@@ -20,7 +20,7 @@ def pca_plane(points: xr.Dataset, trajectories: np.ndarray, mean: np.ndarray, ax
     """Fixed points (rates) projected on the first two principal axes of the trajectories' rates;
     ``trajectories`` (trials, time, N) rates (NaN after a trial's end), ``axes`` (N, 2).
     Colour: stability; marker size: log speed (larger = slower); the slowest mode drawn as a
-    segment through each stable, marginal or saddle point (its right eigenvector, projected)."""
+    segment through each stable, marginal or saddle point (its direction in rate space, projected)."""
     fig, ax = plt.subplots(figsize=(6.2, 5.2))
     for trial in trajectories[: min(len(trajectories), 60)]:
         ok = np.isfinite(trial).all(-1)
@@ -31,8 +31,6 @@ def pca_plane(points: xr.Dataset, trajectories: np.ndarray, mean: np.ndarray, ax
         return fig
     order = np.argsort(points["q"].values)[:max_points]
     proj = (points["rates"].values[order] - mean) @ axes
-    vr = right_vectors(points)[order, :, 0].real
-    rates_on = (points["state"].values[order] > 0) if points.attrs.get("network", "").startswith("gated") else 1.0
     scale = 0.15 * float(np.ptp(proj[:, 0]) + np.ptp(proj[:, 1]) + 1e-6)
     for label, colour in COLOURS.items():
         mine = points["stability"].values[order] == label
@@ -41,7 +39,7 @@ def pca_plane(points: xr.Dataset, trajectories: np.ndarray, mean: np.ndarray, ax
         q = np.maximum(points["q"].values[order][mine], 1e-16)
         ax.scatter(proj[mine, 0], proj[mine, 1], s=10 + 4 * np.clip(-np.log10(q), 0, 12), color=colour,
                    label=f"{label} ({mine.sum()})", zorder=3, edgecolor="k", linewidth=0.3)
-    direction = (vr * rates_on) @ axes
+    direction = points["slow_rate_direction"].values[order] @ axes
     norm = np.linalg.norm(direction, axis=1, keepdims=True) + 1e-12
     direction = direction / norm * scale
     for p, d, s in zip(proj, direction, points["stability"].values[order]):
