@@ -69,8 +69,11 @@ def test_tasks_lists_one_line_each():
     result = runner.invoke(app, ["tasks"])
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
-    assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms",
-                     "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>"]
+    assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms-choice",
+                     "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>"]
+    learners = {line.split()[0]: line.split("[learners: ")[1].split(";")[0] for line in result.output.splitlines()}
+    assert learners["rdm-fixed"] == learners["dnms-choice"] == learners["ngym:<id>"] == "actor-critic"
+    assert learners["dnms"] == learners["dnms-ei"] == "perturbation"
 
 
 def test_task_and_network_options_reach_the_saved_config(tmp_path):

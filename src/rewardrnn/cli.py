@@ -27,17 +27,21 @@ def _clean_errors():
 
 @app.command()
 def tasks() -> None:
-    """List the tasks, one line each."""
-    from rewardrnn.tasks.registry import list_tasks
-
+    """List the tasks, one line each, with the learners that train them."""
     from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+    from rewardrnn.tasks.registry import list_tasks
+    from rewardrnn.training.kinds import learners_for
+
+    def learners(name: str) -> str:
+        return " + ".join(learners_for(name))
 
     for task in list_tasks():
-        typer.echo(f"{task.name:<21} {task.summary} [{task.n_conditions} conditions; stop: {task.criterion.describe()}]")
+        typer.echo(f"{task.name:<21} {task.summary} [learners: {learners(task.name)}; {task.n_conditions} conditions; "
+                   f"stop: {task.criterion.describe()}]")
     for task in CONTINUOUS_TASKS.values():
-        typer.echo(f"{task.name:<21} {task.summary} [perturbation learner; {task.n_types} trial types; "
+        typer.echo(f"{task.name:<21} {task.summary} [learners: {learners(task.name)}; {task.n_types} trial types; "
                    f"stop: {task.describe_criterion()}]")
-    typer.echo("ngym:<id>             any NeuroGym environment, with the actor-critic (extra: neurogym)")
+    typer.echo("ngym:<id>             any NeuroGym environment [learners: actor-critic; extra: neurogym]")
 
 
 @app.command()
@@ -49,7 +53,7 @@ def train(
     dt: Optional[float] = typer.Option(None, help="time step in ms [default: 10]"),
     n_units: Optional[int] = typer.Option(None, "--N", help="units in the decision network [default: the task's, 100 or 150]"),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate of the decision network [default: the task's, 0.004 or 0.002]"),
-    baseline_lr: Optional[float] = typer.Option(None, help="Adam learning rate of the value network [default: as lr]"),
+    baseline_lr: Optional[float] = typer.Option(None, help="Adam learning rate of the value network [default: as lr; perturbation learner: 0.004]"),
     baseline: Optional[str] = typer.Option(None, help="value network: gru or linear [default: gru]"),
     dale: Optional[bool] = typer.Option(None, "--dale/--no-dale", help="80% excitatory / 20% inhibitory decision network with sign-constrained recurrent weights [default: off]"),
     juice_ratio: Optional[float] = typer.Option(None, help="economic task: juice A is worth this many drops of B [default: 2.2]"),
@@ -64,6 +68,10 @@ def train(
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
     method: Optional[str] = typer.Option(None, help="perturbation learner: hebbian or node-perturbation [default: hebbian]"),
     trial_order: Optional[str] = typer.Option(None, help="perturbation learner: cycle (the original) or random [default: cycle]"),
+    reward_baseline: Optional[str] = typer.Option(
+        None, help="perturbation learner: trial-type (Miconi's), running, value (a value network, Song's) or none [default: trial-type]"),
+    value_readout: Optional[float] = typer.Option(
+        None, help="perturbation learner, value baseline: ms into the trial at which the prediction is read [default: the response start]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
@@ -77,7 +85,8 @@ def train(
     flags = dict(seed=seed, seeds=seeds, dt=dt, N=n_units, lr=lr, baseline_lr=baseline_lr, baseline=baseline,
                  dale=dale, juice_ratio=juice_ratio, t0_return=t0_return, max_updates=max_updates,
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
-                 update_form=update_form, method=method, trial_order=trial_order, env_kwargs=_json_object(env_kwargs))
+                 update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
+                 value_readout=value_readout, env_kwargs=_json_object(env_kwargs))
     with _clean_errors():
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
@@ -88,7 +97,8 @@ def train(
             result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
     summary = result.summary
     for s in summary["seeds"]:
-        typer.echo(f"seed {s['seed']}: {_reached(s)}; best score {s['best_score']:.3f}")
+        best = "none yet" if s["best_score"] is None else f"{s['best_score']:.3f}"
+        typer.echo(f"seed {s['seed']}: {_reached(s)}; best score {best}")
     if "median_trials_to_criterion" in summary and len(summary["seeds"]) > 1:
         typer.echo(f"median trials to criterion {summary['median_trials_to_criterion']:g} "
                    f"(IQR {summary['iqr'][0]:g}-{summary['iqr'][1]:g}) over {summary['seeds_reached']} seed(s)")

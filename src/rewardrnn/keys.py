@@ -16,6 +16,9 @@ EVALUATION_SEED = 1
 RECORD_SEED = 2
 #: numpy seed of the candidate draw of ``rewardrnn fixedpoints``.
 FIXED_POINT_SEED = 3
+#: Folded into a Miconi learner's keys for its value network (initialisation, noise), so the
+#: decision network's streams are those of the other reward baselines.
+VALUE_NETWORK_STREAM = 0xBA5E
 #: Stream of the action-sampling and recurrent noise of trials simulated on the host (NeuroGym).
 HOST_BATCH_STREAM = 7919
 #: Streams of the NeuroGym environments' own random generators: training, validation,

@@ -232,7 +232,19 @@ def _economic(task, table, ds, result):
     result.figures["value_unit_types"] = figs.bars(100 * share, "selective value units (%)")
 
 
+def _dnms_choice(task, table, ds, result):
+    """P(correct | decision) per trial type (AA, AB, BA, BB), Miconi's four types."""
+    names = np.array(["A", "B"])
+    decided = table[table["decision"].astype(bool)]
+    kinds = names[decided["sample"].astype(int)] + names[decided["test"].astype(int)]
+    by_type = decided["correct"].astype(float).groupby(kinds).mean()
+    result.numbers["p_correct_by_trial_type"] = {k: _fmt(v) for k, v in by_type.items()}
+    result.paper["p_correct_by_trial_type"] = "Miconi's criterion: more than 95 of 100 trials right (spec §5)"
+    result.figures["p_correct_by_trial_type"] = figs.bars(100 * by_type, "correct (%)")
+
+
 SUITES = {
+    "dnms-choice": SongSuite("test", ("sample", "test"), (-500, 600), (-600, 100), specific=_dnms_choice),
     "rdm-fixed": SongSuite("stimulus", ("coherence", "choice"), specific=_rdm_fixed),
     "rdm-rt": SongSuite("stimulus", ("coherence", "choice"), specific=_rdm_rt),
     "wager": SongSuite("stimulus", ("coherence", "choice"), (-100, 700), (-500, 200), specific=_wager),

@@ -22,6 +22,27 @@ matrix product per trial instead of N^2 work per step. A test checks it against 
 
 ``method="node-perturbation"`` (the code's NODEPERT): the trace is ``sum_t xi_i(t) r_j(t-1)``,
 the raw kicks (zero where there was none) times the presynaptic rates; suggested eta 0.001.
+
+Reward baselines (``reward_baseline``; the unified model of the commentary "Neural networks
+subtract and conquer", eLife 2017, beyond both papers except ``trial-type``):
+
+* ``trial-type`` (Miconi's, the default): one running average ``Ebar_k`` per trial type, which the
+  rule is told.
+* ``running``: one running average over all trials (alpha_R as above): what a network that is not
+  told the trial type could keep.
+* ``value``: a value network as in Song et al. 2017 (spec song2017.md §3.3, §4.3) reads the decision
+  network's rates and predicts the trial's error; its prediction is the baseline. Choices the
+  papers leave open, made here (see :class:`ValueBaseline`): it runs at Song's dt = 10 ms on the
+  rates at the end of every 10-ms bin; the baseline is its prediction at ``value_readout_ms``
+  (default: the start of the response window, when both stimuli have been seen but no error has
+  been accrued yet); it is trained by its own Adam (lr 0.004, clip 1: Song's) on the squared error
+  of its predictions at every bin up to the read-out (Song's per-step value loss; the trial's
+  return is the same at every step), with the pre-update prediction used by the rule (Song's order).
+* ``none``: no baseline (``R_b = 0``). In the code form the factor |Ebar| is a learning-rate
+  schedule, not a baseline: it is kept from a running average over all trials.
+
+With ``value`` and ``none`` the code form's factor |Ebar| is |R_b| (value) or the running average
+(none).
 """
 
 from __future__ import annotations
@@ -32,9 +53,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.networks import rate
+from rewardrnn.keys import VALUE_NETWORK_STREAM
+from rewardrnn.networks import gru, rate
 from rewardrnn.tasks.miconi import ContinuousTask
 
 #: The supralinear (or not) functions S of the eligibility trace (spec §3.3 and §4.5).
@@ -47,6 +70,8 @@ NONLINEARITIES = {
 UPDATE_FORMS = ("code", "paper")
 METHODS = ("hebbian", "node-perturbation")
 TRIAL_ORDERS = ("cycle", "random")
+#: Reward baselines of the rule (module docstring); ``trial-type`` is Miconi's.
+REWARD_BASELINES = ("trial-type", "running", "value", "none")
 #: The paper's constants for its update form (spec summary item 9).
 PAPER_ETA, PAPER_ALPHA_BASELINE, PAPER_MAX_DW = 0.5, 0.33, 1e-4
 
@@ -69,10 +94,15 @@ class PerturbationConfig:
     kick_start: int = 4  # kicks from t >= 4
     dt_ms: float = 1.0
     trial_order: str = "cycle"  # "cycle" (trial n has type n mod n_types, the original) or "random"
+    reward_baseline: str = "trial-type"  # module docstring
+    value_lr: float = 0.004  # Adam learning rate of the value network (Song's baseline_lr)
+    value_units: int = 100  # units of the value network (Song's baseline_N)
+    value_readout_ms: float | None = None  # when the value baseline is read (None: response start)
 
     def __post_init__(self) -> None:
         for name, allowed in (("nonlinearity", tuple(NONLINEARITIES)), ("update", UPDATE_FORMS),
-                              ("method", METHODS), ("trial_order", TRIAL_ORDERS)):
+                              ("method", METHODS), ("trial_order", TRIAL_ORDERS),
+                              ("reward_baseline", REWARD_BASELINES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         for name in ("eta", "max_dw", "kick_amplitude", "alpha_baseline"):
@@ -81,6 +111,12 @@ class PerturbationConfig:
                 raise ConfigError(f"{name} must be > 0, got {value!r}")
         if not 0 <= self.kick_prob <= 1:
             raise ConfigError(f"kick_prob must be in [0, 1], got {self.kick_prob!r}")
+        if not (isinstance(self.value_lr, (int, float)) and self.value_lr > 0):
+            raise ConfigError(f"the value network's learning rate must be > 0, got {self.value_lr!r}")
+        if not (isinstance(self.value_units, int) and self.value_units >= 1):
+            raise ConfigError(f"the value network's units must be an integer >= 1, got {self.value_units!r}")
+        if self.value_readout_ms is not None and not self.value_readout_ms >= 0:
+            raise ConfigError(f"the value read-out time must be >= 0 ms, got {self.value_readout_ms!r}")
 
     def resolved(self, task: ContinuousTask) -> PerturbationConfig:
         """Fill the task's eta, max_dw and kick amplitude (code form) or the paper's constants."""
@@ -98,24 +134,92 @@ class PerturbationConfig:
 CRITERION_WINDOW, CRITERION_NEEDED = 100, 96
 
 
+class ValueState(NamedTuple):
+    """The value network of the ``value`` baseline: parameters, fixed masks, Adam state."""
+
+    params: gru.Params
+    masks: gru.Masks
+    opt: optax.OptState
+
+
 class PerturbationState(NamedTuple):
     """One network's learning state (a pytree; stack it to train seeds together)."""
 
     params: rate.Params
     xbar: jax.Array  # (N,) running average of x, never reset
-    baselines: jax.Array  # (n_types,) expected error per trial type
+    baselines: jax.Array  # (n_types,) expected error per trial type; (1,) one running average otherwise
     trial: jax.Array  # int32: trials done
     key: jax.Array
     recent_errors: jax.Array  # (100,) errors of the last 100 trials (ring buffer; inf before)
     criterion_trial: jax.Array  # int32: trials done when the criterion was first met; -1 before
+    value: ValueState | None = None  # the value network (``value`` baseline only)
+
+
+class ValueBaseline:
+    """Song et al.'s value network (spec song2017.md §3.3: a fully connected gated ReLU network,
+    100 units, rho 2, tau 100 ms, recurrent noise var 0.01) reading the rates of Miconi's network
+    and predicting the trial's error.
+
+    * Time: it steps at Song's dt = 10 ms; its input at bin k is the decision network's rate vector
+      at the end of the bin (step 10k + 9 of the 1-ms network), so its state after k bins has seen
+      the rates up to 10k ms. Prediction ``V_k`` is read out of that state.
+    * Read-out: the baseline of a trial is ``V_K`` with ``K = readout_ms // 10`` (default: the start
+      of the response window: the stimuli are over and no error has accrued). Reading it later lets
+      the value network see the kicks' effect on the output, which the rule is meant to credit.
+    * Loss: ``mean_{k <= K} (V_k - E)^2`` (Song's per-step loss on the steps the baseline uses);
+      one Adam step per trial (lr 0.004, global-norm clip 1, Song's optimiser), taken after the
+      rule used the pre-update prediction (Song's order, spec §4.4).
+    """
+
+    BIN_MS = 10.0
+
+    def __init__(self, n_rates: int, n_steps: int, dt_ms: float, readout_ms: float, n_units: int, lr: float):
+        self.bin_steps = max(1, int(round(self.BIN_MS / dt_ms)))
+        self.n_bins = n_steps // self.bin_steps
+        self.readout_bin = min(int(readout_ms // (self.bin_steps * dt_ms)), self.n_bins)
+        self.config = gru.GRUConfig(n_inputs=n_rates, n_outputs=1, n_units=n_units, p0=1.0, rho=2.0,
+                                    input_scale_units=n_rates)
+        self.alpha = gru.alpha(self.config, self.bin_steps * dt_ms)
+        self.noise_std = gru.noise_std(self.config, self.bin_steps * dt_ms)
+        self.optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8))
+
+    def init(self, key: jax.Array) -> ValueState:
+        params, masks = gru.init(key, self.config)
+        return ValueState(params, masks, self.optimizer.init(params))
+
+    def predictions(self, params: gru.Params, masks: gru.Masks, rates: jax.Array, key: jax.Array) -> jax.Array:
+        """V_k for k = 0 .. readout bin, (K + 1,), from the rates (T, N) of one trial."""
+        x0 = jnp.broadcast_to(params["x0"], (1, 1) + params["x0"].shape)
+        if self.readout_bin == 0:  # read from the initial state alone: a learned constant
+            return gru.readout(params, x0)[:, 0, 0]
+        binned = rates[self.bin_steps - 1::self.bin_steps][:self.readout_bin, None, :]  # (K, 1, N)
+        noise = self.noise_std * jax.random.normal(key, binned.shape[:2] + (self.config.n_units,), jnp.float32)
+        states = gru.run(params, masks, binned, noise, self.alpha)  # x[0] .. x[K-1]
+        last = gru.step(params, masks, states[-1], binned[-1], noise[-1], self.alpha)  # x[K]
+        return gru.readout(params, jnp.concatenate([states, last[None]], axis=0))[:, 0, 0]
+
+    def learn(self, value: ValueState, rates: jax.Array, error: jax.Array, key: jax.Array):
+        """(the baseline V_K before the update, the updated value state, the loss)."""
+        rates = jax.lax.stop_gradient(rates)
+
+        def loss(params):
+            v = self.predictions(params, value.masks, rates, key)
+            return jnp.mean((v - error) ** 2), v[-1]
+
+        (loss_value, baseline), grads = jax.value_and_grad(loss, has_aux=True)(value.params)
+        updates, opt = self.optimizer.update(grads, value.opt, value.params)
+        return baseline, ValueState(optax.apply_updates(value.params, updates), value.masks, opt), loss_value
 
 
 class TrialRecord(NamedTuple):
-    """What one trial produced: its type, its error and the output neuron's rate over time."""
+    """What one trial produced: its type, its error, the output neuron's rate over time, the
+    baseline the rule compared the error with and the value network's loss (0 without one)."""
 
     trial_type: jax.Array
     error: jax.Array
     output: jax.Array  # (T,) r_out(t)
+    baseline: jax.Array
+    value_loss: jax.Array
 
 
 class PerturbationLearner:
@@ -141,27 +245,46 @@ class PerturbationLearner:
             raise ConfigError(f"the network has {self.network.n_inputs} inputs, task {task.name} {task.n_inputs}")
         self.a = self.config.dt_ms / self.network.tau_ms
         self.s = NONLINEARITIES[self.config.nonlinearity]
+        self.value_baseline = None
+        if self.config.reward_baseline == "value":
+            readout = self.config.value_readout_ms
+            readout = task.response_start * self.config.dt_ms if readout is None else readout
+            self.value_baseline = ValueBaseline(self.network.n_units, task.n_steps, self.config.dt_ms, readout,
+                                                self.config.value_units, self.config.value_lr)
+
+    @property
+    def n_baselines(self) -> int:
+        """Running averages kept: one per trial type (``trial-type``), one otherwise."""
+        return self.task.n_types if self.config.reward_baseline == "trial-type" else 1
 
     def init(self, key: jax.Array) -> PerturbationState:
         k_net, k_run = jax.random.split(key)
         n = self.network.n_units
+        value = None
+        if self.value_baseline is not None:  # its own key, so the other streams match the other baselines'
+            value = self.value_baseline.init(jax.random.fold_in(key, VALUE_NETWORK_STREAM))
         return PerturbationState(params=rate.init(k_net, self.network), xbar=jnp.zeros(n, jnp.float32),
-                                 baselines=jnp.zeros(self.task.n_types, jnp.float32),
+                                 baselines=jnp.zeros(self.n_baselines, jnp.float32),
                                  trial=jnp.asarray(0, jnp.int32), key=k_run,
                                  recent_errors=jnp.full(CRITERION_WINDOW, jnp.inf, jnp.float32),
-                                 criterion_trial=jnp.asarray(-1, jnp.int32))
+                                 criterion_trial=jnp.asarray(-1, jnp.int32), value=value)
 
     # ---- the learner interface ---------------------------------------------------------------
     def update(self, state: PerturbationState) -> tuple[PerturbationState, dict[str, jax.Array]]:
-        """One trial and its weight update; metrics: the trial's error."""
+        """One trial and its weight update; metrics: the trial's error, the baseline the rule
+        used, and the value network's loss (``value`` baseline)."""
         state, record = self.trial(state)
-        return state, {"error": record.error}
+        metrics = {"error": record.error, "baseline": record.baseline}
+        if self.value_baseline is not None:
+            metrics["value_loss"] = record.value_loss
+        return state, metrics
 
     def evaluate(self, state: PerturbationState, key: jax.Array, n: int) -> dict[str, jax.Array]:
         """Mean error and number of good trials among the last 100 training trials, and the
         trial count at which the criterion was first met (``criterion_update``; -1 before)."""
         seen = jnp.isfinite(state.recent_errors)
         mean = jnp.sum(jnp.where(seen, state.recent_errors, 0.0)) / jnp.maximum(jnp.sum(seen), 1)
+        mean = jnp.where(jnp.any(seen), mean, jnp.nan)  # no trial yet: no score (not a perfect one)
         good = jnp.sum(state.recent_errors < self.task.error_threshold)
         return {"mean_error": mean, "good_of_last_100": good.astype(jnp.float32),
                 "criterion_update": state.criterion_trial}
@@ -170,7 +293,8 @@ class PerturbationLearner:
         return state.key
 
     def score(self, perf: dict) -> np.ndarray:
-        return -np.asarray(perf["mean_error"])
+        """Minus the mean error of the last 100 trials; -inf before the first trial."""
+        return np.nan_to_num(-np.asarray(perf["mean_error"]), nan=-np.inf)
 
     def criterion_met(self, perf: dict) -> np.ndarray:
         return np.asarray(perf["criterion_update"]) >= 0
@@ -190,7 +314,7 @@ class PerturbationLearner:
     def describe(self) -> str:
         c = self.config
         return (f"Miconi's rule on {self.task.name} (S = {c.nonlinearity}, {c.update} update, {c.method}, "
-                f"{self.network.n_units} units)")
+                f"{c.reward_baseline} baseline, {self.network.n_units} units)")
 
     # ---- one trial ---------------------------------------------------------------------------
     def kicks(self, key: jax.Array) -> jax.Array:
@@ -241,23 +365,40 @@ class PerturbationLearner:
         mask = self.task.response_mask()
         target = jnp.asarray(self.task.targets)[trial_type]
         error = jnp.sum(jnp.abs(output - target) * mask) / jnp.sum(mask)
+        baseline, scale, value, value_loss = self.baseline(state, trial_type, r, error)
         params = state.params
-        baseline = state.baselines[trial_type]
         if learn:
             e = self.eligibility(r_prev, dx, kicks)
-            scale = jnp.abs(baseline) if self.config.update == "code" else 1.0
+            scale = jnp.abs(scale) if self.config.update == "code" else 1.0
             delta = jnp.clip(-self.config.eta * scale * (error - baseline) * e, -self.config.max_dw, self.config.max_dw)
             apply = state.trial > self.config.warmup_trials  # "learning starts when the trial index > 100"
             params = dict(params, J=rate.impose_signs(params["J"] + jnp.where(apply, delta, 0.0), self.network))
+        slot = trial_type if self.config.reward_baseline == "trial-type" else 0
         alpha = self.config.alpha_baseline
-        baselines = state.baselines.at[trial_type].set(alpha * baseline + (1 - alpha) * error)
+        baselines = state.baselines.at[slot].set(alpha * state.baselines[slot] + (1 - alpha) * error)
         recent = state.recent_errors.at[state.trial % CRITERION_WINDOW].set(error)
         done = state.trial + 1
         met = ((done >= CRITERION_WINDOW) & (jnp.sum(recent < self.task.error_threshold) >= CRITERION_NEEDED)
                & (state.criterion_trial < 0))
         new = PerturbationState(params, xbar, baselines, done, key, recent,
-                                jnp.where(met, done, state.criterion_trial))
-        return new, TrialRecord(trial_type, error, output)
+                                jnp.where(met, done, state.criterion_trial), value)
+        return new, TrialRecord(trial_type, error, output, baseline, value_loss)
+
+    def baseline(self, state: PerturbationState, trial_type: jax.Array, rates: jax.Array, error: jax.Array):
+        """(R_b, the code form's |Ebar| factor, the value state after this trial, its loss) for
+        this trial's ``reward_baseline`` (module docstring); the value network learns here."""
+        kind = self.config.reward_baseline
+        zero = jnp.zeros((), jnp.float32)
+        if kind == "trial-type":
+            return state.baselines[trial_type], state.baselines[trial_type], state.value, zero
+        if kind == "running":
+            return state.baselines[0], state.baselines[0], state.value, zero
+        if kind == "none":
+            return zero, state.baselines[0], state.value, zero
+        k_value = jax.random.fold_in(state.key, VALUE_NETWORK_STREAM)
+        predicted, value, loss = self.value_baseline.learn(state.value, rates, error, k_value)
+        predicted = jax.lax.stop_gradient(predicted)
+        return predicted, predicted, value, loss
 
     def train(self, state: PerturbationState, n_trials: int) -> tuple[PerturbationState, jax.Array]:
         """``n_trials`` trials in sequence (the weights change after each); returns the per-trial

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rewardrnn.errors import ConfigError, UnknownNameError
+from rewardrnn.tasks.dnms import DNMS_CHOICE
 from rewardrnn.tasks.economic import ECONOMIC, economic_choice
 from rewardrnn.tasks.mante import MANTE
 from rewardrnn.tasks.multisensory import MULTISENSORY
@@ -16,7 +17,8 @@ from rewardrnn.tasks.romo import ROMO
 from rewardrnn.tasks.wager import WAGER
 
 #: Every task with its default options, by name.
-TASKS: dict[str, Protocol] = {p.name: p for p in (RDM_FIXED, RDM_RT, WAGER, MANTE, MULTISENSORY, ROMO, ECONOMIC)}
+TASKS: dict[str, Protocol] = {p.name: p for p in (RDM_FIXED, RDM_RT, WAGER, MANTE, MULTISENSORY, ROMO, ECONOMIC,
+                                                  DNMS_CHOICE)}
 #: Tasks that take options (keyword arguments of the factory), by name.
 FACTORIES: dict[str, Callable[..., Protocol]] = {"economic": economic_choice}
 

@@ -93,7 +93,8 @@ KINDS: tuple[RunKind, ...] = (
             PerturbationTrainConfig, lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
              "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
-             "trial_order": "trial_order"}),
+             "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
+             "value_readout": "value_readout_ms"}),
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
             neurogym.is_neurogym,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
@@ -121,6 +122,11 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}), the actor-critic Song's and NeuroGym's")
+
+
+def learners_for(task: str) -> tuple[str, ...]:
+    """The learners that train ``task`` (``rewardrnn tasks`` shows them), in :data:`LEARNERS` order."""
+    return tuple(dict.fromkeys(kind.learner for kind in KINDS if kind.accepts(task)))
 
 
 def kind_of(config: Any) -> RunKind:

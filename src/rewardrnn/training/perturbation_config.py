@@ -38,6 +38,10 @@ class PerturbationTrainConfig(SavedConfig):
     eta: float | None = None
     max_dw: float | None = None
     kick_amplitude: float | None = None
+    reward_baseline: str = "trial-type"
+    value_lr: float = 0.004
+    value_units: int = 100
+    value_readout_ms: float | None = None
 
     def __post_init__(self) -> None:
         get_continuous_task(self.task)
@@ -55,7 +59,9 @@ class PerturbationTrainConfig(SavedConfig):
     def rule(self) -> PerturbationConfig:
         return PerturbationConfig(nonlinearity=self.nonlinearity, update=self.update, method=self.method,
                                   trial_order=self.trial_order, eta=self.eta, max_dw=self.max_dw,
-                                  kick_amplitude=self.kick_amplitude)
+                                  kick_amplitude=self.kick_amplitude, reward_baseline=self.reward_baseline,
+                                  value_lr=self.value_lr, value_units=self.value_units,
+                                  value_readout_ms=self.value_readout_ms)
 
     def resolved(self) -> PerturbationTrainConfig:
         task = get_continuous_task(self.task)

@@ -261,7 +261,7 @@ class Trainer:
                    "updates_to_criterion": crit if crit >= 0 else None,
                    "trials_to_criterion": crit * per_update if crit >= 0 else None,
                    "updates": int(updates[i]), "best_update": int(state.best_update[i]),
-                   "best_score": float(state.best_score[i])}
+                   "best_score": _finite_or_none(state.best_score[i])}
             if trace.shape[1]:
                 row["final_trace_mean"] = float(np.nanmean(trace[i, max(0, int(updates[i]) - 100):int(updates[i])]))
             seeds.append(row)
@@ -315,3 +315,8 @@ def _spread(devices: list, tree: Any) -> Any:
     if len(devices) == 1:
         return jax.device_put(tree, devices[0])
     return jax.device_put(tree, NamedSharding(Mesh(np.asarray(devices), (SEED_AXIS,)), PartitionSpec(SEED_AXIS)))
+
+
+def _finite_or_none(x) -> float | None:
+    """A JSON-safe number: None where there is none yet (e.g. no trial scored)."""
+    return float(x) if np.isfinite(x) else None
