@@ -72,6 +72,8 @@ def train(
         None, help="perturbation learner: trial-type (Miconi's), running, value (a value network, Song's) or none [default: trial-type]"),
     value_readout: Optional[float] = typer.Option(
         None, help="perturbation learner, value baseline: ms into the trial at which the prediction is read [default: the response start]"),
+    value_fit: Optional[str] = typer.Option(
+        None, help="perturbation learner, value baseline: its loss on every 10-ms bin up to the read-out (trajectory, Song's) or on the read-out only (readout) [default: trajectory]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
@@ -86,7 +88,7 @@ def train(
                  dale=dale, juice_ratio=juice_ratio, t0_return=t0_return, max_updates=max_updates,
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
-                 value_readout=value_readout, env_kwargs=_json_object(env_kwargs))
+                 value_readout=value_readout, value_fit=value_fit, env_kwargs=_json_object(env_kwargs))
     with _clean_errors():
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
@@ -278,6 +280,41 @@ def report(
     with _clean_errors():
         path = build_report(run, seed, out)
     typer.echo(str(path))
+
+
+experiment_app = typer.Typer(no_args_is_help=True, help="Experiments beyond one run (each writes a folder of runs).")
+app.add_typer(experiment_app, name="experiment")
+
+
+@experiment_app.command("baselines")
+def experiment_baselines(
+    out: Path = typer.Option(Path("runs/baselines"), "--out", "-o", help="experiment folder (one run folder per cell)"),
+    seeds: int = typer.Option(20, help="seeds per cell"),
+    seed: int = typer.Option(1, help="first seed"),
+    trials: int = typer.Option(5000, help="trial budget per seed"),
+    tasks: str = typer.Option("dnms", help="Miconi tasks, comma-separated"),
+    baselines: str = typer.Option("trial-type,running,value,none", help="reward baselines, comma-separated"),
+    reference: bool = typer.Option(True, "--reference/--no-reference",
+                                   help="add the actor-critic on the task's native version (dnms -> dnms-choice)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="retrain cells already finished in --out"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+) -> None:
+    """Miconi's rule with each reward baseline (trial-type, running, value, none) against the
+    actor-critic: seeds at criterion, trials to criterion, learning curves (the unified model)."""
+    from rewardrnn.experiments.baselines import BaselinesExperiment, run
+
+    def names(text: str) -> tuple[str, ...]:
+        return tuple(name.strip() for name in text.split(",") if name.strip())
+
+    with _clean_errors():
+        experiment = BaselinesExperiment(tasks=names(tasks), baselines=names(baselines), seeds=seeds,
+                                         first_seed=seed, trials=trials, reference=reference)
+        with _interruptible(out):
+            results = run(experiment, out, overwrite=overwrite, progress=not quiet)
+    for r in results.itertuples():
+        median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"
+        typer.echo(f"{r.task:<8} {r.cell:<13} {r.reached}/{r.seeds} seeds at criterion{median}")
+    typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
 
 
 def _enable_compilation_cache() -> None:

@@ -34,18 +34,18 @@ img { max-width: 100%; height: auto; } code { font-size: .9em; }
 """
 
 
-def _png(fig) -> str:
+def png_uri(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _png_file(path: Path) -> str:
+def png_file_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def _table(rows: list[tuple[str, str]] | list[tuple[str, str, str]], header: tuple[str, ...]) -> str:
+def html_table(rows: list[tuple[str, str]] | list[tuple[str, str, str]], header: tuple[str, ...]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -99,23 +99,23 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     rows = _training_rows(summary)
     if config.task in PAPER_TRAINING:
         rows.append(("paper", PAPER_TRAINING[config.task]))
-    parts.append(_table(rows, ("", "value")))
+    parts.append(html_table(rows, ("", "value")))
     learning_fig = verbs.adapter(folder).learning_figure(folder)
-    learning = _png(learning_fig) if learning_fig is not None else None
+    learning = png_uri(learning_fig) if learning_fig is not None else None
     if learning:
         parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption>learning curve</figcaption></figure>")
     parts.append("<h2>Key numbers</h2>")
     paper = numbers.get("paper", {})
     key_rows = [(name, _short(value), paper.get(name, "")) for name, value in numbers["numbers"].items()]
-    parts.append(_table(key_rows, ("analysis", "this network", "paper")))
+    parts.append(html_table(key_rows, ("analysis", "this network", "paper")))
     parts.append("<h2>Figures</h2><div class='figures'>")
     for name in numbers.get("figures", []):
         png = analysis_dir / f"{name}.png"
         if png.is_file():
-            parts.append(f"<figure><img alt='{html.escape(name)}' src='{_png_file(png)}'>"
+            parts.append(f"<figure><img alt='{html.escape(name)}' src='{png_file_uri(png)}'>"
                          f"<figcaption>{html.escape(name.replace('_', ' '))}</figcaption></figure>")
     parts.append("</div><h2>Configuration</h2>")
-    parts.append(_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
+    parts.append(html_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
     parts.append("</body></html>")
     tmp = path.with_name(path.name + ".partial")
     tmp.write_text("\n".join(parts), encoding="utf-8")

@@ -72,6 +72,9 @@ METHODS = ("hebbian", "node-perturbation")
 TRIAL_ORDERS = ("cycle", "random")
 #: Reward baselines of the rule (module docstring); ``trial-type`` is Miconi's.
 REWARD_BASELINES = ("trial-type", "running", "value", "none")
+#: What the value network's loss covers: its predictions at every 10-ms bin up to the read-out
+#: (Song's per-step loss) or at the read-out only.
+VALUE_FITS = ("trajectory", "readout")
 #: The paper's constants for its update form (spec summary item 9).
 PAPER_ETA, PAPER_ALPHA_BASELINE, PAPER_MAX_DW = 0.5, 0.33, 1e-4
 
@@ -98,11 +101,12 @@ class PerturbationConfig:
     value_lr: float = 0.004  # Adam learning rate of the value network (Song's baseline_lr)
     value_units: int = 100  # units of the value network (Song's baseline_N)
     value_readout_ms: float | None = None  # when the value baseline is read (None: response start)
+    value_fit: str = "trajectory"  # the value loss: every 10-ms bin up to the read-out (Song's), or "readout"
 
     def __post_init__(self) -> None:
         for name, allowed in (("nonlinearity", tuple(NONLINEARITIES)), ("update", UPDATE_FORMS),
                               ("method", METHODS), ("trial_order", TRIAL_ORDERS),
-                              ("reward_baseline", REWARD_BASELINES)):
+                              ("reward_baseline", REWARD_BASELINES), ("value_fit", VALUE_FITS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         for name in ("eta", "max_dw", "kick_amplitude", "alpha_baseline"):
@@ -173,7 +177,9 @@ class ValueBaseline:
 
     BIN_MS = 10.0
 
-    def __init__(self, n_rates: int, n_steps: int, dt_ms: float, readout_ms: float, n_units: int, lr: float):
+    def __init__(self, n_rates: int, n_steps: int, dt_ms: float, readout_ms: float, n_units: int, lr: float,
+                 fit: str = "trajectory"):
+        self.fit = fit
         self.bin_steps = max(1, int(round(self.BIN_MS / dt_ms)))
         self.n_bins = n_steps // self.bin_steps
         self.readout_bin = min(int(readout_ms // (self.bin_steps * dt_ms)), self.n_bins)
@@ -204,7 +210,8 @@ class ValueBaseline:
 
         def loss(params):
             v = self.predictions(params, value.masks, rates, key)
-            return jnp.mean((v - error) ** 2), v[-1]
+            fitted = v if self.fit == "trajectory" else v[-1:]
+            return jnp.mean((fitted - error) ** 2), v[-1]
 
         (loss_value, baseline), grads = jax.value_and_grad(loss, has_aux=True)(value.params)
         updates, opt = self.optimizer.update(grads, value.opt, value.params)
@@ -250,7 +257,7 @@ class PerturbationLearner:
             readout = self.config.value_readout_ms
             readout = task.response_start * self.config.dt_ms if readout is None else readout
             self.value_baseline = ValueBaseline(self.network.n_units, task.n_steps, self.config.dt_ms, readout,
-                                                self.config.value_units, self.config.value_lr)
+                                                self.config.value_units, self.config.value_lr, self.config.value_fit)
 
     @property
     def n_baselines(self) -> int:

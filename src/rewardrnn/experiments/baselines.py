@@ -1,0 +1,250 @@
+"""``rewardrnn experiment baselines``: what a learned reward baseline buys Miconi's rule (the
+unified model asked for by "Neural networks subtract and conquer", eLife 2017).
+
+Cells: Miconi's perturbation rule with each reward baseline (``trial-type``, Miconi's; ``running``;
+``value``, Song et al.'s value network; ``none``) on each Miconi task given, and Song et al.'s
+actor-critic on the native version of the same paradigm (DNMS -> ``dnms-choice``) as the
+reference. Every cell is a normal run folder ``OUT/<task>/<learner or baseline>/`` (every verb
+works on it) training all its seeds together, each seed stopping at its criterion or at the trial
+budget. Then ``OUT/results.csv`` (one row per cell: fraction of seeds at criterion, median and
+IQR of trials to criterion), ``OUT/seeds.csv`` (one row per cell and seed), learning curves and
+trials-to-criterion figures, ``OUT/report.html`` and ``OUT/summary.json``.
+
+Learning curves (median and IQR across seeds, against training trials): "fraction correct" is,
+for Miconi's rule, the fraction of the last 100 training trials with error below the task's
+threshold (its criterion's own measure), and for the actor-critic P(decision) x P(correct |
+decision) on the validation trials (Song's criterion's measures). A seed that stopped at its
+criterion keeps its last value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from rewardrnn.errors import ConfigError  # noqa: E402
+from rewardrnn.learners.perturbation import REWARD_BASELINES  # noqa: E402
+from rewardrnn.tasks.miconi import CONTINUOUS_TASKS  # noqa: E402
+from rewardrnn.training import run_folder  # noqa: E402
+
+#: The native task on which the actor-critic reference trains each Miconi paradigm.
+NATIVE_VERSION = {"dnms": "dnms-choice"}
+#: Captions of the page's figures.
+CURVES_CAPTION = ("Fraction correct against training trials: median (line) and IQR (band) across seeds; Miconi's "
+                  "rule: the last 100 training trials, the actor-critic: its validation trials.")
+TTC_CAPTION = "Trials to criterion, one dot per seed; red dots did not reach it within the budget."
+#: Trials between two points of a Miconi cell's learning curve (its checkpoint period).
+CURVE_TRIALS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselinesExperiment:
+    """What to run: tasks (Miconi's), baselines, seeds ``first_seed .. first_seed + seeds - 1``,
+    the trial budget per seed, and whether to add the actor-critic reference."""
+
+    tasks: tuple[str, ...] = ("dnms",)
+    baselines: tuple[str, ...] = REWARD_BASELINES
+    seeds: int = 20
+    first_seed: int = 1
+    trials: int = 5000
+    reference: bool = True
+    value_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for task in self.tasks:
+            if task not in CONTINUOUS_TASKS:
+                raise ConfigError(f"--tasks: {task!r} is not a Miconi task; choose among {', '.join(CONTINUOUS_TASKS)}")
+        for baseline in self.baselines:
+            if baseline not in REWARD_BASELINES:
+                raise ConfigError(f"--baselines: {baseline!r} is not a reward baseline; choose among "
+                                  f"{', '.join(REWARD_BASELINES)}")
+        if not self.tasks or not self.baselines:
+            raise ConfigError("give at least one task and one baseline")
+        if not (isinstance(self.seeds, int) and self.seeds >= 1):
+            raise ConfigError(f"--seeds must be an integer >= 1, got {self.seeds!r}")
+        if not (isinstance(self.trials, int) and self.trials >= CURVE_TRIALS):
+            raise ConfigError(f"--trials must be an integer >= {CURVE_TRIALS}, got {self.trials!r}")
+
+    def cells(self) -> list[tuple[str, str, Any]]:
+        """(task folder, cell name, run config) of every cell, in order."""
+        from rewardrnn.training.config import TrainConfig
+        from rewardrnn.training.perturbation_config import PerturbationTrainConfig
+
+        cells = []
+        for task in self.tasks:
+            for baseline in self.baselines:
+                extra = self.value_options if baseline == "value" else {}
+                cells.append((task, baseline, PerturbationTrainConfig(
+                    task=task, seed=self.first_seed, n_seeds=self.seeds, n_trials=self.trials,
+                    chunk_trials=CURVE_TRIALS, reward_baseline=baseline, **extra)))
+            native = NATIVE_VERSION.get(task)
+            if self.reference and native is not None:
+                n_gradient = TrainConfig(task=native).resolved().n_gradient
+                cells.append((task, "actor-critic", TrainConfig(
+                    task=native, seed=self.first_seed, n_seeds=self.seeds,
+                    max_updates=max(1, -(-self.trials // n_gradient)))))
+        return cells
+
+
+def run(experiment: BaselinesExperiment, out: Path | str, *, overwrite: bool = False,
+        progress: bool = True) -> pd.DataFrame:
+    """Train every cell into ``out`` (a cell already finished there with the same configuration is
+    kept, so an interrupted experiment continues), then write the tables, figures and page.
+    Returns the results table."""
+    from rewardrnn.training.run import train
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for task, name, config in experiment.cells():
+        folder = out / task / name
+        if _finished(folder, config) and not overwrite:
+            continue
+        resume = (folder / run_folder.CHECKPOINT).is_file() and not overwrite and _same_config(folder, config)
+        train(config, folder, resume=resume, overwrite=overwrite or (folder.exists() and not resume),
+              progress=progress)
+    return write_results(experiment, out)
+
+
+def _same_config(folder: Path, config) -> bool:
+    try:
+        saved = json.loads((folder / run_folder.CONFIG).read_text())
+    except (OSError, ValueError):
+        return False
+    mine = config.to_dict()
+    return all(saved.get(k) == v for k, v in mine.items() if not k.startswith("_"))
+
+
+def _finished(folder: Path, config) -> bool:
+    return (folder / run_folder.SUMMARY).is_file() and _same_config(folder, config)
+
+
+# ---- results -----------------------------------------------------------------------------------
+def seed_rows(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
+    """One row per cell and seed: reached, trials to criterion, status."""
+    rows = []
+    for task, name, config in experiment.cells():
+        summary = json.loads((out / task / name / run_folder.SUMMARY).read_text())
+        for seed in summary["seeds"]:
+            rows.append({"task": task, "cell": name, "learner": summary["learner"], "trained_on": config.task,
+                         "seed": seed["seed"], "reached": bool(seed["reached_criterion"]),
+                         "trials_to_criterion": seed["trials_to_criterion"], "status": seed.get("status", ""),
+                         "wall_s": summary["wall_s"]})
+    return pd.DataFrame(rows)
+
+
+def summarise(seeds: pd.DataFrame) -> pd.DataFrame:
+    """Per cell: seeds, seeds at criterion and their fraction, median and IQR of trials to
+    criterion over the seeds that reached it, and the cell's wall time."""
+    rows = []
+    for (task, cell), group in seeds.groupby(["task", "cell"], sort=False):
+        reached = group.loc[group["reached"], "trials_to_criterion"].to_numpy(float)
+        q1, median, q3 = np.percentile(reached, [25, 50, 75]) if len(reached) else (np.nan,) * 3
+        rows.append({"task": task, "cell": cell, "learner": group["learner"].iloc[0],
+                     "trained_on": group["trained_on"].iloc[0], "seeds": len(group),
+                     "reached": int(len(reached)), "fraction_reached": len(reached) / len(group),
+                     "median_trials": median, "q25_trials": q1, "q75_trials": q3,
+                     "wall_s": float(group["wall_s"].iloc[0])})
+    return pd.DataFrame(rows)
+
+
+def learning_curves(folder: Path, learner: str) -> pd.DataFrame:
+    """Fraction correct (module docstring) against training trials, one column per seed; a seed
+    that stopped keeps its last value."""
+    metrics = pd.read_csv(folder / run_folder.METRICS)
+    if learner == "perturbation":  # its measure needs trials: none at 0
+        metrics = metrics[metrics["trials"] > 0].copy()
+        metrics["fraction_correct"] = metrics["good_of_last_100"] / 100.0
+    else:
+        metrics["fraction_correct"] = metrics["p_decision"] * metrics["p_correct"]
+    table = metrics.pivot_table(index="trials", columns="seed", values="fraction_correct", aggfunc="last")
+    return table.sort_index().ffill()
+
+
+def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
+    """results.csv, seeds.csv, summary.json, the figures and report.html from the cells in ``out``."""
+    seeds = seed_rows(experiment, out)
+    results = summarise(seeds)
+    run_folder.atomic_write_bytes(out / "seeds.csv", lambda f: f.write(seeds.to_csv(index=False).encode()))
+    run_folder.atomic_write_bytes(out / "results.csv", lambda f: f.write(results.round(4).to_csv(index=False).encode()))
+    run_folder.write_json(out / "summary.json", {"experiment": "baselines", **_jsonable(dataclasses.asdict(experiment)),
+                                                 "results": json.loads(results.to_json(orient="records"))})
+    figures = {}
+    for task in experiment.tasks:
+        curves = {name: learning_curves(out / task / name, config_learner(config))
+                  for t, name, config in experiment.cells() if t == task}
+        figures[f"{task}_learning_curves"] = (_curve_figure(task, curves, experiment.trials), CURVES_CAPTION)
+        figures[f"{task}_trials_to_criterion"] = (_ttc_figure(task, seeds[seeds["task"] == task], experiment.trials),
+                                                  TTC_CAPTION)
+    for name, (fig, _) in figures.items():
+        fig.savefig(out / f"{name}.png", dpi=110)
+        fig.savefig(out / f"{name}.svg")
+        plt.close(fig)
+    _write_page(experiment, results, figures, out)
+    return results
+
+
+def config_learner(config) -> str:
+    from rewardrnn.training.kinds import kind_of
+    return kind_of(config).learner
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=list))
+
+
+def _curve_figure(task: str, curves: dict[str, pd.DataFrame], budget: int):
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name, table in curves.items():
+        q = table.quantile([0.25, 0.5, 0.75], axis=1).T
+        ax.plot(q.index, q[0.5], label=name, lw=1.6, ls="--" if name == "actor-critic" else "-")
+        ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.2)
+    ax.set(xlabel="training trials", ylabel="fraction correct", title=f"{task}: median and IQR across seeds",
+           xlim=(0, budget), ylim=(0, 1.02))
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _ttc_figure(task: str, seeds: pd.DataFrame, budget: int):
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    cells = list(dict.fromkeys(seeds["cell"]))
+    for i, cell in enumerate(cells):
+        group = seeds[seeds["cell"] == cell]
+        y = np.where(group["reached"], group["trials_to_criterion"].astype(float), budget * 1.08)
+        x = i + np.linspace(-0.15, 0.15, len(y))
+        ax.scatter(x, y, s=14, c=np.where(group["reached"], "C0", "C3"))
+    ax.axhline(budget, color="0.6", lw=0.8, ls=":")
+    ax.set_xticks(range(len(cells)), cells)
+    ax.set(ylabel="trials to criterion", title=f"{task}: one dot per seed (red: not reached within {budget:,})")
+    fig.tight_layout()
+    return fig
+
+
+def _write_page(experiment: BaselinesExperiment, results: pd.DataFrame, figures: dict, out: Path) -> None:
+    import html
+
+    from rewardrnn.report import STYLE, html_table, png_file_uri
+
+    def fmt(x):
+        return "" if pd.isna(x) else f"{x:,.0f}"
+
+    rows = [(r.task, r.cell, r.trained_on, f"{r.reached} / {r.seeds}", fmt(r.median_trials),
+             f"{fmt(r.q25_trials)}-{fmt(r.q75_trials)}" if r.reached else "", f"{r.wall_s:.0f}")
+            for r in results.itertuples()]
+    table = html_table(rows, ("task", "cell", "trained on", "seeds at criterion", "median trials", "IQR", "wall s"))
+    imgs = "".join(f'<figure><img src="{png_file_uri(out / f"{name}.png")}" alt="{html.escape(name)}">'
+                   f"<figcaption>{html.escape(caption)}</figcaption></figure>" for name, (_, caption) in figures.items())
+    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>reward baselines</title><style>{STYLE}</style>"
+            f"</head><body><h1>Reward baselines for Miconi's rule</h1><p>{experiment.seeds} seeds per cell, at most "
+            f"{experiment.trials:,} trials per seed. Median and IQR over the seeds that reached the criterion.</p>"
+            f"{table}<div class='figures'>{imgs}</div></body></html>")
+    run_folder.atomic_write_bytes(out / "report.html", lambda f: f.write(text.encode()))

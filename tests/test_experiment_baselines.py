@@ -1,0 +1,66 @@
+"""``rewardrnn experiment baselines`` end to end on a tiny budget, its tables against the run
+folders it wrote, resumption, and its refusals."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rewardrnn.cli import app
+from rewardrnn.experiments.baselines import BaselinesExperiment, summarise
+
+runner = CliRunner()
+
+
+def test_tiny_experiment_runs_end_to_end_and_resumes(tmp_path):
+    out = tmp_path / "exp"
+    args = ["experiment", "baselines", "--seeds", "2", "--trials", "100", "-q", "-o", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(out / "results.csv")
+    assert list(results["cell"]) == ["trial-type", "running", "value", "none", "actor-critic"]
+    assert list(results["trained_on"]) == ["dnms"] * 4 + ["dnms-choice"]
+    seeds = pd.read_csv(out / "seeds.csv")
+    assert len(seeds) == 10 and set(seeds["seed"]) == {1, 2}
+    for cell in results["cell"]:  # every cell is a normal run folder
+        config = json.loads((out / "dnms" / cell / "config.json").read_text())
+        if cell != "actor-critic":
+            assert config["reward_baseline"] == cell and config["n_trials"] == 100
+        summary = json.loads((out / "dnms" / cell / "summary.json").read_text())
+        assert [s["seed"] for s in summary["seeds"]] == [1, 2]
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "seeds at criterion" in page
+    assert (out / "dnms_learning_curves.svg").is_file()
+    # a second call keeps the finished cells (no retraining: their checkpoints are untouched)
+    stamp = (out / "dnms" / "value" / "checkpoint.npz").stat().st_mtime_ns
+    assert runner.invoke(app, args).exit_code == 0
+    assert (out / "dnms" / "value" / "checkpoint.npz").stat().st_mtime_ns == stamp
+
+
+def test_summary_of_planted_seed_rows():
+    seeds = pd.DataFrame({"task": ["dnms"] * 5, "cell": ["value"] * 4 + ["none"], "learner": ["perturbation"] * 5,
+                          "trained_on": ["dnms"] * 5, "seed": [1, 2, 3, 4, 1],
+                          "reached": [True, True, True, False, False],
+                          "trials_to_criterion": [800, 1000, 1200, None, None], "status": [""] * 5,
+                          "wall_s": [10.0] * 5})
+    table = summarise(seeds).set_index("cell")
+    assert (table.loc["value", "reached"], table.loc["value", "fraction_reached"]) == (3, 0.75)
+    assert (table.loc["value", "q25_trials"], table.loc["value", "median_trials"],
+            table.loc["value", "q75_trials"]) == (900, 1000, 1100)
+    assert table.loc["none", "reached"] == 0 and pd.isna(table.loc["none", "median_trials"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tasks", "rdm-fixed"], "not a Miconi task"),
+    (["--baselines", "trial-type,oracle"], "not a reward baseline"),
+    (["--seeds", "0"], "--seeds must be"),
+    (["--trials", "10"], "--trials must be"),
+])
+def test_bad_experiment_options_exit_2_with_one_line(tmp_path, args, message):
+    result = runner.invoke(app, ["experiment", "baselines", "-o", str(tmp_path / "x"), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(Exception):
+        BaselinesExperiment(baselines=())
