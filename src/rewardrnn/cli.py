@@ -68,12 +68,12 @@ def train(
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
     method: Optional[str] = typer.Option(None, help="perturbation learner: hebbian or node-perturbation [default: hebbian]"),
     trial_order: Optional[str] = typer.Option(None, help="perturbation learner: cycle (the original) or random [default: cycle]"),
+    value_input: Optional[str] = typer.Option(
+        None, help="perturbation learner, value baseline: what the value network reads: rates (the decision network's, Song's) or stimuli (the task's inputs) [default: rates]"),
     reward_baseline: Optional[str] = typer.Option(
         None, help="perturbation learner: trial-type (Miconi's), running, value (a value network, Song's) or none [default: trial-type]"),
     value_readout: Optional[float] = typer.Option(
-        None, help="perturbation learner, value baseline: ms into the trial at which the prediction is read [default: the response start]"),
-    value_fit: Optional[str] = typer.Option(
-        None, help="perturbation learner, value baseline: its loss on every 10-ms bin up to the read-out (trajectory, Song's) or on the read-out only (readout) [default: trajectory]"),
+        None, help="perturbation learner, value baseline: one prediction per trial, read this many ms into it [default: per 10-ms bin, time-resolved]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
@@ -88,7 +88,7 @@ def train(
                  dale=dale, juice_ratio=juice_ratio, t0_return=t0_return, max_updates=max_updates,
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
-                 value_readout=value_readout, value_fit=value_fit, env_kwargs=_json_object(env_kwargs))
+                 value_readout=value_readout, value_input=value_input, env_kwargs=_json_object(env_kwargs))
     with _clean_errors():
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")

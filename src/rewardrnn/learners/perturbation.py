@@ -33,11 +33,13 @@ subtract and conquer", eLife 2017, beyond both papers except ``trial-type``):
 * ``value``: a value network as in Song et al. 2017 (spec song2017.md §3.3, §4.3) reads the decision
   network's rates and predicts the trial's error; its prediction is the baseline. Choices the
   papers leave open, made here (see :class:`ValueBaseline`): it runs at Song's dt = 10 ms on the
-  rates at the end of every 10-ms bin; the baseline is its prediction at ``value_readout_ms``
-  (default: the start of the response window, when both stimuli have been seen but no error has
-  been accrued yet); it is trained by its own Adam (lr 0.004, clip 1: Song's) on the squared error
-  of its predictions at every bin up to the read-out (Song's per-step value loss; the trial's
-  return is the same at every step), with the pre-update prediction used by the rule (Song's order).
+  rates at the end of every 10-ms bin; by default the baseline is time-resolved, as Song's: the
+  trace of each 10-ms bin is weighed by ``E - V_k``, the prediction made at the start of that bin
+  (``Delta J = -eta sum_t |V_t| (E - V_t) S(dx_t) S(r_{t-1})`` in the code form), or, with
+  ``value_readout_ms``, one prediction read at that time serves the whole trial; it is trained by
+  its own Adam (lr 0.004, clip 1: Song's) on the squared error of its predictions at every bin
+  (Song's per-step value loss; the trial's return is the same at every step), with the
+  pre-update predictions used by the rule (Song's order).
 * ``none``: no baseline (``R_b = 0``). In the code form the factor |Ebar| is a learning-rate
   schedule, not a baseline: it is kept from a running average over all trials.
 
@@ -72,9 +74,9 @@ METHODS = ("hebbian", "node-perturbation")
 TRIAL_ORDERS = ("cycle", "random")
 #: Reward baselines of the rule (module docstring); ``trial-type`` is Miconi's.
 REWARD_BASELINES = ("trial-type", "running", "value", "none")
-#: What the value network's loss covers: its predictions at every 10-ms bin up to the read-out
-#: (Song's per-step loss) or at the read-out only.
-VALUE_FITS = ("trajectory", "readout")
+#: What the value network reads: the decision network's rates (Song's) or the task's inputs.
+VALUE_INPUTS = ("rates", "stimuli")
+
 #: The paper's constants for its update form (spec summary item 9).
 PAPER_ETA, PAPER_ALPHA_BASELINE, PAPER_MAX_DW = 0.5, 0.33, 1e-4
 
@@ -100,13 +102,13 @@ class PerturbationConfig:
     reward_baseline: str = "trial-type"  # module docstring
     value_lr: float = 0.004  # Adam learning rate of the value network (Song's baseline_lr)
     value_units: int = 100  # units of the value network (Song's baseline_N)
-    value_readout_ms: float | None = None  # when the value baseline is read (None: response start)
-    value_fit: str = "trajectory"  # the value loss: every 10-ms bin up to the read-out (Song's), or "readout"
+    value_readout_ms: float | None = None  # None: per 10-ms bin (time-resolved); a time: one baseline per trial
+    value_input: str = "rates"  # what the value network reads: "rates" (Song's) or "stimuli"
 
     def __post_init__(self) -> None:
         for name, allowed in (("nonlinearity", tuple(NONLINEARITIES)), ("update", UPDATE_FORMS),
                               ("method", METHODS), ("trial_order", TRIAL_ORDERS),
-                              ("reward_baseline", REWARD_BASELINES), ("value_fit", VALUE_FITS)):
+                              ("reward_baseline", REWARD_BASELINES), ("value_input", VALUE_INPUTS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         for name in ("eta", "max_dw", "kick_amplitude", "alpha_baseline"):
@@ -164,25 +166,37 @@ class ValueBaseline:
     100 units, rho 2, tau 100 ms, recurrent noise var 0.01) reading the rates of Miconi's network
     and predicting the trial's error.
 
-    * Time: it steps at Song's dt = 10 ms; its input at bin k is the decision network's rate vector
-      at the end of the bin (step 10k + 9 of the 1-ms network), so its state after k bins has seen
-      the rates up to 10k ms. Prediction ``V_k`` is read out of that state.
-    * Read-out: the baseline of a trial is ``V_K`` with ``K = readout_ms // 10`` (default: the start
-      of the response window: the stimuli are over and no error has accrued). Reading it later lets
-      the value network see the kicks' effect on the output, which the rule is meant to credit.
-    * Loss: ``mean_{k <= K} (V_k - E)^2`` (Song's per-step loss on the steps the baseline uses);
-      one Adam step per trial (lr 0.004, global-norm clip 1, Song's optimiser), taken after the
-      rule used the pre-update prediction (Song's order, spec §4.4).
+    * Input: the decision network's rates (``rates``, Song's), or the task's inputs that the
+      decision network receives (``stimuli``): these do not depend on the kicks, so a prediction
+      read from them at any time leaves the update unbiased; it can learn the expected error of
+      each stimulus configuration, Miconi's per-type baseline without being told the type.
+    * Time: it steps at Song's dt = 10 ms; its input at bin k is the mean of its input over the bin
+      (steps 10k .. 10k + 9 of the 1-ms network), so its state after k bins has seen the first
+      10k ms, and prediction ``V_k`` is read out of that state.
+    * Read-out, time-resolved (``readout_ms=None``, the default): the kicks and trace of bin k are
+      weighed by ``E - V_k``, as Song's policy gradient weighs the action at step t by
+      ``G_t - V_t``. ``V_k`` depends only on what happened before bin k, so it is uncorrelated
+      with the kicks of bin k and the update stays unbiased, while the part of the error that the
+      state at bin k already predicts is removed.
+    * Read-out at one time (``readout_ms`` = t): one baseline ``V_K``, ``K = t // 10``, for the
+      whole trial, as Miconi's single reward baseline. It depends on the kicks before t, so it
+      also subtracts their effect on the error (a bias; measured in docs/unified-model.md).
+    * Loss: ``mean_k (V_k - E)^2`` over the bins it reads (Song's per-step loss; the trial's return
+      is the same at every step); one Adam step per trial (lr 0.004, global-norm clip 1: Song's
+      optimiser), after the rule used the pre-update predictions (Song's order, spec §4.4).
     """
 
     BIN_MS = 10.0
 
-    def __init__(self, n_rates: int, n_steps: int, dt_ms: float, readout_ms: float, n_units: int, lr: float,
-                 fit: str = "trajectory"):
-        self.fit = fit
+    def __init__(self, n_rates: int, n_steps: int, dt_ms: float, readout_ms: float | None, n_units: int, lr: float):
         self.bin_steps = max(1, int(round(self.BIN_MS / dt_ms)))
+        self.n_steps = n_steps
         self.n_bins = n_steps // self.bin_steps
-        self.readout_bin = min(int(readout_ms // (self.bin_steps * dt_ms)), self.n_bins)
+        self.time_resolved = readout_ms is None
+        if self.time_resolved:
+            self.readout_bin = self.n_bins - 1
+        else:
+            self.readout_bin = min(int(readout_ms // (self.bin_steps * dt_ms)), self.n_bins)
         self.config = gru.GRUConfig(n_inputs=n_rates, n_outputs=1, n_units=n_units, p0=1.0, rho=2.0,
                                     input_scale_units=n_rates)
         self.alpha = gru.alpha(self.config, self.bin_steps * dt_ms)
@@ -194,33 +208,42 @@ class ValueBaseline:
         return ValueState(params, masks, self.optimizer.init(params))
 
     def predictions(self, params: gru.Params, masks: gru.Masks, rates: jax.Array, key: jax.Array) -> jax.Array:
-        """V_k for k = 0 .. readout bin, (K + 1,), from the rates (T, N) of one trial."""
+        """V_k for k = 0 .. K (the read-out bin), (K + 1,), from what it reads of one trial:
+        ``rates`` (T, n_in), the decision network's rates or the task's inputs."""
         x0 = jnp.broadcast_to(params["x0"], (1, 1) + params["x0"].shape)
         if self.readout_bin == 0:  # read from the initial state alone: a learned constant
             return gru.readout(params, x0)[:, 0, 0]
-        binned = rates[self.bin_steps - 1::self.bin_steps][:self.readout_bin, None, :]  # (K, 1, N)
+        n = self.readout_bin * self.bin_steps
+        binned = rates[:n].reshape(self.readout_bin, self.bin_steps, -1).mean(axis=1)[:, None, :]  # (K, 1, n_in)
         noise = self.noise_std * jax.random.normal(key, binned.shape[:2] + (self.config.n_units,), jnp.float32)
         states = gru.run(params, masks, binned, noise, self.alpha)  # x[0] .. x[K-1]
         last = gru.step(params, masks, states[-1], binned[-1], noise[-1], self.alpha)  # x[K]
         return gru.readout(params, jnp.concatenate([states, last[None]], axis=0))[:, 0, 0]
 
+    def per_step(self, v: jax.Array) -> jax.Array:
+        """The baseline of every 1-ms step (T,): V of the step's bin (time-resolved) or V_K."""
+        if not self.time_resolved:
+            return jnp.broadcast_to(v[-1], (self.n_steps,))
+        return v[jnp.minimum(jnp.arange(self.n_steps) // self.bin_steps, self.readout_bin)]
+
     def learn(self, value: ValueState, rates: jax.Array, error: jax.Array, key: jax.Array):
-        """(the baseline V_K before the update, the updated value state, the loss)."""
+        """(the predictions V_0..V_K before the update, the updated value state, the loss)."""
         rates = jax.lax.stop_gradient(rates)
 
         def loss(params):
             v = self.predictions(params, value.masks, rates, key)
-            fitted = v if self.fit == "trajectory" else v[-1:]
-            return jnp.mean((fitted - error) ** 2), v[-1]
+            return jnp.mean((v - error) ** 2), v
 
-        (loss_value, baseline), grads = jax.value_and_grad(loss, has_aux=True)(value.params)
+        (loss_value, v), grads = jax.value_and_grad(loss, has_aux=True)(value.params)
         updates, opt = self.optimizer.update(grads, value.opt, value.params)
-        return baseline, ValueState(optax.apply_updates(value.params, updates), value.masks, opt), loss_value
+        return jax.lax.stop_gradient(v), ValueState(optax.apply_updates(value.params, updates), value.masks, opt), \
+            loss_value
 
 
 class TrialRecord(NamedTuple):
     """What one trial produced: its type, its error, the output neuron's rate over time, the
-    baseline the rule compared the error with and the value network's loss (0 without one)."""
+    baseline the rule compared the error with (its mean over the trial when it is per step) and
+    the value network's loss (0 without one)."""
 
     trial_type: jax.Array
     error: jax.Array
@@ -254,10 +277,10 @@ class PerturbationLearner:
         self.s = NONLINEARITIES[self.config.nonlinearity]
         self.value_baseline = None
         if self.config.reward_baseline == "value":
-            readout = self.config.value_readout_ms
-            readout = task.response_start * self.config.dt_ms if readout is None else readout
-            self.value_baseline = ValueBaseline(self.network.n_units, task.n_steps, self.config.dt_ms, readout,
-                                                self.config.value_units, self.config.value_lr, self.config.value_fit)
+            n_read = self.network.n_units if self.config.value_input == "rates" else task.n_inputs
+            self.value_baseline = ValueBaseline(n_read, task.n_steps, self.config.dt_ms,
+                                                self.config.value_readout_ms, self.config.value_units,
+                                                self.config.value_lr)
 
     @property
     def n_baselines(self) -> int:
@@ -349,13 +372,17 @@ class PerturbationLearner:
         (_, xbar), (r, r_prev, dx) = jax.lax.scan(body, (x0, xbar), (inputs, kicks))
         return xbar, r, r_prev, dx
 
-    def eligibility(self, r_prev: jax.Array, dx: jax.Array, kicks: jax.Array) -> jax.Array:
+    def eligibility(self, r_prev: jax.Array, dx: jax.Array, kicks: jax.Array,
+                    weights: jax.Array | None = None) -> jax.Array:
         """e [post, pre] (N, N) of one trial: ``S(dx)^T S(r_prev)`` over t >= trace_start (the
-        separable form), or the node-perturbation trace ``kicks^T r_prev``."""
+        separable form), or the node-perturbation trace ``kicks^T r_prev``; with ``weights`` (T,)
+        each step's term is multiplied by its weight (the time-resolved value baseline's
+        advantages)."""
+        w = jnp.ones(dx.shape[0], dx.dtype) if weights is None else weights
         if self.config.method == "node-perturbation":
-            return kicks.T @ r_prev
-        gate = (jnp.arange(dx.shape[0]) >= self.config.trace_start)[:, None]
-        return (self.s(dx) * gate).T @ self.s(r_prev)
+            return (kicks * w[:, None]).T @ r_prev
+        gate = (jnp.arange(dx.shape[0]) >= self.config.trace_start)
+        return (self.s(dx) * (gate * w)[:, None]).T @ self.s(r_prev)
 
     def trial(self, state: PerturbationState, learn: bool = True) -> tuple[PerturbationState, TrialRecord]:
         """One trial of type ``trial mod n_types`` (cycled, as the original) or of a random type
@@ -372,12 +399,14 @@ class PerturbationLearner:
         mask = self.task.response_mask()
         target = jnp.asarray(self.task.targets)[trial_type]
         error = jnp.sum(jnp.abs(output - target) * mask) / jnp.sum(mask)
-        baseline, scale, value, value_loss = self.baseline(state, trial_type, r, error)
+        read = r if self.config.value_input == "rates" else inputs
+        baseline, scale, value, value_loss = self.baseline(state, trial_type, read, error)
         params = state.params
-        if learn:
-            e = self.eligibility(r_prev, dx, kicks)
+        if learn:  # Delta J = -eta |Ebar| (E - Ebar) e, per step where the baseline is (value, time-resolved)
             scale = jnp.abs(scale) if self.config.update == "code" else 1.0
-            delta = jnp.clip(-self.config.eta * scale * (error - baseline) * e, -self.config.max_dw, self.config.max_dw)
+            advantage = jnp.broadcast_to(scale * (error - baseline), (self.task.n_steps,))
+            e = self.eligibility(r_prev, dx, kicks, advantage)
+            delta = jnp.clip(-self.config.eta * e, -self.config.max_dw, self.config.max_dw)
             apply = state.trial > self.config.warmup_trials  # "learning starts when the trial index > 100"
             params = dict(params, J=rate.impose_signs(params["J"] + jnp.where(apply, delta, 0.0), self.network))
         slot = trial_type if self.config.reward_baseline == "trial-type" else 0
@@ -389,11 +418,12 @@ class PerturbationLearner:
                & (state.criterion_trial < 0))
         new = PerturbationState(params, xbar, baselines, done, key, recent,
                                 jnp.where(met, done, state.criterion_trial), value)
-        return new, TrialRecord(trial_type, error, output, baseline, value_loss)
+        return new, TrialRecord(trial_type, error, output, jnp.mean(baseline), value_loss)
 
     def baseline(self, state: PerturbationState, trial_type: jax.Array, rates: jax.Array, error: jax.Array):
         """(R_b, the code form's |Ebar| factor, the value state after this trial, its loss) for
-        this trial's ``reward_baseline`` (module docstring); the value network learns here."""
+        this trial's ``reward_baseline`` (module docstring): scalars, or per step (T,) for the
+        time-resolved value baseline; the value network learns here."""
         kind = self.config.reward_baseline
         zero = jnp.zeros((), jnp.float32)
         if kind == "trial-type":
@@ -404,8 +434,8 @@ class PerturbationLearner:
             return zero, state.baselines[0], state.value, zero
         k_value = jax.random.fold_in(state.key, VALUE_NETWORK_STREAM)
         predicted, value, loss = self.value_baseline.learn(state.value, rates, error, k_value)
-        predicted = jax.lax.stop_gradient(predicted)
-        return predicted, predicted, value, loss
+        per_step = self.value_baseline.per_step(predicted)
+        return per_step, per_step, value, loss
 
     def train(self, state: PerturbationState, n_trials: int) -> tuple[PerturbationState, jax.Array]:
         """``n_trials`` trials in sequence (the weights change after each); returns the per-trial

@@ -94,7 +94,7 @@ KINDS: tuple[RunKind, ...] = (
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
              "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
-             "value_readout": "value_readout_ms", "value_fit": "value_fit"}),
+             "value_readout": "value_readout_ms", "value_input": "value_input"}),
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
             neurogym.is_neurogym,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",

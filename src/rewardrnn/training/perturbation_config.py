@@ -42,7 +42,7 @@ class PerturbationTrainConfig(SavedConfig):
     value_lr: float = 0.004
     value_units: int = 100
     value_readout_ms: float | None = None
-    value_fit: str = "trajectory"
+    value_input: str = "rates"
 
     def __post_init__(self) -> None:
         get_continuous_task(self.task)
@@ -62,7 +62,7 @@ class PerturbationTrainConfig(SavedConfig):
                                   trial_order=self.trial_order, eta=self.eta, max_dw=self.max_dw,
                                   kick_amplitude=self.kick_amplitude, reward_baseline=self.reward_baseline,
                                   value_lr=self.value_lr, value_units=self.value_units,
-                                  value_readout_ms=self.value_readout_ms, value_fit=self.value_fit)
+                                  value_readout_ms=self.value_readout_ms, value_input=self.value_input)
 
     def resolved(self) -> PerturbationTrainConfig:
         task = get_continuous_task(self.task)
