@@ -36,16 +36,21 @@ print(json.dumps({"candidates": int(sys.argv[2]), "wall_s": round(time.perf_coun
 """
 
 
+def recorded_rdm_fixed(run: str | None) -> str:
+    """``run``, or a fresh one: rdm-fixed seed 2 trained to the paper's criterion and recorded."""
+    if run is None:
+        run = str(Path(tempfile.mkdtemp()) / "rdm-fixed")
+        for cmd in (["train", "rdm-fixed", "--seed", "2", "-q", "-o", run], ["record", run]):
+            subprocess.run([sys.executable, "-m", "rewardrnn.cli", *cmd], check=True)
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run")
     parser.add_argument("--candidates", nargs="*", type=int, default=[1024, 4096])
     args = parser.parse_args()
-    run = args.run
-    if run is None:
-        run = str(Path(tempfile.mkdtemp()) / "rdm-fixed")
-        for cmd in (["train", "rdm-fixed", "--seed", "2", "-q", "-o", run], ["record", run]):
-            subprocess.run([sys.executable, "-m", "rewardrnn.cli", *cmd], check=True)
+    run = recorded_rdm_fixed(args.run)
     rows = []
     for n in args.candidates:
         out = subprocess.run([sys.executable, "-c", ONE, run, str(n)], check=True, capture_output=True, text=True)
