@@ -156,9 +156,9 @@ def summarise(seeds: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def learning_curves(folder: Path, learner: str) -> pd.DataFrame:
-    """Fraction correct (module docstring) against training trials, one column per seed; a seed
-    that stopped keeps its last value."""
+def learning_curves(folder: Path, learner: str, budget: int) -> pd.DataFrame:
+    """Fraction correct (module docstring) against training trials up to ``budget``, one column
+    per seed; a seed that stopped keeps its last value."""
     metrics = pd.read_csv(folder / run_folder.METRICS)
     if learner == "perturbation":  # its measure needs trials: none at 0
         metrics = metrics[metrics["trials"] > 0].copy()
@@ -166,7 +166,7 @@ def learning_curves(folder: Path, learner: str) -> pd.DataFrame:
     else:
         metrics["fraction_correct"] = metrics["p_decision"] * metrics["p_correct"]
     table = metrics.pivot_table(index="trials", columns="seed", values="fraction_correct", aggfunc="last")
-    return table.sort_index().ffill()
+    return table.reindex(sorted(set(table.index) | {budget})).ffill()
 
 
 def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
@@ -179,7 +179,7 @@ def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
                                                  "results": json.loads(results.to_json(orient="records"))})
     figures = {}
     for task in experiment.tasks:
-        curves = {name: learning_curves(out / task / name, config_learner(config))
+        curves = {name: learning_curves(out / task / name, config_learner(config), experiment.trials)
                   for t, name, config in experiment.cells() if t == task}
         figures[f"{task}_learning_curves"] = (_curve_figure(task, curves, experiment.trials), CURVES_CAPTION)
         figures[f"{task}_trials_to_criterion"] = (_ttc_figure(task, seeds[seeds["task"] == task], experiment.trials),
