@@ -30,7 +30,7 @@ MANTE_INPUTS = {"motion": f"MOTION=1,{NEUTRAL}", "colour": f"COLOR=1,{NEUTRAL}"}
 
 
 def _search(run: str, inputs: list[str], candidates: int) -> xr.Dataset:
-    summary, path = verbs.fixedpoints(run, inputs=inputs, candidates=candidates)
+    _, path = verbs.fixedpoints(run, inputs=inputs, candidates=candidates)
     return xr.load_dataset(path)
 
 
@@ -117,7 +117,7 @@ def dnms(run: str, candidates: int) -> dict:
     nearest = np.argmin(((state[:, None, :] - points[None]) ** 2).sum(-1), axis=1) if len(points) else np.array([])
     by_first = {k: {int(i): int((nearest[first == k] == i).sum()) for i in np.unique(nearest[first == k])}
                 for k in ("A", "B")} if len(points) else {}
-    return {"converged_points": int(fixed.sum()), "of": int(len(q)),
+    return {"converged_points": int(fixed.sum()), "of": len(q),
             "stability": list(ds["stability"].values[fixed]),
             "slowest_abs_lambda": [float(x) for x in np.abs(fp.eigenvalues(ds)[fixed, 0])],
             "nearest_point_at_399ms_by_first_stimulus": by_first}

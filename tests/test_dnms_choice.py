@@ -6,13 +6,12 @@ import json
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_song_tasks import ABORT, HOLD, judge, make_trial
 from typer.testing import CliRunner
 
 from rewardrnn.cli import app
 from rewardrnn.tasks import TaskEnv, get_task
 from rewardrnn.tasks.dnms import MATCH, NON_MATCH
-
-from test_song_tasks import ABORT, HOLD, judge, make_trial
 
 DT = 10.0
 EPOCHS = (200, 200, 200, 200)  # sample, delay1, test, delay2 (Miconi's timing); decision to tmax

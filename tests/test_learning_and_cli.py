@@ -95,7 +95,7 @@ def test_task_and_network_options_reach_the_saved_config(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["train", "rdm-fxed"], "unknown task 'rdm-fxed'; known tasks: economic, mante, multisensory, rdm-fixed"),
+    (["train", "rdm-fxed"], "unknown task 'rdm-fxed'; known tasks: dnms-choice, economic, mante, multisensory, rdm-fixed"),
     (["train", "rdm-fixed", "--juice-ratio", "3"], "task 'rdm-fixed' has no option(s) ['juice_ratio']"),
     (["train", "economic", "--juice-ratio", "-1"], "juice_ratio must be a positive number"),
     (["train", "rdm-fixed", "--baseline", "lstm"], "baseline must be one of gru, linear"),

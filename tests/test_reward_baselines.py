@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner, ValueBaseline
+from rewardrnn.learners.perturbation import (
+    PerturbationConfig,
+    PerturbationLearner,
+    ValueBaseline,
+)
 from rewardrnn.networks import rate
 from rewardrnn.tasks.miconi import DNMS
 
@@ -140,3 +144,15 @@ def test_the_other_streams_do_not_depend_on_the_baseline():
     a, b = _learner("trial-type").init(jax.random.PRNGKey(4)), _learner("value").init(jax.random.PRNGKey(4))
     np.testing.assert_array_equal(np.asarray(a.params["J"]), np.asarray(b.params["J"]))
     np.testing.assert_array_equal(np.asarray(a.key), np.asarray(b.key))
+
+
+@pytest.mark.parametrize("flags", [["--baseline-lr", "0.01"], ["--value-input", "stimuli"],
+                                   ["--reward-baseline", "running", "--value-readout", "600"],
+                                   ["--reward-baseline", "oracle"], ["--reward-baseline", "value", "--value-input", "eyes"]])
+def test_value_network_options_need_the_value_baseline(tmp_path, flags):
+    from typer.testing import CliRunner
+
+    from rewardrnn.cli import app
+    result = CliRunner().invoke(app, ["train", "dnms", "--out", str(tmp_path / "run"), *flags])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()

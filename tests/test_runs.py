@@ -67,7 +67,8 @@ def test_the_summary_has_one_format_for_every_learner(tiny_run):
     ("rdm-fixed", ["--nonlinearity", "cube"]), ("rdm-fixed", ["--trials", "10"]),
     ("rdm-fixed", ["--update-form", "paper"]), ("rdm-fixed", ["--method", "hebbian"]),
     ("rdm-fixed", ["--trial-order", "random"]),
-    ("dnms", ["--dt", "5"]), ("dnms", ["--lr", "0.1"]), ("dnms", ["--baseline-lr", "0.1"]),
+    ("rdm-fixed", ["--reward-baseline", "value"]), ("rdm-fixed", ["--value-input", "stimuli"]),
+    ("dnms", ["--dt", "5"]), ("dnms", ["--lr", "0.1"]),
     ("dnms", ["--baseline", "gru"]), ("dnms", ["--dale"]), ("dnms", ["--juice-ratio", "2"]),
     ("dnms", ["--t0-return", "pyrl"]), ("dnms", ["--max-updates", "3"]), ("dnms", ["--n-validation", "3"]),
 ])

@@ -27,14 +27,14 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from rewardrnn.errors import ConfigError  # noqa: E402
-from rewardrnn.learners.perturbation import REWARD_BASELINES  # noqa: E402
-from rewardrnn.tasks.miconi import CONTINUOUS_TASKS  # noqa: E402
-from rewardrnn.training import run_folder  # noqa: E402
+from rewardrnn.errors import ConfigError
+from rewardrnn.learners.perturbation import REWARD_BASELINES
+from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+from rewardrnn.training import run_folder
 
 #: The native task on which the actor-critic reference trains each Miconi paradigm.
 NATIVE_VERSION = {"dnms": "dnms-choice"}
@@ -150,7 +150,7 @@ def summarise(seeds: pd.DataFrame) -> pd.DataFrame:
         q1, median, q3 = np.percentile(reached, [25, 50, 75]) if len(reached) else (np.nan,) * 3
         rows.append({"task": task, "cell": cell, "learner": group["learner"].iloc[0],
                      "trained_on": group["trained_on"].iloc[0], "seeds": len(group),
-                     "reached": int(len(reached)), "fraction_reached": len(reached) / len(group),
+                     "reached": len(reached), "fraction_reached": len(reached) / len(group),
                      "median_trials": median, "q25_trials": q1, "q75_trials": q3,
                      "wall_s": float(group["wall_s"].iloc[0])})
     return pd.DataFrame(rows)
@@ -232,7 +232,7 @@ def _ttc_figure(task: str, seeds: pd.DataFrame, budget: int):
 def _write_page(experiment: BaselinesExperiment, results: pd.DataFrame, figures: dict, out: Path) -> None:
     import html
 
-    from rewardrnn.report import STYLE, html_table, png_file_uri
+    from rewardrnn.figures.html import STYLE, html_table, png_file_uri
 
     def fmt(x):
         return "" if pd.isna(x) else f"{x:,.0f}"

@@ -56,6 +56,14 @@ class PerturbationTrainConfig(SavedConfig):
         if not isinstance(self.stop_at_criterion, bool):
             raise ConfigError(f"stop_at_criterion must be true or false, got {self.stop_at_criterion!r}")
         self.rule()  # checks nonlinearity, update, method, eta...
+        if self.reward_baseline != "value":
+            given = [flag for flag, on in (("--baseline-lr", self.value_lr != PerturbationConfig.value_lr),
+                                           ("--value-readout", self.value_readout_ms is not None),
+                                           ("--value-input", self.value_input != PerturbationConfig.value_input))
+                     if on]
+            if given:
+                raise ConfigError(f"{', '.join(given)} set(s) the value network, which only --reward-baseline value "
+                                  f"has (this run: --reward-baseline {self.reward_baseline})")
 
     def rule(self) -> PerturbationConfig:
         return PerturbationConfig(nonlinearity=self.nonlinearity, update=self.update, method=self.method,

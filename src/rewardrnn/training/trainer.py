@@ -187,7 +187,8 @@ class Trainer:
             lambda a, b: np.where(improved.reshape((-1,) + (1,) * (np.ndim(a) - 1)), np.asarray(a), np.asarray(b)),
             new, old)
         updates = np.asarray(self.learner.updates(state.learner))
-        reached_at = np.asarray(perf.get("criterion_update", updates)).astype(np.int64)
+        reached_at = np.asarray(perf.get("criterion_update", updates), np.float64)  # NaN for inactive seeds
+        reached_at = np.nan_to_num(reached_at, nan=-1).astype(np.int64)
         state = state._replace(
             best=pick(self.learner.best_params(state.learner), state.best),
             best_score=np.where(improved, score, state.best_score).astype(np.float32),
