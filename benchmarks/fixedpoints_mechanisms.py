@@ -51,14 +51,12 @@ def mante(run: str, candidates: int) -> dict:
     pulse = {m: np.zeros(len(inputs)) for m in ("motion", "colour")}
     pulse["motion"][inputs.index("MOTION-RIGHT")], pulse["motion"][inputs.index("MOTION-LEFT")] = 0.5, -0.5
     pulse["colour"][inputs.index("COLOR-RIGHT")], pulse["colour"][inputs.index("COLOR-LEFT")] = 0.5, -0.5
-    right = fp.right_vectors(ds)[:, :, 0]
-    out, directions = {}, {}
+    out = {}
     for context, spec in MANTE_INPUTS.items():
         mine = _slowest(ds, ds["condition"].values == spec)
         lam = np.abs(fp.eigenvalues(ds)[mine, 0])
         proj = {m: np.abs(s[mine] @ pulse[m]) for m in pulse}
         relevant, irrelevant = proj[context], proj["colour" if context == "motion" else "motion"]
-        directions[context] = right[mine]
         out[context] = {"points": int(mine.sum()), "of": int((ds["condition"].values == spec).sum()),
                         "median_q": float(np.median(ds["q"].values[mine])),
                         "slowest_abs_lambda_median": float(np.median(lam)),
@@ -69,8 +67,6 @@ def mante(run: str, candidates: int) -> dict:
                         "fraction_relevant_larger": float(np.mean(relevant > irrelevant)),
                         "stability": {k: int(v) for k, v in zip(*np.unique(ds["stability"].values[mine],
                                                                              return_counts=True))}}
-    a, b = directions["motion"].mean(0), directions["colour"].mean(0)
-    out["line_direction_cosine_between_contexts"] = float(np.abs(np.vdot(a, b)) / (np.linalg.norm(a) * np.linalg.norm(b)))
     return out
 
 
@@ -91,13 +87,15 @@ def romo(run: str, candidates: int) -> dict:
         delay_rates = record["rates"].values[np.arange(record.sizes["trial"]), index]
         f1 = record["f1"].values
     along = (delay_rates - rates.mean(0)) @ axis
-    rho, p = stats.spearmanr(along, f1)
+    ended = ~np.isfinite(along)  # trials that ended (aborted) before the end of their delay
+    rho, p = stats.spearmanr(along[~ended], f1[~ended])
     lam = np.abs(fp.eigenvalues(ds)[mine, 0])
     return {"points": int(mine.sum()), "of": int(ds.sizes["point"]), "median_q": float(np.median(ds["q"].values[mine])),
             "variance_on_first_axis": float(sv[0] ** 2 / np.sum(sv ** 2)),
             "slowest_abs_lambda_median": float(np.median(lam)),
             "slowest_timescale_ms_median": float(np.median(ds["timescale_ms"].values[mine, 0])),
             "end_of_delay_along_axis_vs_f1_spearman": float(abs(rho)), "p": float(p),
+            "trials": int((~ended).sum()),
             "stability": {k: int(v) for k, v in zip(*np.unique(ds["stability"].values[mine], return_counts=True))}}
 
 

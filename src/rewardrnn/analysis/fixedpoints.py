@@ -78,7 +78,7 @@ class FinderOptions:
     """Tolerances and budgets of :func:`find` (see the module docstring). ``q`` is in squared
     state units per step; distances in state units."""
 
-    learning_rate: float = 0.01
+    learning_rate: float = 0.1  # initial Adam rate per point (0.01 reached a 3.5x higher median q in the same time)
     max_steps: int = 1000
     tol_q: float = 1e-12
     min_lr: float = 1e-7
