@@ -56,6 +56,8 @@ def test_summary_of_planted_seed_rows():
     (["--baselines", "trial-type,oracle"], "not a reward baseline"),
     (["--seeds", "0"], "--seeds must be"),
     (["--trials", "10"], "--trials must be"),
+    (["--value-input", "eyes"], "value_input must be one of"),
+    (["--baselines", "trial-type", "--value-input", "stimuli"], "add value to --baselines"),
 ])
 def test_bad_experiment_options_exit_2_with_one_line(tmp_path, args, message):
     result = runner.invoke(app, ["experiment", "baselines", "-o", str(tmp_path / "x"), *args])

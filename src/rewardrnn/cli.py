@@ -296,6 +296,9 @@ def experiment_baselines(
     baselines: str = typer.Option("trial-type,running,value,none", help="reward baselines, comma-separated"),
     reference: bool = typer.Option(True, "--reference/--no-reference",
                                    help="add the actor-critic on the task's native version (dnms -> dnms-choice)"),
+    value_input: Optional[str] = typer.Option(None, help="value baseline: rates or stimuli [default: rates]"),
+    value_readout: Optional[float] = typer.Option(
+        None, help="value baseline: one prediction read this many ms into the trial [default: per 10-ms bin]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="retrain cells already finished in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
@@ -307,8 +310,11 @@ def experiment_baselines(
         return tuple(name.strip() for name in text.split(",") if name.strip())
 
     with _clean_errors():
+        value_options = {k: v for k, v in (("value_input", value_input), ("value_readout_ms", value_readout))
+                         if v is not None}
         experiment = BaselinesExperiment(tasks=names(tasks), baselines=names(baselines), seeds=seeds,
-                                         first_seed=seed, trials=trials, reference=reference)
+                                         first_seed=seed, trials=trials, reference=reference,
+                                         value_options=value_options)
         with _interruptible(out):
             results = run(experiment, out, overwrite=overwrite, progress=not quiet)
     for r in results.itertuples():

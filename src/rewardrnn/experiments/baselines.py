@@ -73,6 +73,10 @@ class BaselinesExperiment:
             raise ConfigError(f"--seeds must be an integer >= 1, got {self.seeds!r}")
         if not (isinstance(self.trials, int) and self.trials >= CURVE_TRIALS):
             raise ConfigError(f"--trials must be an integer >= {CURVE_TRIALS}, got {self.trials!r}")
+        if self.value_options and "value" not in self.baselines:
+            raise ConfigError("--value-input and --value-readout set the value baseline; add value to --baselines")
+        for _, name, config in self.cells():  # every cell's options checked before any work
+            config.resolved()
 
     def cells(self) -> list[tuple[str, str, Any]]:
         """(task folder, cell name, run config) of every cell, in order."""
