@@ -33,7 +33,7 @@ subtract and conquer", eLife 2017, beyond both papers except ``trial-type``):
 * ``value``: a value network as in Song et al. 2017 (spec song2017.md §3.3, §4.3) reads the decision
   network's rates and predicts the trial's error; its prediction is the baseline. Choices the
   papers leave open, made here (see :class:`ValueBaseline`): it runs at Song's dt = 10 ms on the
-  rates at the end of every 10-ms bin; by default the baseline is time-resolved, as Song's: the
+  mean rates of every 10-ms bin (or on the task's inputs, ``value_input="stimuli"``); by default the baseline is time-resolved, as Song's: the
   trace of each 10-ms bin is weighed by ``E - V_k``, the prediction made at the start of that bin
   (``Delta J = -eta sum_t |V_t| (E - V_t) S(dx_t) S(r_{t-1})`` in the code form), or, with
   ``value_readout_ms``, one prediction read at that time serves the whole trial; it is trained by
