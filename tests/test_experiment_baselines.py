@@ -36,6 +36,10 @@ def test_tiny_experiment_runs_end_to_end_and_resumes(tmp_path):
     stamp = (out / "dnms" / "value" / "checkpoint.npz").stat().st_mtime_ns
     assert runner.invoke(app, args).exit_code == 0
     assert (out / "dnms" / "value" / "checkpoint.npz").stat().st_mtime_ns == stamp
+    # other value-network options into the same folder: refused, nothing replaced
+    result = runner.invoke(app, args + ["--value-input", "stimuli"])
+    assert result.exit_code == 2 and "holds a run with other options" in result.output
+    assert (out / "dnms" / "value" / "checkpoint.npz").stat().st_mtime_ns == stamp
 
 
 def test_summary_of_planted_seed_rows():

@@ -102,19 +102,25 @@ class BaselinesExperiment:
 def run(experiment: BaselinesExperiment, out: Path | str, *, overwrite: bool = False,
         progress: bool = True) -> pd.DataFrame:
     """Train every cell into ``out`` (a cell already finished there with the same configuration is
-    kept, so an interrupted experiment continues), then write the tables, figures and page.
+    kept and an interrupted one resumed, so an interrupted experiment continues; a cell trained
+    with other options is refused unless ``overwrite``), then write the tables, figures and page.
     Returns the results table."""
     from rewardrnn.training.run import train
 
     out = Path(out)
+    cells = experiment.cells()
+    if not overwrite:  # never replace a cell trained with other options: refuse before any work
+        for task, name, config in cells:
+            folder = out / task / name
+            if (folder / run_folder.CONFIG).is_file() and not _same_config(folder, config):
+                raise ConfigError(f"{folder} holds a run with other options; choose another --out or give --overwrite")
     out.mkdir(parents=True, exist_ok=True)
-    for task, name, config in experiment.cells():
+    for task, name, config in cells:
         folder = out / task / name
         if _finished(folder, config) and not overwrite:
             continue
-        resume = (folder / run_folder.CHECKPOINT).is_file() and not overwrite and _same_config(folder, config)
-        train(config, folder, resume=resume, overwrite=overwrite or (folder.exists() and not resume),
-              progress=progress)
+        resume = (folder / run_folder.CHECKPOINT).is_file() and not overwrite
+        train(config, folder, resume=resume, overwrite=overwrite, progress=progress)
     return write_results(experiment, out)
 
 
