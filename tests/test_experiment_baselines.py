@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardrnn.cli import app
+from rewardrnn.errors import ConfigError
 from rewardrnn.experiments.baselines import BaselinesExperiment, summarise
 
 runner = CliRunner()
@@ -68,5 +69,8 @@ def test_bad_experiment_options_exit_2_with_one_line(tmp_path, args, message):
     assert result.exit_code == 2 and message in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
-    with pytest.raises(Exception):
+
+
+def test_an_experiment_needs_a_baseline():
+    with pytest.raises(ConfigError, match="at least one task and one baseline"):
         BaselinesExperiment(baselines=())
