@@ -61,8 +61,8 @@ def train(
         None, help="t=0 policy-gradient term: pyrl (R[0]; learns) or paper (G_0; zero gradient at init) [default: pyrl]"),
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
     n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
-    checkfreq: Optional[int] = typer.Option(None, help="updates between validations and checkpoints [default: 50; perturbation learner: trials, 250]"),
-    learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.) or perturbation (Miconi) [default: the task's]"),
+    checkfreq: Optional[int] = typer.Option(None, help="updates between validations and checkpoints [default: 50; perturbation learner: trials, 250 (1000 on a native task)]"),
+    learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.) or perturbation (Miconi; on Song's tasks the rate network acts) [default: actor-critic on Song's tasks, perturbation on Miconi's]"),
     trials: Optional[int] = typer.Option(None, help="perturbation learner: trials per seed at most, in chunks of 250 [default: the paper's]"),
     nonlinearity: Optional[str] = typer.Option(None, help="perturbation learner: S of the trace: cube, signed-square, identity, signed-sqrt [default: cube]"),
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
@@ -74,6 +74,8 @@ def train(
         None, help="perturbation learner: trial-type (Miconi's), running, value (a value network, Song's) or none [default: trial-type]"),
     value_readout: Optional[float] = typer.Option(
         None, help="perturbation learner, value baseline: one prediction per trial, read this many ms into it [default: per 10-ms bin, time-resolved]"),
+    tau: Optional[float] = typer.Option(None, help="perturbation learner on a native task: time constant of the rate network, ms [default: 100]"),
+    choice_threshold: Optional[float] = typer.Option(None, help="perturbation learner on a native task: a choice unit's rate above this takes its action [default: 0.3]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
@@ -88,7 +90,8 @@ def train(
                  dale=dale, juice_ratio=juice_ratio, t0_return=t0_return, max_updates=max_updates,
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
-                 value_readout=value_readout, value_input=value_input, env_kwargs=_json_object(env_kwargs))
+                 value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold,
+                 env_kwargs=_json_object(env_kwargs))
     with _clean_errors():
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")

@@ -180,6 +180,27 @@ class Perturbation:
         return None
 
 
+class NativePerturbation(NativeActorCritic):
+    """Miconi's rule acting in Song et al.'s tasks: the native tasks' tables, figures and
+    analyses; the rate network simulated by :mod:`rewardrnn.records.perturbation_native`."""
+
+    def behaviour(self, folder: RunFolder, n: int, seed: int | None, dt_ms: float | None) -> pd.DataFrame:
+        from rewardrnn.records import perturbation_native
+        if dt_ms is not None and dt_ms != folder.resolved.dt_ms:
+            raise ConfigError("--dt does not apply here: the rate network acts at its training time step "
+                              f"({folder.resolved.dt_ms:g} ms); retrain with --dt")
+        state = folder.learner_state(seed)._replace(params=folder.best_params(seed))
+        return perturbation_native.record(folder.learner, state, jax.random.PRNGKey(keys.EVALUATION_SEED), n, None)
+
+    def record(self, folder: RunFolder, n: int, seed: int | None, path: Path) -> pd.DataFrame:
+        from rewardrnn.records import perturbation_native
+        state = folder.learner_state(seed)._replace(params=folder.best_params(seed))
+        return perturbation_native.record(folder.learner, state, jax.random.PRNGKey(keys.RECORD_SEED), n, path)
+
+    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
+        return Perturbation().dynamics(folder, seed, channels)
+
+
 class NeuroGymActorCritic:
     """The actor-critic on NeuroGym environments (performance from NeuroGym's trial info)."""
 
@@ -246,7 +267,7 @@ def _gated_dynamics(folder: RunFolder, seed: int | None, channels: list[str]):
 
 
 ADAPTERS = {"actor-critic": NativeActorCritic(), "perturbation": Perturbation(),
-            "actor-critic/ngym": NeuroGymActorCritic()}
+            "perturbation/native": NativePerturbation(), "actor-critic/ngym": NeuroGymActorCritic()}
 
 
 def adapter(folder: RunFolder):

@@ -226,13 +226,20 @@ class ValueBaseline:
             return jnp.broadcast_to(v[-1], (self.n_steps,))
         return v[jnp.minimum(jnp.arange(self.n_steps) // self.bin_steps, self.readout_bin)]
 
-    def learn(self, value: ValueState, rates: jax.Array, error: jax.Array, key: jax.Array):
-        """(the predictions V_0..V_K before the update, the updated value state, the loss)."""
+    def learn(self, value: ValueState, rates: jax.Array, error: jax.Array, key: jax.Array,
+              mask: jax.Array | None = None):
+        """(the predictions V_0..V_K before the update, the updated value state, the loss). With
+        ``mask`` (T,) (a native task's trial that ended early) the loss covers only the bins
+        whose first step is in the mask."""
         rates = jax.lax.stop_gradient(rates)
+        weights = jnp.ones(self.readout_bin + 1, jnp.float32)
+        if mask is not None:
+            first_steps = jnp.minimum(jnp.arange(self.readout_bin + 1) * self.bin_steps, self.n_steps - 1)
+            weights = mask[first_steps]
 
         def loss(params):
             v = self.predictions(params, value.masks, rates, key)
-            return jnp.mean((v - error) ** 2), v
+            return jnp.sum(weights * (v - error) ** 2) / jnp.maximum(jnp.sum(weights), 1.0), v
 
         (loss_value, v), grads = jax.value_and_grad(loss, has_aux=True)(value.params)
         updates, opt = self.optimizer.update(grads, value.opt, value.params)
@@ -273,19 +280,28 @@ class PerturbationLearner:
         self.network = network or rate.RateConfig(n_inputs=task.n_inputs, kind=task.network)
         if self.network.n_inputs != task.n_inputs:
             raise ConfigError(f"the network has {self.network.n_inputs} inputs, task {task.name} {task.n_inputs}")
+        self.n_steps, self.n_types, self.error_threshold = task.n_steps, task.n_types, task.error_threshold
+        self.setup_rule(task.n_inputs)
+
+    def setup_rule(self, n_task_inputs: int) -> None:
+        """What the rule derives from its config and network (set ``self.config``,
+        ``self.network`` and ``self.n_steps`` first): the Euler factor, S, the per-step kick
+        probability and the value network."""
         self.a = self.config.dt_ms / self.network.tau_ms
         self.s = NONLINEARITIES[self.config.nonlinearity]
+        p, dt = self.config.kick_prob, self.config.dt_ms
+        self.kick_prob_per_step = p if dt == 1.0 else 1.0 - (1.0 - p) ** dt
         self.value_baseline = None
         if self.config.reward_baseline == "value":
-            n_read = self.network.n_units if self.config.value_input == "rates" else task.n_inputs
-            self.value_baseline = ValueBaseline(n_read, task.n_steps, self.config.dt_ms,
+            n_read = self.network.n_units if self.config.value_input == "rates" else n_task_inputs
+            self.value_baseline = ValueBaseline(n_read, self.n_steps, self.config.dt_ms,
                                                 self.config.value_readout_ms, self.config.value_units,
                                                 self.config.value_lr)
 
     @property
     def n_baselines(self) -> int:
         """Running averages kept: one per trial type (``trial-type``), one otherwise."""
-        return self.task.n_types if self.config.reward_baseline == "trial-type" else 1
+        return self.n_types if self.config.reward_baseline == "trial-type" else 1
 
     def init(self, key: jax.Array) -> PerturbationState:
         k_net, k_run = jax.random.split(key)
@@ -315,7 +331,7 @@ class PerturbationLearner:
         seen = jnp.isfinite(state.recent_errors)
         mean = jnp.sum(jnp.where(seen, state.recent_errors, 0.0)) / jnp.maximum(jnp.sum(seen), 1)
         mean = jnp.where(jnp.any(seen), mean, jnp.nan)  # no trial yet: no score (not a perfect one)
-        good = jnp.sum(state.recent_errors < self.task.error_threshold)
+        good = jnp.sum(state.recent_errors < self.error_threshold)
         return {"mean_error": mean, "good_of_last_100": good.astype(jnp.float32),
                 "criterion_update": state.criterion_trial}
 
@@ -348,10 +364,11 @@ class PerturbationLearner:
 
     # ---- one trial ---------------------------------------------------------------------------
     def kicks(self, key: jax.Array) -> jax.Array:
-        """(T, N) perturbations: A U(-1, 1) with probability p per neuron and ms, from t >= 4."""
+        """(T, N) perturbations: A U(-1, 1) with probability p per neuron and ms (per step:
+        ``1 - (1 - p)^(dt / 1 ms)``, p itself at Miconi's 1 ms), from step ``kick_start`` on."""
         k_when, k_size = jax.random.split(key)
-        shape = (self.task.n_steps, self.network.n_units)
-        when = jax.random.bernoulli(k_when, self.config.kick_prob, shape)
+        shape = (self.n_steps, self.network.n_units)
+        when = jax.random.bernoulli(k_when, self.kick_prob_per_step, shape)
         when = when & (jnp.arange(shape[0]) >= self.config.kick_start)[:, None]
         return when * self.config.kick_amplitude * jax.random.uniform(k_size, shape, jnp.float32, -1.0, 1.0)
 
@@ -400,11 +417,26 @@ class PerturbationLearner:
         target = jnp.asarray(self.task.targets)[trial_type]
         error = jnp.sum(jnp.abs(output - target) * mask) / jnp.sum(mask)
         read = r if self.config.value_input == "rates" else inputs
-        baseline, scale, value, value_loss = self.baseline(state, trial_type, read, error)
+        new, baseline, value_loss = self.reinforce(state, key, trial_type, read, kicks, xbar, r_prev, dx, error,
+                                                   None, learn)
+        return new, TrialRecord(trial_type, error, output, baseline, value_loss)
+
+    def reinforce(self, state: PerturbationState, key: jax.Array, trial_type: jax.Array, read: jax.Array,
+                  kicks: jax.Array, xbar: jax.Array, r_prev: jax.Array, dx: jax.Array, error: jax.Array,
+                  trace_mask: jax.Array | None, learn: bool):
+        """The rule's part of a trial that has been run: the baseline, the weight update
+        ``Delta J = -eta |Ebar| (E - Ebar) e`` (per step where the baseline is: value,
+        time-resolved), the running averages and Miconi's criterion. ``read`` is what the value
+        network reads; ``trace_mask`` (T,) keeps only the steps whose kicks could change the
+        outcome (a native task's trial ends before ``T``), None for all. Returns (the new state,
+        the baseline's mean over the trial, the value network's loss)."""
+        baseline, scale, value, value_loss = self.baseline(state, trial_type, read, error, trace_mask)
         params = state.params
-        if learn:  # Delta J = -eta |Ebar| (E - Ebar) e, per step where the baseline is (value, time-resolved)
+        if learn:
             scale = jnp.abs(scale) if self.config.update == "code" else 1.0
-            advantage = jnp.broadcast_to(scale * (error - baseline), (self.task.n_steps,))
+            advantage = jnp.broadcast_to(scale * (error - baseline), (self.n_steps,))
+            if trace_mask is not None:
+                advantage = advantage * trace_mask
             e = self.eligibility(r_prev, dx, kicks, advantage)
             delta = jnp.clip(-self.config.eta * e, -self.config.max_dw, self.config.max_dw)
             apply = state.trial > self.config.warmup_trials  # "learning starts when the trial index > 100"
@@ -414,16 +446,21 @@ class PerturbationLearner:
         baselines = state.baselines.at[slot].set(alpha * state.baselines[slot] + (1 - alpha) * error)
         recent = state.recent_errors.at[state.trial % CRITERION_WINDOW].set(error)
         done = state.trial + 1
-        met = ((done >= CRITERION_WINDOW) & (jnp.sum(recent < self.task.error_threshold) >= CRITERION_NEEDED)
+        met = ((done >= CRITERION_WINDOW) & (jnp.sum(recent < self.error_threshold) >= CRITERION_NEEDED)
                & (state.criterion_trial < 0))
         new = PerturbationState(params, xbar, baselines, done, key, recent,
                                 jnp.where(met, done, state.criterion_trial), value)
-        return new, TrialRecord(trial_type, error, output, jnp.mean(baseline), value_loss)
+        if trace_mask is not None and jnp.ndim(baseline):
+            mean_baseline = jnp.sum(baseline * trace_mask) / jnp.maximum(jnp.sum(trace_mask), 1.0)
+        else:
+            mean_baseline = jnp.mean(baseline)
+        return new, mean_baseline, value_loss
 
-    def baseline(self, state: PerturbationState, trial_type: jax.Array, rates: jax.Array, error: jax.Array):
+    def baseline(self, state: PerturbationState, trial_type: jax.Array, rates: jax.Array, error: jax.Array,
+                 mask: jax.Array | None = None):
         """(R_b, the code form's |Ebar| factor, the value state after this trial, its loss) for
         this trial's ``reward_baseline`` (module docstring): scalars, or per step (T,) for the
-        time-resolved value baseline; the value network learns here."""
+        time-resolved value baseline; the value network learns here (on the steps of ``mask``)."""
         kind = self.config.reward_baseline
         zero = jnp.zeros((), jnp.float32)
         if kind == "trial-type":
@@ -433,7 +470,7 @@ class PerturbationLearner:
         if kind == "none":
             return zero, state.baselines[0], state.value, zero
         k_value = jax.random.fold_in(state.key, VALUE_NETWORK_STREAM)
-        predicted, value, loss = self.value_baseline.learn(state.value, rates, error, k_value)
+        predicted, value, loss = self.value_baseline.learn(state.value, rates, error, k_value, mask)
         per_step = self.value_baseline.per_step(predicted)
         return per_step, per_step, value, loss
 

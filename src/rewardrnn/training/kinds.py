@@ -9,6 +9,7 @@ kind                tasks                                       config
 ==================  ==========================================  =======================
 actor-critic        Song et al.'s tasks (``rdm-fixed``...)       :class:`TrainConfig`
 perturbation        Miconi's tasks (``dnms``...)                 :class:`PerturbationTrainConfig`
+perturbation/native Song et al.'s tasks, the rate network acting :class:`PerturbationTrainConfig`
 actor-critic/ngym   any NeuroGym environment (``ngym:<id>``)     :class:`NeuroGymTrainConfig`
 ==================  ==========================================  =======================
 
@@ -95,6 +96,14 @@ KINDS: tuple[RunKind, ...] = (
              "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
              "value_readout": "value_readout_ms", "value_input": "value_input"}),
+    RunKind("perturbation/native", "perturbation", "native",
+            "the perturbation rule (Miconi 2017) acting in a native task", PerturbationTrainConfig,
+            lambda task: task in TASKS,
+            {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
+             "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
+             "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
+             "value_readout": "value_readout_ms", "value_input": "value_input", "dt": "dt_ms", "tau": "tau_ms",
+             "choice_threshold": "choice_threshold", "n_validation": "n_validation"}),
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
             neurogym.is_neurogym,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
@@ -121,7 +130,8 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
         if learner is None or kind.learner == learner:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
-                      f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}), the actor-critic Song's and NeuroGym's")
+                      f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
+                      f"NeuroGym's")
 
 
 def learners_for(task: str) -> tuple[str, ...]:
@@ -132,6 +142,6 @@ def learners_for(task: str) -> tuple[str, ...]:
 def kind_of(config: Any) -> RunKind:
     """The kind of a config object."""
     for kind in KINDS:
-        if isinstance(config, kind.config_class):
+        if isinstance(config, kind.config_class) and kind.accepts(config.task):
             return kind
     raise ConfigError(f"not a run configuration: {type(config).__name__}")

@@ -1,5 +1,6 @@
-"""The configuration of a run of Miconi's perturbation rule (spec miconi2017.md): saved with the
-run and enough to repeat it. ``None`` = the task's (or the update form's) value."""
+"""The configuration of a run of Miconi's perturbation rule (spec miconi2017.md), on his tasks or
+acting in Song et al.'s (:mod:`rewardrnn.learners.perturbation_native`): saved with the run and
+enough to repeat it. ``None`` = the task's (or the update form's) value."""
 
 from __future__ import annotations
 
@@ -7,28 +8,40 @@ import dataclasses
 from dataclasses import dataclass
 
 from rewardrnn.errors import ConfigError
+from rewardrnn.learners import perturbation_native as native
 from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner
 from rewardrnn.networks import rate
-from rewardrnn.tasks.miconi import get_continuous_task
+from rewardrnn.tasks.engine import TaskEnv
+from rewardrnn.tasks.miconi import CONTINUOUS_TASKS, get_continuous_task
+from rewardrnn.tasks.registry import TASKS, get_task
 from rewardrnn.training.config import SavedConfig, check_int, check_seeds
 from rewardrnn.training.trainer import TrainerPlan
 
 #: Keys that may differ between a saved run and a resumed one.
 RESUMABLE_CHANGES = ("n_trials", "stop_at_criterion")
+#: Trials per seed of a run on a native task when ``n_trials`` is not given (the budget; a seed
+#: stops at Song's criterion).
+NATIVE_TRIALS = 50_000
+#: Trials between checkpoints: on a Miconi task, and on a native task (each chunk ends with a
+#: validation of ``n_validation`` trials there).
+CHUNK_TRIALS, NATIVE_CHUNK_TRIALS = 250, 1000
 
 
 @dataclass(frozen=True)
 class PerturbationTrainConfig(SavedConfig):
     """One run of the perturbation rule: ``n_trials`` trials per seed at most (default: the
-    length of the paper's figure for the task), in chunks of ``chunk_trials`` between
-    checkpoints; each seed stops at Miconi's criterion unless ``stop_at_criterion`` is off."""
+    length of the paper's figure for a Miconi task, :data:`NATIVE_TRIALS` for a native one), in
+    chunks of ``chunk_trials`` between checkpoints; each seed stops at the task's criterion
+    (Miconi's on his tasks, Song's on ``n_validation`` trials after every chunk on a native task)
+    unless ``stop_at_criterion`` is off. ``dt_ms``, ``tau_ms`` and ``choice_threshold`` are the
+    acting network's (native tasks only; None: 10 ms, 100 ms, 0.3)."""
 
     task: str = "dnms"
     learner: str = "perturbation"
     seed: int = 1
     n_seeds: int = 1
     n_trials: int | None = None
-    chunk_trials: int = 250
+    chunk_trials: int | None = None
     stop_at_criterion: bool = True
     n_units: int = 200
     nonlinearity: str = "cube"
@@ -43,16 +56,37 @@ class PerturbationTrainConfig(SavedConfig):
     value_units: int = 100
     value_readout_ms: float | None = None
     value_input: str = "rates"
+    dt_ms: float | None = None
+    tau_ms: float | None = None
+    choice_threshold: float | None = None
+    n_validation: int | None = None
 
     def __post_init__(self) -> None:
-        get_continuous_task(self.task)
+        if self.task not in TASKS:
+            get_continuous_task(self.task)
         if self.learner != "perturbation":
             raise ConfigError(f"learner must be 'perturbation' here, got {self.learner!r}")
         check_seeds(self)
-        check_int(self, "chunk_trials", 1)
         check_int(self, "n_units", 12)
-        if self.n_trials is not None:
-            check_int(self, "n_trials", 1)
+        if self.chunk_trials is None:  # the family's default, saved as given (config.json names it)
+            object.__setattr__(self, "chunk_trials", NATIVE_CHUNK_TRIALS if self.native else CHUNK_TRIALS)
+        for name in ("n_trials", "chunk_trials", "n_validation"):
+            if getattr(self, name) is not None:
+                check_int(self, name, 1)
+        if self.native:
+            for name in ("dt_ms", "tau_ms"):
+                value = getattr(self, name)
+                if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                              and value > 0):
+                    raise ConfigError(f"{name} must be a positive number of ms, got {value!r}")
+        else:
+            given = [flag for flag, field in (("--dt", "dt_ms"), ("--tau", "tau_ms"),
+                                              ("--choice-threshold", "choice_threshold"),
+                                              ("--n-validation", "n_validation")) if getattr(self, field) is not None]
+            if given:
+                raise ConfigError(f"{', '.join(given)} set(s) the acting network of a native task; {self.task} is "
+                                  f"Miconi's ({', '.join(CONTINUOUS_TASKS)} run at 1 ms, tau 30 ms, read out by one "
+                                  f"output neuron)")
         if not isinstance(self.stop_at_criterion, bool):
             raise ConfigError(f"stop_at_criterion must be true or false, got {self.stop_at_criterion!r}")
         self.rule()  # checks nonlinearity, update, method, eta...
@@ -65,27 +99,47 @@ class PerturbationTrainConfig(SavedConfig):
                 raise ConfigError(f"{', '.join(given)} set(s) the value network, which only --reward-baseline value "
                                   f"has (this run: --reward-baseline {self.reward_baseline})")
 
+    @property
+    def native(self) -> bool:
+        """Whether the task is one of Song et al.'s (the network acts) rather than Miconi's."""
+        return self.task in TASKS
+
     def rule(self) -> PerturbationConfig:
+        dt = (self.dt_ms or native.DEFAULT_DT_MS) if self.native else PerturbationConfig.dt_ms
         return PerturbationConfig(nonlinearity=self.nonlinearity, update=self.update, method=self.method,
                                   trial_order=self.trial_order, eta=self.eta, max_dw=self.max_dw,
                                   kick_amplitude=self.kick_amplitude, reward_baseline=self.reward_baseline,
                                   value_lr=self.value_lr, value_units=self.value_units,
-                                  value_readout_ms=self.value_readout_ms, value_input=self.value_input)
+                                  value_readout_ms=self.value_readout_ms, value_input=self.value_input, dt_ms=dt)
 
     def resolved(self) -> PerturbationTrainConfig:
+        if self.native:
+            protocol = get_task(self.task)
+            rule = self.rule().resolved(native.NATIVE_DEFAULTS)
+            return dataclasses.replace(
+                self, n_trials=self.n_trials or NATIVE_TRIALS, eta=rule.eta, max_dw=rule.max_dw, kick_amplitude=rule.kick_amplitude, dt_ms=rule.dt_ms,
+                tau_ms=self.tau_ms or native.DEFAULT_TAU_MS,
+                choice_threshold=native.DEFAULT_THRESHOLD if self.choice_threshold is None else self.choice_threshold,
+                n_validation=self.n_validation or protocol.n_validation)
         task = get_continuous_task(self.task)
         rule = self.rule().resolved(task)
         return dataclasses.replace(self, n_trials=self.n_trials or task.paper_trials, eta=rule.eta,
                                    max_dw=rule.max_dw, kick_amplitude=rule.kick_amplitude)
 
     def build_learner(self) -> PerturbationLearner:
+        if self.native:
+            r = self.resolved()
+            env = TaskEnv(get_task(self.task), r.dt_ms)
+            return native.NativePerturbationLearner(env, self.rule(), native.network_for(env, self.n_units, r.tau_ms),
+                                                    r.choice_threshold)
         task = get_continuous_task(self.task)
         network = rate.RateConfig(n_inputs=task.n_inputs, n_units=self.n_units, kind=task.network)
         return PerturbationLearner(task, self.rule(), network)
 
     def plan(self) -> TrainerPlan:
-        """One update is one trial; a checkpoint every ``chunk_trials``; Miconi's criterion reads
-        the training trials, so there is no separate validation."""
-        return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.chunk_trials,
-                           max_updates=self.resolved().n_trials, n_validation=0,
-                           stop_at_criterion=self.stop_at_criterion)
+        """One update is one trial; a checkpoint every ``chunk_trials``. Miconi's criterion reads
+        the training trials, so there is no separate validation; on a native task Song's
+        criterion reads ``n_validation`` fresh trials after every chunk."""
+        r = self.resolved()
+        return TrainerPlan(seeds=tuple(self.seeds), checkfreq=r.chunk_trials, max_updates=r.n_trials,
+                           n_validation=r.n_validation or 0, stop_at_criterion=self.stop_at_criterion)
