@@ -295,7 +295,7 @@ def experiment_baselines(
     seeds: int = typer.Option(20, help="seeds per cell"),
     seed: int = typer.Option(1, help="first seed"),
     trials: int = typer.Option(5000, help="trial budget per seed"),
-    tasks: str = typer.Option("dnms", help="Miconi tasks, comma-separated"),
+    tasks: str = typer.Option("dnms", help="tasks, comma-separated: Miconi's (dnms...) or Song's (rdm-fixed..., where the rate network acts)"),
     baselines: str = typer.Option("trial-type,running,value,none", help="reward baselines, comma-separated"),
     reference: bool = typer.Option(True, "--reference/--no-reference",
                                    help="add the actor-critic on the task's native version (dnms -> dnms-choice)"),

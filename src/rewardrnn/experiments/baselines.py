@@ -2,18 +2,19 @@
 unified model asked for by "Neural networks subtract and conquer", eLife 2017).
 
 Cells: Miconi's perturbation rule with each reward baseline (``trial-type``, Miconi's; ``running``;
-``value``, Song et al.'s value network; ``none``) on each Miconi task given, and Song et al.'s
-actor-critic on the native version of the same paradigm (DNMS -> ``dnms-choice``) as the
-reference. Every cell is a normal run folder ``OUT/<task>/<learner or baseline>/`` (every verb
+``value``, Song et al.'s value network; ``none``) on each task given, a Miconi task or one of
+Song et al.'s (there the rate network acts: :mod:`rewardrnn.learners.perturbation_native`), and
+Song et al.'s actor-critic as the reference, on the native version of a Miconi paradigm (DNMS ->
+``dnms-choice``) or on the Song task itself. Every cell is a normal run folder ``OUT/<task>/<learner or baseline>/`` (every verb
 works on it) training all its seeds together, each seed stopping at its criterion or at the trial
 budget. Then ``OUT/results.csv`` (one row per cell: fraction of seeds at criterion, median and
 IQR of trials to criterion), ``OUT/seeds.csv`` (one row per cell and seed), learning curves and
 trials-to-criterion figures, ``OUT/report.html`` and ``OUT/summary.json``.
 
 Learning curves (median and IQR across seeds, against training trials): "fraction correct" is,
-for Miconi's rule, the fraction of the last 100 training trials with error below the task's
-threshold (its criterion's own measure), and for the actor-critic P(decision) x P(correct |
-decision) on the validation trials (Song's criterion's measures). A seed that stopped at its
+for Miconi's rule on his tasks, the fraction of the last 100 training trials with error below the
+task's threshold (its criterion's own measure), and on a native task (either learner)
+P(decision) x P(correct | decision) on the validation trials (Song's criterion's measures). A seed that stopped at its
 criterion keeps its last value.
 """
 
@@ -34,6 +35,7 @@ import pandas as pd
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.perturbation import REWARD_BASELINES
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
+from rewardrnn.tasks.registry import TASKS
 from rewardrnn.training import run_folder
 
 #: The native task on which the actor-critic reference trains each Miconi paradigm.
@@ -42,13 +44,14 @@ NATIVE_VERSION = {"dnms": "dnms-choice"}
 CURVES_CAPTION = ("Fraction correct against training trials: median (line) and IQR (band) across seeds; Miconi's "
                   "rule: the last 100 training trials, the actor-critic: its validation trials.")
 TTC_CAPTION = "Trials to criterion, one dot per seed; red dots did not reach it within the budget."
-#: Trials between two points of a Miconi cell's learning curve (its checkpoint period).
-CURVE_TRIALS = 100
+#: Trials between two points of a Miconi cell's learning curve (its checkpoint period), and of a
+#: native task's (each point is a validation of the task's ``n_validation`` trials).
+CURVE_TRIALS, NATIVE_CURVE_TRIALS = 100, 500
 
 
 @dataclasses.dataclass(frozen=True)
 class BaselinesExperiment:
-    """What to run: tasks (Miconi's), baselines, seeds ``first_seed .. first_seed + seeds - 1``,
+    """What to run: tasks (Miconi's or Song's), baselines, seeds ``first_seed .. first_seed + seeds - 1``,
     the trial budget per seed, and whether to add the actor-critic reference."""
 
     tasks: tuple[str, ...] = ("dnms",)
@@ -61,8 +64,9 @@ class BaselinesExperiment:
 
     def __post_init__(self) -> None:
         for task in self.tasks:
-            if task not in CONTINUOUS_TASKS:
-                raise ConfigError(f"--tasks: {task!r} is not a Miconi task; choose among {', '.join(CONTINUOUS_TASKS)}")
+            if task not in CONTINUOUS_TASKS and task not in TASKS:
+                raise ConfigError(f"--tasks: {task!r} is not a task; choose among {', '.join(CONTINUOUS_TASKS)} "
+                                  f"(Miconi's) or {', '.join(TASKS)} (Song's)")
         for baseline in self.baselines:
             if baseline not in REWARD_BASELINES:
                 raise ConfigError(f"--baselines: {baseline!r} is not a reward baseline; choose among "
@@ -89,8 +93,9 @@ class BaselinesExperiment:
                 extra = self.value_options if baseline == "value" else {}
                 cells.append((task, baseline, PerturbationTrainConfig(
                     task=task, seed=self.first_seed, n_seeds=self.seeds, n_trials=self.trials,
-                    chunk_trials=CURVE_TRIALS, reward_baseline=baseline, **extra)))
-            native = NATIVE_VERSION.get(task)
+                    chunk_trials=NATIVE_CURVE_TRIALS if task in TASKS else CURVE_TRIALS,
+                    reward_baseline=baseline, **extra)))
+            native = task if task in TASKS else NATIVE_VERSION.get(task)
             if self.reference and native is not None:
                 n_gradient = TrainConfig(task=native).resolved().n_gradient
                 cells.append((task, "actor-critic", TrainConfig(
@@ -166,11 +171,11 @@ def summarise(seeds: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def learning_curves(folder: Path, learner: str, budget: int) -> pd.DataFrame:
+def learning_curves(folder: Path, budget: int) -> pd.DataFrame:
     """Fraction correct (module docstring) against training trials up to ``budget``, one column
     per seed; a seed that stopped keeps its last value."""
     metrics = pd.read_csv(folder / run_folder.METRICS)
-    if learner == "perturbation":  # its measure needs trials: none at 0
+    if "good_of_last_100" in metrics:  # Miconi's rule on his task: its measure needs trials, none at 0
         metrics = metrics[metrics["trials"] > 0].copy()
         metrics["fraction_correct"] = metrics["good_of_last_100"] / 100.0
     else:
@@ -189,8 +194,8 @@ def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
                                                  "results": json.loads(results.to_json(orient="records"))})
     figures = {}
     for task in experiment.tasks:
-        curves = {name: learning_curves(out / task / name, config_learner(config), experiment.trials)
-                  for t, name, config in experiment.cells() if t == task}
+        curves = {name: learning_curves(out / task / name, experiment.trials)
+                  for t, name, _ in experiment.cells() if t == task}
         figures[f"{task}_learning_curves"] = (_curve_figure(task, curves, experiment.trials), CURVES_CAPTION)
         figures[f"{task}_trials_to_criterion"] = (_ttc_figure(task, seeds[seeds["task"] == task], experiment.trials),
                                                   TTC_CAPTION)
@@ -200,11 +205,6 @@ def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
         plt.close(fig)
     _write_page(experiment, results, figures, out)
     return results
-
-
-def config_learner(config) -> str:
-    from rewardrnn.training.kinds import kind_of
-    return kind_of(config).learner
 
 
 def _jsonable(value):
