@@ -72,7 +72,8 @@ def test_tasks_lists_one_line_each():
     assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms-choice",
                      "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>"]
     learners = {line.split()[0]: line.split("[learners: ")[1].split(";")[0] for line in result.output.splitlines()}
-    assert learners["rdm-fixed"] == learners["dnms-choice"] == learners["ngym:<id>"] == "actor-critic"
+    assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation"
+    assert learners["ngym:<id>"] == "actor-critic"
     assert learners["dnms"] == learners["dnms-ei"] == "perturbation"
 
 

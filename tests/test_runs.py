@@ -16,20 +16,24 @@ from rewardrnn.cli import app
 runner = CliRunner()
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "rewardrnn"
 
-#: A tiny training per native kind: (task, flags).
+#: A tiny training per run kind with a compiled learner: name -> (task, its kind, flags).
 TINY_RUNS = {
-    "rdm-fixed": ["--N", "16", "--max-updates", "2", "--checkfreq", "1", "--n-validation", "20"],
-    "dnms": ["--N", "20", "--trials", "20", "--checkfreq", "10", "--seeds", "2"],
+    "rdm-fixed": ("rdm-fixed", "actor-critic",
+                  ["--N", "16", "--max-updates", "2", "--checkfreq", "1", "--n-validation", "20"]),
+    "dnms": ("dnms", "perturbation", ["--N", "20", "--trials", "20", "--checkfreq", "10", "--seeds", "2"]),
+    "rdm-fixed-perturbation": ("rdm-fixed", "perturbation/native",
+                               ["--learner", "perturbation", "--N", "20", "--trials", "20", "--checkfreq", "10",
+                                "--n-validation", "20", "--seeds", "2"]),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(TINY_RUNS))
 def tiny_run(request, tmp_path_factory):
-    task = request.param
-    out = tmp_path_factory.mktemp("runs") / task
-    result = runner.invoke(app, ["train", task, "-q", "--out", str(out)] + TINY_RUNS[task])
+    task, kind, flags = TINY_RUNS[request.param]
+    out = tmp_path_factory.mktemp("runs") / request.param
+    result = runner.invoke(app, ["train", task, "-q", "--out", str(out)] + flags)
     assert result.exit_code == 0, result.output
-    return task, out
+    return kind, out
 
 
 @pytest.mark.parametrize("verb,args,written", [
@@ -42,15 +46,15 @@ def tiny_run(request, tmp_path_factory):
     ("export", [], "export/weights_seed1.npz"),
 ])
 def test_every_verb_works_on_every_run_kind(tiny_run, verb, args, written):
-    task, out = tiny_run
+    kind, out = tiny_run
     result = runner.invoke(app, [verb, str(out)] + args)
     assert result.exit_code == 0, result.output
-    curve = "error_curve" if task == "dnms" else "learning_curve"
+    curve = "error_curve" if kind == "perturbation" else "learning_curve"
     assert (out / written.format(curve=curve)).stat().st_size > 0
 
 
 def test_the_summary_has_one_format_for_every_learner(tiny_run):
-    task, out = tiny_run
+    kind, out = tiny_run
     summary = json.loads((out / "summary.json").read_text())
     for seed in summary["seeds"]:
         assert {"seed", "status", "reached_criterion", "trials_to_criterion", "updates", "best_update",
@@ -59,7 +63,7 @@ def test_the_summary_has_one_format_for_every_learner(tiny_run):
     metrics = pd.read_csv(out / "metrics.csv")
     assert {"seed", "updates", "trials", "new_best", "criterion_met", "status", "wall_s"} <= set(metrics.columns)
     config = json.loads((out / "config.json").read_text())
-    assert config["_run"]["kind"] == ("perturbation" if task == "dnms" else "actor-critic")
+    assert config["_run"]["kind"] == kind
     assert len(config["_run"]["run_id"]) == 32
 
 
@@ -87,10 +91,12 @@ def test_the_python_api_refuses_the_same():
 
     with pytest.raises(ConfigError, match=r"\['nonlinearity'\] do not apply to the actor-critic"):
         rewardrnn.train("rdm-fixed", out="/nonexistent/never", nonlinearity="cube")
-    with pytest.raises(ConfigError, match=r"\['dt_ms'\] do not apply to the perturbation rule"):
+    with pytest.raises(ConfigError, match=r"\['lr'\] do not apply to the perturbation rule"):
+        rewardrnn.train("dnms", out="/nonexistent/never", lr=0.1)
+    with pytest.raises(ConfigError, match="--dt set\\(s\\) the acting network of a native task; dnms is Miconi's"):
         rewardrnn.train("dnms", out="/nonexistent/never", dt_ms=5.0)
-    with pytest.raises(ConfigError, match="does not train with the perturbation learner"):
-        rewardrnn.train("rdm-fixed", out="/nonexistent/never", learner="perturbation")
+    with pytest.raises(ConfigError, match="does not train with the actor-critic learner"):
+        rewardrnn.train("dnms", out="/nonexistent/never", learner="actor-critic")
 
 
 def test_miconi_seeds_stop_at_their_own_criterion_with_the_exact_trial_count():

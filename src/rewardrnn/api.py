@@ -21,8 +21,9 @@ from rewardrnn.verbs import analyze, evaluate, evaluation_report, fixedpoints, p
 def train(task: str = "rdm-fixed", out: str | Path = "runs/run", *, learner: str | None = None,
           resume: bool = False, overwrite: bool = False, progress: bool = True, **options: Any) -> TrainResult:
     """Train ``task`` into the run folder ``out`` with its learner (``learner`` to name it):
-    Song's tasks with the actor-critic, Miconi's with the perturbation rule, ``ngym:<id>`` with
-    the actor-critic on NeuroGym. ``options`` are the fields of the kind's config
+    Song's tasks with the actor-critic (or, ``learner="perturbation"``, Miconi's rule with the rate
+    network acting), Miconi's with the perturbation rule, ``ngym:<id>`` with the actor-critic on
+    NeuroGym. ``options`` are the fields of the kind's config
     (:class:`~rewardrnn.training.TrainConfig`: ``seed``, ``n_seeds``, ``dt_ms``, ``N``, ``lr``...;
     :class:`~rewardrnn.training.PerturbationTrainConfig`: ``n_trials``, ``nonlinearity``...;
     :class:`~rewardrnn.training.NeuroGymTrainConfig`); an option of another learner is refused by
