@@ -7,7 +7,7 @@ Song et al.'s (there the rate network acts: :mod:`rewardrnn.learners.perturbatio
 Song et al.'s actor-critic as the reference, on the native version of a Miconi paradigm (DNMS ->
 ``dnms-choice``) or on the Song task itself. Every cell is a normal run folder ``OUT/<task>/<learner or baseline>/`` (every verb
 works on it) training all its seeds together, each seed stopping at its criterion or at the trial
-budget. Then ``OUT/results.csv`` (one row per cell: fraction of seeds at criterion, median and
+budget (no stall detection: the fraction of seeds at criterion is within the budget). Then ``OUT/results.csv`` (one row per cell: fraction of seeds at criterion, median and
 IQR of trials to criterion), ``OUT/seeds.csv`` (one row per cell and seed), learning curves and
 trials-to-criterion figures, ``OUT/report.html`` and ``OUT/summary.json``.
 
@@ -94,12 +94,12 @@ class BaselinesExperiment:
                 cells.append((task, baseline, PerturbationTrainConfig(
                     task=task, seed=self.first_seed, n_seeds=self.seeds, n_trials=self.trials,
                     chunk_trials=NATIVE_CURVE_TRIALS if task in TASKS else CURVE_TRIALS,
-                    reward_baseline=baseline, **extra)))
+                    reward_baseline=baseline, patience=0, **extra)))
             native = task if task in TASKS else NATIVE_VERSION.get(task)
             if self.reference and native is not None:
                 n_gradient = TrainConfig(task=native).resolved().n_gradient
                 cells.append((task, "actor-critic", TrainConfig(
-                    task=native, seed=self.first_seed, n_seeds=self.seeds,
+                    task=native, seed=self.first_seed, n_seeds=self.seeds, patience=0,
                     max_updates=max(1, -(-self.trials // n_gradient)))))
         return cells
 

@@ -17,6 +17,7 @@ from rewardrnn.networks.linear import LinearConfig
 from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.tasks.registry import get_task
+from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
 #: How the t = 0 term of the policy gradient is weighted (spec §4.4).
@@ -91,6 +92,7 @@ class TrainConfig(SavedConfig):
     n_validation: int | None = None
     checkfreq: int = 50
     max_updates: int = 100_000
+    patience: int = DEFAULT_PATIENCE  # validations without progress before a seed stalls (0: never)
 
     def __post_init__(self) -> None:
         if not isinstance(self.task_options, dict):
@@ -102,6 +104,7 @@ class TrainConfig(SavedConfig):
         check_int(self, "baseline_N", 1)
         check_int(self, "checkfreq", 1)
         check_int(self, "max_updates", 1)
+        check_int(self, "patience", 0)
         for name in ("N", "n_gradient", "n_validation"):
             if getattr(self, name) is not None:
                 check_int(self, name, 1)
@@ -188,7 +191,7 @@ class TrainConfig(SavedConfig):
         """The trainer's plan: seeds, validation period and size, budget (spec §4.7)."""
         r = self.resolved()
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
-                           n_validation=r.n_validation)
+                           n_validation=r.n_validation, stall=rule_for(self.patience))
 
 
 def config_from_dict(cls, data: dict[str, Any]):
@@ -231,5 +234,5 @@ def check_positive(config, name: str) -> None:
 _TASK_DEFAULTS = ("N", "lr", "baseline_lr", "baseline_input_scale")
 
 #: Keys that may differ between a run folder's config and a resumed run.
-RESUMABLE_CHANGES = ("max_updates",)
+RESUMABLE_CHANGES = ("max_updates", "patience")
 

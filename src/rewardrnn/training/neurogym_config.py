@@ -11,10 +11,11 @@ from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks import neurogym
 from rewardrnn.training.config import SavedConfig, check_int, check_positive, check_seeds
+from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
 #: Keys that may differ between a saved run and a resumed one.
-RESUMABLE_CHANGES = ("max_updates",)
+RESUMABLE_CHANGES = ("max_updates", "patience")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class NeuroGymTrainConfig(SavedConfig):
     n_validation: int = 200
     target: float = 0.8
     max_trial_steps: int = 1000
+    patience: int = DEFAULT_PATIENCE  # validations without progress before a seed stalls (0: never)
 
     def __post_init__(self) -> None:
         neurogym.env_id(self.task)
@@ -47,6 +49,7 @@ class NeuroGymTrainConfig(SavedConfig):
         check_seeds(self)
         for name in ("N", "n_gradient", "max_updates", "checkfreq", "n_validation", "max_trial_steps"):
             check_int(self, name, 1)
+        check_int(self, "patience", 0)
         for name in ("lr", "baseline_lr", "target"):
             check_positive(self, name)
         if self.dt_ms is not None:
@@ -72,4 +75,4 @@ class NeuroGymTrainConfig(SavedConfig):
 
     def plan(self) -> TrainerPlan:
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
-                           n_validation=self.n_validation)
+                           n_validation=self.n_validation, stall=rule_for(self.patience))

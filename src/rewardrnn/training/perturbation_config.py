@@ -15,10 +15,11 @@ from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS, get_continuous_task
 from rewardrnn.tasks.registry import TASKS, get_task
 from rewardrnn.training.config import SavedConfig, check_int, check_seeds
+from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
 #: Keys that may differ between a saved run and a resumed one.
-RESUMABLE_CHANGES = ("n_trials", "stop_at_criterion")
+RESUMABLE_CHANGES = ("n_trials", "stop_at_criterion", "patience")
 #: Trials per seed of a run on a native task when ``n_trials`` is not given (the budget; a seed
 #: stops at Song's criterion).
 NATIVE_TRIALS = 50_000
@@ -60,6 +61,7 @@ class PerturbationTrainConfig(SavedConfig):
     tau_ms: float | None = None
     choice_threshold: float | None = None
     n_validation: int | None = None
+    patience: int = DEFAULT_PATIENCE  # validations without progress before a seed stalls (0: never)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -68,6 +70,7 @@ class PerturbationTrainConfig(SavedConfig):
             raise ConfigError(f"learner must be 'perturbation' here, got {self.learner!r}")
         check_seeds(self)
         check_int(self, "n_units", 12)
+        check_int(self, "patience", 0)
         if self.chunk_trials is None:  # the family's default, saved as given (config.json names it)
             object.__setattr__(self, "chunk_trials", NATIVE_CHUNK_TRIALS if self.native else CHUNK_TRIALS)
         for name in ("n_trials", "chunk_trials", "n_validation"):
@@ -142,4 +145,5 @@ class PerturbationTrainConfig(SavedConfig):
         criterion reads ``n_validation`` fresh trials after every chunk."""
         r = self.resolved()
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=r.chunk_trials, max_updates=r.n_trials,
-                           n_validation=r.n_validation or 0, stop_at_criterion=self.stop_at_criterion)
+                           n_validation=r.n_validation or 0, stop_at_criterion=self.stop_at_criterion,
+                           stall=rule_for(self.patience))

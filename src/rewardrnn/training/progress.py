@@ -13,6 +13,7 @@ def format_row(row: dict) -> str:
     """One line: seed, updates, trials, the performance numbers, the wall time and a flag
     (criterion met, new best, or why the seed stopped)."""
     flag = (" ✓ criterion" if row["criterion_met"] else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
+            else f" ✗ stalled ({row['stall_reason']})" if row["status"] == "stalled"
             else " *" if row["new_best"] else "")
     numbers = "  ".join(f"{label} {row[k]:.3f}" for k, label in _SHOWN.items() if isinstance(row.get(k), float))
     return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  {numbers}  "
@@ -58,7 +59,7 @@ class Progress:
             return
         for row in rows:
             self.latest[row["seed"]] = format_row(row)
-            if not self.interactive or row["criterion_met"] or row["status"] == "non-finite parameters":
+            if not self.interactive or row["criterion_met"] or row["status"] in ("non-finite parameters", "stalled"):
                 self._print(self.latest[row["seed"]])
         if self.live:
             self.live.update(Text("\n".join(self.latest.values())), refresh=True)

@@ -4,7 +4,8 @@ At update 0 and after every chunk of ``checkfreq`` updates, every active seed is
 (spec §4.7); a seed whose score beats its best (or that meets the criterion) keeps its
 parameters as best; a seed that meets the criterion stops (unless ``stop_at_criterion`` is off)
 and is no longer computed; a seed whose parameters are no longer finite is stopped and marked
-``non-finite`` (its best parameters are the last finite ones). The checkpoint (every seed's state,
+``non-finite`` (its best parameters are the last finite ones); a seed that has stopped learning
+(:mod:`rewardrnn.training.stalls`) is stopped and marked ``stalled`` with its reason. The checkpoint (every seed's state,
 best parameters, history and the per-update trace) is rewritten atomically after every
 validation, so an interruption loses at most one chunk and ``resume`` continues exactly where
 the checkpoint left off (bit-identical to an uninterrupted run). Python runs only at chunk
@@ -29,25 +30,28 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from rewardrnn.learners.base import Learner, all_finite
+from rewardrnn.training.stalls import StallRule, stall_reasons
 
 #: Name of the vmap axis over seeds.
 SEED_AXIS = "seed"
 
 #: Why a seed stopped (``status`` in metrics.csv and summary.json).
-RUNNING, REACHED, BUDGET, NON_FINITE = "running", "reached criterion", "budget spent", "non-finite parameters"
+RUNNING, REACHED, BUDGET, NON_FINITE, STALLED = ("running", "reached criterion", "budget spent",
+                                                 "non-finite parameters", "stalled")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainerPlan:
     """What the loop needs beyond the learner: seeds, updates between validations, the budget
-    (in updates; rounded up to a whole chunk), validation trials, and whether a seed stops at
-    its criterion."""
+    (in updates; rounded up to a whole chunk), validation trials, whether a seed stops at its
+    criterion, and the stall rule (None: no stall detection)."""
 
     seeds: tuple[int, ...]
     checkfreq: int
     max_updates: int
     n_validation: int
     stop_at_criterion: bool = True
+    stall: StallRule | None = None
 
 
 class TrainerState(NamedTuple):
@@ -162,15 +166,17 @@ class Trainer:
     def __init__(self, learner: Learner, plan: TrainerPlan):
         self.learner, self.plan = learner, plan
         self.steps = HostSteps(learner, plan) if learner.host_stepped else CompiledSteps(learner, plan)
+        self.stalled: dict[int, str] = {}  # seed index -> reason; derived from the history (run)
 
     def initial_state(self) -> TrainerState:
         return initial_state(self.learner, self.plan.seeds)
 
     def active(self, state: TrainerState) -> np.ndarray:
-        """Seeds still training: not stopped at the criterion or for non-finite parameters, and
-        within the budget."""
+        """Seeds still training: not stopped at the criterion, for non-finite parameters or as
+        stalled, and within the budget."""
         stopped = state.nonfinite | (state.done if self.plan.stop_at_criterion else False)
-        return ~stopped & (np.asarray(self.learner.updates(state.learner)) < self.plan.max_updates)
+        stalled = np.isin(np.arange(len(self.plan.seeds)), list(self.stalled))
+        return ~stopped & ~stalled & (np.asarray(self.learner.updates(state.learner)) < self.plan.max_updates)
 
     def record(self, state: TrainerState, perf: dict[str, np.ndarray], active: np.ndarray
                ) -> tuple[TrainerState, np.ndarray, np.ndarray]:
@@ -203,7 +209,13 @@ class Trainer:
         """Why each seed stopped, or that it is still running."""
         active = self.active(state)
         return [NON_FINITE if state.nonfinite[i] else REACHED if state.done[i] and not active[i]
-                else RUNNING if active[i] else BUDGET for i in range(len(self.plan.seeds))]
+                else RUNNING if active[i] else STALLED if i in self.stalled else BUDGET
+                for i in range(len(self.plan.seeds))]
+
+    def find_stalls(self, history: list[dict]) -> None:
+        """Re-decide which seeds have stalled from the validation history (the plan's rule)."""
+        if self.plan.stall is not None:
+            self.stalled = stall_reasons(history, self.plan.seeds, self.plan.stall)
 
     def run(self, state: TrainerState, history: list[dict], trace: np.ndarray, *,
             save: Callable[[TrainerState, list[dict], np.ndarray], None],
@@ -216,11 +228,17 @@ class Trainer:
             perf = self.steps.validate(state.learner, active)
             state, improved, met = self.record(state, perf, active)
             rows = self.history_rows(state, perf, chunk_metrics, active, improved, met, wall())
+            self.find_stalls(history + rows)
+            status = self.status(state)
+            for row in rows:  # a seed that stalled at this validation says so in its row
+                i = self.plan.seeds.index(row["seed"])
+                row.update(status=status[i], stall_reason=self.stalled.get(i, ""))
             history.extend(rows)
             save(state, history, trace)
             show(rows)
             return state
 
+        self.find_stalls(history)  # a resumed run: the stalls its history shows, under this plan's rule
         if not history:  # validation at update 0, as pyrl (spec §4.7)
             state = validate_and_save(state, None, np.ones(len(self.plan.seeds), bool), trace)
         while (active := self.active(state)).any():
@@ -242,6 +260,7 @@ class Trainer:
                 continue
             row = {"seed": seed, "updates": int(updates[i]), "trials": int(updates[i]) * self.learner.trials_per_update}
             row.update({k: float(v[i]) for k, v in perf.items() if k != "criterion_update"})
+            row["score"] = float(np.asarray(self.learner.score({k: v[i:i + 1] for k, v in perf.items()}))[0])
             row.update({k: float(np.asarray(v)[i]) for k, v in (metrics or {}).items()})
             row.update(new_best=bool(improved[i]), criterion_met=bool(met[i]), status=status[i],
                        wall_s=round(wall_s, 3))
@@ -263,6 +282,8 @@ class Trainer:
                    "trials_to_criterion": crit * per_update if crit >= 0 else None,
                    "updates": int(updates[i]), "best_update": int(state.best_update[i]),
                    "best_score": _finite_or_none(state.best_score[i])}
+            if i in self.stalled:
+                row["stall_reason"] = self.stalled[i]
             if trace.shape[1]:
                 row["final_trace_mean"] = float(np.nanmean(trace[i, max(0, int(updates[i]) - 100):int(updates[i])]))
             seeds.append(row)
@@ -273,7 +294,7 @@ class Trainer:
             stats = {"median_trials_to_criterion": statistics.median(hit), "iqr": [float(q1), float(q3)]}
         total_trials = int(updates.sum()) * per_update
         return {"criterion": self.learner.describe_criterion(), "wall_s": round(wall_s, 3),
-                "seeds_reached": len(hit), **stats, "seeds": seeds,
+                "seeds_reached": len(hit), "seeds_stalled": len(self.stalled), **stats, "seeds": seeds,
                 "trials_per_s_all_seeds": round(total_trials / wall_s, 1) if wall_s > 0 else None}
 
 

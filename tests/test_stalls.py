@@ -1,0 +1,81 @@
+"""Stall detection: the rules on hand-made validation histories, and a run whose seed never
+decides stopped as stalled (summary, metrics.csv, progress), re-decided on resume."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rewardrnn.cli import app
+from rewardrnn.training.stalls import NO_PROGRESS, SILENT, StallRule, stall_reason, stall_reasons
+
+runner = CliRunner()
+RULE = StallRule(patience=5, min_delta=0.01, silent_validations=3, silent_level=0.01)
+
+
+def _rows(p_decision, scores=None, seed=1):
+    scores = scores if scores is not None else [0.0] * len(p_decision)
+    return [{"seed": seed, "p_decision": p, "score": s, "criterion_met": False} for p, s in zip(p_decision, scores)]
+
+
+def test_a_seed_silent_at_the_last_validations_has_stalled():
+    assert stall_reason(_rows([0.0, 0.0, 0.0, 0.0]), RULE).startswith(SILENT)  # update 0 + 3 silent validations
+    assert stall_reason(_rows([0.0, 0.0, 0.0]), RULE) is None  # only 2 after update 0: a fresh network is silent
+    assert stall_reason(_rows([0.0, 0.5, 0.0, 0.02, 0.0]), RULE) is None  # 0.02 > 0.01 in the window
+    assert stall_reason(_rows([0.9, 0.9, 0.0, 0.0, 0.01]), RULE).startswith(SILENT)  # a collapse counts too
+    no_decisions_column = [{"seed": 1, "score": 0.0}] * 4  # Miconi's tasks: the rule does not apply
+    assert stall_reason(no_decisions_column, RULE) is None
+
+
+def test_no_progress_counts_validations_since_a_best_beaten_by_more_than_the_margin():
+    rising = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    assert stall_reason(_rows([1.0] * 7, rising), RULE) is None
+    flat = [0.1, 0.5, 0.505, 0.509, 0.49, 0.508, 0.501]  # best 0.5 at index 1, never beaten by > 0.01
+    reason = stall_reason(_rows([1.0] * 7, flat), RULE)
+    assert reason.startswith(NO_PROGRESS) and "in 5 validations" in reason and "0.500" in reason
+    assert stall_reason(_rows([1.0] * 6, flat[:6]), RULE) is None  # 4 so far
+    reset = flat[:6] + [0.52, 0.52]  # 0.52 > 0.5 + 0.01: the count restarts
+    assert stall_reason(_rows([1.0] * 8, reset), RULE) is None
+
+
+def test_rows_without_a_score_are_not_counted_and_patience_zero_is_off():
+    rows = _rows([1.0] * 8, [None] * 8)  # a history written before scores were kept
+    assert stall_reason(rows, RULE) is None
+    assert stall_reason(_rows([0.0] * 20), StallRule(patience=0)) is None
+
+
+def test_a_seed_that_met_its_criterion_never_stalls():
+    history = _rows([0.0] * 5, seed=1) + _rows([0.0] * 5, seed=2)
+    history[1] = dict(history[1], criterion_met=True)
+    assert list(stall_reasons(history, (1, 2), RULE)) == [1]  # seed index 1 (seed 2)
+
+
+def test_a_run_that_never_decides_is_stopped_as_stalled_and_resumes_under_another_patience(tmp_path):
+    """pyrl's initial policy breaks fixation at once (P(decision) = 0); with a learning rate of
+    1e-9 it stays so: the seed stops after 10 silent validations, not at the budget."""
+    out = tmp_path / "run"
+    args = ["train", "rdm-fixed", "--N", "16", "--lr", "1e-9", "--baseline-lr", "1e-9", "--checkfreq", "1",
+            "--n-validation", "20", "--max-updates", "40", "-q", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "stalled after 10 updates: never decides" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds_stalled"] == 1
+    seed = summary["seeds"][0]
+    assert seed["status"] == "stalled" and seed["updates"] == 10 and seed["stall_reason"].startswith(SILENT)
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics["status"])[-1] == "stalled" and (metrics["status"] == "stalled").sum() == 1
+    assert metrics["score"].notna().all()
+    result = runner.invoke(app, args[:-3] + ["--resume", "--patience", "0", "--max-updates", "12", "-q",
+                                             "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"][0]["status"] == "budget spent" and summary["seeds"][0]["updates"] == 12
+
+
+@pytest.mark.parametrize("value", ["-1", "x"])
+def test_a_bad_patience_is_refused_in_one_line(tmp_path, value):
+    result = runner.invoke(app, ["train", "rdm-fixed", "--patience", value, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "patience" in result.output
