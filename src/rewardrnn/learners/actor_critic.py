@@ -38,10 +38,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
-from rewardrnn.keys import VALIDATION_STREAM
+from rewardrnn.learners.base import SongCriterion
 from rewardrnn.networks import gru, linear
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
@@ -95,7 +94,7 @@ def returns_to_go(rewards: jax.Array) -> jax.Array:
     return jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), 0), 0)
 
 
-class ActorCritic:
+class ActorCritic(SongCriterion):
     """The learner (:class:`rewardrnn.learners.base.Learner`): ``init(key) -> LearnerState`` and
     ``update(state) -> (state, metrics)``, both pure; ``act`` samples the actions of given
     parameters on a batch of trials (validation, records), ``rollout`` adds the differentiable
@@ -137,18 +136,6 @@ class ActorCritic:
     def evaluate(self, state: LearnerState, key: jax.Array, n: int) -> dict[str, jax.Array]:
         """Validation performance of the current policy on ``n`` fresh trials (:meth:`validate`)."""
         return self.validate(state.policy, state.policy_masks, key, n)
-
-    def evaluation_key(self, state: LearnerState) -> jax.Array:
-        return jax.random.fold_in(state.key, VALIDATION_STREAM)
-
-    def score(self, perf: dict) -> np.ndarray:
-        return np.asarray(perf["reward"])
-
-    def criterion_met(self, perf: dict) -> np.ndarray:
-        return np.asarray(self.env.protocol.criterion.met(perf))
-
-    def describe_criterion(self) -> str:
-        return self.env.protocol.criterion.describe()
 
     def best_params(self, state: LearnerState) -> dict[str, gru.Params]:
         return {"policy": state.policy, "value": state.value}

@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import jax
 import numpy as np
 
+from rewardrnn.keys import VALIDATION_STREAM
+
 
 @runtime_checkable
 class Learner(Protocol):
@@ -74,3 +76,22 @@ def all_finite(tree: Any) -> np.ndarray:
     if not leaves:
         return np.ones(0, bool)
     return np.all([np.isfinite(leaf.reshape(leaf.shape[0], -1)).all(axis=1) for leaf in leaves], axis=0)
+
+
+class SongCriterion:
+    """Song et al.'s stop criterion for a learner on a native task (``self.env``, a
+    :class:`~rewardrnn.tasks.engine.TaskEnv`; states with a ``key``): validation trials drawn
+    from the state's validation stream, best tracking on the validation reward, the task's
+    criterion (spec song2017.md §4.7)."""
+
+    def evaluation_key(self, state: Any) -> jax.Array:
+        return jax.random.fold_in(state.key, VALIDATION_STREAM)
+
+    def score(self, perf: dict) -> np.ndarray:
+        return np.asarray(perf["reward"])
+
+    def criterion_met(self, perf: dict) -> np.ndarray:
+        return np.asarray(self.env.protocol.criterion.met(perf))
+
+    def describe_criterion(self) -> str:
+        return self.env.protocol.criterion.describe()

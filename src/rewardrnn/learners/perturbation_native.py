@@ -48,8 +48,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.keys import VALIDATION_STREAM
-from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner, PerturbationState
+from rewardrnn.learners.base import SongCriterion
+from rewardrnn.learners.perturbation import (
+    PerturbationConfig,
+    PerturbationLearner,
+    PerturbationState,
+)
 from rewardrnn.networks import rate
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
@@ -91,7 +95,7 @@ def network_for(env: TaskEnv, n_units: int, tau_ms: float) -> rate.RateConfig:
                            bias_units=(k, k + 1, k + 2))
 
 
-class NativePerturbationLearner(PerturbationLearner):
+class NativePerturbationLearner(SongCriterion, PerturbationLearner):
     """Miconi's rule on a native task (:class:`TaskEnv`); module docstring. One update is one
     trial; :meth:`evaluate` runs ``n`` validation trials for Song's criterion."""
 
@@ -129,18 +133,6 @@ class NativePerturbationLearner(PerturbationLearner):
         """Song's performance numbers on ``n`` fresh trials (kicks on, no learning)."""
         trials, outcomes, _ = self.simulate(state.params, key, n)
         return self.env.performance(trials, outcomes)
-
-    def evaluation_key(self, state: PerturbationState) -> jax.Array:
-        return jax.random.fold_in(state.key, VALIDATION_STREAM)
-
-    def score(self, perf: dict) -> np.ndarray:
-        return np.asarray(perf["reward"])
-
-    def criterion_met(self, perf: dict) -> np.ndarray:
-        return np.asarray(self.env.protocol.criterion.met(perf))
-
-    def describe_criterion(self) -> str:
-        return self.env.protocol.criterion.describe()
 
     def describe(self) -> str:
         c = self.config

@@ -25,7 +25,11 @@ import xarray as xr
 from rewardrnn.learners.perturbation import PerturbationState
 from rewardrnn.learners.perturbation_native import NativePerturbationLearner
 from rewardrnn.records import write_dataset
-from rewardrnn.records.behaviour import behaviour_columns, condition_cycle, per_trial_outcomes
+from rewardrnn.records.behaviour import (
+    behaviour_columns,
+    condition_cycle,
+    per_trial_outcomes,
+)
 
 
 def record(learner: NativePerturbationLearner, state: PerturbationState, key: jax.Array,
@@ -49,7 +53,7 @@ def record(learner: NativePerturbationLearner, state: PerturbationState, key: ja
         padded = np.resize(cond, batch_size)
         trials, outcomes, r_prev = simulate(jax.random.fold_in(key, i), jnp.asarray(padded))
         keep = len(cond)
-        parts.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:keep], (trials, per_trial_outcomes(outcomes))))
+        parts.append(jax.tree_util.tree_map(lambda a, k=keep: np.asarray(a)[:k], (trials, per_trial_outcomes(outcomes))))
         if path is not None:
             activity.append(_activity(learner, state, jax.random.fold_in(key, 10_000 + i), trials, outcomes,
                                       r_prev, keep))
