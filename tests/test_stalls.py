@@ -79,3 +79,37 @@ def test_a_bad_patience_is_refused_in_one_line(tmp_path, value):
     result = runner.invoke(app, ["train", "rdm-fixed", "--patience", value, "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "patience" in result.output
+
+
+def test_a_stalled_seed_restarts_afresh_and_its_trials_count_from_the_first_attempt(tmp_path):
+    """--restart-stalled 1: the seed that never decides starts again from a new initialisation
+    after 10 silent validations, stalls again after 10 more, and the summary counts 20 updates
+    and 1 restart; a resumed run reads the attempts back from the history."""
+    import numpy as np
+
+    from rewardrnn.api import load_run
+
+    out = tmp_path / "run"
+    args = ["train", "rdm-fixed", "--N", "16", "--lr", "1e-9", "--baseline-lr", "1e-9", "--checkfreq", "1",
+            "--n-validation", "20", "--restart-stalled", "1", "-q", "--out", str(out)]
+    result = runner.invoke(app, args + ["--max-updates", "15"])
+    assert result.exit_code == 0, result.output
+    metrics = pd.read_csv(out / "metrics.csv")
+    restart = metrics[metrics["status"] == "restarted"]
+    assert list(restart["updates"]) == [10] and list(metrics["attempt"])[-1] == 1
+    assert metrics["updates"].is_monotonic_increasing
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seeds"][0]["status"] == "budget spent" and summary["seeds"][0]["updates"] == 15
+    assert summary["restarts"] == 1 and summary["seeds"][0]["restarts"] == 1
+    restarted_policy = np.asarray(load_run(out).learner_state(1).policy["W_in"])  # attempt 1, 5 updates of 1e-9
+    result = runner.invoke(app, args + ["--max-updates", "40", "--resume"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    seed = summary["seeds"][0]
+    assert seed["status"] == "stalled" and seed["updates"] == 20 and seed["restarts"] == 1
+    assert "(1 restart" not in result.output and "stalled after 20 updates" in result.output
+    fresh = runner.invoke(app, args[:-3] + ["--restart-stalled", "0", "--max-updates", "1", "-q",
+                                            "--out", str(tmp_path / "fresh")])
+    assert fresh.exit_code == 0, fresh.output
+    attempt0_policy = np.asarray(load_run(tmp_path / "fresh").learner_state(1).policy["W_in"])
+    assert not np.allclose(restarted_policy, attempt0_policy)  # a new initialisation, not the old one

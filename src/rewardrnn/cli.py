@@ -75,6 +75,7 @@ def train(
     value_readout: Optional[float] = typer.Option(
         None, help="perturbation learner, value baseline: one prediction per trial, read this many ms into it [default: per 10-ms bin, time-resolved]"),
     patience: Optional[int] = typer.Option(None, help="stop a seed as stalled after this many validations without progress, or 10 without any decision; 0: never [default: 40]"),
+    restart_stalled: Optional[int] = typer.Option(None, help="start a stalled seed afresh from a new initialisation, at most this many times (beyond the papers) [default: 0]"),
     tau: Optional[float] = typer.Option(None, help="perturbation learner on a native task: time constant of the rate network, ms [default: 100]"),
     choice_threshold: Optional[float] = typer.Option(None, help="perturbation learner on a native task: a choice unit's rate above this takes its action [default: 0.3]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
@@ -92,6 +93,7 @@ def train(
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
+                 restart_stalled=restart_stalled,
                  env_kwargs=_json_object(env_kwargs))
     with _clean_errors():
         if resume and overwrite:
@@ -142,8 +144,9 @@ def _interruptible(out: Path):
 
 
 def _reached(seed_summary: dict) -> str:
+    restarts = f" ({seed_summary['restarts']} restart(s))" if seed_summary.get("restarts") else ""
     if seed_summary["reached_criterion"]:
-        return f"criterion after {seed_summary['trials_to_criterion']} trials"
+        return f"criterion after {seed_summary['trials_to_criterion']} trials{restarts}"
     if seed_summary.get("stall_reason"):
         return f"criterion not reached (stalled after {seed_summary['updates']} updates: {seed_summary['stall_reason']})"
     return f"criterion not reached ({seed_summary.get('status', 'stopped')})"

@@ -19,6 +19,9 @@ FIXED_POINT_SEED = 3
 #: Folded into a Miconi learner's keys for its value network (initialisation, noise), so the
 #: decision network's streams are those of the other reward baselines.
 VALUE_NETWORK_STREAM = 0xBA5E
+#: Folded (with the attempt number) into ``PRNGKey(s)`` to start a stalled seed afresh
+#: (``--restart-stalled``): attempt k of seed s starts from ``fold(PRNGKey(s), RESTART_STREAM, k)``.
+RESTART_STREAM = 0x2E57
 #: Stream of the action-sampling and recurrent noise of trials simulated on the host (NeuroGym).
 HOST_BATCH_STREAM = 7919
 #: Streams of the NeuroGym environments' own random generators: training, validation,

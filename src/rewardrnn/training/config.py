@@ -93,6 +93,7 @@ class TrainConfig(SavedConfig):
     checkfreq: int = 50
     max_updates: int = 100_000
     patience: int = DEFAULT_PATIENCE  # validations without progress before a seed stalls (0: never)
+    restart_stalled: int = 0  # times a stalled seed starts afresh (beyond the papers; 0: never)
 
     def __post_init__(self) -> None:
         if not isinstance(self.task_options, dict):
@@ -105,6 +106,7 @@ class TrainConfig(SavedConfig):
         check_int(self, "checkfreq", 1)
         check_int(self, "max_updates", 1)
         check_int(self, "patience", 0)
+        check_int(self, "restart_stalled", 0)
         for name in ("N", "n_gradient", "n_validation"):
             if getattr(self, name) is not None:
                 check_int(self, name, 1)
@@ -191,7 +193,7 @@ class TrainConfig(SavedConfig):
         """The trainer's plan: seeds, validation period and size, budget (spec §4.7)."""
         r = self.resolved()
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
-                           n_validation=r.n_validation, stall=rule_for(self.patience))
+                           n_validation=r.n_validation, stall=rule_for(self.patience), restarts=self.restart_stalled)
 
 
 def config_from_dict(cls, data: dict[str, Any]):
@@ -234,5 +236,5 @@ def check_positive(config, name: str) -> None:
 _TASK_DEFAULTS = ("N", "lr", "baseline_lr", "baseline_input_scale")
 
 #: Keys that may differ between a run folder's config and a resumed run.
-RESUMABLE_CHANGES = ("max_updates", "patience")
+RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 

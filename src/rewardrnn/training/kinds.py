@@ -83,7 +83,7 @@ def cli_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-_COMMON = {"seed": "seed", "seeds": "n_seeds", "patience": "patience"}
+_COMMON = {"seed": "seed", "seeds": "n_seeds", "patience": "patience", "restart_stalled": "restart_stalled"}
 KINDS: tuple[RunKind, ...] = (
     RunKind("actor-critic", "actor-critic", "native", "the actor-critic (Song et al. 2017)", TrainConfig,
             lambda task: task in TASKS,

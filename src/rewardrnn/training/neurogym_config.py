@@ -15,7 +15,7 @@ from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
 #: Keys that may differ between a saved run and a resumed one.
-RESUMABLE_CHANGES = ("max_updates", "patience")
+RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class NeuroGymTrainConfig(SavedConfig):
     target: float = 0.8
     max_trial_steps: int = 1000
     patience: int = DEFAULT_PATIENCE  # validations without progress before a seed stalls (0: never)
+    restart_stalled: int = 0  # times a stalled seed starts afresh (beyond the papers; 0: never)
 
     def __post_init__(self) -> None:
         neurogym.env_id(self.task)
@@ -50,6 +51,7 @@ class NeuroGymTrainConfig(SavedConfig):
         for name in ("N", "n_gradient", "max_updates", "checkfreq", "n_validation", "max_trial_steps"):
             check_int(self, name, 1)
         check_int(self, "patience", 0)
+        check_int(self, "restart_stalled", 0)
         for name in ("lr", "baseline_lr", "target"):
             check_positive(self, name)
         if self.dt_ms is not None:
@@ -75,4 +77,4 @@ class NeuroGymTrainConfig(SavedConfig):
 
     def plan(self) -> TrainerPlan:
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
-                           n_validation=self.n_validation, stall=rule_for(self.patience))
+                           n_validation=self.n_validation, stall=rule_for(self.patience), restarts=self.restart_stalled)

@@ -19,7 +19,7 @@ from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
 #: Keys that may differ between a saved run and a resumed one.
-RESUMABLE_CHANGES = ("n_trials", "stop_at_criterion", "patience")
+RESUMABLE_CHANGES = ("n_trials", "stop_at_criterion", "patience", "restart_stalled")
 #: Trials per seed of a run on a native task when ``n_trials`` is not given (the budget; a seed
 #: stops at Song's criterion).
 NATIVE_TRIALS = 50_000
@@ -62,6 +62,7 @@ class PerturbationTrainConfig(SavedConfig):
     choice_threshold: float | None = None
     n_validation: int | None = None
     patience: int = DEFAULT_PATIENCE  # validations without progress before a seed stalls (0: never)
+    restart_stalled: int = 0  # times a stalled seed starts afresh (beyond the papers; 0: never)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -71,6 +72,7 @@ class PerturbationTrainConfig(SavedConfig):
         check_seeds(self)
         check_int(self, "n_units", 12)
         check_int(self, "patience", 0)
+        check_int(self, "restart_stalled", 0)
         if self.chunk_trials is None:  # the family's default, saved as given (config.json names it)
             object.__setattr__(self, "chunk_trials", NATIVE_CHUNK_TRIALS if self.native else CHUNK_TRIALS)
         for name in ("n_trials", "chunk_trials", "n_validation"):
@@ -146,4 +148,4 @@ class PerturbationTrainConfig(SavedConfig):
         r = self.resolved()
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=r.chunk_trials, max_updates=r.n_trials,
                            n_validation=r.n_validation or 0, stop_at_criterion=self.stop_at_criterion,
-                           stall=rule_for(self.patience))
+                           stall=rule_for(self.patience), restarts=self.restart_stalled)

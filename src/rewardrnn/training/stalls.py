@@ -18,6 +18,11 @@ re-decides them:
   resetting the count by chance.
 
 ``patience=0`` turns both rules off.
+
+A remedy beyond the papers, off by default: ``--restart-stalled K`` starts a stalled seed afresh
+from a new initialisation (attempt k of seed s from ``fold(PRNGKey(s), RESTART_STREAM, k)``), at
+most K times; its trials count from the first attempt, and the summary says how many restarts
+it took.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from typing import Any
 
 #: Why a seed stalled (the ``stall_reason`` column and the summary's ``status``).
 SILENT, NO_PROGRESS = "never decides", "no progress"
+#: Status of the validation row at which a stalled seed started afresh (``--restart-stalled``).
+RESTARTED = "restarted"
 
 
 #: Validations without progress before a seed is declared stalled (``--patience``).
@@ -53,14 +60,17 @@ def rule_for(patience: int) -> StallRule | None:
     return StallRule(patience=patience) if patience > 0 else None
 
 
-def stall_reason(rows: list[dict[str, Any]], rule: StallRule) -> str | None:
-    """Why a seed whose validation rows (in order, update 0 first) are ``rows`` has stalled, or
-    None. The rows' ``score`` is what best tracking maximises; rows without a finite score (none
-    yet, or a history written before scores were kept) are not counted."""
+def stall_reason(rows: list[dict[str, Any]], rule: StallRule, from_update_zero: bool = True) -> str | None:
+    """Why a seed whose validation rows (in order) are ``rows`` has stalled, or None. The first
+    row is the untrained network's (update 0) unless ``from_update_zero`` is off (an attempt
+    after a restart, whose network was never validated untrained); it does not count as a silent
+    validation. The rows' ``score`` is what best tracking maximises; rows without a finite score
+    (none yet, or a history written before scores were kept) are not counted."""
     if not rule.enabled or not rows:
         return None
     tail = rows[-rule.silent_validations:]
-    if (len(rows) > rule.silent_validations and all("p_decision" in r for r in tail)
+    needed = rule.silent_validations + (1 if from_update_zero else 0)
+    if (len(rows) >= needed and all("p_decision" in r for r in tail)
             and all(_number(r["p_decision"]) <= rule.silent_level for r in tail)):
         return (f"{SILENT}: P(decision) <= {rule.silent_level:g} at the last {rule.silent_validations} "
                 f"validations")
@@ -83,13 +93,28 @@ def stall_reasons(history: list[dict[str, Any]], seeds: tuple[int, ...], rule: S
     every seed, as in metrics.csv). A seed that met its criterion never stalls."""
     reasons = {}
     for i, seed in enumerate(seeds):
-        rows = [r for r in history if r["seed"] == seed]
+        every = [r for r in history if r["seed"] == seed]
+        rows = current_attempt(every)
         if any(r.get("criterion_met") for r in rows):
             continue
-        reason = stall_reason(rows, rule)
+        reason = stall_reason(rows, rule, from_update_zero=len(rows) == len(every))
         if reason is not None:
             reasons[i] = reason
     return reasons
+
+
+def current_attempt(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a seed's current attempt: those after its last restart (``--restart-stalled``;
+    the row of a restart has status ``restarted``)."""
+    starts = [k for k, r in enumerate(rows) if r.get("status") == RESTARTED]
+    return rows[starts[-1] + 1:] if starts else rows
+
+
+def attempts(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """(restarts so far, updates spent before the current attempt) of a seed's rows: a restart
+    row's ``updates`` is the total at which the seed started afresh."""
+    starts = [r for r in rows if r.get("status") == RESTARTED]
+    return len(starts), int(starts[-1]["updates"]) if starts else 0
 
 
 def _number(value) -> float:

@@ -29,8 +29,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from rewardrnn.keys import RESTART_STREAM, fold
 from rewardrnn.learners.base import Learner, all_finite
-from rewardrnn.training.stalls import StallRule, stall_reasons
+from rewardrnn.training.stalls import RESTARTED, StallRule, attempts, stall_reasons
 
 #: Name of the vmap axis over seeds.
 SEED_AXIS = "seed"
@@ -44,7 +45,8 @@ RUNNING, REACHED, BUDGET, NON_FINITE, STALLED = ("running", "reached criterion",
 class TrainerPlan:
     """What the loop needs beyond the learner: seeds, updates between validations, the budget
     (in updates; rounded up to a whole chunk), validation trials, whether a seed stops at its
-    criterion, and the stall rule (None: no stall detection)."""
+    criterion, the stall rule (None: no stall detection) and how many times a stalled seed starts
+    afresh."""
 
     seeds: tuple[int, ...]
     checkfreq: int
@@ -52,6 +54,7 @@ class TrainerPlan:
     n_validation: int
     stop_at_criterion: bool = True
     stall: StallRule | None = None
+    restarts: int = 0  # times a stalled seed may start afresh (--restart-stalled)
 
 
 class TrainerState(NamedTuple):
@@ -167,6 +170,9 @@ class Trainer:
         self.learner, self.plan = learner, plan
         self.steps = HostSteps(learner, plan) if learner.host_stepped else CompiledSteps(learner, plan)
         self.stalled: dict[int, str] = {}  # seed index -> reason; derived from the history (run)
+        n = len(plan.seeds)
+        self.restarts = np.zeros(n, np.int64)  # per seed, derived from the history (run)
+        self.offset = np.zeros(n, np.int64)  # updates spent in earlier attempts
 
     def initial_state(self) -> TrainerState:
         return initial_state(self.learner, self.plan.seeds)
@@ -176,7 +182,11 @@ class Trainer:
         stalled, and within the budget."""
         stopped = state.nonfinite | (state.done if self.plan.stop_at_criterion else False)
         stalled = np.isin(np.arange(len(self.plan.seeds)), list(self.stalled))
-        return ~stopped & ~stalled & (np.asarray(self.learner.updates(state.learner)) < self.plan.max_updates)
+        return ~stopped & ~stalled & (self.total_updates(state) < self.plan.max_updates)
+
+    def total_updates(self, state: TrainerState) -> np.ndarray:
+        """Updates per seed, counting the attempts before a restart."""
+        return self.offset + np.asarray(self.learner.updates(state.learner))
 
     def record(self, state: TrainerState, perf: dict[str, np.ndarray], active: np.ndarray
                ) -> tuple[TrainerState, np.ndarray, np.ndarray]:
@@ -192,9 +202,9 @@ class Trainer:
         pick = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda a, b: np.where(improved.reshape((-1,) + (1,) * (np.ndim(a) - 1)), np.asarray(a), np.asarray(b)),
             new, old)
-        updates = np.asarray(self.learner.updates(state.learner))
-        reached_at = np.asarray(perf.get("criterion_update", updates), np.float64)  # NaN for inactive seeds
-        reached_at = np.nan_to_num(reached_at, nan=-1).astype(np.int64)
+        updates = self.total_updates(state)
+        own = np.asarray(perf.get("criterion_update", updates - self.offset), np.float64)  # NaN: inactive seeds
+        reached_at = np.where(np.isfinite(own), own + self.offset, -1).astype(np.int64)
         state = state._replace(
             best=pick(self.learner.best_params(state.learner), state.best),
             best_score=np.where(improved, score, state.best_score).astype(np.float32),
@@ -213,9 +223,29 @@ class Trainer:
                 for i in range(len(self.plan.seeds))]
 
     def find_stalls(self, history: list[dict]) -> None:
-        """Re-decide which seeds have stalled from the validation history (the plan's rule)."""
+        """Re-decide from the validation history which seeds have stalled (the plan's rule), and
+        how many times each has started afresh."""
+        for i, seed in enumerate(self.plan.seeds):
+            self.restarts[i], self.offset[i] = attempts([r for r in history if r["seed"] == seed])
         if self.plan.stall is not None:
             self.stalled = stall_reasons(history, self.plan.seeds, self.plan.stall)
+
+    def restart_stalled(self, state: TrainerState, rows: list[dict]) -> TrainerState:
+        """Start afresh each seed that stalled at this validation and may still restart: a new
+        initialisation (keys.RESTART_STREAM), its best so far kept; its row says ``restarted``."""
+        for row in rows:
+            i = self.plan.seeds.index(row["seed"])
+            if i not in self.stalled or self.restarts[i] >= self.plan.restarts:
+                continue
+            fresh = self.learner.init(fold(jax.random.PRNGKey(row["seed"]), RESTART_STREAM, int(self.restarts[i]) + 1))
+            learner = jax.tree_util.tree_map(lambda full, one, i=i: _put_back(full, np.asarray(one)[None], np.array([i])),
+                                             state.learner, fresh)
+            state = state._replace(learner=learner)
+            self.offset[i] = row["updates"]
+            self.restarts[i] += 1
+            row.update(status=RESTARTED)
+            del self.stalled[i]
+        return state
 
     def run(self, state: TrainerState, history: list[dict], trace: np.ndarray, *,
             save: Callable[[TrainerState, list[dict], np.ndarray], None],
@@ -233,6 +263,7 @@ class Trainer:
             for row in rows:  # a seed that stalled at this validation says so in its row
                 i = self.plan.seeds.index(row["seed"])
                 row.update(status=status[i], stall_reason=self.stalled.get(i, ""))
+            state = self.restart_stalled(state, rows)
             history.extend(rows)
             save(state, history, trace)
             show(rows)
@@ -253,12 +284,13 @@ class Trainer:
         mean metrics (absent at update 0), whether it is a new best / met the criterion now, its
         status and the wall seconds so far."""
         rows = []
-        updates = np.asarray(self.learner.updates(state.learner))
+        updates = self.total_updates(state)
         status = self.status(state)
         for i, seed in enumerate(self.plan.seeds):
             if not active[i]:
                 continue
-            row = {"seed": seed, "updates": int(updates[i]), "trials": int(updates[i]) * self.learner.trials_per_update}
+            row = {"seed": seed, "updates": int(updates[i]), "trials": int(updates[i]) * self.learner.trials_per_update,
+                   "attempt": int(self.restarts[i])}
             row.update({k: float(v[i]) for k, v in perf.items() if k != "criterion_update"})
             row["score"] = float(np.asarray(self.learner.score({k: v[i:i + 1] for k, v in perf.items()}))[0])
             row.update({k: float(np.asarray(v)[i]) for k, v in (metrics or {}).items()})
@@ -273,7 +305,7 @@ class Trainer:
         seeds that reached it, wall seconds."""
         per_update = self.learner.trials_per_update
         status = self.status(state)
-        updates = np.asarray(self.learner.updates(state.learner))
+        updates = self.total_updates(state)
         seeds = []
         for i, seed in enumerate(self.plan.seeds):
             crit = int(state.criterion_update[i])
@@ -284,6 +316,8 @@ class Trainer:
                    "best_score": _finite_or_none(state.best_score[i])}
             if i in self.stalled:
                 row["stall_reason"] = self.stalled[i]
+            if self.plan.restarts:
+                row["restarts"] = int(self.restarts[i])
             if trace.shape[1]:
                 row["final_trace_mean"] = float(np.nanmean(trace[i, max(0, int(updates[i]) - 100):int(updates[i])]))
             seeds.append(row)
@@ -294,7 +328,8 @@ class Trainer:
             stats = {"median_trials_to_criterion": statistics.median(hit), "iqr": [float(q1), float(q3)]}
         total_trials = int(updates.sum()) * per_update
         return {"criterion": self.learner.describe_criterion(), "wall_s": round(wall_s, 3),
-                "seeds_reached": len(hit), "seeds_stalled": len(self.stalled), **stats, "seeds": seeds,
+                "seeds_reached": len(hit), "seeds_stalled": len(self.stalled),
+                "restarts": int(self.restarts.sum()), **stats, "seeds": seeds,
                 "trials_per_s_all_seeds": round(total_trials / wall_s, 1) if wall_s > 0 else None}
 
 
