@@ -57,7 +57,7 @@ def test_summary_of_planted_seed_rows():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--tasks", "rdm-fixed"], "not a Miconi task"),
+    (["--tasks", "dnms,rdm-fixd"], "'rdm-fixd' is not a task"),
     (["--baselines", "trial-type,oracle"], "not a reward baseline"),
     (["--seeds", "0"], "--seeds must be"),
     (["--trials", "10"], "--trials must be"),
@@ -74,3 +74,16 @@ def test_bad_experiment_options_exit_2_with_one_line(tmp_path, args, message):
 def test_an_experiment_needs_a_baseline():
     with pytest.raises(ConfigError, match="at least one task and one baseline"):
         BaselinesExperiment(baselines=())
+
+
+def test_a_song_task_gets_the_rate_network_acting_and_the_actor_critic_on_the_task_itself():
+    from rewardrnn.experiments.baselines import BaselinesExperiment
+    from rewardrnn.training.kinds import kind_of
+
+    cells = BaselinesExperiment(tasks=("rdm-fixed",), baselines=("trial-type", "value"), seeds=2,
+                                trials=1000).cells()
+    assert [(task, name, kind_of(config).name) for task, name, config in cells] == [
+        ("rdm-fixed", "trial-type", "perturbation/native"), ("rdm-fixed", "value", "perturbation/native"),
+        ("rdm-fixed", "actor-critic", "actor-critic")]
+    assert all(config.patience == 0 for _, _, config in cells)  # fixed budgets: no stall stop
+    assert cells[0][2].chunk_trials == 500 and cells[2][2].max_updates == 100  # 10 trials per update

@@ -297,8 +297,8 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     assert refused.exit_code == 2 and "--dt does not apply" in refused.output
     refused = runner.invoke(app, ["train", "rdm-fixed", "--resume", "--out", str(out)])
     assert refused.exit_code == 2 and "holds a run of another learner (dnms)" in refused.output
-    bad = runner.invoke(app, ["train", "rdm-fixed", "--learner", "perturbation", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "does not train with the perturbation learner" in bad.output
+    bad = runner.invoke(app, ["train", "dnms", "--learner", "actor-critic", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "does not train with the actor-critic learner" in bad.output
     bad = runner.invoke(app, ["train", "dnms", "--dt", "5", "--out", str(tmp_path / "z")])
     assert bad.exit_code == 2 and "--dt does not apply to the perturbation rule" in bad.output
     assert not (tmp_path / "z").exists()  # refused before any work

@@ -131,7 +131,7 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
     # ---- the learner interface ---------------------------------------------------------------
     def evaluate(self, state: PerturbationState, key: jax.Array, n: int) -> dict[str, jax.Array]:
         """Song's performance numbers on ``n`` fresh trials (kicks on, no learning)."""
-        trials, outcomes, _ = self.simulate(state.params, key, n)
+        trials, outcomes, _, _ = self.simulate(state.params, key, n)
         return self.env.performance(trials, outcomes)
 
     def describe(self) -> str:
@@ -176,18 +176,26 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
                                                    trace_mask, learn)
         return new, NativeTrial(condition, error, actions, r_prev[:, :self.n_choices], baseline, value_loss)
 
-    def simulate(self, params: rate.Params, key: jax.Array, n: int,
-                 condition: jax.Array | None = None) -> tuple[Trials, Outcomes, jax.Array]:
-        """``n`` trials (kicks on, no learning; conditions drawn uniformly unless given): the
-        trials, their outcomes and the rates (T, n, N) each step's action read."""
-        k_trials, k_runs = jax.random.split(key)
+    def simulate(self, params: rate.Params, key: jax.Array, n: int, condition: jax.Array | None = None,
+                 keep_rates: bool = False) -> tuple[Trials, Outcomes, jax.Array | None, jax.Array]:
+        """``n`` trials at once (kicks on, no learning; conditions drawn uniformly unless given),
+        stepped together with each step's kicks drawn as it comes, so memory is that of one
+        step (not of whole trials). Returns the trials, their outcomes, the rates (T, n, N) each
+        step's action read (``keep_rates``; None otherwise) and the inputs (T, n, n_in)."""
+        k_trials, k_in, k_x0, k_kick = jax.random.split(key, 4)
         trials = self.env.sample_trials(k_trials, n, condition)
-        xbar = jnp.zeros(self.network.n_units, jnp.float32)
+        inputs = self.env.inputs(k_in, trials)  # U[k] drives x_k -> x_{k+1}
+        shape = (n, self.network.n_units)
 
-        def one(trial, k):
-            one_trial = jax.tree_util.tree_map(lambda a: a[None], trial)
-            *_, r_prev, _, actions = self.act(params, xbar, k, one_trial)
-            return actions, r_prev
+        def body(x, step):
+            t, u = step
+            k_when, k_size = jax.random.split(jax.random.fold_in(k_kick, t))
+            when = jax.random.bernoulli(k_when, self.kick_prob_per_step, shape) & (t >= self.config.kick_start)
+            kick = when * self.config.kick_amplitude * jax.random.uniform(k_size, shape, jnp.float32, -1.0, 1.0)
+            r_now = rate.rates(x, self.network)
+            return rate.step(params, self.network, x, u, kick, self.a), (self.actions(r_now),
+                                                                          r_now if keep_rates else None)
 
-        actions, r_prev = jax.vmap(one, out_axes=1)(trials, jax.random.split(k_runs, n))
-        return trials, self.env.outcomes(trials, actions), r_prev
+        x0 = rate.initial_state(k_x0, self.network, (n,))
+        _, (actions, r_prev) = jax.lax.scan(body, x0, (jnp.arange(self.n_steps), inputs))
+        return trials, self.env.outcomes(trials, actions), r_prev, inputs

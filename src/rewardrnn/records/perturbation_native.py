@@ -44,19 +44,18 @@ def record(learner: NativePerturbationLearner, state: PerturbationState, key: ja
 
     @jax.jit
     def simulate(key, condition):
-        trials, outcomes, r_prev = learner.simulate(state.params, key, condition.shape[0], condition)
-        return trials, outcomes, r_prev
+        return learner.simulate(state.params, key, condition.shape[0], condition, keep_rates=path is not None)
 
     parts, activity = [], []
     for i, start in enumerate(range(0, n_total, batch_size)):
         cond = conditions[start:start + batch_size]
         padded = np.resize(cond, batch_size)
-        trials, outcomes, r_prev = simulate(jax.random.fold_in(key, i), jnp.asarray(padded))
+        trials, outcomes, r_prev, inputs = simulate(jax.random.fold_in(key, i), jnp.asarray(padded))
         keep = len(cond)
         parts.append(jax.tree_util.tree_map(lambda a, k=keep: np.asarray(a)[:k], (trials, per_trial_outcomes(outcomes))))
         if path is not None:
             activity.append(_activity(learner, state, jax.random.fold_in(key, 10_000 + i), trials, outcomes,
-                                      r_prev, keep))
+                                      r_prev, inputs, keep))
     trials, out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
     table = behaviour_columns(env, trials, out)
     if path is None:
@@ -78,18 +77,15 @@ def record(learner: NativePerturbationLearner, state: PerturbationState, key: ja
 
 
 def _activity(learner: NativePerturbationLearner, state: PerturbationState, key: jax.Array, trials, outcomes,
-              r_prev: jax.Array, keep: int) -> dict[str, np.ndarray]:
+              r_prev: jax.Array, inputs: jax.Array, keep: int) -> dict[str, np.ndarray]:
     """One batch's activity arrays, trial-major, NaN (or -1) after each trial's end."""
-    env = learner.env
-    k_inputs, k_value = jax.random.split(key)
     valid = np.asarray(outcomes.mask).T[:keep] > 0  # (n, T)
     rates = np.swapaxes(np.asarray(r_prev), 0, 1)[:keep]
-    # the inputs each step had received (drawn afresh: the engine's noise is not kept by simulate)
-    inputs = np.asarray(env.inputs(k_inputs, trials))
+    inputs = np.asarray(inputs)
     shown = np.swapaxes(np.concatenate([np.zeros_like(inputs[:1]), inputs[:-1]]), 0, 1)[:keep]
     after = np.concatenate([np.asarray(r_prev)[1:], np.asarray(r_prev)[-1:]])  # rates after each step, as trained
     read = after if learner.config.value_input == "rates" else inputs  # (T, n, ...) what the value network read
-    value = _expected_reward(learner, state, k_value, trials, np.swapaxes(read, 0, 1)[:keep], keep)
+    value = _expected_reward(learner, state, key, trials, np.swapaxes(read, 0, 1)[:keep], keep)
     actions = np.swapaxes(np.asarray(learner.actions(r_prev)), 0, 1)[:keep]
     nan_after = lambda a: np.where(valid.reshape(valid.shape + (1,) * (a.ndim - 2)), a, np.nan).astype(np.float32)  # noqa: E731
     return {"rates": nan_after(rates), "inputs": nan_after(shown), "value": nan_after(value),
