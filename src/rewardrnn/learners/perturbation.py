@@ -366,10 +366,13 @@ class PerturbationLearner:
     def kicks(self, key: jax.Array) -> jax.Array:
         """(T, N) perturbations: A U(-1, 1) with probability p per neuron and ms (per step:
         ``1 - (1 - p)^(dt / 1 ms)``, p itself at Miconi's 1 ms), from step ``kick_start`` on."""
+        on = (jnp.arange(self.n_steps) >= self.config.kick_start)[:, None]
+        return self.kick_values(key, (self.n_steps, self.network.n_units), on)
+
+    def kick_values(self, key: jax.Array, shape: tuple[int, ...], on: jax.Array) -> jax.Array:
+        """Kicks of ``shape``: A U(-1, 1) with the per-step probability, where ``on`` allows."""
         k_when, k_size = jax.random.split(key)
-        shape = (self.n_steps, self.network.n_units)
-        when = jax.random.bernoulli(k_when, self.kick_prob_per_step, shape)
-        when = when & (jnp.arange(shape[0]) >= self.config.kick_start)[:, None]
+        when = jax.random.bernoulli(k_when, self.kick_prob_per_step, shape) & on
         return when * self.config.kick_amplitude * jax.random.uniform(k_size, shape, jnp.float32, -1.0, 1.0)
 
     def run(self, params: rate.Params, xbar: jax.Array, x0: jax.Array, inputs: jax.Array, kicks: jax.Array):

@@ -75,12 +75,11 @@ DEFAULT_DT_MS, DEFAULT_TAU_MS, DEFAULT_THRESHOLD = 10.0, 100.0, 0.3
 
 class NativeTrial(NamedTuple):
     """What one trial produced: its condition, its error (minus its total reward), the actions
-    (T,), the choice units' rates (T, K), the baseline's mean and the value network's loss."""
+    (T,), the baseline's mean and the value network's loss."""
 
     trial_type: jax.Array
     error: jax.Array
     actions: jax.Array
-    choice_rates: jax.Array
     baseline: jax.Array
     value_loss: jax.Array
 
@@ -174,7 +173,7 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
         read = r if self.config.value_input == "rates" else inputs
         new, baseline, value_loss = self.reinforce(state, key, condition, read, kicks, xbar, r_prev, dx, error,
                                                    trace_mask, learn)
-        return new, NativeTrial(condition, error, actions, r_prev[:, :self.n_choices], baseline, value_loss)
+        return new, NativeTrial(condition, error, actions, baseline, value_loss)
 
     def simulate(self, params: rate.Params, key: jax.Array, n: int, condition: jax.Array | None = None,
                  keep_rates: bool = False) -> tuple[Trials, Outcomes, jax.Array | None, jax.Array]:
@@ -189,9 +188,7 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
 
         def body(x, step):
             t, u = step
-            k_when, k_size = jax.random.split(jax.random.fold_in(k_kick, t))
-            when = jax.random.bernoulli(k_when, self.kick_prob_per_step, shape) & (t >= self.config.kick_start)
-            kick = when * self.config.kick_amplitude * jax.random.uniform(k_size, shape, jnp.float32, -1.0, 1.0)
+            kick = self.kick_values(jax.random.fold_in(k_kick, t), shape, t >= self.config.kick_start)
             r_now = rate.rates(x, self.network)
             return rate.step(params, self.network, x, u, kick, self.a), (self.actions(r_now),
                                                                           r_now if keep_rates else None)

@@ -92,8 +92,9 @@ def stall_reasons(history: list[dict[str, Any]], seeds: tuple[int, ...], rule: S
     """Seed index -> reason, for every seed of ``seeds`` that has stalled in ``history`` (rows of
     every seed, as in metrics.csv). A seed that met its criterion never stalls."""
     reasons = {}
+    by_seed = rows_by_seed(history, seeds)
     for i, seed in enumerate(seeds):
-        every = [r for r in history if r["seed"] == seed]
+        every = by_seed[seed]
         rows = current_attempt(every)
         if any(r.get("criterion_met") for r in rows):
             continue
@@ -101,6 +102,14 @@ def stall_reasons(history: list[dict[str, Any]], seeds: tuple[int, ...], rule: S
         if reason is not None:
             reasons[i] = reason
     return reasons
+
+
+def rows_by_seed(history: list[dict[str, Any]], seeds: tuple[int, ...]) -> dict[int, list[dict[str, Any]]]:
+    """Each seed's rows of ``history``, in order (one pass over the history)."""
+    grouped: dict[int, list[dict[str, Any]]] = {seed: [] for seed in seeds}
+    for row in history:
+        grouped.setdefault(row["seed"], []).append(row)
+    return grouped
 
 
 def current_attempt(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from rewardrnn.keys import RESTART_STREAM, fold
 from rewardrnn.learners.base import Learner, all_finite
-from rewardrnn.training.stalls import RESTARTED, StallRule, attempts, stall_reasons
+from rewardrnn.training.stalls import RESTARTED, StallRule, attempts, rows_by_seed, stall_reasons
 
 #: Name of the vmap axis over seeds.
 SEED_AXIS = "seed"
@@ -225,8 +225,9 @@ class Trainer:
     def find_stalls(self, history: list[dict]) -> None:
         """Re-decide from the validation history which seeds have stalled (the plan's rule), and
         how many times each has started afresh."""
+        by_seed = rows_by_seed(history, self.plan.seeds)
         for i, seed in enumerate(self.plan.seeds):
-            self.restarts[i], self.offset[i] = attempts([r for r in history if r["seed"] == seed])
+            self.restarts[i], self.offset[i] = attempts(by_seed[seed])
         if self.plan.stall is not None:
             self.stalled = stall_reasons(history, self.plan.seeds, self.plan.stall)
 
