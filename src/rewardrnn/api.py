@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rewardrnn.tasks import files as task_files
+from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.training.kinds import kind_for
 from rewardrnn.training.run import TrainResult
 from rewardrnn.training.run import train as _train
@@ -18,9 +20,15 @@ from rewardrnn.training.run_folder import RunFolder
 from rewardrnn.verbs import analyze, evaluate, evaluation_report, fixedpoints, plot, record  # noqa: F401  (the API)
 
 
-def train(task: str = "rdm-fixed", out: str | Path = "runs/run", *, learner: str | None = None,
+def train(task: str | Protocol = "rdm-fixed", out: str | Path = "runs/run", *, learner: str | None = None,
           resume: bool = False, overwrite: bool = False, progress: bool = True, **options: Any) -> TrainResult:
-    """Train ``task`` into the run folder ``out`` with its learner (``learner`` to name it):
+    """Train ``task`` into the run folder ``out`` with its learner (``learner`` to name it).
+
+    ``task`` is a registered name, a task file (``"path/to/my_task.py:MY_TASK"``) or a
+    :class:`~rewardrnn.tasks.Protocol` object held by a module-level name of a ``.py`` file (the
+    run folder records that file, so that every verb can load the task again). A variant is
+    ``task_settings={"stimulus.duration": "uniform(300, 700)", ...}``
+    (:mod:`rewardrnn.tasks.variants`).
     Song's tasks with the actor-critic (or, ``learner="perturbation"``, Miconi's rule with the rate
     network acting), Miconi's with the perturbation rule, ``ngym:<id>`` with the actor-critic on
     NeuroGym. ``options`` are the fields of the kind's config
@@ -28,6 +36,8 @@ def train(task: str = "rdm-fixed", out: str | Path = "runs/run", *, learner: str
     :class:`~rewardrnn.training.PerturbationTrainConfig`: ``n_trials``, ``nonlinearity``...;
     :class:`~rewardrnn.training.NeuroGymTrainConfig`); an option of another learner is refused by
     name."""
+    if isinstance(task, Protocol):
+        task = task_files.locate(task)
     kind = kind_for(task, learner)
     kind.check_fields(options)
     return _train(kind.config_class(task=task, **options), out, resume=resume, overwrite=overwrite, progress=progress)

@@ -26,11 +26,24 @@ def _clean_errors():
 
 
 @app.command()
-def tasks() -> None:
-    """List the tasks, one line each, with the learners that train them."""
+def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (path/to/file.py:NAME): list what "
+                                                "--set can vary in it, with the current values")) -> None:
+    """List the tasks, one line each, with the learners that train them; with TASK, the keys of
+    its variants (`--set KEY=VALUE`) and their values."""
     from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
-    from rewardrnn.tasks.registry import list_tasks
+    from rewardrnn.tasks.registry import get_task, list_tasks
+    from rewardrnn.tasks.variants import SAMPLER_SYNTAX, settable
     from rewardrnn.training.kinds import learners_for
+
+    if task is not None:
+        with _clean_errors():
+            if task in CONTINUOUS_TASKS:
+                raise ConfigError(f"{task} is one of Miconi's tasks, which have no --set keys (they are not protocols)")
+            protocol = get_task(task)
+        typer.echo(f"{protocol.name}: {protocol.summary}\nsettable with --set KEY=VALUE (durations: {SAMPLER_SYNTAX}):")
+        for key, value in settable(protocol).items():
+            typer.echo(f"  {key:<28} {value}")
+        return
 
     def learners(name: str) -> str:
         return " + ".join(learners_for(name))
@@ -46,7 +59,9 @@ def tasks() -> None:
 
 @app.command()
 def train(
-    task: str = typer.Argument(..., help="task name (see `rewardrnn tasks`), or ngym:<NeuroGym environment id>"),
+    task: Optional[str] = typer.Argument(None, help="task name (see `rewardrnn tasks`), a task file "
+                                         "path/to/file.py:NAME, or ngym:<NeuroGym environment id> [default: the run "
+                                         "file's]"),
     out: Path = typer.Option(Path("runs/run"), "--out", "-o", help="run folder"),
     seed: Optional[int] = typer.Option(None, help="first seed; seed s uses PRNGKey(s) [default: 1]"),
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained together: seed .. seed+seeds-1 [default: 1]"),
@@ -79,13 +94,17 @@ def train(
     tau: Optional[float] = typer.Option(None, help="perturbation learner on a native task: time constant of the rate network, ms [default: 100]"),
     choice_threshold: Optional[float] = typer.Option(None, help="perturbation learner on a native task: a choice unit's rate above this takes its action [default: 0.3]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
+    settings: Optional[list[str]] = typer.Option(
+        None, "--set", help="a task variant, repeatable: KEY=VALUE such as stimulus.duration=uniform(300,700), "
+        "conditions.coherence=0,12.8,51.2, rewards.correct=2, tmax_ms=3000 (`rewardrnn tasks TASK` lists the keys)"),
+    run_file: Optional[Path] = typer.Option(None, "--config", help="a run file (TOML) with every option; the "
+                                            "command line's override it (`rewardrnn config RUN` writes one)"),
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Train a task to its stop criterion; writes config, metrics and checkpoints to --out.
     A flag that does not apply to the task's learner is refused."""
-    from rewardrnn.training.kinds import kind_for
     from rewardrnn.training.run import train as run_training
 
     flags = dict(seed=seed, seeds=seeds, dt=dt, N=n_units, lr=lr, baseline_lr=baseline_lr, baseline=baseline,
@@ -98,8 +117,8 @@ def train(
     with _clean_errors():
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
-        kind = kind_for(task, learner)
-        given = kind.config_options(task, flags)
+        flags["set"] = _task_settings(settings)
+        task, kind, given = _options(task, learner, flags, run_file)
         config = _config_for(out, resume, kind, task, given)
         with _interruptible(out):
             result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
@@ -111,6 +130,37 @@ def train(
         typer.echo(f"median trials to criterion {summary['median_trials_to_criterion']:g} "
                    f"(IQR {summary['iqr'][0]:g}-{summary['iqr'][1]:g}) over {summary['seeds_reached']} seed(s)")
     typer.echo(f"{summary['wall_s']:.1f} s; run folder: {out}")
+
+
+def _task_settings(assignments: list[str] | None) -> dict | None:
+    """``--set KEY=VALUE`` flags as a mapping (None when none was given)."""
+    from rewardrnn.tasks.variants import parse_assignment
+
+    if not assignments:
+        return None
+    return dict(parse_assignment(text) for text in assignments)
+
+
+def _options(task: str | None, learner: str | None, flags: dict, run_file: Path | None):
+    """(task, kind, config fields) from the run file (if any) with the command line's flags on
+    top; the file's own values are checked on their own first, so that an error names the file."""
+    from rewardrnn.training import run_files
+    from rewardrnn.training.kinds import kind_for
+
+    file_fields = run_files.read(run_file) if run_file is not None else {}
+    task = task if task is not None else file_fields.get("task")
+    if task is None:
+        raise ConfigError("give a task: `rewardrnn train TASK` or `task = \"...\"` in a --config run file")
+    learner = learner if learner is not None else file_fields.get("learner")
+    kind = kind_for(task, learner)
+    file_fields = {k: v for k, v in file_fields.items() if k not in ("task", "learner")}
+    if run_file is not None:
+        run_files.check_keys(run_file, kind, file_fields)
+        try:
+            kind.config_class(task=task, **file_fields)
+        except ConfigError as error:
+            raise ConfigError(f"--config {run_file}: {error}") from None
+    return task, kind, run_files.merge(file_fields, kind.config_options(task, flags))
 
 
 def _json_object(text: str | None) -> dict | None:
@@ -163,6 +213,7 @@ def _config_for(out: Path, resume: bool, kind, task: str, given: dict):
     try:
         if resume and (out / run_folder.CONFIG).is_file():
             data, identity = run_folder.read_config_json(out)
+            run_folder.check_task_source(out, identity)
             if identity["kind"] != kind.name:
                 raise RunFolderError(f"{out} holds a run of another learner ({data.get('task')}); choose another --out")
             return dataclasses.replace(kind.config_class.from_dict(data), task=task, **given)
@@ -173,6 +224,18 @@ def _config_for(out: Path, resume: bool, kind, task: str, given: dict):
             if message.startswith(f"{field} "):
                 raise ConfigError(cli_flag(flag) + message[len(field):]) from None
         raise
+
+
+@app.command("config")
+def show_config(run: Path = typer.Argument(..., help="run folder")) -> None:
+    """Print a run's resolved configuration as a run file (TOML): `rewardrnn config RUN > run.toml`,
+    then `rewardrnn train --config run.toml` repeats it with identical parameters."""
+    from rewardrnn.training.run_files import to_toml
+    from rewardrnn.training.run_folder import RunFolder
+
+    with _clean_errors():
+        text = to_toml(RunFolder(run).resolved)
+    typer.echo(text, nl=False)
 
 
 @app.command()

@@ -29,19 +29,28 @@ import numpy as np
 from gymnasium import spaces
 
 from rewardrnn.tasks.engine import TaskEnv
+from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.tasks.registry import TASKS, get_task
+from rewardrnn.tasks.variants import vary
 
 #: Gymnasium id of every task: "rewardrnn/RdmFixed-v0", ...
 ENV_IDS = {name: "rewardrnn/" + "".join(part.capitalize() for part in name.split("-")) + "-v0" for name in TASKS}
 
 
 class TaskGymEnv(gymnasium.Env):
-    """A rewardrnn task (``task`` name, ``dt_ms``, task options) as a Gymnasium environment."""
+    """A rewardrnn task as a Gymnasium environment: ``task`` is a registered name, a task file
+    (``path/to/file.py:NAME``) or any :class:`~rewardrnn.tasks.Protocol`; ``settings`` a variant
+    (``{"stimulus.duration": "uniform(300, 700)"}``, :mod:`rewardrnn.tasks.variants`);
+    ``task_options`` the task's own options (``juice_ratio=4.1``); ``dt_ms`` the time step."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, task: str = "rdm-fixed", dt_ms: float = 10.0, **task_options: Any):
-        self.protocol = get_task(task, **task_options)
+    def __init__(self, task: str | Protocol = "rdm-fixed", dt_ms: float = 10.0, settings: dict | None = None,
+                 **task_options: Any):
+        if isinstance(task, Protocol) and task_options:
+            raise TypeError(f"a Protocol object takes no task options, got {sorted(task_options)}")
+        base = task if isinstance(task, Protocol) else get_task(task, **task_options)
+        self.protocol = vary(base, settings or {})
         self.task_env = TaskEnv(self.protocol, dt_ms)
         e = self.task_env
         self.observation_space = spaces.Box(-np.inf, np.inf, (e.n_inputs,), np.float32)

@@ -243,6 +243,19 @@ def _dnms_choice(task, table, ds, result):
     result.figures["p_correct_by_trial_type"] = figs.bars(100 * by_type, "correct (%)")
 
 
+def generic_suite(task: Protocol) -> SongSuite:
+    """The analyses of a task without a suite of its own (a user's protocol): PSTHs aligned on
+    the first epoch with a noisy input (else the one before the response epoch), sorted by the
+    last condition variable and the choice, over that epoch's longest duration."""
+    names = [e.name for e in task.epochs]
+    noisy = [e for e in names if any(e in epochs for epochs in task.noisy_inputs.values())]
+    response = names.index(task.response_epoch)
+    stimulus = noisy[0] if noisy else names[max(response - 1, 0)]
+    epoch = task.epochs[names.index(stimulus)]
+    length = epoch.duration.max_ms if epoch.duration is not None else task.tmax_ms
+    return SongSuite(stimulus, (list(task.conditions)[-1], "choice"), (-200, min(length + 200, task.tmax_ms)))
+
+
 SUITES = {
     "dnms-choice": SongSuite("test", ("sample", "test"), (-500, 600), (-600, 100), specific=_dnms_choice),
     "rdm-fixed": SongSuite("stimulus", ("coherence", "choice"), specific=_rdm_fixed),
@@ -258,7 +271,7 @@ SUITES = {
 def analyze(task: Protocol, table: pd.DataFrame, ds: xr.Dataset) -> Analysis:
     """Every analysis of spec §6 that fits ``task``: ``table`` is a (large) behaviour table, ``ds``
     an activity dataset of the same network."""
-    suite = SUITES[task.name]
+    suite = SUITES.get(task.name) or generic_suite(task)
     result = Analysis()
     result.numbers["performance"] = {k: _fmt(v) for k, v in table_performance(task, table).items()}
     result.numbers["trials"] = {"behaviour": len(table), "activity": int(ds.sizes["trial"])}

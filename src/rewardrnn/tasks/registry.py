@@ -8,6 +8,7 @@ from typing import Any
 
 from rewardrnn.errors import ConfigError, UnknownNameError
 from rewardrnn.tasks.dnms import DNMS_CHOICE
+from rewardrnn.tasks import files, variants
 from rewardrnn.tasks.economic import ECONOMIC, economic_choice
 from rewardrnn.tasks.mante import MANTE
 from rewardrnn.tasks.multisensory import MULTISENSORY
@@ -24,8 +25,14 @@ FACTORIES: dict[str, Callable[..., Protocol]] = {"economic": economic_choice}
 
 
 def get_task(name: str, **options: Any) -> Protocol:
-    """The protocol registered as ``name``, built with ``options`` if it takes any; an error
-    listing the known names (or the task's options) otherwise."""
+    """The protocol registered as ``name`` (or defined in a file, ``path/to/file.py:NAME``),
+    built with ``options`` if it takes any; an error listing the known names (or the task's
+    options) otherwise."""
+    if files.is_task_file(name):
+        if options:
+            raise ConfigError(f"a task from a file takes no options, got {sorted(options)}; set its fields with "
+                              f"task settings instead")
+        return files.load(name)
     if name not in TASKS:
         raise UnknownNameError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
     if not options:
@@ -36,6 +43,17 @@ def get_task(name: str, **options: Any) -> Protocol:
         raise ConfigError(f"task {name!r} has no option(s) {unknown}; "
                           f"its options: {', '.join(allowed) if allowed else 'none'}")
     return FACTORIES[name](**options)
+
+
+def build_task(name: str, options: dict[str, Any] | None = None, settings: dict[str, Any] | None = None) -> Protocol:
+    """The protocol ``name`` with its ``options`` (factory keyword arguments) and ``settings``
+    (a variant, :mod:`rewardrnn.tasks.variants`; normalised) applied."""
+    return variants.apply(get_task(name, **(options or {})), settings or {})
+
+
+def is_protocol_task(name: Any) -> bool:
+    """True for a registered protocol's name and for a task file."""
+    return isinstance(name, str) and (name in TASKS or files.is_task_file(name))
 
 
 def task_options(name: str) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ from rewardrnn.networks.gru import GRUConfig
 from rewardrnn.networks.linear import LinearConfig
 from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.protocol import Protocol
-from rewardrnn.tasks.registry import get_task
+from rewardrnn.tasks import files, variants
+from rewardrnn.tasks.registry import build_task, get_task
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -50,7 +51,10 @@ class TrainConfig(SavedConfig):
 
     ``N``, ``lr``, ``baseline_lr`` and ``baseline_input_scale`` default to the task's values
     (spec §5.9: e.g. N = 150 for multisensory, lr = 0.002 for romo, baseline_Win = 10 for the
-    economic task). ``task_options`` are the task's own options (e.g. ``{"juice_ratio": 4.1}``).
+    economic task). ``task_options`` are the task's own options (e.g. ``{"juice_ratio": 4.1}``);
+    ``task_settings`` a variant of the task (``{"stimulus.duration": "uniform(300, 700)"}``, see
+    :mod:`rewardrnn.tasks.variants`). ``task`` is a registered name or a task file
+    (``path/to/file.py:NAME``, saved with its absolute path).
     ``baseline``: ``"gru"`` (default) or ``"linear"`` (spec §3.4). ``dale``: a decision network of
     80 % excitatory / 20 % inhibitory units with sign-constrained recurrent weights (not in
     pyrl; see :mod:`rewardrnn.networks.gru`).
@@ -65,6 +69,7 @@ class TrainConfig(SavedConfig):
     task: str = "rdm-fixed"
     learner: str = "actor-critic"
     task_options: dict[str, Any] = field(default_factory=dict)
+    task_settings: dict[str, Any] = field(default_factory=dict)
     seed: int = 1
     n_seeds: int = 1
     dt_ms: float = 10.0
@@ -100,6 +105,7 @@ class TrainConfig(SavedConfig):
             raise ConfigError(f"task_options must be a mapping of option names to values, got {self.task_options!r}")
         if self.learner != "actor-critic":
             raise ConfigError(f"learner must be 'actor-critic' here, got {self.learner!r}")
+        normalise_task(self)
         task = self.protocol()  # unknown task or option -> error listing the known ones
         check_seeds(self)
         check_int(self, "baseline_N", 1)
@@ -134,10 +140,7 @@ class TrainConfig(SavedConfig):
     # ---- derived -----------------------------------------------------------------------------
     def protocol(self) -> Protocol:
         """The task's protocol, built with ``task_options`` (once per config object)."""
-        cached = self.__dict__.get("_protocol")
-        if cached is None:  # a frozen dataclass: memoised beside the fields, not as one
-            cached = self.__dict__["_protocol"] = get_task(self.task, **self.task_options)
-        return cached
+        return cached_protocol(self, self.task_options)
 
     def resolved(self) -> TrainConfig:
         """The config with the task's values filled in: N, learning rates and the value network's
@@ -194,6 +197,24 @@ class TrainConfig(SavedConfig):
         r = self.resolved()
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
                            n_validation=r.n_validation, stall=rule_for(self.patience), restarts=self.restart_stalled)
+
+
+def normalise_task(config) -> None:
+    """Write ``config.task`` (a task file with its absolute path) and ``config.task_settings``
+    (checked against the task, :func:`rewardrnn.tasks.variants.normalise`) in their saved form."""
+    if files.is_task_file(config.task):
+        object.__setattr__(config, "task", files.canonical(config.task))
+    options = getattr(config, "task_options", {})
+    object.__setattr__(config, "task_settings",
+                       variants.normalise(get_task(config.task, **options), config.task_settings))
+
+
+def cached_protocol(config, options: dict[str, Any]):
+    """The protocol of ``config`` (task, options, settings), built once per config object."""
+    cached = config.__dict__.get("_protocol")
+    if cached is None:  # a frozen dataclass: memoised beside the fields, not as one
+        cached = config.__dict__["_protocol"] = build_task(config.task, options, config.task_settings)
+    return cached
 
 
 def config_from_dict(cls, data: dict[str, Any]):

@@ -27,7 +27,7 @@ from typing import Any
 from rewardrnn.errors import ConfigError, UnknownNameError
 from rewardrnn.tasks import neurogym
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
-from rewardrnn.tasks.registry import TASKS
+from rewardrnn.tasks.registry import TASKS, is_protocol_task
 from rewardrnn.training.config import TrainConfig
 from rewardrnn.training.neurogym_config import NeuroGymTrainConfig
 from rewardrnn.training.perturbation_config import PerturbationTrainConfig
@@ -84,10 +84,13 @@ def cli_flag(name: str) -> str:
 
 
 _COMMON = {"seed": "seed", "seeds": "n_seeds", "patience": "patience", "restart_stalled": "restart_stalled"}
+#: Flags of the kinds whose task is a protocol (registered or from a file).
+_PROTOCOL = {"set": "task_settings"}
 KINDS: tuple[RunKind, ...] = (
     RunKind("actor-critic", "actor-critic", "native", "the actor-critic (Song et al. 2017)", TrainConfig,
-            lambda task: task in TASKS,
-            {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr", "baseline": "baseline",
+            is_protocol_task,
+            {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
+             "baseline": "baseline",
              "dale": "dale", "juice_ratio": "task_options.juice_ratio", "t0_return": "t0_return",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}),
     RunKind("perturbation", "perturbation", "miconi", "the perturbation rule (Miconi 2017)",
@@ -98,8 +101,8 @@ KINDS: tuple[RunKind, ...] = (
              "value_readout": "value_readout_ms", "value_input": "value_input"}),
     RunKind("perturbation/native", "perturbation", "native",
             "the perturbation rule (Miconi 2017) acting in a native task", PerturbationTrainConfig,
-            lambda task: task in TASKS,
-            {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
+            is_protocol_task,
+            {**_COMMON, **_PROTOCOL, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
              "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
              "value_readout": "value_readout_ms", "value_input": "value_input", "dt": "dt_ms", "tau": "tau_ms",
@@ -125,7 +128,8 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
         if neurogym.is_neurogym(task):
             neurogym.env_id(task)  # "ngym:" alone
         raise UnknownNameError(f"unknown task {task!r}; known tasks: {', '.join(sorted(TASKS))} (actor-critic), "
-                               f"{', '.join(CONTINUOUS_TASKS)} (perturbation), or ngym:<NeuroGym environment id>")
+                               f"{', '.join(CONTINUOUS_TASKS)} (perturbation), a task file (path/to/file.py:NAME) "
+                               f"or ngym:<NeuroGym environment id>")
     for kind in matching:
         if learner is None or kind.learner == learner:
             return kind

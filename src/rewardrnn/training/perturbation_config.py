@@ -13,8 +13,8 @@ from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLear
 from rewardrnn.networks import rate
 from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS, get_continuous_task
-from rewardrnn.tasks.registry import TASKS, get_task
-from rewardrnn.training.config import SavedConfig, check_int, check_seeds
+from rewardrnn.tasks.registry import is_protocol_task
+from rewardrnn.training.config import SavedConfig, cached_protocol, check_int, check_seeds, normalise_task
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -39,6 +39,7 @@ class PerturbationTrainConfig(SavedConfig):
 
     task: str = "dnms"
     learner: str = "perturbation"
+    task_settings: dict = dataclasses.field(default_factory=dict)
     seed: int = 1
     n_seeds: int = 1
     n_trials: int | None = None
@@ -65,8 +66,13 @@ class PerturbationTrainConfig(SavedConfig):
     restart_stalled: int = 0  # times a stalled seed starts afresh (beyond the papers; 0: never)
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
+        if self.native:
+            normalise_task(self)
+        else:
             get_continuous_task(self.task)
+            if self.task_settings:
+                raise ConfigError(f"task settings (--set) vary a protocol task; {self.task} is one of Miconi's "
+                                  f"({', '.join(CONTINUOUS_TASKS)}), which take none")
         if self.learner != "perturbation":
             raise ConfigError(f"learner must be 'perturbation' here, got {self.learner!r}")
         check_seeds(self)
@@ -107,7 +113,11 @@ class PerturbationTrainConfig(SavedConfig):
     @property
     def native(self) -> bool:
         """Whether the task is one of Song et al.'s (the network acts) rather than Miconi's."""
-        return self.task in TASKS
+        return is_protocol_task(self.task)
+
+    def protocol(self):
+        """The native task's protocol with its settings (native tasks only)."""
+        return cached_protocol(self, {})
 
     def rule(self) -> PerturbationConfig:
         dt = (self.dt_ms or native.DEFAULT_DT_MS) if self.native else PerturbationConfig.dt_ms
@@ -119,7 +129,7 @@ class PerturbationTrainConfig(SavedConfig):
 
     def resolved(self) -> PerturbationTrainConfig:
         if self.native:
-            protocol = get_task(self.task)
+            protocol = self.protocol()
             rule = self.rule().resolved(native.NATIVE_DEFAULTS)
             return dataclasses.replace(
                 self, n_trials=self.n_trials or NATIVE_TRIALS, eta=rule.eta, max_dw=rule.max_dw, kick_amplitude=rule.kick_amplitude, dt_ms=rule.dt_ms,
@@ -134,7 +144,7 @@ class PerturbationTrainConfig(SavedConfig):
     def build_learner(self) -> PerturbationLearner:
         if self.native:
             r = self.resolved()
-            env = TaskEnv(get_task(self.task), r.dt_ms)
+            env = TaskEnv(self.protocol(), r.dt_ms)
             return native.NativePerturbationLearner(env, self.rule(), native.network_for(env, self.n_units, r.tau_ms),
                                                     r.choice_threshold)
         task = get_continuous_task(self.task)

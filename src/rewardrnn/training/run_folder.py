@@ -9,6 +9,8 @@
     RUN/metrics.csv       one row per (seed, validation)
     RUN/summary.json      per seed: status, trials to criterion...; median and IQR; written at the end
     RUN/errors.npy        per-trial errors of every seed (Miconi's rule; a copy of the checkpoint's trace)
+    RUN/task_source.py    a copy of the task file the run was trained on (tasks from a file only;
+                          config.json's identity records its path and SHA-256)
     RUN/evaluation/ figures/ records/ analysis/ export/ report.html   derived by the other verbs
 
 Every file of a run is written atomically (temporary file, then rename). A lock
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from rewardrnn.errors import CheckpointError, ConfigError, RunFolderError
+from rewardrnn.tasks import files as task_files
 from rewardrnn.training import checkpoint
 from rewardrnn.training.checkpoint import atomic_write_bytes
 from rewardrnn.training.kinds import BY_NAME, RunKind, kind_of
@@ -47,7 +50,7 @@ ERRORS = "errors.npy"  # per-trial errors of a run of Miconi's rule (seeds x tri
 LOCK = ".rewardrnn.lock"
 LOCK_OWNER = ".rewardrnn.lock.owner"
 #: Files a training run owns; --overwrite removes exactly these and the derived outputs.
-RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY, ERRORS)
+RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY, ERRORS, task_files.SOURCE_COPY)
 #: What the other verbs derive from a run's network: removed with the run it came from.
 DERIVED = ("evaluation", "figures", "records", "analysis", "export", "report.html")
 #: The tag of a run folder's identity in config.json.
@@ -143,9 +146,19 @@ def read_config_json(run: Path) -> tuple[dict, dict]:
 
 
 def new_identity(config) -> dict:
-    """A fresh run identity: kind, random run id, package version, start time."""
-    return {"format": RUN_FORMAT, "kind": kind_of(config).name, "run_id": uuid.uuid4().hex,
-            "version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    """A fresh run identity: kind, random run id, package version, start time, and for a task
+    from a file its path and SHA-256."""
+    identity = {"format": RUN_FORMAT, "kind": kind_of(config).name, "run_id": uuid.uuid4().hex,
+                "version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    if task_files.is_task_file(config.task):
+        identity["task_source"] = task_files.source_record(config.task)
+    return identity
+
+
+def check_task_source(run: Path, identity: dict) -> None:
+    """Refuse a run trained on a task file that is gone or has changed since (one line)."""
+    if "task_source" in identity:
+        task_files.check_source(Path(run), identity["task_source"])
 
 
 def write_config(out: Path, config, identity: dict) -> None:
@@ -159,6 +172,7 @@ class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         data, self.identity = read_config_json(self.path)
+        check_task_source(self.path, self.identity)
         self.kind: RunKind = BY_NAME[self.identity["kind"]]
         self.config = self.kind.config_class.from_dict(data)
         self.resolved = self.config.resolved()
@@ -266,6 +280,7 @@ def prepare(out: Path, config, resume: bool, overwrite: bool, before_write=lambd
         data, identity = read_config_json(out)
         if identity["kind"] != kind.name:
             raise RunFolderError(f"{out} holds a run of {BY_NAME[identity['kind']].title}; choose another --out")
+        check_task_source(out, identity)
         saved = kind.config_class.from_dict(data).to_dict()
         differing = [k for k, v in config.to_dict().items() if k not in _resumable(kind) and saved.get(k) != v]
         if differing:
@@ -309,6 +324,8 @@ def prepare(out: Path, config, resume: bool, overwrite: bool, before_write=lambd
         before_write()
     identity = new_identity(config)
     write_config(out, config, identity)
+    if "task_source" in identity:
+        atomic_write_bytes(out / task_files.SOURCE_COPY, lambda f: f.write(Path(identity["task_source"]["path"]).read_bytes()))
     return config, identity, False
 
 

@@ -1,0 +1,88 @@
+"""Run files: a run's whole configuration in one TOML file.
+
+``rewardrnn train --config run.toml`` reads one; ``rewardrnn config RUN`` writes a finished run's
+resolved configuration as one, so that ``rewardrnn train --config run.toml`` repeats it with
+identical parameters. A run file holds ``task`` and ``learner`` and the fields of the kind's
+config (the keys of ``config.json``: :class:`~rewardrnn.training.config.TrainConfig`,
+:class:`~rewardrnn.training.perturbation_config.PerturbationTrainConfig`,
+:class:`~rewardrnn.training.neurogym_config.NeuroGymTrainConfig`), with the task's options and
+its variant as tables::
+
+    task = "rdm-fixed"
+    learner = "actor-critic"
+    seed = 1
+    n_seeds = 4
+    max_updates = 2000
+
+    [task_settings]
+    "conditions.coherence" = [3.2, 6.4, 12.8, 25.6]
+    "stimulus.duration" = "uniform(500, 1000)"
+
+Options given on the command line override the file's (a ``--set`` key overrides the same key of
+``[task_settings]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from rewardrnn.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+#: Config fields that are tables of a run file, merged key by key with the command line's.
+TABLES = ("task_options", "task_settings", "env_kwargs")
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """The run file's keys; a one-line error when it is missing or is not TOML."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"--config {path} is not a text file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"--config {path} is not valid TOML: {error}") from None
+
+
+def check_keys(path: str | Path, kind, data: dict[str, Any]) -> None:
+    """Refuse keys that are not fields of ``kind``'s config, naming the file and the key."""
+    known = [f.name for f in dataclasses.fields(kind.config_class)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"--config {path}: unknown key(s) {unknown} for {kind.title}; known keys: "
+                          f"{', '.join(known)}")
+    for name in TABLES:
+        if name in data and not isinstance(data[name], dict):
+            raise ConfigError(f"--config {path}: {name} must be a table ([{name}]), got {data[name]!r}")
+
+
+def merge(file_fields: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The run file's fields with the command line's on top (tables merged key by key)."""
+    merged = dict(file_fields)
+    for name, value in given.items():
+        if name in TABLES and isinstance(merged.get(name), dict) and isinstance(value, dict):
+            merged[name] = {**merged[name], **value}
+        else:
+            merged[name] = value
+    return merged
+
+
+def to_toml(config) -> str:
+    """``config`` (any kind's) as a run file: ``task`` and ``learner`` first, then the fields,
+    then the tables; fields that are None (the task's value) are left out."""
+    import tomli_w
+
+    data = config.to_dict()
+    head = {k: data.pop(k) for k in ("task", "learner") if k in data}
+    tables = {k: data.pop(k) for k in TABLES if k in data}
+    body = {k: v for k, v in data.items() if v is not None}
+    return tomli_w.dumps({**head, **body, **{k: v for k, v in tables.items() if v}})
