@@ -50,8 +50,6 @@ def digest(path: Path) -> str:
 def load(task: str) -> Protocol:
     """The protocol named ``NAME`` in ``path/to/file.py``; a one-line error when the file is
     missing, cannot be imported, has no such name or the name is not a Protocol."""
-    from rewardrnn.tasks.registry import TASKS
-
     path, name = split(task)
     if not path.is_file():
         raise ConfigError(f"task file {path} does not exist (a task from a file is written {SYNTAX})")
@@ -62,9 +60,6 @@ def load(task: str) -> Protocol:
     protocol = getattr(module, name)
     if not isinstance(protocol, Protocol):
         raise ConfigError(f"{path}:{name} is a {type(protocol).__name__}, not a rewardrnn Protocol")
-    if protocol.name in TASKS:
-        raise ConfigError(f"{path}:{name} is named {protocol.name!r}, the name of a built-in task; give it another "
-                          f"name (Protocol(name=...))")
     return protocol
 
 

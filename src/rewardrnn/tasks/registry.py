@@ -32,7 +32,11 @@ def get_task(name: str, **options: Any) -> Protocol:
         if options:
             raise ConfigError(f"a task from a file takes no options, got {sorted(options)}; set its fields with "
                               f"task settings instead")
-        return files.load(name)
+        protocol = files.load(name)
+        if protocol.name in TASKS:  # the analyses and the report know a task by its name
+            raise ConfigError(f"{name} is named {protocol.name!r}, the name of a built-in task; give it another "
+                              f"name (Protocol(name=...))")
+        return protocol
     if name not in TASKS:
         raise UnknownNameError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
     if not options:
