@@ -202,6 +202,10 @@ def test_record_analyze_and_report_of_a_trained_network(trained_run):
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 8 and "src='http" not in page and "<script" not in page
     assert "7,000" in page and "psychometric" in page
+    # the key numbers are named and rounded, with the paper's beside them, and every figure has a caption
+    assert "<td>performance · P(decision)</td>" in page and '{"p_decision"' not in page
+    assert "pyrl&#x27;s stop criterion" in page and "Psychometric curve: the proportion" in page
+    assert page.count("<figcaption><b>") >= 8
     _screenshot_in_chromium(out / "report.html", out / "report.png")
 
 

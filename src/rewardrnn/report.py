@@ -13,6 +13,7 @@ import numpy as np
 
 from rewardrnn import verbs
 from rewardrnn.errors import RunFolderError
+from rewardrnn.figures import labels
 from rewardrnn.figures.html import STYLE, html_table, png_file_uri, png_uri
 from rewardrnn.training import run_folder
 from rewardrnn.training.run_folder import RunFolder
@@ -37,9 +38,14 @@ def _training_rows(summary: dict) -> list[tuple[str, str]]:
         q1, median, q3 = np.percentile(reached, [25, 50, 75])
         rows.append(("median trials to criterion", f"{median:g} (IQR {q1:g}-{q3:g}), {len(reached)} of "
                                                    f"{len(summary['seeds'])} seeds reached it"))
-    for key in ("median_trials_to_criterion", "iqr", "wall_s", "criterion"):
-        if key in summary:
-            rows.append((key, _short(summary[key])))
+    if "median_trials_to_criterion" in summary:
+        rows.append(("median trials to criterion", labels.number(summary["median_trials_to_criterion"])))
+    if "iqr" in summary:
+        rows.append(("IQR of trials to criterion", " – ".join(labels.number(v) for v in summary["iqr"])))
+    if "wall_s" in summary:
+        rows.append(("training time (s)", labels.number(float(summary["wall_s"]))))
+    if "criterion" in summary:
+        rows.append(("stop criterion", _short(summary["criterion"]).strip('"')))
     return rows
 
 
@@ -73,17 +79,22 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     learning_fig = verbs.adapter(folder).learning_figure(folder)
     learning = png_uri(learning_fig) if learning_fig is not None else None
     if learning:
-        parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption>learning curve</figcaption></figure>")
+        parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption><b>Learning curve.</b> "
+                     f"Validation performance (Miconi's rule: the trial error) against training trials."
+                     f"</figcaption></figure>")
     parts.append("<h2>Key numbers</h2>")
-    paper = numbers.get("paper", {})
-    key_rows = [(name, _short(value), paper.get(name, "")) for name, value in numbers["numbers"].items()]
-    parts.append(html_table(key_rows, ("analysis", "this network", "paper")))
+    if config.to_dict().get("task_settings"):
+        parts.append("<p>This run trains a variant of the task (<code>task_settings</code> below): the paper's "
+                     "numbers are those of the original task.</p>")
+    parts.append(html_table(labels.number_rows(numbers["numbers"], numbers.get("paper", {})),
+                            ("analysis", "this network", "paper"), escape=False))
     parts.append("<h2>Figures</h2><div class='figures'>")
     for name in numbers.get("figures", []):
         png = analysis_dir / f"{name}.png"
         if png.is_file():
             parts.append(f"<figure><img alt='{html.escape(name)}' src='{png_file_uri(png)}'>"
-                         f"<figcaption>{html.escape(name.replace('_', ' '))}</figcaption></figure>")
+                         f"<figcaption><b>{html.escape(labels.label(name))}.</b> "
+                         f"{html.escape(labels.caption(name))}</figcaption></figure>")
     parts.append("</div><h2>Configuration</h2>")
     parts.append(html_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
     parts.append("</body></html>")

@@ -18,6 +18,7 @@ from rewardrnn.analysis.behaviour import table_performance
 from rewardrnn.figures import analyses as figs
 from rewardrnn.figures.psychometric import psychometric_curve
 from rewardrnn.tasks.protocol import Protocol
+from rewardrnn.tasks.registry import TASKS
 
 
 @dataclass
@@ -274,6 +275,8 @@ def analyze(task: Protocol, table: pd.DataFrame, ds: xr.Dataset) -> Analysis:
     suite = SUITES.get(task.name) or generic_suite(task)
     result = Analysis()
     result.numbers["performance"] = {k: _fmt(v) for k, v in table_performance(task, table).items()}
+    if task.name in SUITES:
+        result.paper["performance"] = f"trained until {TASKS[task.name].criterion.describe()} (pyrl's stop criterion)"
     result.numbers["trials"] = {"behaviour": len(table), "activity": int(ds.sizes["trial"])}
     if task.psychometric is not None and task.name not in ("mante", "multisensory"):
         _psychometric(task, table, result)

@@ -18,6 +18,8 @@ td, th { border: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical
 th { background: #f4f4f4; } .figures { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; } figcaption { font-size: .8em; color: #555; text-align: center; }
 img { max-width: 100%; height: auto; } code { font-size: .9em; }
+table.inner { font-size: .95em; margin: 0; } table.inner td, table.inner th { padding: .1em .4em; }
+figure { max-width: 520px; } figcaption { text-align: left; }
 """
 
 
@@ -32,7 +34,10 @@ def png_file_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def html_table(rows: list[tuple[str, str]] | list[tuple[str, str, str]], header: tuple[str, ...]) -> str:
+def html_table(rows: list[tuple[str, str]] | list[tuple[str, str, str]], header: tuple[str, ...],
+               escape: bool = True) -> str:
+    """A table of ``rows`` under ``header``; ``escape=False`` for cells that are HTML already."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    cell = (lambda c: html.escape(str(c))) if escape else str
+    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
