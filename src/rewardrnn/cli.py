@@ -273,7 +273,8 @@ def plot(
 @app.command()
 def export(
     run: Path = typer.Argument(..., help="run folder"),
-    format: str = typer.Option("npz", "--format", "-f", help="npz or safetensors"),
+    format: str = typer.Option("npz", "--format", "-f", help="npz, safetensors or nwb (records and weights as "
+                               "Neurodata Without Borders; extra: nwb)"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="file to write [default: RUN/export/weights_seedS.FORMAT]"),
 ) -> None:

@@ -8,7 +8,8 @@ Array names: ``policy/<name>`` and ``value/<name>`` (actor-critic: the best para
 (masked, and sign-constrained under Dale's principle). Miconi runs: ``J`` and ``W_in`` (best: at the
 criterion, or of the lowest error of the last 100 trials).
 The description is the ``__description__`` entry of the ``.npz`` (a string) or the
-``description`` metadata of the ``.safetensors`` file.
+``description`` metadata of the ``.safetensors`` file. ``nwb``: the seed's records, weights and
+description as a Neurodata Without Borders file (:mod:`rewardrnn.nwb`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from rewardrnn.errors import ConfigError, RunFolderError
 
-FORMATS = ("npz", "safetensors")
+FORMATS = ("npz", "safetensors", "nwb")
 FORMAT_TAG = "rewardrnn-weights/1"
 
 GRU_EQUATIONS = [
@@ -44,7 +45,7 @@ RATE_EQUATIONS = [
 
 def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: str | Path | None = None) -> Path:
     """Write the weights of ``seed`` (default: the run's first) of the run folder ``run``; returns
-    the written path (default ``RUN/export/weights_seed{S}.{fmt}``). ``out`` must end in
+    the written path (default ``RUN/export/weights_seed{S}.{fmt}``, ``RUN/export/seed{S}.nwb``). ``out`` must end in
     ``.{fmt}`` and may not name a file of the run itself."""
     from rewardrnn.training import run_folder
     from rewardrnn.training.run_folder import RunFolder
@@ -53,7 +54,8 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     folder = RunFolder(run)
     i, seed = folder.seed_index(seed)
-    path = Path(out) if out is not None else folder.path / "export" / f"weights_seed{seed}.{fmt}"
+    default = f"seed{seed}.nwb" if fmt == "nwb" else f"weights_seed{seed}.{fmt}"
+    path = Path(out) if out is not None else folder.path / "export" / default
     if path.suffix != f".{fmt}":
         raise ConfigError(f"--out {path} must end in .{fmt} (the format written)")
     if path.resolve().parent == folder.path.resolve() and path.name in run_folder.RUN_FILES:
@@ -66,7 +68,9 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
                        arrays={k: list(v.shape) for k, v in arrays.items()})
     run_folder.check_writable_folder(path.parent, "--out folder")
     text = json.dumps(description, indent=1)
-    if fmt == "npz":
+    if fmt == "nwb":
+        _write_nwb(folder, seed, description, arrays, path)
+    elif fmt == "npz":
         run_folder.atomic_write_bytes(path, lambda f: np.savez(f, __description__=np.asarray(text), **arrays))
     else:
         from safetensors.numpy import save
@@ -74,6 +78,23 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
         data = save({k: np.ascontiguousarray(v) for k, v in arrays.items()}, metadata={"description": text})
         run_folder.atomic_write_bytes(path, lambda f: f.write(data))
     return path
+
+
+def _write_nwb(folder, seed: int, description: dict, arrays: dict, path: Path) -> None:
+    """The NWB file of ``seed``, from its records (made first when missing or stale)."""
+    from rewardrnn import nwb, verbs
+    from rewardrnn.records import ACTIVITY
+    from rewardrnn.records.activity import open_activity
+    from rewardrnn.training import run_folder
+
+    with run_folder.locked(folder.path):
+        if not verbs.current_records(folder, seed):
+            verbs.record(folder.path, seed=seed)
+        ds = open_activity(verbs.records_dir(folder.path, seed) / ACTIVITY)
+        try:
+            nwb.write(folder, seed, ds, description, arrays, path)
+        finally:
+            ds.close()
 
 
 def _actor_critic(folder, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -383,7 +383,7 @@ def write_table(table: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
-def _current_records(folder: RunFolder, seed: int) -> bool:
+def current_records(folder: RunFolder, seed: int) -> bool:
     """Whether the records of ``seed`` exist and come from this run (not from a replaced one)."""
     out = records_dir(folder.path, seed)
     identity = out / "identity.json"
@@ -408,7 +408,7 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
     ad = adapter(folder)
     started = time.perf_counter()
     with run_folder.locked(folder.path):
-        if not _current_records(folder, s):
+        if not current_records(folder, s):
             record(run, seed=s)
         from rewardrnn.records.activity import open_activity
         ds = open_activity(records_dir(folder.path, s) / ACTIVITY)
@@ -448,7 +448,7 @@ def fixedpoints(run: str | Path, seed: int | None = None, inputs: list[str] | No
     folder = RunFolder(run)
     _, s = folder.seed_index(seed)
     with run_folder.locked(folder.path):
-        if not _current_records(folder, s):
+        if not current_records(folder, s):
             raise RunFolderError(f"{folder.path} has no records of seed {s} from this run; "
                                  f"run `rewardrnn record {folder.path} --seed {s}` first")
         started = time.perf_counter()
