@@ -155,8 +155,8 @@ def _options(task: str | None, learner: str | None, flags: dict, run_file: Path 
     kind = kind_for(task, learner)
     file_fields = {k: v for k, v in file_fields.items() if k not in ("task", "learner")}
     if run_file is not None:
-        run_files.check_keys(run_file, kind, file_fields)
         try:
+            run_files.check_keys(kind, file_fields)
             kind.config_class(task=task, **file_fields)
         except ConfigError as error:
             raise ConfigError(f"--config {run_file}: {error}") from None
@@ -347,12 +347,53 @@ def report(
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: RUN/report.html]"),
 ) -> None:
-    """One self-contained HTML page: config, learning curve, key numbers beside the paper's, figures."""
+    """One self-contained HTML page: config, learning curve, key numbers beside the paper's, figures
+    (a sweep folder: trials to criterion against each swept option, and the table)."""
     from rewardrnn.report import build_report
 
     with _clean_errors():
         path = build_report(run, seed, out)
     typer.echo(str(path))
+
+
+@app.command()
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="sweep file (TOML): [base] run options, [grid] and/or [[points]]"),
+    out: Path = typer.Option(..., "--out", "-o", help="sweep folder: one run folder per job, results.csv, report.html"),
+    address: Optional[str] = typer.Option(None, help="a running Ray cluster: auto or ray://HOST:PORT [default: start "
+                                          "a local Ray instance on this machine]"),
+    workers: Optional[int] = typer.Option(None, help="local instance: jobs at once, each with cores/workers threads "
+                                          "[default: one per core]"),
+    seeds_per_job: int = typer.Option(1, help="train up to K consecutive seeds of a point as one vectorised job "
+                                      "(what pays on a GPU)"),
+    gpus_per_job: Optional[float] = typer.Option(None, help="share of a GPU per job [default: 0.25 where the cluster "
+                                                 "has GPUs, else 0]"),
+    resume: bool = typer.Option(False, "--resume", help="skip finished jobs, resume interrupted ones"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace the sweep saved in --out"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+) -> None:
+    """Train every point of a sweep file on Ray (a local instance by default): one run folder per
+    point, DIR/results.csv, DIR/report.html. Extra: pip install 'rewardrnn[sweep]'."""
+    from rewardrnn.sweeps import runner, spec
+
+    with _clean_errors():
+        plan = spec.read(sweep_file, seeds_per_job)
+        with _interruptible_sweep(out):
+            table = runner.run(plan, sweep_file, out, address=address, resume=resume, overwrite=overwrite,
+                               workers=workers, gpus_per_job=gpus_per_job, progress=not quiet)
+    failed = int((table["status"] == "failed").sum()) if "status" in table else 0
+    reached = int(table["reached"].fillna(False).astype(bool).sum()) if "reached" in table else 0
+    typer.echo(f"{len(table)} points: {reached} reached the criterion, {failed} failed; "
+               f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
+
+
+@contextlib.contextmanager
+def _interruptible_sweep(out: Path):
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: finished points are kept in {out}; continue with --resume", err=True)
+        raise typer.Exit(130) from None
 
 
 experiment_app = typer.Typer(no_args_is_help=True, help="Experiments beyond one run (each writes a folder of runs).")
@@ -396,50 +437,13 @@ def experiment_baselines(
     typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
 
 
-def _enable_compilation_cache() -> None:
-    """Keep compiled XLA programs on disk so that repeated commands skip most of the compile time
-    (set REWARDRNN_COMPILATION_CACHE=0 to switch off, or to a folder to move it)."""
-    import os
-
-    setting = os.environ.get("REWARDRNN_COMPILATION_CACHE", "")
-    if setting == "0":
-        return
-    import jax
-
-    folder = setting or os.path.join(os.path.expanduser("~"), ".cache", "rewardrnn", "xla")
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
-def _one_host_device_per_core() -> None:
-    """Let XLA see one CPU device per core, so that several seeds train in parallel on a CPU
-    and a single seed validates on a second core (the trainer spreads work over devices). XLA
-    reads the flag when JAX first starts a backend, which no import does, so setting it here
-    in the entry point is in time."""
-    import os
-
-    flag = "--xla_force_host_platform_device_count"
-    if flag not in os.environ.get("XLA_FLAGS", ""):
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={cores}".strip()
-
-
-def _stop_on_sigterm() -> None:
-    """Treat SIGTERM (a batch scheduler's time limit, ``kill``) like Ctrl-C: the trainer stops at
-    the next chunk boundary and keeps its last checkpoint, so the run can be resumed."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 def main() -> None:
     """Console entry point."""
-    _stop_on_sigterm()
-    _one_host_device_per_core()
-    _enable_compilation_cache()
+    from rewardrnn import runtime
+
+    runtime.stop_on_sigterm()
+    runtime.one_host_device_per_core()
+    runtime.enable_compilation_cache()
     app(prog_name="rewardrnn")
 
 

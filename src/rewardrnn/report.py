@@ -49,9 +49,27 @@ def _training_rows(summary: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _sweep_report(folder: Path, out: str | Path | None) -> Path:
+    """The page of a sweep folder, from its saved jobs and results table."""
+    import pandas as pd
+
+    from rewardrnn.sweeps import results
+    from rewardrnn.sweeps.spec import saved_sweep
+
+    sweep = saved_sweep(folder)
+    page = results.write_page(folder, sweep, pd.read_csv(folder / results.RESULTS))
+    if out is not None and Path(out).resolve() != page.resolve():
+        run_folder.check_writable_folder(Path(out).parent, "--out folder")
+        run_folder.atomic_write_bytes(Path(out), lambda f: f.write(page.read_bytes()))
+        return Path(out)
+    return page
+
+
 def build_report(run: str | Path, seed: int | None = None, out: str | Path | None = None) -> Path:
     """Write the report of ``run`` (analysing it first if needed) to ``out`` (default
-    ``RUN/report.html``); returns its path."""
+    ``RUN/report.html``); returns its path. A sweep folder gets the sweep's page."""
+    if (Path(run) / "sweep.json").is_file() and not (Path(run) / run_folder.CONFIG).is_file():
+        return _sweep_report(Path(run), out)
     folder = RunFolder(run)
     run, config = folder.path, folder.config
     _, s = folder.seed_index(seed)

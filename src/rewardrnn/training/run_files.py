@@ -45,24 +45,29 @@ def read(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--config {path}: no such file")
+    return parse(path, "--config")
+
+
+def parse(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's content; a one-line error (``what`` names the file's role) when it is not
+    text or not TOML."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"--config {path} is not a text file") from None
+        raise ConfigError(f"{what} {path} is not a text file") from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"--config {path} is not valid TOML: {error}") from None
+        raise ConfigError(f"{what} {path} is not valid TOML: {error}") from None
 
 
-def check_keys(path: str | Path, kind, data: dict[str, Any]) -> None:
-    """Refuse keys that are not fields of ``kind``'s config, naming the file and the key."""
+def check_keys(kind, data: dict[str, Any]) -> None:
+    """Refuse keys that are not fields of ``kind``'s config, naming the key and the known ones."""
     known = [f.name for f in dataclasses.fields(kind.config_class)]
     unknown = sorted(set(data) - set(known))
     if unknown:
-        raise ConfigError(f"--config {path}: unknown key(s) {unknown} for {kind.title}; known keys: "
-                          f"{', '.join(known)}")
+        raise ConfigError(f"unknown key(s) {unknown} for {kind.title}; known keys: {', '.join(known)}")
     for name in TABLES:
         if name in data and not isinstance(data[name], dict):
-            raise ConfigError(f"--config {path}: {name} must be a table ([{name}]), got {data[name]!r}")
+            raise ConfigError(f"{name} must be a table ([{name}]), got {data[name]!r}")
 
 
 def merge(file_fields: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,207 @@
+"""Sweep files: a base run and the points that vary it, checked before any work.
+
+A sweep file (TOML) holds::
+
+    [base]                 # a run file (docs/tasks.md): task, learner and config fields
+    task = "rdm-fixed"
+    max_updates = 200
+
+    [grid]                 # every combination of these values (seeds are an axis like any other)
+    lr = [0.001, 0.002, 0.004, 0.008]
+    seed = [1, 2, 3, 4]
+
+    [[points]]             # and/or explicit points (crossed with the grid when both are given)
+    N = 50
+    "task_settings.stimulus.duration" = 500
+
+Keys are config fields (``lr``, ``N``, ``dale``...), ``task`` and ``learner`` (to sweep across
+tasks or learners), or ``task_settings.KEY`` / ``task_options.KEY`` for a task's variant and
+options. Every point's configuration is built and checked before the first run starts: a key
+that no learner has, an empty grid, a value of the wrong type, a learner flag on the wrong
+learner... each stops the sweep with one line naming the point and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rewardrnn.errors import ConfigError
+from rewardrnn.training import run_files
+from rewardrnn.training.kinds import RunKind, kind_for
+
+SECTIONS = ("base", "grid", "points")
+#: Keys of a point that name a table entry of the config rather than a field.
+TABLE_PREFIXES = ("task_settings.", "task_options.")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run folder of the sweep: the varied values (``seed`` first of its seeds), the seeds it
+    trains together, its kind and its config."""
+
+    name: str
+    varied: dict[str, Any]
+    seeds: tuple[int, ...]
+    kind: RunKind
+    config: Any = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The checked sweep: the base fields, the varied keys in order, and the jobs."""
+
+    base: dict[str, Any]
+    axes: tuple[str, ...]
+    jobs: tuple[Job, ...]
+
+    @property
+    def n_points(self) -> int:
+        return sum(len(job.seeds) for job in self.jobs)
+
+
+def read(path: str | Path, seeds_per_job: int = 1) -> Sweep:
+    """The sweep of the file ``path``, every point checked; jobs group up to ``seeds_per_job``
+    consecutive seeds of points that differ only by seed."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file {path}: no such file")
+    data = run_files.parse(path, what="sweep file")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"sweep file {path}: unknown section(s) {unknown}; a sweep file has [base], [grid] and "
+                          f"[[points]]")
+    if isinstance(seeds_per_job, bool) or not isinstance(seeds_per_job, int) or seeds_per_job < 1:
+        raise ConfigError(f"--seeds-per-job must be an integer >= 1, got {seeds_per_job!r}")
+    base = data.get("base", {})
+    grid = data.get("grid", {})
+    explicit = data.get("points", [])
+    if not isinstance(base, dict):
+        raise ConfigError(f"sweep file {path}: [base] must be a table of run options")
+    if not isinstance(grid, dict):
+        raise ConfigError(f"sweep file {path}: [grid] must be a table of option = [values]")
+    if not isinstance(explicit, list) or not all(isinstance(p, dict) for p in explicit):
+        raise ConfigError(f"sweep file {path}: points must be an array of tables ([[points]])")
+    grid = {key: values for key, values in _flat(grid).items()}
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep file {path}: grid {key} must be a non-empty list of values, got {values!r}")
+        if len(set(map(repr, values))) != len(values):
+            raise ConfigError(f"sweep file {path}: grid {key} repeats a value: {values!r}")
+    explicit = [_flat(p) for p in explicit]
+    overlap = sorted({k for p in explicit for k in p} & set(grid))
+    if overlap:
+        raise ConfigError(f"sweep file {path}: {overlap} is both a grid axis and a key of [[points]]")
+    if not grid and not explicit:
+        raise ConfigError(f"sweep file {path}: no points: give a [grid] or [[points]]")
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
+    points = [{**p, **c} for p in (explicit or [{}]) for c in combos]
+    axes = tuple(dict.fromkeys(k for p in points for k in p))
+    checked = [_check_point(path, base, point, i) for i, point in enumerate(points)]
+    jobs = _jobs(checked, seeds_per_job)
+    names = [job.name for job in jobs]
+    if len(set(names)) != len(names):  # values that differ only in characters a folder name drops
+        jobs = [dataclasses.replace(job, name=f"{i + 1:03d}_{job.name}") for i, job in enumerate(jobs)]
+    return Sweep(base=base, axes=axes, jobs=tuple(jobs))
+
+
+def _flat(table: dict[str, Any]) -> dict[str, Any]:
+    """Nested TOML tables (``task_settings.stimulus.duration = ...``) as dotted keys."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in _flat(value).items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def describe(point: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in point.items()) or "the base run"
+
+
+def _check_point(path: Path, base: dict[str, Any], point: dict[str, Any], index: int):
+    """(point, kind, config) of one point: the base with the point's values on top, built into
+    its kind's config (which checks every value)."""
+    where = f"sweep file {path}: point {index + 1} ({describe(point)})"
+    fields = dict(base)
+    for key, value in point.items():
+        prefix = next((p for p in TABLE_PREFIXES if key.startswith(p)), None)
+        if prefix is not None:
+            table = dict(fields.get(prefix[:-1], {}))
+            table[key[len(prefix):]] = value
+            fields[prefix[:-1]] = table
+        else:
+            fields[key] = value
+    task, learner = fields.pop("task", None), fields.pop("learner", None)
+    if task is None:
+        raise ConfigError(f"{where}: no task (give task in [base] or as an axis)")
+    try:
+        kind = kind_for(task, learner)
+        run_files.check_keys(kind, fields)
+        config = kind.config_class(task=task, **fields)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    if getattr(config, "n_seeds", 1) != 1:
+        raise ConfigError(f"{where}: n_seeds must be 1 in a sweep; sweep seeds as an axis (seed = [1, 2, ...]) and "
+                          f"group them with --seeds-per-job")
+    return point, kind, config
+
+
+def _jobs(checked, seeds_per_job: int) -> list[Job]:
+    """Group points that differ only by seed into jobs of up to ``seeds_per_job`` consecutive seeds."""
+    groups: dict[str, list] = {}
+    for point, kind, config in checked:
+        rest = {k: v for k, v in point.items() if k != "seed"}
+        groups.setdefault(repr(sorted(rest.items(), key=lambda kv: kv[0])), []).append((point, kind, config))
+    jobs = []
+    for members in groups.values():
+        members.sort(key=lambda m: m[2].seed)
+        run: list = []
+        for member in members:
+            if run and (len(run) == seeds_per_job or member[2].seed != run[-1][2].seed + 1):
+                jobs.append(_job(run))
+                run = []
+            run.append(member)
+        jobs.append(_job(run))
+    return jobs
+
+
+def _job(members) -> Job:
+    point, kind, config = members[0]
+    seeds = tuple(m[2].seed for m in members)
+    if len(seeds) > 1:
+        config = dataclasses.replace(config, n_seeds=len(seeds))
+    varied = {k: v for k, v in point.items()}
+    name = folder_name(varied, seeds)
+    return Job(name=name, varied=varied, seeds=seeds, kind=kind, config=config)
+
+
+def folder_name(varied: dict[str, Any], seeds: tuple[int, ...]) -> str:
+    """A readable, file-safe folder name for a job (``lr-0.004_seed-1`` / ``..._seed-1-4``)."""
+    parts = []
+    for key, value in varied.items():
+        if key == "seed":
+            value = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
+        short = key.split(".")[-1] if key.startswith(TABLE_PREFIXES) else key
+        parts.append(f"{short}-{value}")
+    if "seed" not in varied:
+        parts.append(f"seed-{seeds[0]}" if len(seeds) == 1 else f"seed-{seeds[0]}-{seeds[-1]}")
+    name = "_".join(parts)
+    return re.sub(r"[^A-Za-z0-9._+-]+", "", name.replace("/", "-").replace(":", "-"))[:150] or "base"
+
+
+def saved_sweep(folder: Path) -> Sweep:
+    """The sweep saved in a sweep folder (``sweep.json``), for its page."""
+    import json
+
+    from rewardrnn.training.kinds import BY_NAME
+
+    data = json.loads((Path(folder) / "sweep.json").read_text())
+    jobs = tuple(Job(name=j["name"], varied=j["varied"], seeds=tuple(j["seeds"]), kind=BY_NAME[j["kind"]],
+                     config=BY_NAME[j["kind"]].config_class.from_dict(j["config"])) for j in data["jobs"])
+    return Sweep(base=data["base"], axes=tuple(data["axes"]), jobs=jobs)

@@ -1,0 +1,162 @@
+"""Sweeps on Ray (``rewardrnn sweep``): a 4-point sweep on the local Ray instance, the results
+table and page, --resume skipping finished points, a worker killed with SIGKILL mid-point whose
+point resumes from its checkpoint, a point that raises recorded while the others finish, and bad
+sweep files refused in one line before any work."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from rewardrnn.cli import app
+
+pytest.importorskip("ray")
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+TINY = 'task = "rdm-fixed"\nN = 16\nn_validation = 20\npatience = 0\n'
+
+
+def _sweep(args, timeout=600):
+    env = {**os.environ, "REWARDRNN_COMPILATION_CACHE": "0"}
+    return subprocess.run([sys.executable, "-m", "rewardrnn.cli", "sweep", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def four_points(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sweep")
+    path = folder / "sweep.toml"
+    path.write_text(f"[base]\n{TINY}max_updates = 4\ncheckfreq = 2\n\n[grid]\nlr = [0.002, 0.004]\nseed = [1, 2]\n")
+    out = folder / "out"
+    result = _sweep([path, "-o", out, "--workers", "2"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return path, out, result
+
+
+def test_a_four_point_sweep_runs_on_local_ray(four_points):
+    _, out, result = four_points
+    table = pd.read_csv(out / "results.csv")
+    assert len(table) == 4 and set(table["lr"]) == {0.002, 0.004} and set(table["seed"]) == {1, 2}
+    assert (table["status"] == "budget spent").all() and (table["updates"] == 4).all()
+    assert table["error"].isna().all() if "error" in table else True
+    for folder in table["folder"]:
+        config = json.loads((out / folder / "config.json").read_text())
+        row = table[table["folder"] == folder].iloc[0]
+        assert config["lr"] == row["lr"] and config["seed"] == row["seed"]
+    assert "4 points: 0 reached the criterion, 0 failed" in result.stdout
+    page = (out / "report.html").read_text()
+    assert "<h2>lr</h2>" in page and page.count("data:image/png;base64,") == 1
+    # every point is a normal run folder: the verbs work on it
+    first = out / table["folder"].iloc[0]
+    assert runner.invoke(app, ["evaluate", str(first), "-n", "2"]).exit_code == 0
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+
+
+def test_resume_skips_finished_points(four_points):
+    path, out, _ = four_points
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")}
+    result = _sweep([path, "-o", out, "--resume"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")} == stamps
+    again = _sweep([path, "-o", out])
+    assert again.returncode == 2 and "already holds a sweep" in again.stderr
+
+
+def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text((ROOT / "examples" / "tasks" / "pro_anti.py").read_text().replace(
+        '    pro = v["rule"] == 0\n', '    raise RuntimeError("this task is broken on purpose")\n').replace(
+        'name="pro-anti"', 'name="broken"'))
+    path = tmp_path / "sweep.toml"
+    path.write_text(f"[base]\n{TINY.replace('task = \"rdm-fixed\"', '')}max_updates = 400\ncheckfreq = 10\n\n"
+                    f"[grid]\ntask = [\"rdm-fixed\", \"{broken}:PRO_ANTI\"]\n")
+    out = tmp_path / "out"
+    env = {**os.environ, "REWARDRNN_COMPILATION_CACHE": "0"}
+    process = subprocess.Popen([sys.executable, "-m", "rewardrnn.cli", "sweep", str(path), "-o", str(out),
+                                "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, cwd=ROOT)
+    killed = None
+    deadline = time.time() + 300
+    while killed is None and time.time() < deadline and process.poll() is None:
+        for job in out.glob("task-rdm-fixed*"):
+            owner = job / ".rewardrnn.lock.owner"
+            if (job / "checkpoint.npz").is_file() and owner.is_file():
+                pid = int(owner.read_text().split()[1])
+                os.kill(pid, signal.SIGKILL)
+                killed = job
+                break
+        time.sleep(0.05)
+    stdout, stderr = process.communicate(timeout=600)
+    assert killed is not None, stderr[-3000:]
+    assert process.returncode == 0, stderr[-3000:]
+    table = pd.read_csv(out / "results.csv").set_index("folder")
+    good = table.loc[killed.name]
+    assert good["status"] == "budget spent" and good["updates"] == 400 and bool(good["resumed"])
+    metrics = pd.read_csv(killed / "metrics.csv")
+    assert list(metrics["updates"]) == list(range(10, 401, 10))  # one history, continued, not restarted
+    bad = table.drop(killed.name).iloc[0]
+    assert bad["status"] == "failed" and "this task is broken on purpose" in bad["error"]
+    assert "1 failed" in stdout
+
+
+BAD_SWEEPS = [
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nlearning_rate = [0.1]\n", "unknown key(s) ['learning_rate']"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nlr = []\n", "grid lr must be a non-empty list"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nlr = 0.1\n", "grid lr must be a non-empty list"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nlr = ['fast']\n", "lr must be a positive number, got 'fast'"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nnonlinearity = ['cube']\n",
+     "unknown key(s) ['nonlinearity'] for the actor-critic"),
+    ("[base]\ntask = 'dnms'\n[grid]\ndale = [true]\n", "unknown key(s) ['dale'] for the perturbation rule"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nseed = [1, 1]\n", "repeats a value"),
+    ("[base]\ntask = 'rdm-fixed'\n", "no points"),
+    ("[base]\ntask = 'rdm-fixed'\n[grids]\nlr = [0.1]\n", "unknown section(s) ['grids']"),
+    ("[base]\nlr = 0.1\n[grid]\nseed = [1]\n", "no task"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nseed = [1]\n[[points]]\nseed = 2\n", "is both a grid axis and a key"),
+    ("[base]\ntask = 'rdm-fixed'\nn_seeds = 4\n[grid]\nlr = [0.1]\n", "n_seeds must be 1 in a sweep"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\n'task_settings.rewards.correct' = ['two']\n",
+     "rewards.correct must be a number"),
+    ("[base]\ntask = 'rdm-fixed\n", "is not valid TOML"),
+    ("[base]\ntask = 'no-such-task'\n[grid]\nseed = [1]\n", "unknown task 'no-such-task'"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_SWEEPS, ids=[m for _, m in BAD_SWEEPS])
+def test_bad_sweep_files_are_refused_before_any_work(tmp_path, text, message):
+    path, out = tmp_path / "sweep.toml", tmp_path / "out"
+    path.write_text(text)
+    result = runner.invoke(app, ["sweep", str(path), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert not out.exists()
+
+
+def test_bad_options_and_an_unreachable_address_are_refused_before_any_work(tmp_path):
+    path, out = tmp_path / "sweep.toml", tmp_path / "out"
+    path.write_text("[base]\ntask = 'rdm-fixed'\n[grid]\nseed = [1]\n")
+    for args, message in ((["--seeds-per-job", "0"], "--seeds-per-job must be an integer >= 1"),
+                          (["--workers", "0"], "--workers must be an integer >= 1"),
+                          (["--address", "ray://127.0.0.1:9"], "cannot start or reach Ray at --address")):
+        result = _sweep([path, "-o", out, *args], timeout=300)
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert not out.exists()
+
+
+def test_seeds_that_differ_only_by_seed_share_a_job(tmp_path):
+    from rewardrnn.sweeps.spec import read
+
+    path = tmp_path / "sweep.toml"
+    path.write_text("[base]\ntask = 'rdm-fixed'\n[grid]\nlr = [0.002, 0.004]\nseed = [1, 2, 3, 5]\n")
+    sweep = read(path, seeds_per_job=4)
+    assert [(job.varied["lr"], job.seeds) for job in sweep.jobs] == [(0.002, (1, 2, 3)), (0.002, (5,)),
+                                                                    (0.004, (1, 2, 3)), (0.004, (5,))]
+    assert sweep.jobs[0].config.n_seeds == 3 and sweep.jobs[0].name == "lr-0.002_seed-1-3"
+    assert sweep.n_points == 8
