@@ -75,8 +75,8 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
         '    pro = v["rule"] == 0\n', '    raise RuntimeError("this task is broken on purpose")\n').replace(
         'name="pro-anti"', 'name="broken"'))
     path = tmp_path / "sweep.toml"
-    path.write_text(f"[base]\n{TINY.replace('task = \"rdm-fixed\"', '')}max_updates = 400\ncheckfreq = 10\n\n"
-                    f"[grid]\ntask = [\"rdm-fixed\", \"{broken}:PRO_ANTI\"]\n")
+    base = TINY.replace('task = "rdm-fixed"\n', "")
+    path.write_text(f"[base]\n{base}max_updates = 400\ncheckfreq = 10\n\n[grid]\ntask = ['rdm-fixed', '{broken}:PRO_ANTI']\n")
     out = tmp_path / "out"
     env = {**os.environ, "REWARDRNN_COMPILATION_CACHE": "0"}
     process = subprocess.Popen([sys.executable, "-m", "rewardrnn.cli", "sweep", str(path), "-o", str(out),
@@ -100,7 +100,7 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
     good = table.loc[killed.name]
     assert good["status"] == "budget spent" and good["updates"] == 400 and bool(good["resumed"])
     metrics = pd.read_csv(killed / "metrics.csv")
-    assert list(metrics["updates"]) == list(range(10, 401, 10))  # one history, continued, not restarted
+    assert list(metrics["updates"]) == list(range(0, 401, 10))  # one history, continued, not restarted
     bad = table.drop(killed.name).iloc[0]
     assert bad["status"] == "failed" and "this task is broken on purpose" in bad["error"]
     assert "1 failed" in stdout

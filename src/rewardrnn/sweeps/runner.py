@@ -86,6 +86,9 @@ def _connect(ray, address: str | None, workers: int | None, needed: bool) -> boo
     env["REWARDRNN_COMPILATION_CACHE"] = _cache_setting()
     options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False,
                    runtime_env={"env_vars": env})
+    import warnings
+
+    warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)  # Ray's fork+exec of its daemons
     try:
         if address is None:
             ray.init(num_cpus=n_workers, **options)
@@ -159,7 +162,8 @@ def _run_jobs(ray, sweep: Sweep, todo: list[Job], out: Path, outcomes: dict, gpu
     remote = ray.remote(train_job).options(num_cpus=1, num_gpus=gpus, max_retries=MAX_RETRIES,
                                            retry_exceptions=False)
     pending = {remote.remote(job.kind.name, job.config.to_dict(), str(out / job.name)): job for job in todo}
-    display = _Display(len(sweep.jobs), len(sweep.jobs) - len(todo), enabled=progress)
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    display = _Display(len(sweep.jobs), len(sweep.jobs) - len(todo), slots, enabled=progress)
     table = None
     try:
         while pending:
@@ -204,9 +208,11 @@ def _one_line(error: BaseException) -> str:
 class _Display:
     """Done / running / failed, with an ETA from the mean time per finished job."""
 
-    def __init__(self, total: int, done: int, enabled: bool):
-        self.total, self.done, self.failed, self.enabled = total, done, 0, enabled
+    def __init__(self, total: int, done: int, slots: int, enabled: bool):
+        self.total, self.done, self.failed, self.slots, self.enabled = total, done, 0, slots, enabled
         self.started, self.finished_here = time.perf_counter(), 0
+        self.interactive = sys.stderr.isatty()
+        self.last = ""
 
     def finished(self, job: Job, ok: bool, message: str = "") -> None:
         self.done += 1
@@ -216,12 +222,18 @@ class _Display:
             state = "done" if ok else f"FAILED ({message})"
             print(f"  {job.name}: {state}", file=sys.stderr, flush=True)
 
-    def show(self, running: int) -> None:
+    def show(self, pending: int) -> None:
+        """One status line: in place on a terminal, printed when it changes otherwise."""
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.started
         left = self.total - self.done
+        running = min(pending, self.slots)
         eta = f"ETA {left * elapsed / self.finished_here:.0f} s" if self.finished_here and left else "ETA –"
-        end = "\n" if not left else "\r"
-        print(f"sweep: {self.done - self.failed}/{self.total} done, {running} running, {self.failed} failed · "
-              f"{elapsed:.0f} s · {eta}   ", end=end, file=sys.stderr, flush=True)
+        state = (f"sweep: {self.done - self.failed}/{self.total} done, {running} running, {pending - running} queued, "
+                 f"{self.failed} failed")
+        if self.interactive:
+            print(f"\r{state} · {elapsed:.0f} s · {eta}   ", end="" if left else "\n", file=sys.stderr, flush=True)
+        elif state != self.last:
+            print(f"{state} · {elapsed:.0f} s · {eta}", file=sys.stderr, flush=True)
+        self.last = state
