@@ -181,8 +181,10 @@ def _run_jobs(ray, sweep: Sweep, todo: list[Job], out: Path, outcomes: dict, gpu
                 table = results.write(out, sweep, outcomes)
             display.show(len(pending))
     except KeyboardInterrupt:
-        for ref in pending:
+        for ref, job in pending.items():
             ray.cancel(ref, force=True)
+            if (out / job.name / run_folder.CONFIG).is_file():  # started: "interrupted", resumable
+                outcomes[job.name] = {"error": None, "seeds": {}}
         results.write(out, sweep, outcomes)
         raise
     return table if table is not None else results.write(out, sweep, outcomes)
