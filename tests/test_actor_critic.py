@@ -122,3 +122,42 @@ def test_acting_samples_from_the_policy_and_stops_when_all_trials_end():
     np.testing.assert_array_equal(np.asarray(actions)[mask], expected[mask])
     assert (np.asarray(actions)[~mask] == 0).all()  # FIXATE after each trial's end
     assert 5 < int(out.end_step.max()) < learner.env.n_steps - 1
+
+
+def test_the_entropy_bonus_subtracts_beta_times_the_mean_trial_entropy():
+    """With beta > 0 the loss is the paper's minus beta * sum over executed steps of H(pi) / trials
+    (hand computation on planted logits); beta = 0 is the paper's loss exactly."""
+    import dataclasses
+
+    import jax.numpy as jnp
+    import numpy as np
+
+    from rewardrnn.training import TrainConfig
+
+    config = TrainConfig(task="rdm-fixed", N=16, entropy_bonus=0.5)
+    learner = config.build_learner()
+    plain = dataclasses.replace(config, entropy_bonus=0.0).build_learner()
+    logits = jnp.asarray([[[0.0, 0.0, 0.0], [2.0, 0.0, 0.0]], [[1.0, 0.0, -1.0], [0.0, 0.0, 0.0]]])  # (T=2, B=2, A=3)
+    actions = jnp.asarray([[0, 1], [2, 0]])
+    v = jnp.zeros((2, 2))
+    reward = jnp.asarray([[0.0, 0.0], [1.0, -1.0]])
+    mask = jnp.asarray([[1.0, 1.0], [1.0, 0.0]])
+    with_bonus, metrics = learner.objective(logits, actions, v, reward, mask)
+    without, _ = plain.objective(logits, actions, v, reward, mask)
+
+    def entropy(row):
+        p = np.exp(row) / np.exp(row).sum()
+        return -(p * np.log(p)).sum()
+
+    expected = -0.5 * (entropy([0, 0, 0]) + entropy([2, 0, 0]) + entropy([1, 0, -1])) / 2
+    assert float(with_bonus - without) == pytest.approx(expected, rel=1e-5)
+    assert float(metrics["policy_entropy"]) == pytest.approx(-2 * expected / 0.5 / 3, rel=1e-5)
+
+
+def test_a_negative_entropy_bonus_is_refused():
+    from rewardrnn.errors import ConfigError
+    from rewardrnn.training import TrainConfig
+
+    for bad in (-0.1, "lots", float("nan")):
+        with pytest.raises(ConfigError, match="entropy_bonus must be a number >= 0"):
+            TrainConfig(task="rdm-fixed", entropy_bonus=bad)

@@ -57,6 +57,7 @@ class ActorCriticConfig:
     baseline_lr: float = 0.004
     max_grad_norm: float = 1.0
     pyrl_t0_return: bool = False
+    entropy_bonus: float = 0.0  # beta of -beta * H(pi) in the policy loss (not in the paper; 0: off)
 
 
 class LearnerState(NamedTuple):
@@ -266,6 +267,10 @@ class ActorCritic(SongCriterion):
         log_pi_a = jnp.take_along_axis(log_pi, actions[..., None], axis=-1)[..., 0]
         policy_loss = -jnp.sum(mask * log_pi_a * advantage) / actions.shape[1]
         metrics = {"value_loss": value_loss, "train_reward": reward.sum(0).mean()}
+        if self.config.entropy_bonus:  # a remedy for seeds stuck in a deterministic policy (off: the paper's loss)
+            entropy = -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1)
+            policy_loss = policy_loss - self.config.entropy_bonus * jnp.sum(mask * entropy) / actions.shape[1]
+            metrics["policy_entropy"] = jnp.sum(mask * entropy) / jnp.sum(mask)
         return policy_loss + value_loss, metrics
 
     def update(self, state: LearnerState) -> tuple[LearnerState, dict[str, jax.Array]]:

@@ -93,6 +93,7 @@ class TrainConfig(SavedConfig):
     max_grad_norm: float = 1.0
     t0_return: str = "pyrl"
     n_gradient: int | None = None
+    entropy_bonus: float = 0.0  # beta of an entropy bonus on the policy (beyond the paper; 0: off)
     # training loop
     n_validation: int | None = None
     checkfreq: int = 50
@@ -122,9 +123,10 @@ class TrainConfig(SavedConfig):
             if value is None and name in _TASK_DEFAULTS:
                 continue
             check_positive(self, name)
-        for name in ("var_rec", "baseline_var_rec"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("var_rec", "baseline_var_rec", "entropy_bonus"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
         if self.t0_return not in T0_RETURNS:
             raise ConfigError(f"t0_return must be one of {', '.join(T0_RETURNS)}; got {self.t0_return!r}")
         if self.baseline not in BASELINES:
@@ -184,7 +186,8 @@ class TrainConfig(SavedConfig):
     def learner_config(self) -> ActorCriticConfig:
         r = self.resolved()
         return ActorCriticConfig(n_gradient=r.n_gradient, lr=r.lr, baseline_lr=r.baseline_lr,
-                                 max_grad_norm=self.max_grad_norm, pyrl_t0_return=self.t0_return == "pyrl")
+                                 max_grad_norm=self.max_grad_norm, pyrl_t0_return=self.t0_return == "pyrl",
+                                 entropy_bonus=float(self.entropy_bonus))
 
     def build_learner(self) -> ActorCritic:
         """The task environment and actor-critic learner this config describes."""

@@ -92,6 +92,7 @@ KINDS: tuple[RunKind, ...] = (
             {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
              "baseline": "baseline",
              "dale": "dale", "juice_ratio": "task_options.juice_ratio", "t0_return": "t0_return",
+             "entropy_bonus": "entropy_bonus",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}),
     RunKind("perturbation", "perturbation", "miconi", "the perturbation rule (Miconi 2017)",
             PerturbationTrainConfig, lambda task: task in CONTINUOUS_TASKS,
