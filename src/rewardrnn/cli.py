@@ -72,6 +72,9 @@ def train(
     baseline: Optional[str] = typer.Option(None, help="value network: gru or linear [default: gru]"),
     dale: Optional[bool] = typer.Option(None, "--dale/--no-dale", help="80% excitatory / 20% inhibitory decision network with sign-constrained recurrent weights [default: off]"),
     juice_ratio: Optional[float] = typer.Option(None, help="economic task: juice A is worth this many drops of B [default: 2.2]"),
+    offers: Optional[str] = typer.Option(None, help="economic task: paper (the paper's offers and criterion) or ratio "
+                                         "(offers built from the ratio, every offer checked) [default: paper at 2.2 "
+                                         "and 4.1, ratio otherwise]"),
     t0_return: Optional[str] = typer.Option(
         None, help="t=0 policy-gradient term: pyrl (R[0]; learns) or paper (G_0; zero gradient at init) [default: pyrl]"),
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
@@ -110,7 +113,7 @@ def train(
     from rewardrnn.training.run import train as run_training
 
     flags = dict(seed=seed, seeds=seeds, dt=dt, N=n_units, lr=lr, baseline_lr=baseline_lr, baseline=baseline,
-                 dale=dale, juice_ratio=juice_ratio, t0_return=t0_return, max_updates=max_updates,
+                 dale=dale, juice_ratio=juice_ratio, offers=offers, t0_return=t0_return, max_updates=max_updates,
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
@@ -316,6 +319,8 @@ def analyze(
 
     with _clean_errors():
         result, out = verbs.analyze(run, seed, behaviour_trials)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"{len(result.figures)} figures and numbers.json in {out}")
 
 

@@ -100,6 +100,8 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
         parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption><b>Learning curve.</b> "
                      f"Validation performance (Miconi's rule: the trial error) against training trials."
                      f"</figcaption></figure>")
+    for warning in numbers.get("warnings", []):
+        parts.append(f"<p class='warning'><b>Warning:</b> {html.escape(warning)}.</p>")
     parts.append("<h2>Key numbers</h2>")
     if config.to_dict().get("task_settings"):
         parts.append("<p>This run trains a variant of the task (<code>task_settings</code> below): the paper's "

@@ -428,7 +428,8 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
         result.numbers["analysis_wall_s"] = round(time.perf_counter() - started, 2)
         run_folder.write_json(out / "numbers.json", {"task": folder.task, "seed": s,
                                                      "run_id": folder.identity["run_id"], "numbers": result.numbers,
-                                                     "paper": result.paper, "figures": list(result.figures)})
+                                                     "paper": result.paper, "figures": list(result.figures),
+                                                     "warnings": result.warnings})
     return result, out
 
 

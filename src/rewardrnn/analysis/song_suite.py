@@ -23,12 +23,14 @@ from rewardrnn.tasks.registry import TASKS
 
 @dataclass
 class Analysis:
-    """What a suite produced: ``numbers`` (JSON-able), ``figures`` (name -> matplotlib figure)
-    and ``paper`` (number name -> the paper's value, where the paper gives one)."""
+    """What a suite produced: ``numbers`` (JSON-able), ``figures`` (name -> matplotlib figure),
+    ``paper`` (number name -> the paper's value, where the paper gives one) and ``warnings``
+    (sentences about a network whose behaviour is wrong in a way its criterion did not catch)."""
 
     numbers: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
     paper: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,14 @@ def _economic(task, table, ds, result):
     idpt = behaviour.indifference_point(table)
     result.numbers["choice_pattern"] = pattern.round(4).to_dict("records")
     result.numbers["indifference_point"] = {k: _fmt(v) for k, v in idpt.items()}
+    if "juice_ratio" in table:
+        ratio = float(table["juice_ratio"].iloc[0])
+        off = idpt["indifference_b_per_a"] / ratio - 1
+        result.numbers["indifference_point"].update(trained_ratio=ratio, relative_error=_fmt(off))
+        if abs(off) > INDIFFERENCE_TOLERANCE:
+            result.warnings.append(f"the indifference point, 1 A = {idpt['indifference_b_per_a']:.2f} B, is "
+                                   f"{abs(off):.0%} off the ratio the network was trained with (1 A = {ratio:g} B): "
+                                   f"its preferences are not the task's")
     result.paper["indifference_point"] = "1A = 2.0B when trained with A = 2.2B; 4.0B when trained with 4.1B (Fig. 4)"
     labels = pattern.apply(lambda r: f"{r.n_B:g}B:{r.n_A:g}A", axis=1)
     result.figures["choice_pattern"] = figs.bars(pd.Series(100 * pattern["p_choose_b"].to_numpy(), index=labels),
@@ -231,6 +241,10 @@ def _economic(task, table, ds, result):
                                      "choice": _fmt(share["choice"])}
     result.paper["value_units"] = "about 60 % offer value, 20 % chosen value, 20 % choice (Fig. 4)"
     result.figures["value_unit_types"] = figs.bars(100 * share, "selective value units (%)")
+
+
+#: How far (relative) a fitted indifference point may be from the trained juice ratio.
+INDIFFERENCE_TOLERANCE = 0.10
 
 
 def _dnms_choice(task, table, ds, result):

@@ -20,6 +20,7 @@ figure { margin: 0; } figcaption { font-size: .8em; color: #555; text-align: cen
 img { max-width: 100%; height: auto; } code { font-size: .9em; }
 table.inner { font-size: .95em; margin: 0; } table.inner td, table.inner th { padding: .1em .4em; }
 figure { max-width: 520px; } figcaption { text-align: left; }
+p.warning { background: #fff3cd; border: 1px solid #e0c060; padding: .5em .8em; }
 """
 
 

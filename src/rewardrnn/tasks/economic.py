@@ -11,7 +11,15 @@ Aborts and no choice pay -1. The value network's input weights start 10x larger
 
 ``juice_ratio`` (task option, CLI ``--juice-ratio``) is 2.2 for the paper's main network; the
 paper's second network used 4.1 with a wider offer set (pyrl's ``padoaschioppa2006_1A3B``).
-Ratios above 3 use that wider set, so that the indifference point lies inside the offers.
+
+``offers`` (task option, CLI ``--offers``): ``"paper"``, the paper's offer sets (the 4.1 set
+for ratios above 3) and criterion; ``"ratio"`` (beyond the paper), offers built from the ratio
+(:func:`ratio_offers`): the indifference point lies inside them with a near-tie on each side
+(B worth about 10 % less, and about 10 % more, than A), and the stop criterion also asks
+P(correct) >= 0.6 for every offer, so that it can only be met with the indifference point
+between the two near-ties, within about 10 % of the ratio. The default is ``"paper"`` at the
+paper's ratios (2.2, 4.1) and ``"ratio"`` at any other: with the paper's offers, a network
+trained at 1.5 or 3.0 can meet the paper's criterion with preferences far from its ratio.
 
 ``A_left`` is 1 when juice A is on the left; ``offer`` indexes the (n_B, n_A) offers;
 ``n_A``, ``n_B``, ``n_left`` and ``n_right`` are derived.
@@ -33,16 +41,54 @@ R_B = 0.1
 #: (n_B, n_A) offers of the main network (A = 2.2 B) and of the second one (A = 4.1 B).
 OFFERS = ((0, 1), (1, 3), (1, 2), (1, 1), (2, 1), (3, 1), (4, 1), (6, 1), (2, 0))
 OFFERS_WIDE = ((0, 1), (1, 2), (1, 1), (2, 1), (3, 1), (4, 1), (6, 1), (10, 1), (3, 0))
+#: The paper's two ratios, which keep the paper's offers and criterion by default.
+PAPER_RATIOS = (2.2, 4.1)
+OFFER_SETS = ("paper", "ratio")
+#: Value of B's side over A's side, n_B R_B / (n_A R_A), aimed at by :func:`ratio_offers` (the
+#: near-ties are the 0.9 and 1.1 entries), and the largest quantities offered.
+VALUE_RATIOS = (0.25, 0.5, 0.9, 1.1, 2.0, 4.0)
+MAX_A, MAX_B = 12, 12
+#: P(correct | decision) asked of every offer with ``offers="ratio"``.
+PER_OFFER_CRITERION = 0.6
+
+
+def ratio_offers(juice_ratio: float) -> tuple[tuple[int, int], ...]:
+    """(n_B, n_A) offers for ``juice_ratio``: A alone, B alone, and for each value ratio of
+    :data:`VALUE_RATIOS` the offer of at most ``MAX_A`` A and ``MAX_B`` B whose value ratio
+    n_B / (n_A ratio) is nearest to it (in log, to 2 %; then the fewest drops) on the same side
+    of 1 (never an exact tie), distinct and ordered by value ratio."""
+    chosen = []
+    for target in VALUE_RATIOS:  # on the target's side of indifference, never a tie
+        side = [(n_b, n_a) for n_a in range(1, MAX_A + 1) for n_b in range(1, MAX_B + 1)
+                if (n_b / (n_a * juice_ratio) - 1) * (target - 1) > 0]
+        if not side:
+            continue
+        # nearest in log to 0.02, then the fewest drops
+        best = min(side, key=lambda o: (round(abs(math.log(o[0] / (o[1] * juice_ratio)) - math.log(target)) / 0.02),
+                                        o[0] + o[1]))
+        if best not in chosen:
+            chosen.append(best)
+    chosen.sort(key=lambda o: o[0] / o[1])
+    b_alone = max(1, math.ceil(juice_ratio))
+    return ((0, 1), *chosen, (b_alone, 0))
 #: Offered quantities are shown as n / 5 (spec §5.7).
 QUANTITY_SCALE = 5.0
 
 
-def economic_choice(juice_ratio: float = 2.2) -> Protocol:
-    """The economic-choice protocol with juice A worth ``juice_ratio`` drops of juice B."""
+def economic_choice(juice_ratio: float = 2.2, offers: str | None = None) -> Protocol:
+    """The economic-choice protocol with juice A worth ``juice_ratio`` drops of juice B, with the
+    paper's offers or offers built from the ratio (``offers``; see the module docstring)."""
     if isinstance(juice_ratio, bool) or not isinstance(juice_ratio, (int, float)) \
             or not math.isfinite(juice_ratio) or juice_ratio <= 0:
         raise ConfigError(f"juice_ratio must be a positive number (A = ratio x B), got {juice_ratio!r}")
-    offers = OFFERS_WIDE if juice_ratio > 3 else OFFERS
+    if offers is None:
+        offers = "paper" if juice_ratio in PAPER_RATIOS else "ratio"
+    if offers not in OFFER_SETS:
+        raise ConfigError(f"offers must be one of {', '.join(OFFER_SETS)}; got {offers!r}")
+    offer_set = "paper" if offers == "paper" else "ratio"
+    criterion = Criterion(min_p_decision=0.99, min_p_correct=0.95,
+                          min_p_correct_per_condition=PER_OFFER_CRITERION if offer_set == "ratio" else None)
+    offers = (OFFERS_WIDE if juice_ratio > 3 else OFFERS) if offer_set == "paper" else ratio_offers(juice_ratio)
     r_a = juice_ratio * R_B
 
     def quantities(v):
@@ -77,6 +123,7 @@ def economic_choice(juice_ratio: float = 2.2) -> Protocol:
         decided = table["decision"].astype(bool)
         a_chosen = chose_left == (table["A_left"] > 0)
         table["chosen_juice"] = a_chosen.map({True: "A", False: "B"}).where(decided, "")
+        table["juice_ratio"] = float(juice_ratio)  # what the network was trained with (analyze checks it)
         return table
 
     return Protocol(
@@ -98,7 +145,7 @@ def economic_choice(juice_ratio: float = 2.2) -> Protocol:
         noisy_inputs={"N-L": ("offer",), "N-R": ("offer",)},
         input_noise_var=0.001,
         choice_outcome=choice_outcome,
-        criterion=Criterion(min_p_decision=0.99, min_p_correct=0.95),
+        criterion=criterion,
         n_validation=900,
         annotate=annotate,
         training=TrainingDefaults(baseline_input_scale=10.0),

@@ -224,9 +224,19 @@ class TaskEnv:
             "p_decision": n_decision / n,
             "p_correct": outcomes.correct.sum(-1) / jnp.maximum(n_decision, 1),
         }
+        if self.protocol.criterion.min_p_correct_per_condition is not None:
+            summary["p_correct_worst_condition"] = self.worst_condition(trials, outcomes)
         if self.protocol.performance is not None:
             summary.update(self.protocol.performance(self.variables(trials), outcomes))
         return summary
+
+    def worst_condition(self, trials: Trials, outcomes: Outcomes) -> jax.Array:
+        """The lowest P(correct | decision) over the grid's conditions (conditions without a
+        decision in the batch are left out; 1 when no condition has one)."""
+        onehot = jax.nn.one_hot(trials.condition, self.n_conditions, dtype=jnp.float32)  # (..., n, C)
+        decided = jnp.einsum("...n,...nc->...c", outcomes.decision.astype(jnp.float32), onehot)
+        correct = jnp.einsum("...n,...nc->...c", outcomes.correct.astype(jnp.float32), onehot)
+        return jnp.min(jnp.where(decided > 0, correct / jnp.maximum(decided, 1), 1.0), axis=-1)
 
     # ---- functional step view ----------------------------------------------------------------
     def reset(self, key: jax.Array, condition: jax.Array | None = None) -> tuple[jax.Array, EnvState]:

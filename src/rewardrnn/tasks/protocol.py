@@ -77,11 +77,18 @@ class ChoiceOutcome:
 class Criterion:
     """pyrl's ``terminate(perf)``: stop when P(decision) >= ``min_p_decision`` and
     P(correct | decision) >= ``min_p_correct`` (``tasktools.correct_2AFC``), and, for the wager
-    task, ``p_sure[0] < P(sure | wager trial answered) <= p_sure[1]``."""
+    task, ``p_sure[0] < P(sure | wager trial answered) <= p_sure[1]``.
+
+    ``min_p_correct_per_condition`` (not in pyrl; None: off) also asks P(correct | decision) of
+    at least this much in every condition of the grid, so that the criterion cannot be met while
+    a condition is at chance (e.g. the economic task at a juice ratio of the user's: each offer
+    must be chosen the right way, which pins the indifference point between the offers nearest
+    to it)."""
 
     min_p_decision: float = 0.99
     min_p_correct: float = 0.80
     p_sure: tuple[float, float] | None = None
+    min_p_correct_per_condition: float | None = None
 
     def met(self, performance: Mapping[str, Any]) -> np.ndarray:
         """True where the performance numbers (scalars or arrays, e.g. one per seed) meet it."""
@@ -90,6 +97,8 @@ class Criterion:
         if self.p_sure is not None:
             p_sure = np.asarray(performance["p_sure"])
             ok = ok & (p_sure > self.p_sure[0]) & (p_sure <= self.p_sure[1])
+        if self.min_p_correct_per_condition is not None:
+            ok = ok & (np.asarray(performance["p_correct_worst_condition"]) >= self.min_p_correct_per_condition)
         return ok
 
     def describe(self) -> str:
@@ -97,6 +106,8 @@ class Criterion:
                 f"P(correct | decision) >= {self.min_p_correct:g}")
         if self.p_sure is not None:
             text += f" and {self.p_sure[0]:g} < P(sure | wager) <= {self.p_sure[1]:g}"
+        if self.min_p_correct_per_condition is not None:
+            text += f" and P(correct | decision) >= {self.min_p_correct_per_condition:g} in every condition"
         return text
 
 

@@ -17,6 +17,7 @@ key                            value
 ``criterion.min_p_decision``   a number in [0, 1]
 ``criterion.min_p_correct``    a number in [0, 1]
 ``criterion.p_sure``           [low, high] with 0 <= low < high <= 1 (tasks with a sure option)
+``criterion.min_p_correct_per_condition``  a number in [0, 1]: P(correct) in every condition
 =============================  ==========================================================
 
 Duration samplers (:mod:`rewardrnn.tasks.samplers`) are written as a number of ms (a fixed
@@ -67,6 +68,8 @@ def settable(protocol: Protocol) -> dict[str, str]:
     keys["reward_tau_ms"] = _text(protocol.reward_tau_ms)
     keys["criterion.min_p_decision"] = _text(protocol.criterion.min_p_decision)
     keys["criterion.min_p_correct"] = _text(protocol.criterion.min_p_correct)
+    per_condition = protocol.criterion.min_p_correct_per_condition
+    keys["criterion.min_p_correct_per_condition"] = "none" if per_condition is None else _text(per_condition)
     if protocol.criterion.p_sure is not None:
         keys["criterion.p_sure"] = json.dumps([_number(v) for v in protocol.criterion.p_sure])
     return keys
