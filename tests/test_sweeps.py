@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardrnn.cli import app
+from refusals import assert_refused
 
 pytest.importorskip("ray")
 runner = CliRunner()
@@ -132,9 +133,7 @@ def test_bad_sweep_files_are_refused_before_any_work(tmp_path, text, message):
     path, out = tmp_path / "sweep.toml", tmp_path / "out"
     path.write_text(text)
     result = runner.invoke(app, ["sweep", str(path), "-o", str(out)])
-    assert result.exit_code == 2, result.output
-    assert message in result.output, result.output
-    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert_refused(result.exit_code, result.output, message)
     assert not out.exists()
 
 

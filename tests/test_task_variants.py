@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardrnn.cli import app
+from refusals import assert_refused
 from rewardrnn.errors import ConfigError
 from rewardrnn.tasks import TaskEnv, get_task
 from rewardrnn.tasks.samplers import Fixed, TruncatedExponential, Uniform
@@ -117,9 +118,7 @@ BAD_SETTINGS = [
 def test_bad_settings_are_refused_before_any_work(tmp_path, args, message):
     out = tmp_path / "run"
     result = runner.invoke(app, ["train", "rdm-fixed", "--out", str(out)] + args + TINY)
-    assert result.exit_code == 2, result.output
-    assert message in result.output, result.output
-    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert_refused(result.exit_code, result.output, message)
     assert not out.exists()
 
 
@@ -143,9 +142,7 @@ def test_bad_run_files_are_refused_before_any_work(tmp_path, text, message):
     path, out = tmp_path / "run.toml", tmp_path / "run"
     path.write_text(text)
     result = runner.invoke(app, ["train", "--config", str(path), "--out", str(out), "-q"])
-    assert result.exit_code == 2, result.output
-    assert message in result.output, result.output
-    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1, result.output
+    assert_refused(result.exit_code, result.output, message)
     assert not out.exists()
 
 

@@ -1,2 +1,2 @@
-"""Sweeps over seeds, tasks and options: the sweep file (:mod:`spec`), running its jobs on Ray
-(:mod:`ray_runner`), the results table and page (:mod:`results`)."""
+"""Sweeps over seeds, tasks and options: the sweep file (:mod:`spec`), its jobs on Ray
+(:mod:`runner`, :mod:`worker`), the results table and page (:mod:`results`)."""

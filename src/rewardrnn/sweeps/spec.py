@@ -176,9 +176,8 @@ def _job(members) -> Job:
     seeds = tuple(m[2].seed for m in members)
     if len(seeds) > 1:
         config = dataclasses.replace(config, n_seeds=len(seeds))
-    varied = {k: v for k, v in point.items()}
-    name = folder_name(varied, seeds)
-    return Job(name=name, varied=varied, seeds=seeds, kind=kind, config=config)
+    varied = dict(point)
+    return Job(name=folder_name(varied, seeds), varied=varied, seeds=seeds, kind=kind, config=config)
 
 
 def folder_name(varied: dict[str, Any], seeds: tuple[int, ...]) -> str:
