@@ -89,8 +89,10 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
         for job in out.glob("task-rdm-fixed*"):
             owner = job / ".rewardrnn.lock.owner"
             if (job / "checkpoint.npz").is_file() and owner.is_file():
-                pid = int(owner.read_text().split()[1])
-                os.kill(pid, signal.SIGKILL)
+                words = owner.read_text().split()  # "process PID (...)", may be half-written
+                if len(words) < 2 or not words[1].isdigit():
+                    continue
+                os.kill(int(words[1]), signal.SIGKILL)
                 killed = job
                 break
         time.sleep(0.05)
