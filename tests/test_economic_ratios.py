@@ -4,7 +4,6 @@ offer at chance; analyze warns when the fitted indifference point is more than 1
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
