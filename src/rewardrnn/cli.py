@@ -185,13 +185,16 @@ def _json_object(text: str | None) -> dict | None:
 
 
 @contextlib.contextmanager
-def _interruptible(out: Path):
-    """Ctrl-C or SIGTERM: say where the last saved state is, exit 130."""
+def _interruptible(out: Path, kept: str | None = None):
+    """Ctrl-C or SIGTERM: say where the last saved state is, exit 130. ``kept`` names what a
+    folder of several runs keeps (a sweep's points, an experiment's cells)."""
     try:
         yield
     except KeyboardInterrupt:
         from rewardrnn.training import run_folder
-        if (out / run_folder.CHECKPOINT).is_file():
+        if kept is not None:
+            typer.echo(f"\ninterrupted: finished {kept} are kept in {out}; continue with --resume", err=True)
+        elif (out / run_folder.CHECKPOINT).is_file():
             typer.echo(f"\ninterrupted: the last validation is saved in {out}; continue with --resume", err=True)
         else:
             typer.echo(f"\ninterrupted before the first checkpoint: nothing to resume in {out}", err=True)
@@ -385,22 +388,13 @@ def sweep(
 
     with _clean_errors():
         plan = spec.read(sweep_file, seeds_per_job)
-        with _interruptible_sweep(out):
+        with _interruptible(out, kept="points"):
             table = runner.run(plan, sweep_file, out, address=address, resume=resume, overwrite=overwrite,
                                workers=workers, gpus_per_job=gpus_per_job, progress=not quiet)
     failed = int((table["status"] == "failed").sum()) if "status" in table else 0
     reached = int(table["reached"].fillna(False).astype(bool).sum()) if "reached" in table else 0
     typer.echo(f"{len(table)} points: {reached} reached the criterion, {failed} failed; "
                f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
-
-
-@contextlib.contextmanager
-def _interruptible_sweep(out: Path):
-    try:
-        yield
-    except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted: finished points are kept in {out}; continue with --resume", err=True)
-        raise typer.Exit(130) from None
 
 
 experiment_app = typer.Typer(no_args_is_help=True, help="Experiments beyond one run (each writes a folder of runs).")

@@ -45,7 +45,7 @@ def _training_rows(summary: dict) -> list[tuple[str, str]]:
     if "wall_s" in summary:
         rows.append(("training time (s)", labels.number(float(summary["wall_s"]))))
     if "criterion" in summary:
-        rows.append(("stop criterion", _short(summary["criterion"]).strip('"')))
+        rows.append(("stop criterion", str(summary["criterion"])))
     return rows
 
 

@@ -42,7 +42,9 @@ def run(sweep: Sweep, sweep_file: Path, out: Path, *, address: str | None = None
         raise ConfigError("--resume and --overwrite exclude each other: continue the sweep or replace it")
     out = Path(out)
     _check_folder(out, sweep, resume, overwrite)
+    _check_gpu_share(gpus_per_job)
     todo = [job for job in sweep.jobs if not (resume and results.finished(out / job.name))]
+    running = {job.name for job in todo}
     ray = _import_ray()
     started_ray = _connect(ray, address, workers, bool(todo))  # before anything is written
     try:
@@ -51,7 +53,8 @@ def run(sweep: Sweep, sweep_file: Path, out: Path, *, address: str | None = None
             if overwrite and (out / SWEEP_JSON).is_file():
                 _remove_previous(out)
             _write_sweep(out, sweep, sweep_file)
-            outcomes = {job.name: results.outcome_of_folder(out / job.name) for job in sweep.jobs if job not in todo}
+            outcomes = {job.name: results.outcome_of_folder(out / job.name) for job in sweep.jobs
+                        if job.name not in running}
             table = results.write(out, sweep, outcomes)
             if todo:
                 table = _run_jobs(ray, sweep, todo, out, outcomes, gpus_per_job, progress)
@@ -190,11 +193,14 @@ def _run_jobs(ray, sweep: Sweep, todo: list[Job], out: Path, outcomes: dict, gpu
     return table if table is not None else results.write(out, sweep, outcomes)
 
 
+def _check_gpu_share(gpus_per_job: float | None) -> None:
+    if gpus_per_job is not None and (isinstance(gpus_per_job, bool) or not 0 <= gpus_per_job <= 1):
+        raise ConfigError(f"--gpus-per-job must be a number in [0, 1], got {gpus_per_job!r}")
+
+
 def _gpus_per_job(ray, gpus_per_job: float | None) -> float:
     """The GPU share of a job: as given, or a quarter of a GPU when the cluster has GPUs."""
     if gpus_per_job is not None:
-        if isinstance(gpus_per_job, bool) or not 0 <= gpus_per_job <= 1:
-            raise ConfigError(f"--gpus-per-job must be a number in [0, 1], got {gpus_per_job!r}")
         return float(gpus_per_job)
     return 0.25 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rewardrnn.errors import ConfigError
+from rewardrnn.tasks.variants import flatten
 from rewardrnn.training import run_files
 from rewardrnn.training.kinds import RunKind, kind_for
 
@@ -86,13 +87,13 @@ def read(path: str | Path, seeds_per_job: int = 1) -> Sweep:
         raise ConfigError(f"sweep file {path}: [grid] must be a table of option = [values]")
     if not isinstance(explicit, list) or not all(isinstance(p, dict) for p in explicit):
         raise ConfigError(f"sweep file {path}: points must be an array of tables ([[points]])")
-    grid = {key: values for key, values in _flat(grid).items()}
+    grid = flatten(grid)
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep file {path}: grid {key} must be a non-empty list of values, got {values!r}")
         if len(set(map(repr, values))) != len(values):
             raise ConfigError(f"sweep file {path}: grid {key} repeats a value: {values!r}")
-    explicit = [_flat(p) for p in explicit]
+    explicit = [flatten(p) for p in explicit]
     overlap = sorted({k for p in explicit for k in p} & set(grid))
     if overlap:
         raise ConfigError(f"sweep file {path}: {overlap} is both a grid axis and a key of [[points]]")
@@ -107,17 +108,6 @@ def read(path: str | Path, seeds_per_job: int = 1) -> Sweep:
     if len(set(names)) != len(names):  # values that differ only in characters a folder name drops
         jobs = [dataclasses.replace(job, name=f"{i + 1:03d}_{job.name}") for i, job in enumerate(jobs)]
     return Sweep(base=base, axes=axes, jobs=tuple(jobs))
-
-
-def _flat(table: dict[str, Any]) -> dict[str, Any]:
-    """Nested TOML tables (``task_settings.stimulus.duration = ...``) as dotted keys."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            flat.update({f"{key}.{k}": v for k, v in _flat(value).items()})
-        else:
-            flat[key] = value
-    return flat
 
 
 def describe(point: dict[str, Any]) -> str:

@@ -204,18 +204,20 @@ class TrainConfig(SavedConfig):
 
 def normalise_task(config) -> None:
     """Write ``config.task`` (a task file with its absolute path) and ``config.task_settings``
-    (checked against the task, :func:`rewardrnn.tasks.variants.normalise`) in their saved form."""
+    (checked against the task, :func:`rewardrnn.tasks.variants.normalise`) in their saved form,
+    and keep the protocol they build (:func:`cached_protocol`)."""
     if files.is_task_file(config.task):
         object.__setattr__(config, "task", files.canonical(config.task))
-    options = getattr(config, "task_options", {})
-    object.__setattr__(config, "task_settings",
-                       variants.normalise(get_task(config.task, **options), config.task_settings))
+    base = get_task(config.task, **getattr(config, "task_options", {}))
+    settings = variants.normalise(base, config.task_settings)
+    object.__setattr__(config, "task_settings", settings)
+    config.__dict__["_protocol"] = variants.apply(base, settings)  # a frozen dataclass: beside the fields
 
 
 def cached_protocol(config, options: dict[str, Any]):
     """The protocol of ``config`` (task, options, settings), built once per config object."""
     cached = config.__dict__.get("_protocol")
-    if cached is None:  # a frozen dataclass: memoised beside the fields, not as one
+    if cached is None:
         cached = config.__dict__["_protocol"] = build_task(config.task, options, config.task_settings)
     return cached
 
