@@ -106,22 +106,40 @@ def test_validation_matches_the_task_performance_measure():
 
 
 def test_acting_samples_from_the_policy_and_stops_when_all_trials_end():
+    """simulate: the actions are argmax(logits + Gumbel noise of step k), the recorded states are
+    those of gru.run with the same per-step recurrent noise, and nothing runs after the last
+    trial's end."""
     from rewardrnn.networks import gru
 
     learner = TrainConfig(**SMALL).resolved().build_learner()
     state = learner.init(jax.random.PRNGKey(0))
     policy = dict(state.policy, W_out=0.3 * jax.random.normal(jax.random.PRNGKey(5), state.policy["W_out"].shape),
                   b_out=jnp.asarray([4.0, 0.0, 0.0]))  # mostly fixate, so trials last a while
-    trials = learner.env.sample_trials(jax.random.PRNGKey(1), 16)
-    inputs, noise, gumbel = learner.noise(jax.random.PRNGKey(2), trials)
-    actions = learner.act(policy, state.policy_masks, trials, inputs, noise, gumbel)
-    out = learner.env.outcomes(trials, actions)
-    logits = gru.readout(policy, gru.run(policy, state.policy_masks, inputs, noise, learner.alpha))
-    expected = np.asarray(jnp.argmax(logits + gumbel, axis=-1))
+    batch = learner.draw_batch(jax.random.PRNGKey(2), 16)
+    inputs = batch.inputs
+    actions, trace = learner.simulate(policy, state.policy_masks, batch, record=True)
+    out = learner.env.outcomes(batch.trials, actions)
+    steps = np.arange(learner.env.n_steps)
+    noise = jnp.stack([gru.step_noise(batch.noise_keys, k, learner.policy_config.n_units, learner.policy_noise)
+                       for k in steps])
+    gumbel = jnp.stack([jnp.stack([jax.random.gumbel(jax.random.fold_in(key, k), (learner.env.n_actions,))
+                                   for key in batch.action_keys]) for k in steps])
+    length = int(out.end_step.max()) + 1
+    states = gru.run(policy, state.policy_masks, inputs, noise, learner.alpha, length)
+    np.testing.assert_allclose(np.asarray(trace.xs[:length]), np.asarray(states[:length]), rtol=1e-5, atol=1e-5)
+    assert not np.asarray(trace.xs[length + 1:]).any()  # no step after every trial has ended
+    expected = np.asarray(jnp.argmax(gru.readout(policy, states) + gumbel, axis=-1))
     mask = np.asarray(out.mask, bool)
     np.testing.assert_array_equal(np.asarray(actions)[mask], expected[mask])
     assert (np.asarray(actions)[~mask] == 0).all()  # FIXATE after each trial's end
     assert 5 < int(out.end_step.max()) < learner.env.n_steps - 1
+    # the gradient through the recorded loop equals the gradient of running the network again
+    loss = lambda xs: jnp.sum(jnp.sin(xs[:length]) * jnp.arange(1.0, length + 1)[:, None, None])  # noqa: E731
+    g_replay = jax.grad(lambda p: loss(gru.replay(p, state.policy_masks, inputs, trace, learner.alpha, length)))(policy)
+    g_run = jax.grad(lambda p: loss(gru.run(p, state.policy_masks, inputs, noise, learner.alpha, length)))(policy)
+    for name in g_run:
+        scale = float(np.abs(np.asarray(g_run[name])).max())
+        np.testing.assert_allclose(np.asarray(g_replay[name]), np.asarray(g_run[name]), rtol=2e-4, atol=1e-6 * scale)
 
 
 def test_the_entropy_bonus_subtracts_beta_times_the_mean_trial_entropy():

@@ -74,6 +74,18 @@ class LearnerState(NamedTuple):
     skipped: jax.Array  # int32: updates skipped for a non-finite gradient
 
 
+class Batch(NamedTuple):
+    """Everything random about a batch of trials (:meth:`ActorCritic.draw_batch`): the trials,
+    their inputs U (T, B, n_in) and one key per trial (B,) for each of the policy's recurrent
+    noise, its action sampling and the value network's recurrent noise."""
+
+    trials: Trials
+    inputs: jax.Array
+    noise_keys: jax.Array
+    action_keys: jax.Array
+    value_keys: jax.Array
+
+
 class Rollout(NamedTuple):
     """A simulated batch: trials, inputs U (T, B, n_in), policy states x (T, B, N), logits
     (T, B, n_actions), actions (T, B) and their outcomes."""
@@ -107,11 +119,15 @@ class ActorCritic(SongCriterion):
     performance_names = ("reward", "p_decision", "p_correct")
 
     def __init__(self, env: TaskEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig | linear.LinearConfig,
-                 config: ActorCriticConfig, seed_axis: str | None = None):
+                 config: ActorCriticConfig, seed_axis: str | None = None,
+                 trial_axis: tuple[str, int] | None = None):
         """``seed_axis``: name of the ``vmap`` axis over seeds, if the caller maps over seeds.
         The step loops then run until the last trial of *every* seed has ended, so that their
-        counter stays a plain integer (a per-seed counter would turn every write into a scatter)."""
+        counter stays a plain integer (a per-seed counter would turn every write into a scatter).
+        ``trial_axis``: (name, size) of a device axis over which each update's trials are split
+        (:meth:`with_trial_axis`)."""
         self.seed_axis = seed_axis
+        self.trial_axis = trial_axis
         self.env = env
         self.policy_config = policy_config
         self.value_config = value_config
@@ -132,7 +148,18 @@ class ActorCritic(SongCriterion):
 
     def with_seed_axis(self, name: str) -> ActorCritic:
         """The same learner for a caller that ``vmap``s over seeds along the axis ``name``."""
-        return ActorCritic(self.env, self.policy_config, self.value_config, self.config, name)
+        return ActorCritic(self.env, self.policy_config, self.value_config, self.config, name, self.trial_axis)
+
+    def with_trial_axis(self, name: str, size: int) -> ActorCritic | None:
+        """The same learner for a caller that runs :meth:`update` on ``size`` devices along the
+        mapped axis ``name`` (``shard_map``) with the state replicated: each device simulates
+        and differentiates its share of the update's trials, and the gradients are summed
+        across devices, so every device makes the same update, equal (up to float rounding) to
+        the update on one device: the trials and their noise do not depend on the split. None
+        when the trials per update do not split evenly."""
+        if size < 2 or self.config.n_gradient % size:
+            return None
+        return ActorCritic(self.env, self.policy_config, self.value_config, self.config, self.seed_axis, (name, size))
 
     def evaluate(self, state: LearnerState, key: jax.Array, n: int) -> dict[str, jax.Array]:
         """Validation performance of the current policy on ``n`` fresh trials (:meth:`validate`)."""
@@ -159,55 +186,49 @@ class ActorCritic(SongCriterion):
             key=k_train, updates=jnp.asarray(0, jnp.int32), skipped=jnp.asarray(0, jnp.int32))
 
     # ---- simulation --------------------------------------------------------------------------
-    def noise(self, key: jax.Array, trials: Trials) -> tuple[jax.Array, jax.Array, jax.Array]:
-        """Everything random in a batch of trials, drawn at once: inputs U (T, B, n_in) with their
-        noise, recurrent noise (T, B, N) and the Gumbel noise (T, B, n_actions) that samples the
-        actions (``argmax(logits + gumbel)`` is a draw from ``softmax(logits)``)."""
-        k_in, k_noise, k_act = jax.random.split(key, 3)
-        inputs = self.env.inputs(k_in, trials)
-        shape = inputs.shape[:2]
-        noise = self.policy_noise * jax.random.normal(k_noise, shape + (self.policy_config.n_units,), jnp.float32)
-        return inputs, noise, jax.random.gumbel(k_act, shape + (self.env.n_actions,), jnp.float32)
+    def draw_batch(self, key: jax.Array, n: int, condition: jax.Array | None = None) -> Batch:
+        """Everything random about ``n`` trials, from ``key``: the trials (conditions at random
+        unless ``condition`` is given), their inputs with their noise, and one key per trial
+        for its recurrent, action and value-network noise (drawn step by step, see
+        :meth:`simulate`)."""
+        k_trials, k_in, k_each = jax.random.split(key, 3)
+        trials = self.env.sample_trials(k_trials, n, condition)
+        keys = jax.random.split(k_each, n * 3).reshape((n, 3) + k_each.shape)
+        return Batch(trials, self.env.inputs(k_in, trials), keys[:, 0], keys[:, 1], keys[:, 2])
 
-    def act(self, policy: gru.Params, masks: gru.Masks, trials: Trials, inputs: jax.Array,
-            noise: jax.Array, gumbel: jax.Array) -> jax.Array:
-        """Run the policy step by step, sampling an action at each step, until every trial has
-        ended (no step is computed after that). Returns the actions (T, B), FIXATE after a
-        trial's end."""
-        return self._act_loop(policy, masks, trials, inputs, lambda k: (noise[k], gumbel[k]))
-
-    def act_drawing_noise(self, policy: gru.Params, masks: gru.Masks, trials: Trials, key: jax.Array) -> jax.Array:
-        """:meth:`act` with the recurrent and action noise of step k drawn at step k (from
-        ``fold_in(key, k)``) rather than for the whole trial up front: the same distribution,
-        another random stream, and no noise drawn for the steps after every trial has ended.
-        For behaviour-only simulation (``evaluate``), where nothing is differentiated."""
-        k_in, k_steps = jax.random.split(key)
-        inputs = self.env.inputs(k_in, trials)
-        shape = (inputs.shape[1],)
-
-        def draw(k):
-            k_noise, k_act = jax.random.split(jax.random.fold_in(k_steps, k))
-            return (self.policy_noise * jax.random.normal(k_noise, shape + (self.policy_config.n_units,), jnp.float32),
-                    jax.random.gumbel(k_act, shape + (self.env.n_actions,), jnp.float32))
-
-        return self._act_loop(policy, masks, trials, inputs, draw)
-
-    def _act_loop(self, policy, masks, trials, inputs, draw) -> jax.Array:
-        step = gru.stepper(policy, masks, self.alpha)
-        fixate = self.env.protocol.fixate_action
+    def simulate(self, policy: gru.Params, masks: gru.Masks, batch: Batch, record: bool = False
+                 ) -> tuple[jax.Array, gru.Trace | None]:
+        """Run the policy on a batch step by step, sampling an action at each step, until every
+        trial has ended (no step is computed after that). At step k, trial b draws its
+        recurrent noise (:func:`gru.step_noise`) and the Gumbel noise that samples its action
+        (``argmax(logits + gumbel)`` is a draw from ``softmax(logits)``) from its own keys.
+        Returns the actions (T, B; FIXATE after a trial's end) and, with ``record``, the
+        policy's :class:`gru.Trace` (:func:`gru.replay` backpropagates through it without
+        running the network again)."""
+        trials, inputs = batch.trials, batch.inputs
+        w_in, b_in, w_rec, w_gates = gru.effective_weights(policy, masks)
+        drive = gru.drive(inputs, w_in, b_in)
+        fixate, n_actions = self.env.protocol.fixate_action, self.env.n_actions
+        n_trials, n_units = inputs.shape[1], self.policy_config.n_units
+        gumbel_of = lambda key, k: jax.random.gumbel(jax.random.fold_in(key, k), (n_actions,), jnp.float32)  # noqa: E731
 
         def body(carry):
-            k, x, alive, actions = carry
-            noise_k, gumbel_k = draw(k)
-            action = jnp.argmax(gru.readout(policy, x) + gumbel_k, axis=-1).astype(jnp.int32)
+            k, x, alive, actions, trace = carry
+            gumbel = jax.vmap(gumbel_of, (0, None))(batch.action_keys, k)
+            action = jnp.argmax(gru.readout(policy, x) + gumbel, axis=-1).astype(jnp.int32)
             ends = self.env.judge(trials, k, action)[1]
             actions = actions.at[k].set(jnp.where(alive, action, fixate))
-            return k + 1, step(x, inputs[k], noise_k), alive & ~ends, actions
+            x_next, residuals = gru.cell(x, drive[k], gru.step_noise(batch.noise_keys, k, n_units, self.policy_noise),
+                                         w_rec, w_gates, self.alpha)
+            if record:
+                trace = gru.record_step(trace, k, x_next, residuals)
+            return k + 1, x_next, alive & ~ends, actions, trace
 
-        batch = inputs.shape[1]
-        x0 = jnp.broadcast_to(policy["x0"], (batch,) + policy["x0"].shape)
-        carry = (jnp.asarray(0), x0, jnp.ones(batch, bool), jnp.full(inputs.shape[:2], fixate, jnp.int32))
-        return jax.lax.while_loop(lambda c: self._across_seeds(c[2].any()), body, carry)[3]
+        x0 = jnp.broadcast_to(policy["x0"], (n_trials, n_units))
+        trace = gru.empty_trace(x0, inputs.shape[0]) if record else None
+        carry = (jnp.asarray(0), x0, jnp.ones(n_trials, bool), jnp.full(inputs.shape[:2], fixate, jnp.int32), trace)
+        _, _, _, actions, trace = jax.lax.while_loop(lambda c: self._across_seeds(c[2].any()), body, carry)
+        return actions, trace
 
     def _across_seeds(self, value: jax.Array) -> jax.Array:
         """The maximum of ``value`` over the seeds mapped along ``seed_axis`` (itself if none)."""
@@ -215,16 +236,45 @@ class ActorCritic(SongCriterion):
             return value
         return jax.lax.pmax(value.astype(jnp.int32), self.seed_axis).astype(value.dtype)
 
-    def rollout(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, trials: Trials) -> Rollout:
-        """Run the policy on ``trials`` with input and recurrent noise, sampling its actions. The
-        states are differentiable and computed only up to the step at which the last trial of
-        the batch ended (zero after: those steps are masked anyway)."""
-        inputs, noise, gumbel = self.noise(key, trials)
-        actions = self.act(jax.lax.stop_gradient(policy), masks, trials, inputs, noise, gumbel)
-        outcomes = self.env.outcomes(trials, actions)
+    def _across_trials(self, value: jax.Array) -> jax.Array:
+        """The sum of ``value`` over the devices that share an update's trials (itself if none)."""
+        return value if self.trial_axis is None else jax.lax.psum(value, self.trial_axis[0])
+
+    def _split(self, n: int) -> bool:
+        """Whether a batch of ``n`` trials is split along ``trial_axis`` (it must split evenly)."""
+        return self.trial_axis is not None and n % self.trial_axis[1] == 0
+
+    def _share(self, batch: Batch) -> Batch:
+        """This device's consecutive share of a batch split along ``trial_axis`` (all of it if
+        it is not split)."""
+        if not self._split(batch.inputs.shape[1]):
+            return batch
+        name, size = self.trial_axis
+        n = batch.inputs.shape[1] // size
+        start = jax.lax.axis_index(name) * n
+        take = lambda a, axis: jax.lax.dynamic_slice_in_dim(a, start, n, axis)  # noqa: E731
+        return Batch(jax.tree_util.tree_map(lambda a: take(a, 0), batch.trials), take(batch.inputs, 1),
+                     take(batch.noise_keys, 0), take(batch.action_keys, 0), take(batch.value_keys, 0))
+
+    def _whole(self, n: int, trials: Trials, outcomes: Outcomes) -> tuple[Trials, Outcomes]:
+        """The trials and outcomes of a whole batch of ``n`` trials from every device's share
+        (:meth:`_share`), in order."""
+        if not self._split(n):
+            return trials, outcomes
+        gather = lambda a, axis: jax.lax.all_gather(a, self.trial_axis[0], axis=axis, tiled=True)  # noqa: E731
+        outcomes = Outcomes(gather(outcomes.reward, 1), gather(outcomes.mask, 1),
+                            *(gather(a, 0) for a in outcomes[2:]))
+        return jax.tree_util.tree_map(lambda a: gather(a, 0), trials), outcomes
+
+    def rollout(self, policy: gru.Params, masks: gru.Masks, batch: Batch) -> Rollout:
+        """Run the policy on a batch (:meth:`simulate`). The states are differentiable
+        (:func:`gru.replay` of the recorded loop) and exist up to the step at which the last
+        trial of the batch ended (zero after: those steps are masked anyway)."""
+        actions, trace = self.simulate(jax.lax.stop_gradient(policy), masks, batch, record=True)
+        outcomes = self.env.outcomes(batch.trials, actions)
         length = self._across_seeds(outcomes.end_step.max() + 1)
-        states = gru.run(policy, masks, inputs, noise, self.alpha, length)
-        return Rollout(trials, inputs, states, gru.readout(policy, states), actions, outcomes)
+        states = gru.replay(policy, masks, batch.inputs, trace, self.alpha, length)
+        return Rollout(batch.trials, batch.inputs, states, gru.readout(policy, states), actions, outcomes)
 
     def value_inputs(self, states: jax.Array, actions: jax.Array) -> jax.Array:
         """Value-network inputs [policy rates, one-hot action]; row k drives the value state
@@ -232,45 +282,49 @@ class ActorCritic(SongCriterion):
         rates = jax.lax.stop_gradient(jax.nn.relu(states))
         return jnp.concatenate([rates, jax.nn.one_hot(actions, self.env.n_actions)], axis=-1)
 
-    def values(self, value: gru.Params, masks: gru.Masks, key: jax.Array, states: jax.Array,
+    def values(self, value: gru.Params, masks: gru.Masks, keys: jax.Array, states: jax.Array,
                actions: jax.Array, length: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         """Value-network states (T, B, N_v) and predictions V (T, B) for a rollout (computed up
-        to ``length`` steps when given)."""
+        to ``length`` steps when given); ``keys`` (B,): one per trial, for the recurrent noise
+        of the gated value network (:func:`gru.step_noise`)."""
         inputs = self.value_inputs(states, actions)
-        noise = None
         if self.value_net is gru:
-            shape = inputs.shape[:2] + (self.value_config.n_units,)
-            noise = self.value_noise * jax.random.normal(key, shape, jnp.float32)
-        value_states = self.value_net.run(value, masks, inputs, noise, self.value_alpha, length)
+            value_states = gru.run_keyed(value, masks, inputs, keys, self.value_noise, self.value_alpha, length)
+        else:
+            value_states = linear.run(value, masks, inputs, None, self.value_alpha, length)
         return value_states, self.value_net.readout(value, value_states)[..., 0]
 
     # ---- learning ----------------------------------------------------------------------------
     def losses(self, policy, value, state: LearnerState, key: jax.Array):
-        """(policy loss + value loss, metrics) for one batch; see the module docstring."""
-        k_trials, k_roll, k_value = jax.random.split(key, 3)
-        trials = self.env.sample_trials(k_trials, self.config.n_gradient)
-        roll = self.rollout(policy, state.policy_masks, k_roll, trials)
+        """(policy loss + value loss, metrics) for one batch; see the module docstring. With a
+        trial axis, this device's share of the batch (the loss terms are divided by the whole
+        batch's totals, so that the devices' gradients add up to the batch's)."""
+        batch = self._share(self.draw_batch(key, self.config.n_gradient))
+        roll = self.rollout(policy, state.policy_masks, batch)
         out = roll.outcomes
         length = self._across_seeds(out.end_step.max() + 1)
-        _, v = self.values(value, state.value_masks, k_value, roll.states, roll.actions, length)
+        _, v = self.values(value, state.value_masks, batch.value_keys, roll.states, roll.actions, length)
         return self.objective(roll.logits, roll.actions, v, out.reward, out.mask)
 
     def objective(self, logits: jax.Array, actions: jax.Array, v: jax.Array, reward: jax.Array,
                   mask: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
         """(policy loss + value loss, metrics) of a simulated batch, all time-major (T, B):
-        policy logits, sampled actions, value predictions, masked rewards and the step mask."""
+        policy logits, sampled actions, value predictions, masked rewards and the step mask.
+        Sums over trials are divided by the batch's totals (across the trial axis, if any)."""
+        n_trials = self._across_trials(jnp.asarray(actions.shape[1], jnp.float32))
+        n_steps = self._across_trials(jnp.sum(mask))
         g = returns_to_go(reward)
-        value_loss = jnp.sum(mask * (v - g) ** 2) / jnp.sum(mask)
+        value_loss = jnp.sum(mask * (v - g) ** 2) / n_steps
         target = g.at[0].set(reward[0]) if self.config.pyrl_t0_return else g
         advantage = jax.lax.stop_gradient(target - v)
         log_pi = jax.nn.log_softmax(logits)
         log_pi_a = jnp.take_along_axis(log_pi, actions[..., None], axis=-1)[..., 0]
-        policy_loss = -jnp.sum(mask * log_pi_a * advantage) / actions.shape[1]
-        metrics = {"value_loss": value_loss, "train_reward": reward.sum(0).mean()}
+        policy_loss = -jnp.sum(mask * log_pi_a * advantage) / n_trials
+        metrics = {"value_loss": value_loss, "train_reward": reward.sum() / n_trials}
         if self.config.entropy_bonus:  # a remedy for seeds stuck in a deterministic policy (off: the paper's loss)
-            entropy = -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1)
-            policy_loss = policy_loss - self.config.entropy_bonus * jnp.sum(mask * entropy) / actions.shape[1]
-            metrics["policy_entropy"] = jnp.sum(mask * entropy) / jnp.sum(mask)
+            entropy = jnp.sum(mask * -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1))
+            policy_loss = policy_loss - self.config.entropy_bonus * entropy / n_trials
+            metrics["policy_entropy"] = entropy / n_steps
         return policy_loss + value_loss, metrics
 
     def update(self, state: LearnerState) -> tuple[LearnerState, dict[str, jax.Array]]:
@@ -283,6 +337,7 @@ class ActorCritic(SongCriterion):
         key, k_batch = jax.random.split(state.key)
         grad_fn = jax.grad(losses, argnums=(0, 1), has_aux=True)
         (g_policy, g_value), metrics = grad_fn(state.policy, state.value, state, k_batch, *batch)
+        (g_policy, g_value), metrics = jax.tree_util.tree_map(self._across_trials, ((g_policy, g_value), metrics))
         policy, policy_opt, norm_p, ok_p = _apply(self.policy_optimizer, state.policy, state.policy_opt, g_policy)
         value, value_opt, norm_v, ok_v = _apply(self.value_optimizer, state.value, state.value_opt, g_value)
         skipped = ~(ok_p & ok_v)
@@ -296,10 +351,10 @@ class ActorCritic(SongCriterion):
         """Performance of the current policy on ``n_trials`` fresh trials (stochastic policy,
         noise on, spec §4.7): mean reward, P(decision), P(correct | decision). Only the
         action-sampling pass runs, and only until every trial has ended."""
-        k_trials, k_roll = jax.random.split(key)
-        trials = self.env.sample_trials(k_trials, n_trials)
-        actions = self.act(policy, masks, trials, *self.noise(k_roll, trials))
-        return self.env.performance(trials, self.env.outcomes(trials, actions))
+        batch = self._share(self.draw_batch(key, n_trials))
+        actions, _ = self.simulate(policy, masks, batch)
+        trials, outcomes = self._whole(n_trials, batch.trials, self.env.outcomes(batch.trials, actions))
+        return self.env.performance(trials, outcomes)
 
 
 def _apply(optimizer, params, opt_state, grads):

@@ -82,6 +82,9 @@ class HostBatchActorCritic:
     def with_seed_axis(self, name: str) -> HostBatchActorCritic:
         return self
 
+    def with_trial_axis(self, name: str, size: int) -> None:
+        return None  # simulated on the host, one seed at a time
+
     def evaluation_key(self, state: LearnerState) -> jax.Array:
         return state.key
 
@@ -160,7 +163,7 @@ class HostBatchActorCritic:
             jnp.float32))(jnp.arange(steps))
         noise = jnp.concatenate([noise, jnp.zeros_like(noise[:1])])
         states = gru.run(policy, state.policy_masks, inputs, noise, core.alpha)[1:]  # x after input t
-        _, v = core.values(value, state.value_masks, key, states, actions)
+        _, v = core.values(value, state.value_masks, jax.random.split(key, batch), states, actions)
         return core.objective(gru.readout(policy, states), actions, v, reward, mask)
 
 

@@ -38,6 +38,9 @@ class Learner(Protocol):
     * ``trials_per_update``: trials per update, so that histories count trials.
     * ``trace_metric``: the name of a per-update metric kept in full (Miconi's per-trial error),
       or None.
+    * ``with_seed_axis(name)``: the learner for a caller that maps over seeds (``vmap``).
+    * ``with_trial_axis(name, size)``: the learner for a caller that splits each update's trials
+      over ``size`` devices, or None if it cannot (then one seed trains on one device).
     * ``describe()``: a one-line description for the progress header.
     """
 
@@ -65,6 +68,8 @@ class Learner(Protocol):
     def updates(self, state: Any) -> jax.Array: ...
 
     def with_seed_axis(self, name: str) -> Learner: ...
+
+    def with_trial_axis(self, name: str, size: int) -> Learner | None: ...
 
     def describe(self) -> str: ...
 

@@ -357,6 +357,9 @@ class PerturbationLearner:
     def with_seed_axis(self, name: str) -> PerturbationLearner:
         return self  # seeds never wait for each other here
 
+    def with_trial_axis(self, name: str, size: int) -> None:
+        return None  # one trial per update: nothing to split
+
     def describe(self) -> str:
         c = self.config
         return (f"Miconi's rule on {self.task.name} (S = {c.nonlinearity}, {c.update} update, {c.method}, "

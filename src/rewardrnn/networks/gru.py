@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -184,86 +185,176 @@ def recurrent_weights(params: Params, masks: Masks) -> tuple[jax.Array, jax.Arra
     return w_rec * masks["W_rec"], w_gates * masks["W_rec_gates"]
 
 
-def _split_gates(params: Params, masks: Masks):
-    """Effective recurrent blocks W_rec, W_rec_lam, W_rec_gam."""
-    n = params["W_rec"].shape[0]
-    w_rec, w_gates = recurrent_weights(params, masks)
-    return w_rec, w_gates[:, :n], w_gates[:, n:]
+def effective_weights(params: Params, masks: Masks) -> tuple[jax.Array, ...]:
+    """(W_in, b_in, W_rec, W_rec_gates), the recurrent blocks effective (masked, signed)."""
+    return (params["W_in"], params["b_in"], *recurrent_weights(params, masks))
 
 
-def _cell(x, u, q, w_in, b_in, w_rec, w_lam, w_gam, a):
-    """One step from state x with input u and noise q; returns x' and what the backward pass
-    needs (lam, gam, h - x)."""
+def drive(inputs: jax.Array, w_in: jax.Array, b_in: jax.Array) -> jax.Array:
+    """The input drive ``u @ W_in + b_in`` (..., 3N) of every step at once: one large matrix
+    product instead of one thin product per step (the inputs never depend on the state)."""
+    return inputs @ w_in + b_in
+
+
+def cell(x, d, q, w_rec, w_gates, a):
+    """One step from state x with input drive d (3N, :func:`drive`) and noise q; returns x'
+    and what the backward pass needs (lam, gam, h - x). Both gates come from one product."""
     n = x.shape[-1]
     r = jax.nn.relu(x)
-    drive = u @ w_in + b_in
-    lam = jax.nn.sigmoid(r @ w_lam + drive[..., n:2 * n])
-    gam = jax.nn.sigmoid(r @ w_gam + drive[..., 2 * n:])
-    h_minus_x = (gam * r) @ w_rec + drive[..., :n] + q - x
+    gates = jax.nn.sigmoid(r @ w_gates + d[..., n:])
+    lam, gam = gates[..., :n], gates[..., n:]
+    h_minus_x = (gam * r) @ w_rec + d[..., :n] + q - x
     return x + a * lam * h_minus_x, (lam, gam, h_minus_x)
 
 
 def step(params: Params, masks: Masks, x: jax.Array, u: jax.Array, q: jax.Array, a: float) -> jax.Array:
     """One step x -> x' (see the module docstring); ``q`` is the noise already scaled."""
-    return _cell(x, u, q, params["W_in"], params["b_in"], *_split_gates(params, masks), a)[0]
+    w_in, b_in, w_rec, w_gates = effective_weights(params, masks)
+    return cell(x, drive(u, w_in, b_in), q, w_rec, w_gates, a)[0]
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(9,))
-def _run(x0, inputs, noise, length, w_in, b_in, w_rec, w_lam, w_gam, a):
+class Trace(NamedTuple):
+    """A run's states and what its backward pass needs, each (T, B, N) and zero from ``length``
+    on: states x (``x[0] = x0``), update gate lam, reset gate gam and h - x of each step."""
+
+    xs: jax.Array
+    lam: jax.Array
+    gam: jax.Array
+    h_minus_x: jax.Array
+
+
+def empty_trace(x0: jax.Array, steps: int) -> Trace:
+    """A trace of ``steps`` steps holding only ``x[0] = x0`` (B, N)."""
+    zeros = jnp.zeros((steps,) + x0.shape, x0.dtype)
+    return Trace(zeros.at[0].set(x0), zeros, zeros, zeros)
+
+
+def record_step(trace: Trace, k, x_next, residuals) -> Trace:
+    """``trace`` with step k's gates and h - x, and the state x[k+1], written in."""
+    lam, gam, h_minus_x = residuals
+    return Trace(trace.xs.at[k + 1].set(x_next), trace.lam.at[k].set(lam), trace.gam.at[k].set(gam),
+                 trace.h_minus_x.at[k].set(h_minus_x))
+
+
+def _forward(x0, d, noise_at, length, w_rec, w_gates, a) -> Trace:
+    """The trace of ``x[k+1] = cell(x[k], d[k], noise_at(k))`` for ``k + 1 < length``."""
+    def body(carry):
+        k, x, trace = carry
+        x, residuals = cell(x, d[k], noise_at(k), w_rec, w_gates, a)
+        return k + 1, x, record_step(trace, k, x, residuals)
+
+    carry = (jnp.asarray(0), x0, empty_trace(x0, d.shape[0]))
+    return jax.lax.while_loop(lambda c: c[0] + 1 < length, body, carry)[2]
+
+
+def step_noise(keys: jax.Array, k, n_units: int, std: float) -> jax.Array:
+    """The recurrent noise q (B, N) of step ``k``: ``std * N(0, 1)``, trial b's from
+    ``fold_in(keys[b], k)``. Each trial has its own key, so a trial's noise does not depend on
+    which other trials share its batch (nor on how a batch is split over devices); only the
+    steps that are computed draw noise, and any loop can draw the same noise again."""
+    draw = lambda key: jax.random.normal(jax.random.fold_in(key, k), (n_units,), jnp.float32)  # noqa: E731
+    return std * jax.vmap(draw)(keys)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(8,))
+def _run(x0, inputs, noise, length, w_in, b_in, w_rec, w_gates, a):
     """States (T, B, N): ``x[0] = x0`` and ``x[k+1] = cell(x[k], inputs[k], noise[k])`` for
     ``k + 1 < length``; rows from ``length`` on are zero (not computed)."""
-    return _run_fwd(x0, inputs, noise, length, w_in, b_in, w_rec, w_lam, w_gam, a)[0]
+    return _run_fwd(x0, inputs, noise, length, w_in, b_in, w_rec, w_gates, a)[0]
 
 
-def _run_fwd(x0, inputs, noise, length, w_in, b_in, w_rec, w_lam, w_gam, a):
-    steps = inputs.shape[0]
-    zeros = jnp.zeros((steps,) + x0.shape, x0.dtype)
-
-    def body(carry):
-        k, x, xs, lam, gam, h_minus_x = carry
-        x, (l, g, h) = _cell(x, inputs[k], noise[k], w_in, b_in, w_rec, w_lam, w_gam, a)
-        return k + 1, x, xs.at[k + 1].set(x), lam.at[k].set(l), gam.at[k].set(g), h_minus_x.at[k].set(h)
-
-    carry = (jnp.asarray(0), x0, zeros.at[0].set(x0), zeros, zeros, zeros)
-    _, _, xs, lam, gam, h_minus_x = jax.lax.while_loop(lambda c: c[0] + 1 < length, body, carry)
-    return xs, (xs, lam, gam, h_minus_x, inputs, length, w_in, w_rec, w_lam, w_gam)
+def _run_fwd(x0, inputs, noise, length, w_in, b_in, w_rec, w_gates, a):
+    trace = _forward(x0, drive(inputs, w_in, b_in), lambda k: noise[k], length, w_rec, w_gates, a)
+    return trace.xs, (trace, inputs, length, w_in, w_rec, w_gates)
 
 
-def _run_bwd(a, residuals, g_xs):
+@partial(jax.custom_vjp, nondiff_argnums=(8, 9))
+def _run_keyed(x0, inputs, key, length, w_in, b_in, w_rec, w_gates, std, a):
+    """:func:`_run` with the noise of step k drawn by :func:`step_noise`."""
+    return _run_keyed_fwd(x0, inputs, key, length, w_in, b_in, w_rec, w_gates, std, a)[0]
+
+
+def _run_keyed_fwd(x0, inputs, key, length, w_in, b_in, w_rec, w_gates, std, a):
+    n_units = x0.shape[-1]
+    trace = _forward(x0, drive(inputs, w_in, b_in), lambda k: step_noise(key, k, n_units, std), length,
+                     w_rec, w_gates, a)
+    return trace.xs, (trace, inputs, length, w_in, w_rec, w_gates)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(8,))
+def _replay(x0, inputs, trace, length, w_in, b_in, w_rec, w_gates, a):
+    """The states of a trace recorded elsewhere, as a function of the weights (for the gradient)."""
+    return trace.xs
+
+
+def _replay_fwd(x0, inputs, trace, length, w_in, b_in, w_rec, w_gates, a):
+    return trace.xs, (trace, inputs, length, w_in, w_rec, w_gates)
+
+
+def _backward(a, residuals, g_xs):
     """Hand-written backpropagation through time over the computed steps: the loop carries only
     dL/dx and stores the gradients of the pre-activations; the weight gradients are then summed
     over all steps and trials in a few large matrix products (autodiff would accumulate thin
-    outer products inside the loop)."""
-    xs, lam, gam, h_minus_x, inputs, length, w_in, w_rec, w_lam, w_gam = residuals
+    outer products inside the loop). Returns the cotangents of x0, the inputs and the weights."""
+    trace, inputs, length, w_in, w_rec, w_gates = residuals
+    xs, lam, gam, h_minus_x = trace
+    n = xs.shape[-1]
     zeros = jnp.zeros_like(xs)
+    w_rec_t, w_gates_t = w_rec.T, w_gates.T
 
     def body(carry):
-        k, g_next, g_h_all, g_lam_all, g_gam_all = carry
+        k, g_next, g_h_all, g_gates_all = carry
         x, l, g, h = xs[k], lam[k], gam[k], h_minus_x[k]
         r = jax.nn.relu(x)
         g_h = g_next * a * l  # dL/dh, h = W_rec(gam*r) + drive_x + q
-        g_pre_lam = g_next * a * h * l * (1 - l)
-        g_gr = g_h @ w_rec.T
-        g_pre_gam = g_gr * r * g * (1 - g)
-        g_r = g_gr * g + g_pre_lam @ w_lam.T + g_pre_gam @ w_gam.T
+        g_gr = g_h @ w_rec_t
+        g_pre = jnp.concatenate([g_next * a * h * l * (1 - l), g_gr * r * g * (1 - g)], axis=-1)
+        g_r = g_gr * g + g_pre @ w_gates_t
         g_x = g_next * (1 - a * l) + g_r * (x > 0) + g_xs[k]
-        return k - 1, g_x, g_h_all.at[k].set(g_h), g_lam_all.at[k].set(g_pre_lam), g_gam_all.at[k].set(g_pre_gam)
+        return k - 1, g_x, g_h_all.at[k].set(g_h), g_gates_all.at[k].set(g_pre)
 
     last = length - 1
-    carry = (last - 1, g_xs[last], zeros, zeros, zeros)
-    _, g_x0, g_h, g_pre_lam, g_pre_gam = jax.lax.while_loop(lambda c: c[0] >= 0, body, carry)
+    carry = (last - 1, g_xs[last], zeros, jnp.concatenate([zeros, zeros], axis=-1))
+    _, g_x0, g_h, g_pre = jax.lax.while_loop(lambda c: c[0] >= 0, body, carry)
     r = jax.nn.relu(xs)
-    g_drive = jnp.concatenate([g_h, g_pre_lam, g_pre_gam], axis=-1)  # (T, B, 3N), zero from length-1 on
-    g_length = np.zeros((), jax.dtypes.float0)
-    return (g_x0, g_drive @ w_in.T, g_h, g_length,
-            jnp.einsum("tbi,tbj->ij", inputs, g_drive),
-            g_drive.sum((0, 1)),
-            jnp.einsum("tbi,tbj->ij", gam * r, g_h),
-            jnp.einsum("tbi,tbj->ij", r, g_pre_lam),
-            jnp.einsum("tbi,tbj->ij", r, g_pre_gam))
+    g_drive = jnp.concatenate([g_h, g_pre], axis=-1)  # (T, B, 3N), zero from length-1 on
+    return (g_x0, g_drive @ w_in.T,
+            jnp.einsum("tbi,tbj->ij", inputs, g_drive), g_drive.sum((0, 1)),
+            jnp.einsum("tbi,tbj->ij", gam * r, g_h), jnp.einsum("tbi,tbj->ij", r, g_pre), g_h)
+
+
+def _no_gradient(x) -> np.ndarray:
+    """The zero cotangent of an integer argument."""
+    return np.zeros(np.shape(x), jax.dtypes.float0)
+
+
+def _run_bwd(a, residuals, g_xs):
+    g_x0, g_in, g_w_in, g_b_in, g_w_rec, g_w_gates, g_noise = _backward(a, residuals, g_xs)
+    return g_x0, g_in, g_noise, _no_gradient(residuals[2]), g_w_in, g_b_in, g_w_rec, g_w_gates
+
+
+def _run_keyed_bwd(std, a, residuals, g_xs):
+    g_x0, g_in, g_w_in, g_b_in, g_w_rec, g_w_gates, _ = _backward(a, residuals, g_xs)
+    return g_x0, g_in, None, _no_gradient(residuals[2]), g_w_in, g_b_in, g_w_rec, g_w_gates
+
+
+def _replay_bwd(a, residuals, g_xs):
+    g_x0, g_in, g_w_in, g_b_in, g_w_rec, g_w_gates, _ = _backward(a, residuals, g_xs)
+    trace = jax.tree_util.tree_map(jnp.zeros_like, residuals[0])
+    return g_x0, g_in, trace, _no_gradient(residuals[2]), g_w_in, g_b_in, g_w_rec, g_w_gates
 
 
 _run.defvjp(_run_fwd, _run_bwd)
+_run_keyed.defvjp(_run_keyed_fwd, _run_keyed_bwd)
+_replay.defvjp(_replay_fwd, _replay_bwd)
+
+
+def _x0(params: Params, batch: int) -> jax.Array:
+    return jnp.broadcast_to(params["x0"], (batch,) + params["x0"].shape)
+
+
+def _length(length, steps: int) -> jax.Array:
+    return jnp.asarray(steps if length is None else length, jnp.int32)
 
 
 def run(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float,
@@ -273,16 +364,32 @@ def run(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: fl
     With ``length`` (a traced integer is fine) only the first ``length`` states are computed and
     the rest are zero: trials that have all ended need no more steps. The gradient is a
     hand-written BPTT over the computed steps (checked against autodiff in the tests)."""
-    x0 = jnp.broadcast_to(params["x0"], inputs.shape[1:2] + params["x0"].shape)
-    length = jnp.asarray(inputs.shape[0] if length is None else length, jnp.int32)
-    return _run(x0, inputs, noise, length, params["W_in"], params["b_in"], *_split_gates(params, masks), a)
+    return _run(_x0(params, inputs.shape[1]), inputs, noise, _length(length, inputs.shape[0]),
+                *effective_weights(params, masks), a)
+
+
+def run_keyed(params: Params, masks: Masks, inputs: jax.Array, keys: jax.Array, std: float, a: float,
+              length: jax.Array | int | None = None) -> jax.Array:
+    """:func:`run` with the noise of step k drawn inside the loop from one key per trial
+    (``keys`` (B,), :func:`step_noise`): no noise is drawn, or held in memory, for the steps
+    after ``length``."""
+    return _run_keyed(_x0(params, inputs.shape[1]), inputs, keys, _length(length, inputs.shape[0]),
+                      *effective_weights(params, masks), float(std), a)
+
+
+def replay(params: Params, masks: Masks, inputs: jax.Array, trace: Trace, a: float, length: jax.Array) -> jax.Array:
+    """The states of ``trace``, recorded by a loop that ran these parameters on ``inputs`` (e.g.
+    while sampling actions, :func:`record_step`), with their gradient with respect to the
+    parameters: the states are not computed again, only backpropagated through."""
+    return _replay(_x0(params, inputs.shape[1]), inputs, trace, _length(length, inputs.shape[0]),
+                   *effective_weights(params, masks), a)
 
 
 def stepper(params: Params, masks: Masks, a: float):
-    """The step function ``(x, u, q) -> x'`` with the masked weights computed once, for loops
+    """The step function ``(x, u, q) -> x'`` with the effective weights computed once, for loops
     that interleave the network with something else (e.g. sampling actions)."""
-    weights = (params["W_in"], params["b_in"], *_split_gates(params, masks))
-    return lambda x, u, q: _cell(x, u, q, *weights, a)[0]
+    w_in, b_in, w_rec, w_gates = effective_weights(params, masks)
+    return lambda x, u, q: cell(x, drive(u, w_in, b_in), q, w_rec, w_gates, a)[0]
 
 
 def readout(params: Params, x: jax.Array) -> jax.Array:

@@ -53,18 +53,17 @@ def record(learner: ActorCritic, params, key: jax.Array, trials_per_condition: i
     conditions = condition_cycle(env, trials_per_condition)
     n_total, n_steps = len(conditions), env.n_steps
     n_units, n_value = learner.policy_config.n_units, _value_units(learner)
-    per_trial = n_steps * (2 * n_units + n_value + env.n_inputs + env.n_actions + 4)
+    per_trial = n_steps * (5 * n_units + n_value + env.n_inputs + env.n_actions + 4)  # trace: 4 x N
     batch_size = max(1, min(batch_size, n_total, MAX_BATCH_ELEMENTS // per_trial))
 
     @jax.jit
     def simulate(key, condition):
-        k_trials, k_roll, k_value = jax.random.split(key, 3)
-        trials = env.sample_trials(k_trials, condition.shape[0], condition)
-        inputs, noise, gumbel = learner.noise(k_roll, trials)
-        actions = learner.act(policy, masks, trials, inputs, noise, gumbel)
+        batch = learner.draw_batch(key, condition.shape[0], condition)
+        trials, inputs = batch.trials, batch.inputs
+        actions, trace = learner.simulate(policy, masks, batch, record=True)
         out = env.outcomes(trials, actions)
-        states = gru.run(policy, masks, inputs, noise, learner.alpha)
-        value_states, v = learner.values(value, value_masks, k_value, states, actions)
+        states = trace.xs  # computed until the last trial of the batch ended (later steps are masked)
+        value_states, v = learner.values(value, value_masks, batch.value_keys, states, actions)
         shown = jnp.concatenate([jnp.zeros_like(inputs[:1]), inputs[:-1]])  # input received by step k
         activity = {"inputs": shown, "action_prob": jax.nn.softmax(gru.readout(policy, states)),
                     "rates": jax.nn.relu(states), "value": v, "step_reward": out.reward}

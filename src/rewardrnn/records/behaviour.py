@@ -40,10 +40,9 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
 
     @jax.jit
     def simulate(key, condition):
-        k_trials, k_roll = jax.random.split(key)
-        trials = env.sample_trials(k_trials, condition.shape[0], condition)
-        actions = learner.act_drawing_noise(policy, masks, trials, k_roll)  # noise drawn step by step
-        return trials, per_trial_outcomes(env.outcomes(trials, actions))
+        batch = learner.draw_batch(key, condition.shape[0], condition)
+        actions, _ = learner.simulate(policy, masks, batch)  # noise drawn step by step
+        return batch.trials, per_trial_outcomes(env.outcomes(batch.trials, actions))
 
     parts = []
     for i, start in enumerate(range(0, n_total, batch_size)):

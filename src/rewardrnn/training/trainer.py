@@ -33,8 +33,8 @@ from rewardrnn.keys import RESTART_STREAM, fold
 from rewardrnn.learners.base import Learner, all_finite
 from rewardrnn.training.stalls import RESTARTED, StallRule, attempts, rows_by_seed, stall_reasons
 
-#: Name of the vmap axis over seeds.
-SEED_AXIS = "seed"
+#: Name of the vmap axis over seeds, and of the mesh axis over which batches of seeds are spread.
+SEED_AXIS, DEVICE_AXIS = "seed", "device"
 
 #: Why a seed stopped (``status`` in metrics.csv and summary.json).
 RUNNING, REACHED, BUDGET, NON_FINITE, STALLED = ("running", "reached criterion", "budget spent",
@@ -102,13 +102,41 @@ class CompiledSteps:
         def validate_of(learner: Learner):
             return lambda state: learner.evaluate(state, learner.evaluation_key(state), plan.n_validation)
 
-        self._chunk = jax.jit(jax.vmap(chunk_of(mapped), axis_name=SEED_AXIS))
-        self._validate = jax.jit(jax.vmap(validate_of(mapped), axis_name=SEED_AXIS))
-        self._chunk_single = jax.jit(_with_seed_axis(chunk_of(learner)))
-        self._validate_single = jax.jit(_with_seed_axis(validate_of(learner)))
+        self._functions = {"chunk": (chunk_of(learner), chunk_of(mapped)),
+                           "validate": (validate_of(learner), validate_of(mapped))}
+        devices = jax.devices()
+        self._split = learner.with_trial_axis(DEVICE_AXIS, len(devices)) if len(devices) > 1 else None
+        if self._split is not None:
+            self._functions.update(split_chunk=(chunk_of(self._split), None),
+                                   split_validate=(validate_of(self._split), None))
+        self._cache: dict[tuple[str, int, int], Callable] = {}
 
-    def _compiled(self, batch: int):
-        return (self._chunk_single, self._validate_single) if batch == 1 else (self._chunk, self._validate)
+    def _call(self, name: str, tree: Any) -> Any:
+        """The compiled function ``name`` applied to ``tree`` (every leaf with a leading axis of
+        seeds). A lone seed's trials are split over the devices when the learner can split them
+        (its state replicated, :meth:`Learner.with_trial_axis`); otherwise the seeds are spread
+        over the devices and each device maps over its own share of them (``vmap``) and runs
+        its own step loops, so that the devices never wait for each other inside an update
+        (``shard_map``). Compiled once per batch size and device count."""
+        batch = len(jax.tree_util.tree_leaves(tree)[0])
+        split = batch == 1 and self._split is not None
+        devices = jax.devices() if split else seed_devices(batch)
+        cache_key = (name, batch, len(devices))
+        if cache_key not in self._cache:
+            single, mapped = self._functions[("split_" if split else "") + name]
+            mesh = Mesh(np.asarray(devices), (DEVICE_AXIS,))
+            if split:
+                fn = jax.shard_map(_with_seed_axis(single), mesh=mesh, check_vma=False,
+                                   in_specs=PartitionSpec(), out_specs=PartitionSpec())
+            elif batch == 1:
+                fn = _with_seed_axis(single)
+            elif len(devices) == 1:
+                fn = jax.vmap(mapped, axis_name=SEED_AXIS)
+            else:
+                fn = jax.shard_map(jax.vmap(mapped, axis_name=SEED_AXIS), mesh=mesh, check_vma=False,
+                                   in_specs=PartitionSpec(DEVICE_AXIS), out_specs=PartitionSpec(DEVICE_AXIS))
+            self._cache[cache_key] = jax.jit(fn)
+        return self._cache[cache_key](*(tree if split else _spread(devices, tree)))
 
     def chunk(self, state, active: np.ndarray):
         """``checkfreq`` updates of the active seeds. Returns the whole state (inactive seeds
@@ -120,7 +148,7 @@ class CompiledSteps:
         index, batch = compact(active)
         sub = jax.tree_util.tree_map(lambda a: a[batch], state)
         mask = np.arange(len(batch)) < len(index)
-        new_sub, metrics, trace = self._compiled(len(batch))[0](*_spread(seed_devices(len(batch)), (sub, mask)))
+        new_sub, metrics, trace = self._call("chunk", (sub, mask))
         if len(index) == len(active):  # every seed active: nothing to put back
             to_host = lambda t: jax.tree_util.tree_map(np.asarray, t)  # noqa: E731
             return new_sub, to_host(metrics), to_host(trace)
@@ -132,8 +160,7 @@ class CompiledSteps:
     def validate(self, state, active: np.ndarray) -> dict[str, np.ndarray]:
         """Validation performance of the active seeds, each (S,) with NaN for inactive seeds."""
         index, batch = compact(active)
-        devices = seed_devices(len(batch))
-        perf = self._compiled(len(batch))[1](_spread(devices, jax.tree_util.tree_map(lambda a: a[batch], state)))
+        perf = self._call("validate", (jax.tree_util.tree_map(lambda a: a[batch], state),))
         return {k: _put_back(np.full(len(active), np.nan, np.float32), v, index) for k, v in perf.items()}
 
 
@@ -372,7 +399,7 @@ def _spread(devices: list, tree: Any) -> Any:
     """Shard the leading (seed) axis of every leaf over ``devices`` (or put it on the one)."""
     if len(devices) == 1:
         return jax.device_put(tree, devices[0])
-    return jax.device_put(tree, NamedSharding(Mesh(np.asarray(devices), (SEED_AXIS,)), PartitionSpec(SEED_AXIS)))
+    return jax.device_put(tree, NamedSharding(Mesh(np.asarray(devices), (DEVICE_AXIS,)), PartitionSpec(DEVICE_AXIS)))
 
 
 def _finite_or_none(x) -> float | None:
