@@ -40,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rewardrnn.keys import fast_threefry
 from rewardrnn.learners.base import SongCriterion
 from rewardrnn.networks import gru, linear
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
@@ -191,10 +192,11 @@ class ActorCritic(SongCriterion):
         unless ``condition`` is given), their inputs with their noise, and one key per trial
         for its recurrent, action and value-network noise (drawn step by step, see
         :meth:`simulate`)."""
-        k_trials, k_in, k_each = jax.random.split(key, 3)
-        trials = self.env.sample_trials(k_trials, n, condition)
-        keys = jax.random.split(k_each, n * 3).reshape((n, 3) + k_each.shape)
-        return Batch(trials, self.env.inputs(k_in, trials), keys[:, 0], keys[:, 1], keys[:, 2])
+        with fast_threefry():
+            k_trials, k_in, k_each = jax.random.split(key, 3)
+            trials = self.env.sample_trials(k_trials, n, condition)
+            keys = jax.random.split(k_each, n * 3).reshape((n, 3) + k_each.shape)
+            return Batch(trials, self.env.inputs(k_in, trials), keys[:, 0], keys[:, 1], keys[:, 2])
 
     def simulate(self, policy: gru.Params, masks: gru.Masks, batch: Batch, record: bool = False
                  ) -> tuple[jax.Array, gru.Trace | None]:
@@ -207,10 +209,12 @@ class ActorCritic(SongCriterion):
         running the network again)."""
         trials, inputs = batch.trials, batch.inputs
         w_in, b_in, w_rec, w_gates = gru.effective_weights(policy, masks)
-        drive = gru.drive(inputs, w_in, b_in)
         fixate, n_actions = self.env.protocol.fixate_action, self.env.n_actions
         n_trials, n_units = inputs.shape[1], self.policy_config.n_units
-        gumbel_of = lambda key, k: jax.random.gumbel(jax.random.fold_in(key, k), (n_actions,), jnp.float32)  # noqa: E731
+
+        def gumbel_of(key, k):
+            with fast_threefry():
+                return jax.random.gumbel(jax.random.fold_in(key, k), (n_actions,), jnp.float32)
 
         def body(carry):
             k, x, alive, actions, trace = carry
@@ -218,7 +222,8 @@ class ActorCritic(SongCriterion):
             action = jnp.argmax(gru.readout(policy, x) + gumbel, axis=-1).astype(jnp.int32)
             ends = self.env.judge(trials, k, action)[1]
             actions = actions.at[k].set(jnp.where(alive, action, fixate))
-            x_next, residuals = gru.cell(x, drive[k], gru.step_noise(batch.noise_keys, k, n_units, self.policy_noise),
+            x_next, residuals = gru.cell(x, gru.drive(inputs[k], w_in, b_in),
+                                         gru.step_noise(batch.noise_keys, k, n_units, self.policy_noise),
                                          w_rec, w_gates, self.alpha)
             if record:
                 trace = gru.record_step(trace, k, x_next, residuals)

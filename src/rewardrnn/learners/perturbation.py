@@ -58,7 +58,7 @@ import numpy as np
 import optax
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.keys import VALUE_NETWORK_STREAM
+from rewardrnn.keys import VALUE_NETWORK_STREAM, fast_threefry
 from rewardrnn.networks import gru, rate
 from rewardrnn.tasks.miconi import ContinuousTask
 
@@ -373,26 +373,32 @@ class PerturbationLearner:
         return self.kick_values(key, (self.n_steps, self.network.n_units), on)
 
     def kick_values(self, key: jax.Array, shape: tuple[int, ...], on: jax.Array) -> jax.Array:
-        """Kicks of ``shape``: A U(-1, 1) with the per-step probability, where ``on`` allows."""
-        k_when, k_size = jax.random.split(key)
-        when = jax.random.bernoulli(k_when, self.kick_prob_per_step, shape) & on
-        return when * self.config.kick_amplitude * jax.random.uniform(k_size, shape, jnp.float32, -1.0, 1.0)
+        """Kicks of ``shape``: A U(-1, 1) with the per-step probability p, where ``on`` allows.
+        One uniform u per neuron and step gives both: a kick when u < p, of size
+        ``A (2 u / p - 1)`` (given u < p, u / p is uniform on [0, 1)), so a trial draws half the
+        random numbers of a separate coin and size (with the fast threefry layout,
+        :func:`rewardrnn.keys.fast_threefry`)."""
+        p = self.kick_prob_per_step
+        with fast_threefry():
+            u = jax.random.uniform(key, shape, jnp.float32)
+        when = (u < p) & on
+        return jnp.where(when, self.config.kick_amplitude * (2.0 * u / max(p, 1e-30) - 1.0), 0.0)
 
     def run(self, params: rate.Params, xbar: jax.Array, x0: jax.Array, inputs: jax.Array, kicks: jax.Array):
         """Run one trial. Returns (xbar after it, rates r (T, N), presynaptic rates r(t-1) (T, N),
         fluctuations dx (T, N))."""
         alpha_x = self.config.alpha_x
 
-        def body(carry, step_in):
-            x, xbar = carry
-            u, kick = step_in
-            r_prev = rate.rates(x, self.network)
-            x = rate.step(params, self.network, x, u, kick, self.a)
+        def body(carry, drive):
+            x, r_prev, xbar = carry
+            x = rate.advance(params, self.network, x, r_prev, drive, self.a)
+            r = rate.rates(x, self.network)
             dx = x - xbar
             xbar = alpha_x * xbar + (1 - alpha_x) * x
-            return (x, xbar), (rate.rates(x, self.network), r_prev, dx)
+            return (x, r, xbar), (r, r_prev, dx)
 
-        (_, xbar), (r, r_prev, dx) = jax.lax.scan(body, (x0, xbar), (inputs, kicks))
+        drive = rate.external_drive(params, inputs, kicks)
+        (_, _, xbar), (r, r_prev, dx) = jax.lax.scan(body, (x0, rate.rates(x0, self.network), xbar), drive)
         return xbar, r, r_prev, dx
 
     def eligibility(self, r_prev: jax.Array, dx: jax.Array, kicks: jax.Array,

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
+from rewardrnn.keys import fast_threefry
 
 Params = dict[str, jax.Array]
 Masks = dict[str, jax.Array]
@@ -253,7 +254,8 @@ def step_noise(keys: jax.Array, k, n_units: int, std: float) -> jax.Array:
     which other trials share its batch (nor on how a batch is split over devices); only the
     steps that are computed draw noise, and any loop can draw the same noise again."""
     draw = lambda key: jax.random.normal(jax.random.fold_in(key, k), (n_units,), jnp.float32)  # noqa: E731
-    return std * jax.vmap(draw)(keys)
+    with fast_threefry():
+        return std * jax.vmap(draw)(keys)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(8,))

@@ -117,8 +117,18 @@ def initial_state(key: jax.Array, config: RateConfig, batch: tuple[int, ...] = (
 def step(params: Params, config: RateConfig, x: jax.Array, u: jax.Array, kick: jax.Array, a: float) -> jax.Array:
     """One Euler step x -> x' (module docstring); ``a = dt / tau``, ``kick`` is added to the drive.
     The recurrent input uses the rates of the previous state."""
-    h = rates(x, config) @ params["J"].T + u @ params["W_in"].T + kick
-    return clamp(x + a * (h - x), config)
+    return advance(params, config, x, rates(x, config), external_drive(params, u, kick), a)
+
+
+def external_drive(params: Params, u: jax.Array, kick: jax.Array) -> jax.Array:
+    """The drive that does not depend on the state, ``u W_in^T + kick``: of every step of a
+    trial at once, one matrix product instead of one per step."""
+    return u @ params["W_in"].T + kick
+
+
+def advance(params: Params, config: RateConfig, x: jax.Array, r: jax.Array, drive: jax.Array, a: float) -> jax.Array:
+    """:func:`step` from the state x, its rates r and its :func:`external_drive`."""
+    return clamp(x + a * (r @ params["J"].T + drive - x), config)
 
 
 def states_from_rates(r: jax.Array, config: RateConfig) -> jax.Array:
