@@ -119,15 +119,17 @@ def test_acting_samples_from_the_policy_and_stops_when_all_trials_end():
     inputs = batch.inputs
     actions, trace = learner.simulate(policy, state.policy_masks, batch, record=True)
     out = learner.env.outcomes(batch.trials, actions)
-    steps = np.arange(learner.env.n_steps)
-    noise = jnp.stack([gru.step_noise(batch.noise_keys, k, learner.policy_config.n_units, learner.policy_noise)
-                       for k in steps])
-    gumbel = jnp.stack([jnp.stack([jax.random.gumbel(jax.random.fold_in(key, k), (learner.env.n_actions,))
-                                   for key in batch.action_keys]) for k in steps])
+    blocks = range(gru.padded_steps(learner.env.n_steps) // gru.NOISE_BLOCK)
+    steps = learner.env.n_steps
+    noise = jnp.concatenate([gru.block_noise(batch.noise_keys, j, (learner.policy_config.n_units,),
+                                             learner.policy_noise) for j in blocks])[:steps]
+    gumbel = jnp.concatenate([gru.block_noise(batch.action_keys, j, (learner.env.n_actions,), sampler=jax.random.gumbel)
+                              for j in blocks])[:steps]
     length = int(out.end_step.max()) + 1
     states = gru.run(policy, state.policy_masks, inputs, noise, learner.alpha, length)
     np.testing.assert_allclose(np.asarray(trace.xs[:length]), np.asarray(states[:length]), rtol=1e-5, atol=1e-5)
-    assert not np.asarray(trace.xs[length + 1:]).any()  # no step after every trial has ended
+    block_end = gru.padded_steps(length) + 1  # no block after the one in which every trial has ended
+    assert not np.asarray(trace.xs[block_end:]).any()
     expected = np.asarray(jnp.argmax(gru.readout(policy, states) + gumbel, axis=-1))
     mask = np.asarray(out.mask, bool)
     np.testing.assert_array_equal(np.asarray(actions)[mask], expected[mask])
@@ -179,3 +181,33 @@ def test_a_negative_entropy_bonus_is_refused():
     for bad in (-0.1, "lots", float("nan")):
         with pytest.raises(ConfigError, match="entropy_bonus must be a number >= 0"):
             TrainConfig(task="rdm-fixed", entropy_bonus=bad)
+
+
+def test_an_update_split_over_two_devices_is_the_update_on_one():
+    """with_trial_axis: each device simulates half of the update's trials (each trial with its
+    own noise keys) and the gradients are summed, so two devices make the update one device
+    makes, up to float rounding; validation gathers the halves into the same performance."""
+    from jax.sharding import Mesh, PartitionSpec
+
+    learner = TrainConfig(**SMALL).resolved().build_learner()  # rdm-fixed: 10 trials per update
+    state = learner.init(jax.random.PRNGKey(0))
+    policy = dict(state.policy, W_out=0.3 * jax.random.normal(jax.random.PRNGKey(5), state.policy["W_out"].shape),
+                  b_out=jnp.asarray([3.0, 0.0, 0.0]))  # trials of different lengths
+    state = state._replace(policy=policy)
+    split = learner.with_trial_axis("device", 2)
+    assert learner.with_trial_axis("device", 3) is None  # 10 trials do not split in 3
+    mesh = Mesh(np.asarray(jax.devices()[:2]), ("device",))
+    on_two = lambda fn: jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=PartitionSpec(),  # noqa: E731
+                                              out_specs=PartitionSpec(), check_vma=False))
+    one, metrics_one = jax.jit(learner.update)(state)
+    two, metrics_two = on_two(split.update)(state)
+    for a, b in zip(jax.tree_util.tree_leaves((one.policy, one.value)), jax.tree_util.tree_leaves((two.policy, two.value))):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
+    for name in metrics_one:
+        np.testing.assert_allclose(float(metrics_two[name]), float(metrics_one[name]), rtol=1e-4, atol=1e-6)
+    assert float(metrics_one["policy_grad_norm"]) > 0
+    key = jax.random.PRNGKey(7)
+    perf_one = jax.jit(lambda p: learner.validate(p, state.policy_masks, key, 200))(policy)
+    perf_two = on_two(lambda p: split.validate(p, state.policy_masks, key, 200))(policy)
+    for name in perf_one:
+        assert float(perf_two[name]) == pytest.approx(float(perf_one[name]), abs=0.011), name

@@ -74,6 +74,9 @@ def test_kicks_rate_amplitude_and_onset():
     kicked = kicks != 0
     assert kicked.mean() == pytest.approx(0.003 * 996 / 1000, rel=0.05)  # 3 Hz per neuron
     assert np.abs(kicks).max() <= 16 and np.abs(kicks[kicked]).mean() == pytest.approx(8, rel=0.05)
+    from scipy import stats  # the size is A U(-1, 1), whatever decided the kick (the same uniform)
+
+    assert stats.kstest(kicks[kicked], "uniform", args=(-16.0, 32.0)).pvalue > 0.01
 
 
 def test_baselines_are_kept_per_trial_type_and_updates_are_clipped():

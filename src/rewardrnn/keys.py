@@ -50,7 +50,7 @@ def fast_threefry():
     counter layout: the same generator, another stream, and on a CPU about twice as fast as the
     partitionable layout JAX uses by default (2.0 ms against 4.4 ms for 225 steps of noise for
     10 trials of 100 units, docs/benchmarks.md). The simulation's noise draws run in it
-    (:func:`rewardrnn.networks.gru.step_noise`, the actor-critic's batches and action noise);
+    (:func:`rewardrnn.networks.gru.block_noise`, the actor-critic's batches, Miconi's kicks);
     a JAX without the switch draws with its default layout."""
     switch = getattr(jax, "threefry_partitionable", None)
     return switch(False) if switch is not None else contextlib.nullcontext()

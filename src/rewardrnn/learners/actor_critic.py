@@ -201,39 +201,41 @@ class ActorCritic(SongCriterion):
     def simulate(self, policy: gru.Params, masks: gru.Masks, batch: Batch, record: bool = False
                  ) -> tuple[jax.Array, gru.Trace | None]:
         """Run the policy on a batch step by step, sampling an action at each step, until every
-        trial has ended (no step is computed after that). At step k, trial b draws its
-        recurrent noise (:func:`gru.step_noise`) and the Gumbel noise that samples its action
-        (``argmax(logits + gumbel)`` is a draw from ``softmax(logits)``) from its own keys.
+        trial has ended (the loop runs in blocks of ``gru.NOISE_BLOCK`` steps: at most the rest
+        of the block is computed after that). Each trial draws its recurrent noise and the
+        Gumbel noise that samples its actions (``argmax(logits + gumbel)`` is a draw from
+        ``softmax(logits)``) from its own keys, block by block (:func:`gru.block_noise`).
         Returns the actions (T, B; FIXATE after a trial's end) and, with ``record``, the
         policy's :class:`gru.Trace` (:func:`gru.replay` backpropagates through it without
         running the network again)."""
         trials, inputs = batch.trials, batch.inputs
         w_in, b_in, w_rec, w_gates = gru.effective_weights(policy, masks)
         fixate, n_actions = self.env.protocol.fixate_action, self.env.n_actions
-        n_trials, n_units = inputs.shape[1], self.policy_config.n_units
+        steps, n_trials = inputs.shape[:2]
+        n_units = self.policy_config.n_units
+        rows = gru.padded_steps(steps) + 1
+        padded_inputs = gru.pad_steps(inputs, rows)
 
-        def gumbel_of(key, k):
-            with fast_threefry():
-                return jax.random.gumbel(jax.random.fold_in(key, k), (n_actions,), jnp.float32)
+        def draw(j):
+            return (gru.block_noise(batch.noise_keys, j, (n_units,), self.policy_noise),
+                    gru.block_noise(batch.action_keys, j, (n_actions,), sampler=jax.random.gumbel))
 
-        def body(carry):
-            k, x, alive, actions, trace = carry
-            gumbel = jax.vmap(gumbel_of, (0, None))(batch.action_keys, k)
+        def step(k, carry, noise):
+            x, alive, actions, trace = carry
+            q, gumbel = noise
             action = jnp.argmax(gru.readout(policy, x) + gumbel, axis=-1).astype(jnp.int32)
             ends = self.env.judge(trials, k, action)[1]
             actions = actions.at[k].set(jnp.where(alive, action, fixate))
-            x_next, residuals = gru.cell(x, gru.drive(inputs[k], w_in, b_in),
-                                         gru.step_noise(batch.noise_keys, k, n_units, self.policy_noise),
-                                         w_rec, w_gates, self.alpha)
+            x_next, residuals = gru.cell(x, gru.drive(padded_inputs[k], w_in, b_in), q, w_rec, w_gates, self.alpha)
             if record:
                 trace = gru.record_step(trace, k, x_next, residuals)
-            return k + 1, x_next, alive & ~ends, actions, trace
+            return x_next, alive & ~ends, actions, trace
 
         x0 = jnp.broadcast_to(policy["x0"], (n_trials, n_units))
-        trace = gru.empty_trace(x0, inputs.shape[0]) if record else None
-        carry = (jnp.asarray(0), x0, jnp.ones(n_trials, bool), jnp.full(inputs.shape[:2], fixate, jnp.int32), trace)
-        _, _, _, actions, trace = jax.lax.while_loop(lambda c: self._across_seeds(c[2].any()), body, carry)
-        return actions, trace
+        carry = (x0, jnp.ones(n_trials, bool), jnp.full((rows, n_trials), fixate, jnp.int32),
+                 gru.empty_trace(x0, rows) if record else None)
+        _, _, actions, trace = gru.block_loop(lambda k, c: self._across_seeds(c[1].any()), step, draw, carry)
+        return actions[:steps], (gru.finish_trace(trace, steps) if record else None)
 
     def _across_seeds(self, value: jax.Array) -> jax.Array:
         """The maximum of ``value`` over the seeds mapped along ``seed_axis`` (itself if none)."""
@@ -291,7 +293,7 @@ class ActorCritic(SongCriterion):
                actions: jax.Array, length: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
         """Value-network states (T, B, N_v) and predictions V (T, B) for a rollout (computed up
         to ``length`` steps when given); ``keys`` (B,): one per trial, for the recurrent noise
-        of the gated value network (:func:`gru.step_noise`)."""
+        of the gated value network (:func:`gru.block_noise`)."""
         inputs = self.value_inputs(states, actions)
         if self.value_net is gru:
             value_states = gru.run_keyed(value, masks, inputs, keys, self.value_noise, self.value_alpha, length)

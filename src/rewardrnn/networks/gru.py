@@ -224,6 +224,48 @@ class Trace(NamedTuple):
     h_minus_x: jax.Array
 
 
+#: Steps whose noise the step loops draw at once. JAX draws with threefry as a rolled loop on a
+#: CPU, whose cost is mostly per call: one call per block of steps instead of one per step, and
+#: at most a block's worth of steps drawn (and computed) after every trial has ended.
+NOISE_BLOCK = 16
+
+
+def padded_steps(steps: int) -> int:
+    """``steps`` rounded up to whole noise blocks (the length of a step loop's buffers)."""
+    return -(-steps // NOISE_BLOCK) * NOISE_BLOCK
+
+
+def pad_steps(a: jax.Array, steps: int) -> jax.Array:
+    """``a`` (T, ...) padded with zeros to ``steps`` rows."""
+    if steps <= a.shape[0]:
+        return a
+    return jnp.concatenate([a, jnp.zeros((steps - a.shape[0],) + a.shape[1:], a.dtype)])
+
+
+def block_loop(keep_going, step, draw, carry):
+    """``carry = step(k, carry, noise_k)`` for k = 0, 1, 2, ... in blocks of NOISE_BLOCK steps,
+    while ``keep_going(k, carry)`` holds at the start of a block (k its first step).
+    ``draw(j)`` gives the noise of block j: a pytree of (NOISE_BLOCK, ...) arrays."""
+    def block(c):
+        j, carry = c
+        noise = draw(j)
+        run = lambda i, cc: step(j * NOISE_BLOCK + i, cc, jax.tree_util.tree_map(lambda a: a[i], noise))  # noqa: E731
+        return j + 1, jax.lax.fori_loop(0, NOISE_BLOCK, run, carry)
+
+    return jax.lax.while_loop(lambda c: keep_going(c[0] * NOISE_BLOCK, c[1]), block, (jnp.asarray(0), carry))[1]
+
+
+def block_noise(keys: jax.Array, j, shape: tuple[int, ...], std: float = 1.0, sampler=jax.random.normal) -> jax.Array:
+    """The noise of block ``j`` (NOISE_BLOCK, B, *shape): ``std * N(0, 1)`` (or ``std`` times
+    another ``jax.random`` sampler's draws, e.g. ``jax.random.gumbel``), trial b's from
+    ``fold_in(keys[b], j)``. Each trial has its own key, so a trial's noise does not depend on
+    which other trials share its batch (nor on how a batch is split over devices), and only the
+    blocks a loop reaches are drawn."""
+    draw = lambda key: sampler(jax.random.fold_in(key, j), (NOISE_BLOCK,) + shape, jnp.float32)  # noqa: E731
+    with fast_threefry():
+        return std * jnp.swapaxes(jax.vmap(draw)(keys), 0, 1)
+
+
 def empty_trace(x0: jax.Array, steps: int) -> Trace:
     """A trace of ``steps`` steps holding only ``x[0] = x0`` (B, N)."""
     zeros = jnp.zeros((steps,) + x0.shape, x0.dtype)
@@ -237,25 +279,35 @@ def record_step(trace: Trace, k, x_next, residuals) -> Trace:
                  trace.h_minus_x.at[k].set(h_minus_x))
 
 
-def _forward(x0, d, noise_at, length, w_rec, w_gates, a) -> Trace:
-    """The trace of ``x[k+1] = cell(x[k], d[k], noise_at(k))`` for ``k + 1 < length``."""
-    def body(carry):
-        k, x, trace = carry
-        x, residuals = cell(x, d[k], noise_at(k), w_rec, w_gates, a)
-        return k + 1, x, record_step(trace, k, x, residuals)
-
-    carry = (jnp.asarray(0), x0, empty_trace(x0, d.shape[0]))
-    return jax.lax.while_loop(lambda c: c[0] + 1 < length, body, carry)[2]
+def finish_trace(trace: Trace, steps: int, length: jax.Array | None = None) -> Trace:
+    """A trace recorded in whole blocks cut to ``steps`` rows, its states from ``length`` on
+    zeroed (when given)."""
+    trace = Trace(*(a[:steps] for a in trace))
+    if length is None:
+        return trace
+    return trace._replace(xs=jnp.where((jnp.arange(steps) < length)[:, None, None], trace.xs, 0.0))
 
 
-def step_noise(keys: jax.Array, k, n_units: int, std: float) -> jax.Array:
-    """The recurrent noise q (B, N) of step ``k``: ``std * N(0, 1)``, trial b's from
-    ``fold_in(keys[b], k)``. Each trial has its own key, so a trial's noise does not depend on
-    which other trials share its batch (nor on how a batch is split over devices); only the
-    steps that are computed draw noise, and any loop can draw the same noise again."""
-    draw = lambda key: jax.random.normal(jax.random.fold_in(key, k), (n_units,), jnp.float32)  # noqa: E731
-    with fast_threefry():
-        return std * jax.vmap(draw)(keys)
+def _forward(x0, d, draw, length, w_rec, w_gates, a) -> Trace:
+    """The trace of ``x[k+1] = cell(x[k], d[k], q_k)`` for ``k + 1 < length``, the noise of each
+    block of steps from ``draw(j)`` (:func:`block_loop`); rows from ``length`` on are zero."""
+    steps = d.shape[0]
+    rows = padded_steps(steps) + 1
+    d = pad_steps(d, rows)
+
+    def step(k, carry, q):
+        x, trace = carry
+        x, residuals = cell(x, d[k], q, w_rec, w_gates, a)
+        return x, record_step(trace, k, x, residuals)
+
+    _, trace = block_loop(lambda k, c: k + 1 < length, step, draw, (x0, empty_trace(x0, rows)))
+    return finish_trace(trace, steps, length)
+
+
+def noise_blocks(noise: jax.Array):
+    """``draw(j)`` of :func:`block_loop` for noise given for every step (T, ...)."""
+    padded = pad_steps(noise, padded_steps(noise.shape[0]))
+    return lambda j: jax.lax.dynamic_slice_in_dim(padded, j * NOISE_BLOCK, NOISE_BLOCK)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(8,))
@@ -266,19 +318,19 @@ def _run(x0, inputs, noise, length, w_in, b_in, w_rec, w_gates, a):
 
 
 def _run_fwd(x0, inputs, noise, length, w_in, b_in, w_rec, w_gates, a):
-    trace = _forward(x0, drive(inputs, w_in, b_in), lambda k: noise[k], length, w_rec, w_gates, a)
+    trace = _forward(x0, drive(inputs, w_in, b_in), noise_blocks(noise), length, w_rec, w_gates, a)
     return trace.xs, (trace, inputs, length, w_in, w_rec, w_gates)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(8, 9))
 def _run_keyed(x0, inputs, key, length, w_in, b_in, w_rec, w_gates, std, a):
-    """:func:`_run` with the noise of step k drawn by :func:`step_noise`."""
+    """:func:`_run` with the noise of each block of steps drawn by :func:`block_noise`."""
     return _run_keyed_fwd(x0, inputs, key, length, w_in, b_in, w_rec, w_gates, std, a)[0]
 
 
 def _run_keyed_fwd(x0, inputs, key, length, w_in, b_in, w_rec, w_gates, std, a):
     n_units = x0.shape[-1]
-    trace = _forward(x0, drive(inputs, w_in, b_in), lambda k: step_noise(key, k, n_units, std), length,
+    trace = _forward(x0, drive(inputs, w_in, b_in), lambda j: block_noise(key, j, (n_units,), std), length,
                      w_rec, w_gates, a)
     return trace.xs, (trace, inputs, length, w_in, w_rec, w_gates)
 
@@ -373,8 +425,8 @@ def run(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: fl
 def run_keyed(params: Params, masks: Masks, inputs: jax.Array, keys: jax.Array, std: float, a: float,
               length: jax.Array | int | None = None) -> jax.Array:
     """:func:`run` with the noise of step k drawn inside the loop from one key per trial
-    (``keys`` (B,), :func:`step_noise`): no noise is drawn, or held in memory, for the steps
-    after ``length``."""
+    (``keys`` (B,), :func:`block_noise`, block by block): no noise is drawn, or held in memory,
+    for the blocks after ``length``."""
     return _run_keyed(_x0(params, inputs.shape[1]), inputs, keys, _length(length, inputs.shape[0]),
                       *effective_weights(params, masks), float(std), a)
 
