@@ -352,7 +352,6 @@ def _backward(a, residuals, g_xs):
     outer products inside the loop). Returns the cotangents of x0, the inputs and the weights."""
     trace, inputs, length, w_in, w_rec, w_gates = residuals
     xs, lam, gam, h_minus_x = trace
-    n = xs.shape[-1]
     zeros = jnp.zeros_like(xs)
     w_rec_t, w_gates_t = w_rec.T, w_gates.T
 
