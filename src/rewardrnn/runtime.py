@@ -30,15 +30,27 @@ def one_host_device_per_core() -> None:
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}={cores()}".strip()
 
 
+_stop_requested = False
+
+
 def stop_on_sigterm() -> None:
     """Treat SIGTERM (a batch scheduler's time limit, ``kill``) like Ctrl-C: the trainer stops at
-    the next chunk boundary and keeps its last checkpoint, so the run can be resumed."""
+    the next chunk boundary and keeps its last checkpoint, so the run can be resumed. The signal
+    is also remembered (:func:`stop_requested`): a KeyboardInterrupt raised while Python runs a
+    callback that swallows exceptions (JAX's garbage-collection hook) would otherwise be lost."""
     import signal
 
     def interrupt(signum, frame):
+        global _stop_requested
+        _stop_requested = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def stop_requested() -> bool:
+    """Whether SIGTERM arrived (:func:`stop_on_sigterm`); the trainer checks it between chunks."""
+    return _stop_requested
 
 
 def cores() -> int:

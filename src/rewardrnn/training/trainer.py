@@ -31,6 +31,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from rewardrnn.keys import RESTART_STREAM, fold
 from rewardrnn.learners.base import Learner, all_finite
+from rewardrnn.runtime import stop_requested
 from rewardrnn.training.stalls import RESTARTED, StallRule, attempts, rows_by_seed, stall_reasons
 
 #: Name of the vmap axis over seeds, and of the mesh axis over which batches of seeds are spread.
@@ -301,6 +302,8 @@ class Trainer:
         if not history:  # validation at update 0, as pyrl (spec §4.7)
             state = validate_and_save(state, None, np.ones(len(self.plan.seeds), bool), trace)
         while (active := self.active(state)).any():
+            if stop_requested():  # a SIGTERM whose KeyboardInterrupt was swallowed on its way
+                raise KeyboardInterrupt
             learner_state, metrics, chunk_trace = self.steps.chunk(state.learner, active)
             if self.learner.trace_metric is not None:
                 trace = np.concatenate([trace, np.asarray(chunk_trace, np.float32)], axis=1)
