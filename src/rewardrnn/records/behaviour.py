@@ -13,7 +13,7 @@ from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
-#: Largest number of recurrent-noise values drawn for one batch of simulated trials.
+#: Largest number of input values (drawn for whole trials at once) in one batch of simulated trials.
 MAX_NOISE_ELEMENTS = 50_000_000
 
 
