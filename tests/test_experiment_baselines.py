@@ -87,3 +87,18 @@ def test_a_song_task_gets_the_rate_network_acting_and_the_actor_critic_on_the_ta
         ("rdm-fixed", "actor-critic", "actor-critic")]
     assert all(config.patience == 0 for _, _, config in cells)  # fixed budgets: no stall stop
     assert cells[0][2].chunk_trials == 500 and cells[2][2].max_updates == 100  # 10 trials per update
+
+
+def test_an_interrupted_experiment_says_how_to_continue(tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM in an experiment: exit 130, and the message names how to continue (the
+    same command: an experiment has no --resume; its cells resume on their own)."""
+    from rewardrnn.experiments import baselines
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(baselines, "run", interrupted)
+    result = runner.invoke(app, ["experiment", "baselines", "-q", "-o", str(tmp_path / "exp")])
+    assert result.exit_code == 130
+    assert "continue with the same command (without --overwrite)" in result.output
+    assert "nothing to resume" not in result.output

@@ -10,7 +10,6 @@ import pytest
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.perturbation import PerturbationConfig
 from rewardrnn.learners.perturbation_native import NativePerturbationLearner, network_for
-from rewardrnn.networks import rate
 from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.registry import get_task
 from rewardrnn.training.kinds import kind_for

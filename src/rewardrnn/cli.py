@@ -185,15 +185,16 @@ def _json_object(text: str | None) -> dict | None:
 
 
 @contextlib.contextmanager
-def _interruptible(out: Path, kept: str | None = None):
+def _interruptible(out: Path, kept: str | None = None, resume_with: str = "--resume"):
     """Ctrl-C or SIGTERM: say where the last saved state is, exit 130. ``kept`` names what a
-    folder of several runs keeps (a sweep's points, an experiment's cells)."""
+    folder of several runs keeps (a sweep's points, an experiment's cells); ``resume_with`` says
+    how to continue it."""
     try:
         yield
     except KeyboardInterrupt:
         from rewardrnn.training import run_folder
         if kept is not None:
-            typer.echo(f"\ninterrupted: finished {kept} are kept in {out}; continue with --resume", err=True)
+            typer.echo(f"\ninterrupted: finished {kept} are kept in {out}; continue with {resume_with}", err=True)
         elif (out / run_folder.CHECKPOINT).is_file():
             typer.echo(f"\ninterrupted: the last validation is saved in {out}; continue with --resume", err=True)
         else:
@@ -430,7 +431,8 @@ def experiment_baselines(
         experiment = BaselinesExperiment(tasks=names(tasks), baselines=names(baselines), seeds=seeds,
                                          first_seed=seed, trials=trials, reference=reference,
                                          value_options=value_options)
-        with _interruptible(out):
+        with _interruptible(out, kept="cells (and the last validation of the cell in progress)",
+                            resume_with="the same command (without --overwrite)"):
             results = run(experiment, out, overwrite=overwrite, progress=not quiet)
     for r in results.itertuples():
         median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"

@@ -49,15 +49,15 @@ def record(learner: ActorCritic, params, key: jax.Array, trials_per_condition: i
     value_masks)`` of one seed, write the activity dataset to ``path`` and return the behaviour
     table (the same trials, row for row)."""
     env = learner.env
-    policy, masks, value, value_masks = params
     conditions = condition_cycle(env, trials_per_condition)
     n_total, n_steps = len(conditions), env.n_steps
     n_units, n_value = learner.policy_config.n_units, _value_units(learner)
     per_trial = n_steps * (5 * n_units + n_value + env.n_inputs + env.n_actions + 4)  # trace: 4 x N
     batch_size = max(1, min(batch_size, n_total, MAX_BATCH_ELEMENTS // per_trial))
 
-    @jax.jit
-    def simulate(key, condition):
+    @jax.jit  # the weights are arguments: one compiled program for every network of a task
+    def simulate(params, key, condition):
+        policy, masks, value, value_masks = params
         batch = learner.draw_batch(key, condition.shape[0], condition)
         trials, inputs = batch.trials, batch.inputs
         actions, trace = learner.simulate(policy, masks, batch, record=True)
@@ -85,7 +85,7 @@ def record(learner: ActorCritic, params, key: jax.Array, trials_per_condition: i
         for i, start in enumerate(range(0, n_total, batch_size)):
             cond = conditions[start:start + batch_size]
             padded = np.resize(cond, batch_size)  # one compiled shape for every batch
-            trials, out, activity = simulate(jax.random.fold_in(key, i), jnp.asarray(padded))
+            trials, out, activity = simulate(params, jax.random.fold_in(key, i), jnp.asarray(padded))
             stop = start + len(cond)
             last = int(np.asarray(out.end_step)[:len(cond)].max()) + 1  # later steps stay unwritten
             for name, var in variables.items():

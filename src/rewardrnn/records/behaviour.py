@@ -38,8 +38,10 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     per_trial = env.n_steps * max(env.n_inputs, env.n_actions)
     batch_size = max(1, min(batch_size, n_total, MAX_NOISE_ELEMENTS // per_trial))
 
+    # The weights are arguments, not constants baked into the program, so that every network of
+    # a task compiles to the same program (one entry of the persistent compilation cache).
     @jax.jit
-    def simulate(key, condition):
+    def simulate(policy, masks, key, condition):
         batch = learner.draw_batch(key, condition.shape[0], condition)
         actions, _ = learner.simulate(policy, masks, batch)  # noise drawn step by step
         return batch.trials, per_trial_outcomes(env.outcomes(batch.trials, actions))
@@ -48,7 +50,8 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     for i, start in enumerate(range(0, n_total, batch_size)):
         cond = conditions[start:start + batch_size]
         padded = np.resize(cond, batch_size)  # one compiled shape for every batch
-        result = jax.tree_util.tree_map(np.asarray, simulate(jax.random.fold_in(key, i), jnp.asarray(padded)))
+        result = jax.tree_util.tree_map(np.asarray, simulate(policy, masks, jax.random.fold_in(key, i),
+                                                             jnp.asarray(padded)))
         parts.append(jax.tree_util.tree_map(lambda a: a[:len(cond)], result))
     trials, outcomes = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
     return behaviour_columns(env, trials, outcomes)

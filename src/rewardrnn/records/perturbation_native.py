@@ -42,15 +42,15 @@ def record(learner: NativePerturbationLearner, state: PerturbationState, key: ja
     n_total = len(conditions)
     batch_size = max(1, min(batch_size, n_total))
 
-    @jax.jit
-    def simulate(key, condition):
-        return learner.simulate(state.params, key, condition.shape[0], condition, keep_rates=path is not None)
+    @jax.jit  # the weights are arguments: one compiled program for every network of a task
+    def simulate(params, key, condition):
+        return learner.simulate(params, key, condition.shape[0], condition, keep_rates=path is not None)
 
     parts, activity = [], []
     for i, start in enumerate(range(0, n_total, batch_size)):
         cond = conditions[start:start + batch_size]
         padded = np.resize(cond, batch_size)
-        trials, outcomes, r_prev, inputs = simulate(jax.random.fold_in(key, i), jnp.asarray(padded))
+        trials, outcomes, r_prev, inputs = simulate(state.params, jax.random.fold_in(key, i), jnp.asarray(padded))
         keep = len(cond)
         parts.append(jax.tree_util.tree_map(lambda a, k=keep: np.asarray(a)[:k], (trials, per_trial_outcomes(outcomes))))
         if path is not None:
