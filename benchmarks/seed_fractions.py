@@ -13,7 +13,8 @@ gives both columns:
 
 A task still running after --timeout seconds is stopped with SIGTERM (its checkpoint kept) and
 recorded as it stands: its unfinished seeds count as not reached, with their trials so far. Run the
-script again and it resumes that run (`--resume`) instead of starting afresh.
+script again and it resumes that run (`--resume`) instead of starting afresh; a finished run is
+only recorded again (`--retrain` trains it afresh).
 
     python benchmarks/seed_fractions.py [--tasks rdm-fixed wager ...] [--timeout 3600]
     python benchmarks/seed_fractions.py --report        # rewrite the section of the page only
@@ -46,9 +47,12 @@ TASKS = ("rdm-fixed", "rdm-rt", "economic", "multisensory", "romo", "wager", "ma
 N_SEEDS, RESTARTS = 10, 3
 
 
-def train(task: str, timeout: float, runs: Path) -> dict:
-    """Train (or resume) the task's 10 seeds; record the run as it stands when it ends."""
+def train(task: str, timeout: float, runs: Path, retrain: bool) -> dict:
+    """Train (or resume) the task's 10 seeds; record the run as it stands when it ends. A run
+    already finished in ``runs`` is only recorded, unless ``retrain``."""
     out = runs / task
+    if (out / "summary.json").is_file() and not retrain:
+        return record(task, out)
     resume = (out / "checkpoint.npz").is_file() and not (out / "summary.json").is_file()
     cmd = [sys.executable, "-m", "rewardrnn.cli", "train", task, "--out", str(out), "-q",
            *(["--resume"] if resume else ["--seeds", str(N_SEEDS), "--restart-stalled", str(RESTARTS), "--overwrite"])]
@@ -159,11 +163,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per task")
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "fractions")
     parser.add_argument("--report", action="store_true", help="only rewrite the page's section")
+    parser.add_argument("--retrain", action="store_true", help="train afresh a task already finished in --runs")
     args = parser.parse_args()
     if not args.report:
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
         for task in args.tasks:
-            train(task, args.timeout, args.runs)
+            train(task, args.timeout, args.runs, args.retrain)
             write_page()
     write_page()
 

@@ -25,7 +25,7 @@ TINY = 'task = "rdm-fixed"\nN = 16\nn_validation = 20\npatience = 0\n'
 
 
 def _sweep(args, timeout=600):
-    env = {**os.environ, "REWARDRNN_COMPILATION_CACHE": "0"}
+    env = dict(os.environ)  # the session's compilation cache (conftest.py)
     return subprocess.run([sys.executable, "-m", "rewardrnn.cli", "sweep", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env, cwd=ROOT)
 
@@ -79,7 +79,7 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
     base = TINY.replace('task = "rdm-fixed"\n', "")
     path.write_text(f"[base]\n{base}max_updates = 400\ncheckfreq = 10\n\n[grid]\ntask = ['rdm-fixed', '{broken}:PRO_ANTI']\n")
     out = tmp_path / "out"
-    env = {**os.environ, "REWARDRNN_COMPILATION_CACHE": "0"}
+    env = dict(os.environ)  # the session's compilation cache (conftest.py)
     process = subprocess.Popen([sys.executable, "-m", "rewardrnn.cli", "sweep", str(path), "-o", str(out),
                                 "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env, cwd=ROOT)
