@@ -2,10 +2,10 @@
 stop criterion, one fresh `rewardrnn train` process per (task, seed).
 
 Each finished run is appended to benchmarks/results/song_tasks.jsonl (so runs made at different
-times accumulate) and the tables of docs/benchmarks-tasks.md (between its markers; the rest of the page is kept) are
-rewritten from all of them. Wall seconds are
-the trainer's own (summary.json: compilation and every validation included, interpreter start
-and imports, about 3 s, not). A run still short of its criterion after --timeout seconds is
+times accumulate) and the tables of docs/benchmarks-tasks.md (between its markers; the rest of
+the page is kept) are rewritten from all of them. Wall seconds are the trainer's own
+(summary.json: compilation and every validation included, interpreter start and imports, about
+3 s, not). A run still short of its criterion after --timeout seconds is
 interrupted (its checkpoint is kept) and reported as not reached, with its last validation.
 
     python benchmarks/song_tasks.py [--tasks mante romo ...] [--seeds 1 2 3] [--timeout 1200]
