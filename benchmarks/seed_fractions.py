@@ -139,7 +139,8 @@ def report() -> str:
             stalls += ("; stopped by the time limit, not at criterion: "
                        + ", ".join(f"seed {s['seed']} ({s['trials']:,})" for s in unfinished))
         n = len(r["seeds"])
-        lines.append(f"| `{task}` | {len(first)} / {n} | {_median_iqr(first)} | {len(every)} / {n} | "
+        open_ = f" ({len(unfinished)} unfinished)" if unfinished else ""
+        lines.append(f"| `{task}` | {len(first)} / {n}{open_} | {_median_iqr(first)} | {len(every)} / {n}{open_} | "
                      f"{_median_iqr(every)} | {stalls} | {r['wall_s']:,.0f}{'' if r['finished'] else ' (interrupted)'} |")
     lines += ["", END]
     return "\n".join(lines)
