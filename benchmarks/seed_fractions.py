@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pages import replace_section
 from rewardrnn.training.trainer import REACHED, STALLED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,15 +147,7 @@ def report() -> str:
 
 
 def write_page() -> None:
-    text = PAGE.read_text()
-    section = report()
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    PAGE.write_text(text)
-    print(f"wrote {PAGE}")
+    replace_section(PAGE, BEGIN, END, report())
 
 
 def main() -> None:
@@ -167,7 +159,6 @@ def main() -> None:
     parser.add_argument("--retrain", action="store_true", help="train afresh a task already finished in --runs")
     args = parser.parse_args()
     if not args.report:
-        os.environ.setdefault("PYTHONUNBUFFERED", "1")
         for task in args.tasks:
             train(task, args.timeout, args.runs, args.retrain)
             write_page()

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from pages import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "song_tasks.jsonl"
 PAGE = ROOT / "docs" / "benchmarks-tasks.md"
@@ -137,11 +139,7 @@ def report() -> str:
 def write_page() -> None:
     """Replace the page's generated part (between the markers); the rest of the page (the notes,
     the remedies, seed_fractions.py's section) is written by hand or by other scripts and kept."""
-    text = PAGE.read_text() if PAGE.is_file() else f"{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    PAGE.write_text(head + report() + rest.split(END, 1)[1])
-
-
+    replace_section(PAGE, BEGIN, END, report())
 
 
 def main() -> None:
@@ -165,7 +163,6 @@ def main() -> None:
             for seed in args.seeds:
                 train(label, seed, args.timeout, args.runs)
     write_page()
-    print(f"wrote {PAGE}")
 
 
 if __name__ == "__main__":
