@@ -13,8 +13,9 @@ from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
-#: Largest number of input values (drawn for whole trials at once) in one batch of simulated trials.
-MAX_NOISE_ELEMENTS = 50_000_000
+#: Largest number of values (inputs or action probabilities, for whole trials at once) in one batch of
+#: simulated trials: 200 MB in float32.
+MAX_BATCH_VALUES = 50_000_000
 
 
 def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, key: jax.Array,
@@ -36,7 +37,7 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     n_total = len(conditions)
     # The inputs of a batch are drawn at once: keep them near 200 MB (float32) at any dt.
     per_trial = env.n_steps * max(env.n_inputs, env.n_actions)
-    batch_size = max(1, min(batch_size, n_total, MAX_NOISE_ELEMENTS // per_trial))
+    batch_size = max(1, min(batch_size, n_total, MAX_BATCH_VALUES // per_trial))
 
     # The weights are arguments, not constants baked into the program, so that every network of
     # a task compiles to the same program (one entry of the persistent compilation cache).
