@@ -99,7 +99,7 @@ def report() -> str:
         met = [s["trials"] for s in r["seeds"] if s["reached"]]
         median = f"median {int(np.median(met)):,}" if met else "–"
         lines.append(f"| {r['ratio']:.1f} | | **{len(met)} / {len(r['seeds'])} reached** | {median} | | | | "
-                     f"({r['wall_s']:,.0f} s for the 3 seeds) |")
+                     f"({r['wall_s']:,.0f} s for the {len(r['seeds'])} seeds) |")
     lines += ["", END]
     return "\n".join(lines)
 
