@@ -6,7 +6,8 @@ Per ratio, one `rewardrnn train economic --juice-ratio R --seeds 3 --max-updates
 defaults: the paper's offers and criterion at 2.2 and 4.1, offers built from the ratio with every
 offer checked elsewhere), U giving a budget of BUDGET_TRIALS training trials per seed (4x the
 14,400 trials that seed 1 took at 2.2 with the paper's offers, docs/benchmarks-tasks.md). Then
-`rewardrnn evaluate RUN --seed s -n 100` for every seed (its best network) and the indifference
+`rewardrnn.evaluate(RUN, 100, seed=s)` (what `rewardrnn evaluate RUN --seed s -n 100` does) for
+every seed (its best network) and the indifference
 point fitted to those trials (`rewardrnn.analysis.behaviour.indifference_point`, what `analyze`
 reports and flags). A seed that did not reach its criterion is fitted too: that is what a user
 who stopped at the budget would get.
@@ -30,8 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+import rewardrnn
 from pages import replace_section
 from rewardrnn.analysis.behaviour import indifference_point
 from rewardrnn.tasks.economic import PAPER_RATIOS, economic_choice
@@ -47,27 +48,22 @@ TODAY_TRIALS = 14_400
 BUDGET_TRIALS = 4 * TODAY_TRIALS
 #: Largest relative distance of the fitted indifference point from the ratio (the issue's target).
 TOLERANCE = 0.10
-VALIDATION_PERIOD = 50
-
-
-def rewardrnn(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "rewardrnn.cli", *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def run_ratio(ratio: float, runs: Path) -> dict:
     """Train (unless finished already), evaluate and fit every seed of one ratio."""
     out = runs / f"{ratio:g}"
     trials_per_update = economic_choice(ratio).n_conditions  # one trial per condition per update
-    updates = math.ceil(BUDGET_TRIALS / trials_per_update / VALIDATION_PERIOD) * VALIDATION_PERIOD
+    # The trainer rounds --max-updates up to its validation period; 3,200 and 3,600 need no rounding.
+    updates = math.ceil(BUDGET_TRIALS / trials_per_update)
     if not (out / "summary.json").is_file():
-        rewardrnn("train", "economic", "--juice-ratio", f"{ratio:g}", "--seeds", str(N_SEEDS),
-                  "--max-updates", str(updates), "--out", str(out), "--overwrite", "-q")
+        subprocess.run([sys.executable, "-m", "rewardrnn.cli", "train", "economic", "--juice-ratio", f"{ratio:g}",
+                        "--seeds", str(N_SEEDS), "--max-updates", str(updates), "--out", str(out), "--overwrite", "-q"],
+                       check=True, stdout=subprocess.DEVNULL)
     summary = json.loads((out / "summary.json").read_text())
     seeds = []
     for s in summary["seeds"]:
-        rewardrnn("evaluate", str(out), "--seed", str(s["seed"]), "-n", "100")
-        table = pd.read_csv(out / "evaluation" / f"trials_seed{s['seed']}.csv")
-        table["decision"] = table["decision"].astype(bool)
+        table = rewardrnn.evaluate(out, trials_per_condition=100, seed=s["seed"])
         fitted = indifference_point(table)["indifference_b_per_a"]
         seeds.append({"seed": s["seed"], "reached": s["reached_criterion"], "status": s["status"],
                       "trials": s["trials_to_criterion"], "indifference_b_per_a": round(float(fitted), 3),
