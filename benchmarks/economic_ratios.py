@@ -50,27 +50,41 @@ BUDGET_TRIALS = 4 * TODAY_TRIALS
 TOLERANCE = 0.10
 
 
-def run_ratio(ratio: float, runs: Path) -> dict:
-    """Train (unless finished already), evaluate and fit every seed of one ratio."""
-    out = runs / f"{ratio:g}"
+#: Remedies measured against the near-tie collapse (named options of `train`, beyond the paper).
+REMEDIES = {"entropy-bonus-0.001": ["--entropy-bonus", "0.001"], "entropy-bonus-0.0001": ["--entropy-bonus", "0.0001"]}
+
+
+def key_of(ratio: float, remedy: str | None) -> str:
+    """The results' key of a ratio trained with the defaults or with a remedy (and its run folder)."""
+    return f"{ratio:g}" if remedy is None else f"{ratio:g} {remedy}"
+
+
+def run_ratio(ratio: float, runs: Path, remedy: str | None = None) -> dict:
+    """Train (unless finished already), evaluate and fit every seed of one ratio, with the task's
+    defaults or with one of :data:`REMEDIES`."""
+    out = runs / key_of(ratio, remedy).replace(" ", "-")
     trials_per_update = economic_choice(ratio).n_conditions  # one trial per condition per update
     # The trainer rounds --max-updates up to its validation period; 3,200 and 3,600 need no rounding.
     updates = math.ceil(BUDGET_TRIALS / trials_per_update)
     if not (out / "summary.json").is_file():
         subprocess.run([sys.executable, "-m", "rewardrnn.cli", "train", "economic", "--juice-ratio", f"{ratio:g}",
-                        "--seeds", str(N_SEEDS), "--max-updates", str(updates), "--out", str(out), "--overwrite", "-q"],
+                        "--seeds", str(N_SEEDS), "--max-updates", str(updates), "--out", str(out), "--overwrite", "-q",
+                        *REMEDIES.get(remedy, [])],
                        check=True, stdout=subprocess.DEVNULL)
     summary = json.loads((out / "summary.json").read_text())
     seeds = []
     for s in summary["seeds"]:
         table = rewardrnn.evaluate(out, trials_per_condition=100, seed=s["seed"])
-        fitted = indifference_point(table)["indifference_b_per_a"]
+        decided = table.loc[table["decision"]]
+        # a network that never chooses has no indifference point (nor P(correct))
+        fitted = indifference_point(table)["indifference_b_per_a"] if len(decided.groupby(["n_B", "n_A"])) > 1 else None
         seeds.append({"seed": s["seed"], "reached": s["reached_criterion"], "status": s["status"],
-                      "trials": s["trials_to_criterion"], "indifference_b_per_a": round(float(fitted), 3),
-                      "off": round(float(fitted / ratio - 1), 3),
-                      "p_correct": round(float(table.loc[table["decision"], "correct"].mean()), 3)})
+                      "trials": s["trials_to_criterion"],
+                      "indifference_b_per_a": None if fitted is None else round(float(fitted), 3),
+                      "off": None if fitted is None else round(float(fitted / ratio - 1), 3),
+                      "p_correct": round(float(decided["correct"].mean()), 3) if len(decided) else None})
     offers = "the paper's" if ratio in PAPER_RATIOS else "from the ratio"  # the task's default
-    return {"ratio": ratio, "offers": offers, "date": time.strftime("%Y-%m-%d"), "budget_trials": updates * trials_per_update,
+    return {"ratio": ratio, "offers": offers, "remedy": remedy, "date": time.strftime("%Y-%m-%d"), "budget_trials": updates * trials_per_update,
             "wall_s": round(summary["wall_s"], 1), "seeds": seeds}
 
 
@@ -81,20 +95,25 @@ def report() -> str:
              "`rewardrnn train economic --juice-ratio R --seeds 3` with the task's defaults and a budget of",
              f"{BUDGET_TRIALS:,} training trials per seed (4× the {TODAY_TRIALS:,} of 2.2), then `evaluate -n 100` of each",
              "seed's best network and the fitted indifference point (what `analyze` reports). Target: within",
-             f"±{TOLERANCE * 100:.0f} % of the ratio in at most 2× today's trials ({2 * TODAY_TRIALS:,}).", "",
-             "| ratio | offers | seed | trials to criterion | fitted 1 A = … B | off the ratio | P(correct) | "
-             "within ±10 % in ≤ 2× trials |", "|---|---|---|---|---|---|---|---|"]
-    for key in sorted(results, key=float):
+             f"±{TOLERANCE * 100:.0f} % of the ratio in at most 2× today's trials ({2 * TODAY_TRIALS:,}). Rows with a",
+             "remedy were trained with that option added (beyond the paper; `--remedy NAME`).", "",
+             "| ratio | offers | remedy | seed | trials to criterion | fitted 1 A = … B | off the ratio | P(correct) | "
+             "within ±10 % in ≤ 2× trials |", "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(results, key=lambda k: (float(k.split()[0]), k)):
         r = results[key]
+        remedy = f"`--{r['remedy']}`".replace("-0.", " 0.") if r.get("remedy") else "defaults"
         for s in r["seeds"]:
             trials = f"{s['trials']:,}" if s["reached"] else f"not reached ({s['status']})"
+            if s["off"] is None:  # never chose
+                lines.append(f"| {r['ratio']:.1f} | {r['offers']} | {remedy} | {s['seed']} | {trials} | – | – | – | no |")
+                continue
             ok = s["reached"] and s["trials"] <= 2 * TODAY_TRIALS and abs(s["off"]) <= TOLERANCE
             off = f"{s['off'] * 100:+.1f} %".replace("-", "−")
-            lines.append(f"| {r['ratio']:.1f} | {r['offers']} | {s['seed']} | {trials} | {s['indifference_b_per_a']:.2f} | "
+            lines.append(f"| {r['ratio']:.1f} | {r['offers']} | {remedy} | {s['seed']} | {trials} | {s['indifference_b_per_a']:.2f} | "
                          f"{off} | {s['p_correct']:.3f} | {'yes' if ok else 'no'} |")
         met = [s["trials"] for s in r["seeds"] if s["reached"]]
         median = f"median {int(np.median(met)):,}" if met else "–"
-        lines.append(f"| {r['ratio']:.1f} | | **{len(met)} / {len(r['seeds'])} reached** | {median} | | | | "
+        lines.append(f"| {r['ratio']:.1f} | | {remedy} | **{len(met)} / {len(r['seeds'])} reached** | {median} | | | | "
                      f"({r['wall_s']:,.0f} s for the {len(r['seeds'])} seeds) |")
     lines += ["", END]
     return "\n".join(lines)
@@ -104,13 +123,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratios", nargs="*", type=float, default=list(RATIOS))
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "economic-ratios")
+    parser.add_argument("--remedy", choices=sorted(REMEDIES), help="train with this remedy instead of the defaults")
     parser.add_argument("--report", action="store_true", help="only rewrite the page's section")
     args = parser.parse_args()
     if not args.report:
         for ratio in args.ratios:
-            result = run_ratio(ratio, args.runs)
+            result = run_ratio(ratio, args.runs, args.remedy)
             results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-            results[f"{ratio:g}"] = result
+            results[key_of(ratio, args.remedy)] = result
             RESULTS.write_text(json.dumps(results, indent=1) + "\n")
             print(json.dumps({k: v for k, v in result.items() if k != "seeds"}), flush=True)
             replace_section(PAGE, BEGIN, END, report())

@@ -145,8 +145,9 @@ def test_acting_samples_from_the_policy_and_stops_when_all_trials_end():
 
 
 def test_the_entropy_bonus_subtracts_beta_times_the_mean_trial_entropy():
-    """With beta > 0 the loss is the paper's minus beta * sum over executed steps of H(pi) / trials
-    (hand computation on planted logits); beta = 0 is the paper's loss exactly."""
+    """With beta > 0 the loss is the paper's minus beta * sum over the counted executed steps of
+    H(pi) / trials (hand computation on planted logits; every executed step, or those of a mask);
+    beta = 0 is the paper's loss exactly."""
     import dataclasses
 
     import jax.numpy as jnp
@@ -172,6 +173,30 @@ def test_the_entropy_bonus_subtracts_beta_times_the_mean_trial_entropy():
     expected = -0.5 * (entropy([0, 0, 0]) + entropy([2, 0, 0]) + entropy([1, 0, -1])) / 2
     assert float(with_bonus - without) == pytest.approx(expected, rel=1e-5)
     assert float(metrics["policy_entropy"]) == pytest.approx(-2 * expected / 0.5 / 3, rel=1e-5)
+    choosing = jnp.asarray([[0.0, 1.0], [1.0, 1.0]])  # the response epoch; step (1, 1) was not executed
+    with_bonus, metrics = learner.objective(logits, actions, v, reward, mask, choosing)
+    expected = -0.5 * (entropy([2, 0, 0]) + entropy([1, 0, -1])) / 2
+    assert float(with_bonus - without) == pytest.approx(expected, rel=1e-5)
+    assert float(metrics["policy_entropy"]) == pytest.approx(-2 * expected / 0.5 / 2, rel=1e-5)
+
+
+def test_the_entropy_bonus_counts_the_steps_of_the_response_epoch():
+    """In training the bonus counts the steps of the decision epoch (rdm-fixed: 500 ms after
+    fixation, 750 ms, and the stimulus, at least 80 ms; dt 10 ms), so that it does not pull the
+    policy off fixation."""
+    import jax
+    import numpy as np
+
+    from rewardrnn.training import TrainConfig
+
+    learner = TrainConfig(task="rdm-fixed", N=16, entropy_bonus=0.01).build_learner()
+    trials = learner.env.sample_trials(jax.random.PRNGKey(0), 4)
+    steps = np.asarray(learner.response_steps(trials, learner.env.n_steps))
+    decision = learner.env.epoch_names.index("decision")
+    start, end = np.asarray(trials.epoch_start_ms)[:, decision], np.asarray(trials.epoch_end_ms)[:, decision]
+    t_ms = np.arange(learner.env.n_steps)[:, None] * 10.0
+    assert (steps == ((t_ms >= start) & (t_ms < end)) * 1.0).all()
+    assert (steps.argmax(axis=0) * 10.0 == start).all() and (start >= 830).all() and (steps.sum(axis=0) == 50).all()
 
 
 def test_a_negative_entropy_bonus_is_refused():

@@ -81,6 +81,7 @@ def test_actor_critic_learns_neurogym_tasks(tmp_path, env_id, max_updates):
     """A perceptual decision and a working-memory task of NeuroGym, through the CLI, to NeuroGym's
     own performance >= 80 % (validation with the stochastic policy). Deterministic: NeuroGym's
     trial generators are seeded."""
+    import numpy as np
     import pandas as pd
 
     out = tmp_path / "ngym"
@@ -89,8 +90,10 @@ def test_actor_critic_learns_neurogym_tasks(tmp_path, env_id, max_updates):
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seeds"][0]["reached_criterion"], summary
-    last = pd.read_csv(out / "metrics.csv").iloc[-1]
+    metrics = pd.read_csv(out / "metrics.csv")
+    last = metrics.iloc[-1]
     assert last["performance"] >= 0.8 and last["status"] == "reached criterion"
+    assert metrics["criterion_gap"].to_numpy() == pytest.approx(np.maximum(0.0, 0.8 - metrics["performance"]))
 
 
 def test_neurogym_runs_are_reproducible_and_every_verb_works(tmp_path):

@@ -281,6 +281,10 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     assert [seed["updates"] for seed in summary["seeds"]] == [500, 500] and summary["learner"] == "perturbation"
     assert summary["resolved_config"]["eta"] == 0.1 and summary["resolved_config"]["max_dw"] == 3e-4
     assert summary["resolved_config"]["trial_order"] == "random"
+    import pandas as pd
+    metrics = pd.read_csv(out / "metrics.csv")  # the gap to "more than 95 of the last 100 good"
+    expected = np.where(metrics["criterion_met"], 0.0, np.maximum(0.0, (96 - metrics["good_of_last_100"]) / 100))
+    assert metrics["criterion_gap"].to_numpy() == pytest.approx(expected)
     plotted = runner.invoke(app, ["plot", str(out)])
     assert plotted.exit_code == 0 and (out / "figures" / "error_curve.png").is_file()
     recorded = runner.invoke(app, ["record", str(out), "-n", "4", "--seed", "2"])

@@ -39,6 +39,31 @@ def test_no_progress_counts_validations_since_a_best_beaten_by_more_than_the_mar
     assert stall_reason(_rows([1.0] * 8, reset), RULE) is None
 
 
+def test_a_seed_closing_its_gap_to_the_criterion_is_progressing_while_its_reward_is_flat():
+    """Wager: P(sure) moving into its band barely changes the reward; a gap shrinking by more than
+    the margin resets the count, a gap that only wanders does not."""
+    flat = [0.1, 0.5, 0.505, 0.509, 0.49, 0.508, 0.501]
+    closing = [0.9, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25]
+    rows = [dict(r, criterion_gap=g) for r, g in zip(_rows([1.0] * 7, flat), closing)]
+    assert stall_reason(rows, RULE) is None
+    assert stall_reason(rows, StallRule(**{**RULE.__dict__, "gap_progress": False})).startswith(NO_PROGRESS)
+    wandering = [0.9, 0.5, 0.495, 0.6, 0.491, 0.7, 0.5]  # best 0.5 never beaten by > 0.01
+    rows = [dict(r, criterion_gap=g) for r, g in zip(_rows([1.0] * 7, flat), wandering)]
+    reason = stall_reason(rows, RULE)
+    assert reason.startswith(NO_PROGRESS) and "no criterion gap below 0.500" in reason and "in 5 validations" in reason
+
+
+def test_criterion_gap_sums_each_part_s_shortfall():
+    from rewardrnn.tasks.protocol import Criterion
+
+    wager = Criterion(min_p_decision=0.99, min_p_correct=0.79, p_sure=(0.4, 0.5))
+    perf = {"p_decision": [1.0, 0.97, 0.99, 0.99], "p_correct": [0.8, 0.75, 0.79, 0.79], "p_sure": [0.45, 1.0, 0.3, 0.5]}
+    assert wager.gap(perf) == pytest.approx([0.0, 0.02 + 0.04 + 0.5, 0.1, 0.0])
+    economic = Criterion(min_p_correct=0.9, min_p_correct_per_condition=0.8)
+    perf = {"p_decision": 1.0, "p_correct": 0.95, "p_correct_worst_condition": 0.5}
+    assert economic.gap(perf) == pytest.approx(0.3)
+
+
 def test_rows_without_a_score_are_not_counted_and_patience_zero_is_off():
     rows = _rows([1.0] * 8, [None] * 8)  # a history written before scores were kept
     assert stall_reason(rows, RULE) is None
@@ -67,6 +92,9 @@ def test_a_run_that_never_decides_is_stopped_as_stalled_and_resumes_under_anothe
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics["status"])[-1] == "stalled" and (metrics["status"] == "stalled").sum() == 1
     assert metrics["score"].notna().all()
+    from rewardrnn.tasks.registry import get_task
+    expected = get_task("rdm-fixed").criterion.gap({k: metrics[k].to_numpy() for k in ("p_decision", "p_correct")})
+    assert metrics["criterion_gap"].to_numpy() == pytest.approx(expected) and (expected > 0.9).all()  # silent: P(decision) 0
     result = runner.invoke(app, args[:-3] + ["--resume", "--patience", "0", "--max-updates", "12", "-q",
                                              "--out", str(out)])
     assert result.exit_code == 0, result.output

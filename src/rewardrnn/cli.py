@@ -94,7 +94,8 @@ def train(
         None, help="perturbation learner, value baseline: one prediction per trial, read this many ms into it [default: per 10-ms bin, time-resolved]"),
     patience: Optional[int] = typer.Option(None, help="stop a seed as stalled after this many validations without progress, or 10 without any decision; 0: never [default: 40]"),
     entropy_bonus: Optional[float] = typer.Option(None, help="actor-critic: beta of an entropy bonus -beta*H(pi) on "
-                                                  "the policy, a remedy for stuck seeds (beyond the paper) [default: 0]"),
+                                                  "the policy at the steps of the response epoch (the choice), a remedy for "
+                                                  "seeds stuck in a deterministic choice (beyond the paper) [default: 0]"),
     restart_stalled: Optional[int] = typer.Option(None, help="start a stalled seed afresh from a new initialisation, at most this many times (beyond the papers) [default: 0]"),
     tau: Optional[float] = typer.Option(None, help="perturbation learner on a native task: time constant of the rate network, ms [default: 100]"),
     choice_threshold: Optional[float] = typer.Option(None, help="perturbation learner on a native task: a choice unit's rate above this takes its action [default: 0.3]"),

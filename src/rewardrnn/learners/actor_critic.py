@@ -58,7 +58,7 @@ class ActorCriticConfig:
     baseline_lr: float = 0.004
     max_grad_norm: float = 1.0
     pyrl_t0_return: bool = False
-    entropy_bonus: float = 0.0  # beta of -beta * H(pi) in the policy loss (not in the paper; 0: off)
+    entropy_bonus: float = 0.0  # beta of -beta * H(pi) over the response epoch's steps (not in the paper; 0: off)
 
 
 class LearnerState(NamedTuple):
@@ -311,13 +311,21 @@ class ActorCritic(SongCriterion):
         out = roll.outcomes
         length = self._across_seeds(out.end_step.max() + 1)
         _, v = self.values(value, state.value_masks, batch.value_keys, roll.states, roll.actions, length)
-        return self.objective(roll.logits, roll.actions, v, out.reward, out.mask)
+        choosing = self.response_steps(roll.trials, roll.actions.shape[0]) if self.config.entropy_bonus else None
+        return self.objective(roll.logits, roll.actions, v, out.reward, out.mask, choosing)
+
+    def response_steps(self, trials: Trials, n_steps: int) -> jax.Array:
+        """(T, B) 1 at the steps of the response epoch (where a choice is judged), else 0."""
+        flags = self.env.epoch_flags(trials, jnp.arange(n_steps)[:, None])
+        return flags[..., self.env.flag_names.index(self.env.protocol.response_epoch)].astype(jnp.float32)
 
     def objective(self, logits: jax.Array, actions: jax.Array, v: jax.Array, reward: jax.Array,
-                  mask: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
+                  mask: jax.Array, choosing: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
         """(policy loss + value loss, metrics) of a simulated batch, all time-major (T, B):
         policy logits, sampled actions, value predictions, masked rewards and the step mask.
-        Sums over trials are divided by the batch's totals (across the trial axis, if any)."""
+        Sums over trials are divided by the batch's totals (across the trial axis, if any).
+        ``choosing`` (T, B): the steps the entropy bonus counts, among the executed ones (those
+        of the response epoch, :meth:`response_steps`; None: every executed step)."""
         n_trials = self._across_trials(jnp.asarray(actions.shape[1], jnp.float32))
         n_steps = self._across_trials(jnp.sum(mask))
         g = returns_to_go(reward)
@@ -328,10 +336,11 @@ class ActorCritic(SongCriterion):
         log_pi_a = jnp.take_along_axis(log_pi, actions[..., None], axis=-1)[..., 0]
         policy_loss = -jnp.sum(mask * log_pi_a * advantage) / n_trials
         metrics = {"value_loss": value_loss, "train_reward": reward.sum() / n_trials}
-        if self.config.entropy_bonus:  # a remedy for seeds stuck in a deterministic policy (off: the paper's loss)
-            entropy = jnp.sum(mask * -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1))
+        if self.config.entropy_bonus:  # a remedy for seeds stuck in a deterministic choice (off: the paper's loss)
+            counted = mask if choosing is None else mask * choosing
+            entropy = jnp.sum(counted * -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1))
             policy_loss = policy_loss - self.config.entropy_bonus * entropy / n_trials
-            metrics["policy_entropy"] = entropy / n_steps
+            metrics["policy_entropy"] = entropy / jnp.maximum(self._across_trials(jnp.sum(counted)), 1.0)
         return policy_loss + value_loss, metrics
 
     def update(self, state: LearnerState) -> tuple[LearnerState, dict[str, jax.Array]]:

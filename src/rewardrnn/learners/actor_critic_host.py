@@ -94,6 +94,9 @@ class HostBatchActorCritic:
     def criterion_met(self, perf: dict) -> np.ndarray:
         return np.asarray(perf["performance"]) >= self.target
 
+    def criterion_gap(self, perf: dict) -> np.ndarray:
+        return np.maximum(0.0, self.target - np.asarray(perf["performance"], np.float64))
+
     def describe_criterion(self) -> str:
         return f"NeuroGym performance >= {self.target:g}"
 

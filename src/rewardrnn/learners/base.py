@@ -33,6 +33,8 @@ class Learner(Protocol):
       scalars, always including the ones of :attr:`performance_names`), from ``n`` fresh trials.
     * ``score(perf)`` (host, numpy): the number best-parameter tracking maximises.
     * ``criterion_met(perf)`` (host, numpy): whether the stop criterion is met, per seed.
+    * ``criterion_gap(perf)`` (host, numpy): how far from the stop criterion, per seed (0 where
+      met; the criterion's own units, e.g. probability), which stall detection reads as progress.
     * ``best_params(state)``: the parameters kept as "best" (what records and exports read).
     * ``updates(state)``: the number of updates done (int array).
     * ``trials_per_update``: trials per update, so that histories count trials.
@@ -60,6 +62,8 @@ class Learner(Protocol):
     def score(self, perf: dict[str, np.ndarray]) -> np.ndarray: ...
 
     def criterion_met(self, perf: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    def criterion_gap(self, perf: dict[str, np.ndarray]) -> np.ndarray: ...
 
     def describe_criterion(self) -> str: ...
 
@@ -97,6 +101,9 @@ class SongCriterion:
 
     def criterion_met(self, perf: dict) -> np.ndarray:
         return np.asarray(self.env.protocol.criterion.met(perf))
+
+    def criterion_gap(self, perf: dict) -> np.ndarray:
+        return np.asarray(self.env.protocol.criterion.gap(perf))
 
     def describe_criterion(self) -> str:
         return self.env.protocol.criterion.describe()

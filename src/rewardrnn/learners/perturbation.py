@@ -345,6 +345,12 @@ class PerturbationLearner:
     def criterion_met(self, perf: dict) -> np.ndarray:
         return np.asarray(perf["criterion_update"]) >= 0
 
+    def criterion_gap(self, perf: dict) -> np.ndarray:
+        """Good trials missing from the last 100 (as a fraction) for more than 95 of them to be
+        good; 0 once the criterion was met."""
+        missing = np.maximum(0.0, (CRITERION_NEEDED - np.asarray(perf["good_of_last_100"], np.float64)) / CRITERION_WINDOW)
+        return np.where(self.criterion_met(perf), 0.0, missing)
+
     def describe_criterion(self) -> str:
         return self.task.describe_criterion()
 

@@ -101,6 +101,21 @@ class Criterion:
             ok = ok & (np.asarray(performance["p_correct_worst_condition"]) >= self.min_p_correct_per_condition)
         return ok
 
+    def gap(self, performance: Mapping[str, Any]) -> np.ndarray:
+        """How far the performance numbers are from meeting the criterion (probability units,
+        0 where every part is met): the sum of each part's shortfall, e.g. 0.79 - P(correct) where
+        P(correct) is below 0.79, and P(sure)'s distance to its band. Stall detection reads it as
+        progress where the reward alone is flat (wager: P(sure) moving into its band)."""
+        short = np.maximum(0.0, self.min_p_decision - np.asarray(performance["p_decision"], np.float64))
+        short = short + np.maximum(0.0, self.min_p_correct - np.asarray(performance["p_correct"], np.float64))
+        if self.p_sure is not None:
+            p_sure = np.asarray(performance["p_sure"], np.float64)
+            short = short + np.maximum(0.0, np.maximum(self.p_sure[0] - p_sure, p_sure - self.p_sure[1]))
+        if self.min_p_correct_per_condition is not None:
+            worst = np.asarray(performance["p_correct_worst_condition"], np.float64)
+            short = short + np.maximum(0.0, self.min_p_correct_per_condition - worst)
+        return short
+
     def describe(self) -> str:
         text = (f"P(decision) >= {self.min_p_decision:g} and "
                 f"P(correct | decision) >= {self.min_p_correct:g}")

@@ -93,7 +93,7 @@ class TrainConfig(SavedConfig):
     max_grad_norm: float = 1.0
     t0_return: str = "pyrl"
     n_gradient: int | None = None
-    entropy_bonus: float = 0.0  # beta of an entropy bonus on the policy (beyond the paper; 0: off)
+    entropy_bonus: float = 0.0  # beta of an entropy bonus on the policy's choice, response epoch (beyond the paper; 0: off)
     # training loop
     n_validation: int | None = None
     checkfreq: int = 50

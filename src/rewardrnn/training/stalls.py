@@ -49,6 +49,7 @@ class StallRule:
     min_delta: float = 0.01
     silent_validations: int = 10
     silent_level: float = 0.01
+    gap_progress: bool = True
 
     @property
     def enabled(self) -> bool:
@@ -74,17 +75,22 @@ def stall_reason(rows: list[dict[str, Any]], rule: StallRule, from_update_zero: 
             and all(_number(r["p_decision"]) <= rule.silent_level for r in tail)):
         return (f"{SILENT}: P(decision) <= {rule.silent_level:g} at the last {rule.silent_validations} "
                 f"validations")
-    best, since = -math.inf, 0
+    best, closest, since = -math.inf, math.inf, 0
     for row in rows:
         score = _number(row.get("score"))
         if score == -math.inf:
             continue
-        if best == -math.inf or score > best + rule.min_delta:
-            best, since = score, 0
-        else:
-            since += 1
+        gap = _number(row.get("criterion_gap")) if rule.gap_progress else -math.inf  # -inf: none recorded
+        better = best == -math.inf or score > best + rule.min_delta
+        closer = gap != -math.inf and gap < closest - rule.min_delta
+        if better:
+            best = score
+        if closer:
+            closest = gap
+        since = 0 if better or closer else since + 1
     if since >= rule.patience:
-        return f"{NO_PROGRESS}: no score above {best:.3f} + {rule.min_delta:g} in {since} validations"
+        gap_text = f" and no criterion gap below {closest:.3f} - {rule.min_delta:g}" if math.isfinite(closest) else ""
+        return f"{NO_PROGRESS}: no score above {best:.3f} + {rule.min_delta:g}{gap_text} in {since} validations"
     return None
 
 

@@ -323,7 +323,9 @@ class Trainer:
             row = {"seed": seed, "updates": int(updates[i]), "trials": int(updates[i]) * self.learner.trials_per_update,
                    "attempt": int(self.restarts[i])}
             row.update({k: float(v[i]) for k, v in perf.items() if k != "criterion_update"})
-            row["score"] = float(np.asarray(self.learner.score({k: v[i:i + 1] for k, v in perf.items()}))[0])
+            one = {k: v[i:i + 1] for k, v in perf.items()}
+            row["score"] = float(np.asarray(self.learner.score(one))[0])
+            row["criterion_gap"] = float(np.asarray(self.learner.criterion_gap(one))[0])
             row.update({k: float(np.asarray(v)[i]) for k, v in (metrics or {}).items()})
             row.update(new_best=bool(improved[i]), criterion_met=bool(met[i]), status=status[i],
                        wall_s=round(wall_s, 3))
