@@ -10,8 +10,8 @@ would have done to the same networks:
 * **reached**: the seed met the criterion before the rule fired;
 * **stopped, would have reached**: a false stop (the run without stall detection reached the
   criterion later, at the trials given);
-* **stopped, never reached**: a true stop (no criterion within the run's budget), with the trials
-  saved against training to the budget.
+* **stopped, not reached**: no criterion in the trials the run recorded (a true stop if the run
+  went to its budget), with the trials at which the rule stopped it.
 
 Rules: the library's (:func:`rewardrnn.training.stalls.stall_reason`) at several patiences, with
 progress read from the validation reward alone ("score") or from the reward or the distance to
@@ -114,8 +114,9 @@ def report() -> str:
                   f"{len(reached)} / {r['n_seeds']} reached the criterion, at "
                   + (", ".join(f"{x['trials']:,}" for x in sorted(reached, key=lambda x: x["trials"])) or "–")
                   + " trials.", "",
-                  "| progress read from | patience (validations) | reached | false stops (would reach at) | "
-                  "true stops (stopped at) | not decided |", "|---|---|---|---|---|---|"]
+                  "| progress read from | patience (validations) | reached | false stops: stopped at (would reach at) | "
+                  "stopped, not reached in the trials recorded | still running at the end of the record |",
+                  "|---|---|---|---|---|---|"]
         for rule in r["rules"]:
             seeds = rule["seeds"]
             false = [s for s in seeds if s["outcome"] == "stopped" and s["reached_without_stop"]]

@@ -39,17 +39,18 @@ def test_no_progress_counts_validations_since_a_best_beaten_by_more_than_the_mar
     assert stall_reason(_rows([1.0] * 8, reset), RULE) is None
 
 
-def test_a_seed_closing_its_gap_to_the_criterion_is_progressing_while_its_reward_is_flat():
-    """Wager: P(sure) moving into its band barely changes the reward; a gap shrinking by more than
-    the margin resets the count, a gap that only wanders does not."""
+def test_the_gap_variant_counts_a_closing_gap_to_the_criterion_as_progress():
+    """Wager: P(sure) moving into its band barely changes the reward. With ``gap_progress`` a gap
+    shrinking by more than the margin resets the count, a gap that only wanders does not."""
     flat = [0.1, 0.5, 0.505, 0.509, 0.49, 0.508, 0.501]
     closing = [0.9, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25]
+    with_gap = StallRule(**{**RULE.__dict__, "gap_progress": True})
     rows = [dict(r, criterion_gap=g) for r, g in zip(_rows([1.0] * 7, flat), closing)]
-    assert stall_reason(rows, RULE) is None
-    assert stall_reason(rows, StallRule(**{**RULE.__dict__, "gap_progress": False})).startswith(NO_PROGRESS)
+    assert stall_reason(rows, with_gap) is None
+    assert stall_reason(rows, RULE).startswith(NO_PROGRESS)  # the default reads the reward alone
     wandering = [0.9, 0.5, 0.495, 0.6, 0.491, 0.7, 0.5]  # best 0.5 never beaten by > 0.01
     rows = [dict(r, criterion_gap=g) for r, g in zip(_rows([1.0] * 7, flat), wandering)]
-    reason = stall_reason(rows, RULE)
+    reason = stall_reason(rows, with_gap)
     assert reason.startswith(NO_PROGRESS) and "no criterion gap below 0.500" in reason and "in 5 validations" in reason
 
 

@@ -15,7 +15,12 @@ re-decides them:
 * **no progress**: no new best score higher than the best by more than ``min_delta`` (0.01) for
   ``patience`` validations (a local optimum, e.g. wager seed 3: the sure target on every wager
   trial, guessing on the rest, for 112,800 trials). The margin keeps a noisy validation from
-  resetting the count by chance.
+  resetting the count by chance. A variant, ``gap_progress`` (off; not a command-line option),
+  also counts as progress a distance to the criterion (the rows' ``criterion_gap``) smaller than
+  the smallest by more than ``min_delta``. Replayed on wager seeds trained without stall
+  detection (benchmarks/stall_replay.py, docs/benchmarks-tasks.md) it saved no seed that the
+  reward alone would stop, and kept a seed that never reached the criterion 216,000 trials
+  longer, so the reward alone is the rule. Rows without a gap are read from the score alone.
 
 ``patience=0`` turns both rules off.
 
@@ -49,7 +54,7 @@ class StallRule:
     min_delta: float = 0.01
     silent_validations: int = 10
     silent_level: float = 0.01
-    gap_progress: bool = True
+    gap_progress: bool = False
 
     @property
     def enabled(self) -> bool:
