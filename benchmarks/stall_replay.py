@@ -37,7 +37,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from pages import replace_section
 from rewardrnn.tasks.registry import build_task
