@@ -37,7 +37,6 @@ import json
 import time
 from pathlib import Path
 
-
 from pages import replace_section
 from rewardrnn.tasks.registry import build_task
 from rewardrnn.training.stalls import StallRule, stall_reason
