@@ -34,7 +34,7 @@ class Learner(Protocol):
     * ``score(perf)`` (host, numpy): the number best-parameter tracking maximises.
     * ``criterion_met(perf)`` (host, numpy): whether the stop criterion is met, per seed.
     * ``criterion_gap(perf)`` (host, numpy): how far from the stop criterion, per seed (0 where
-      met; the criterion's own units, e.g. probability), which stall detection reads as progress.
+      met; the criterion's own units, e.g. probability), a column of metrics.csv.
     * ``best_params(state)``: the parameters kept as "best" (what records and exports read).
     * ``updates(state)``: the number of updates done (int array).
     * ``trials_per_update``: trials per update, so that histories count trials.

@@ -104,8 +104,8 @@ class Criterion:
     def gap(self, performance: Mapping[str, Any]) -> np.ndarray:
         """How far the performance numbers are from meeting the criterion (probability units,
         0 where every part is met): the sum of each part's shortfall, e.g. 0.79 - P(correct) where
-        P(correct) is below 0.79, and P(sure)'s distance to its band. Stall detection reads it as
-        progress where the reward alone is flat (wager: P(sure) moving into its band)."""
+        P(correct) is below 0.79, and P(sure)'s distance to its band (``criterion_gap`` in
+        metrics.csv)."""
         short = np.maximum(0.0, self.min_p_decision - np.asarray(performance["p_decision"], np.float64))
         short = short + np.maximum(0.0, self.min_p_correct - np.asarray(performance["p_correct"], np.float64))
         if self.p_sure is not None:
