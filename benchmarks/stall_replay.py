@@ -25,7 +25,7 @@ a real run with the rule is then a statistically equivalent, not an identical, s
     python benchmarks/stall_replay.py runs/wager-nostop/run [--patience 40 60 80 120]
     python benchmarks/stall_replay.py --report      # rewrite the page's section only
 
-Results: benchmarks/results/stall_replay.json (one entry per task); the table goes between the
+Results: benchmarks/results/stall_replay.json (one entry per run folder); the table goes between the
 markers of docs/benchmarks-tasks.md.
 """
 
@@ -105,9 +105,9 @@ def report() -> str:
              "each rule applied, validation by validation, to the histories of a run trained with",
              "`--patience 0` (the seeds' networks are the same; the script's docstring gives the caveat).",
              "*False stops* are seeds the rule stops that reached the criterion later without it.", ""]
-    for task, r in results.items():
+    for r in results.values():
         reached = [x for x in r["no_stop"] if x["outcome"] == "reached"]
-        lines += [f"**{task}** ({r['n_seeds']} seeds, `{r['run']}`, {r['trials_recorded']:,} trials recorded"
+        lines += [f"**{r['task']}** ({r['n_seeds']} seeds, `{r['run']}`, {r['trials_recorded']:,} trials recorded"
                   f"{'' if r['finished'] else ', run unfinished'}): without stall detection "
                   f"{len(reached)} / {r['n_seeds']} reached the criterion, at "
                   + (", ".join(f"{x['trials']:,}" for x in sorted(reached, key=lambda x: x["trials"])) or "–")
@@ -150,7 +150,7 @@ def main() -> None:
         results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         for run in args.runs:
             r = measure(run.resolve(), args.patience)
-            results[r["task"]] = r
+            results[r["run"]] = r  # one entry per run folder (several runs of a task, e.g. with a remedy)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     replace_section(PAGE, BEGIN, END, report())
