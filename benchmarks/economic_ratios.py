@@ -51,7 +51,7 @@ TOLERANCE = 0.10
 
 
 #: Remedies measured against the near-tie collapse (named options of `train`, beyond the paper).
-REMEDIES = {"entropy-bonus-0.001": ["--entropy-bonus", "0.001"], "entropy-bonus-0.0001": ["--entropy-bonus", "0.0001"]}
+REMEDIES = {"entropy-bonus-0.001": ["--entropy-bonus", "0.001"]}
 
 
 def key_of(ratio: float, remedy: str | None) -> str:
@@ -76,8 +76,10 @@ def run_ratio(ratio: float, runs: Path, remedy: str | None = None) -> dict:
     for s in summary["seeds"]:
         table = rewardrnn.evaluate(out, trials_per_condition=100, seed=s["seed"])
         decided = table.loc[table["decision"]]
-        # a network that never chooses has no indifference point (nor P(correct))
-        fitted = indifference_point(table)["indifference_b_per_a"] if len(decided.groupby(["n_B", "n_A"])) > 1 else None
+        try:
+            fitted = indifference_point(table)["indifference_b_per_a"]
+        except ValueError:  # too few offers chosen on to fit (a network that never chooses)
+            fitted = None
         seeds.append({"seed": s["seed"], "reached": s["reached_criterion"], "status": s["status"],
                       "trials": s["trials_to_criterion"],
                       "indifference_b_per_a": None if fitted is None else round(float(fitted), 3),
@@ -101,7 +103,7 @@ def report() -> str:
              "within ±10 % in ≤ 2× trials |", "|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(results, key=lambda k: (float(k.split()[0]), k)):
         r = results[key]
-        remedy = f"`--{r['remedy']}`".replace("-0.", " 0.") if r.get("remedy") else "defaults"
+        remedy = f"`{' '.join(REMEDIES[r['remedy']])}`" if r.get("remedy") else "defaults"
         for s in r["seeds"]:
             trials = f"{s['trials']:,}" if s["reached"] else f"not reached ({s['status']})"
             if s["off"] is None:  # never chose

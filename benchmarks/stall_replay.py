@@ -32,14 +32,16 @@ markers of docs/benchmarks-tasks.md.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from pages import replace_section
 from rewardrnn.tasks.registry import build_task
-from rewardrnn.training.stalls import StallRule, stall_reason
+from rewardrnn.training.run_folder import METRICS
+from rewardrnn.training.stalls import StallRule, rows_by_seed, stall_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "stall_replay.json"
@@ -47,21 +49,19 @@ PAGE = ROOT / "docs" / "benchmarks-tasks.md"
 BEGIN, END = "<!-- stall_replay.py: begin -->", "<!-- stall_replay.py: end -->"
 
 
-def histories(run: Path) -> tuple[str, dict, dict[int, list[dict]]]:
-    """The run's task, config and each seed's validation rows (numbers parsed, the criterion gap
-    filled in from the task's criterion where the history has none)."""
+def histories(run: Path) -> tuple[str, dict[int, list[dict]]]:
+    """The run's task and each seed's validation rows, the criterion gap filled in from the task's
+    criterion where the history has none."""
     config = json.loads((run / "config.json").read_text())
     if config.get("patience", 0) != 0:
         raise SystemExit(f"{run} was trained with stall detection (patience {config['patience']}); "
                          "replay needs a run trained with --patience 0")
-    criterion = build_task(config["task"], config.get("task_options"), config.get("task_settings")).criterion
-    by_seed: dict[int, list[dict]] = {}
-    for raw in csv.DictReader((run / "metrics.csv").open()):
-        row = {k: _parse(v) for k, v in raw.items()}
-        if row.get("criterion_gap") in (None, ""):
-            row["criterion_gap"] = float(criterion.gap(row))
-        by_seed.setdefault(int(row["seed"]), []).append(row)
-    return config["task"], config, by_seed
+    metrics = pd.read_csv(run / METRICS)
+    if "criterion_gap" not in metrics:  # a history written before runs recorded it
+        criterion = build_task(config["task"], config.get("task_options"), config.get("task_settings")).criterion
+        metrics["criterion_gap"] = criterion.gap(metrics)
+    seeds = tuple(int(seed) for seed in sorted(metrics["seed"].unique()))
+    return config["task"], rows_by_seed(metrics.to_dict("records"), seeds)
 
 
 def replay(rows: list[dict], rule: StallRule) -> dict:
@@ -77,9 +77,8 @@ def replay(rows: list[dict], rule: StallRule) -> dict:
 
 
 def measure(run: Path, patiences: list[int]) -> dict:
-    task, config, by_seed = histories(run)
-    no_stop = {seed: next(({"outcome": "reached", "trials": r["trials"]} for r in rows if r["criterion_met"]),
-                          {"outcome": "budget", "trials": rows[-1]["trials"]}) for seed, rows in by_seed.items()}
+    task, by_seed = histories(run)
+    no_stop = {seed: replay(rows, StallRule(patience=0)) for seed, rows in by_seed.items()}  # patience 0: no rule
     rules = []
     for gap_progress in (False, True):
         for patience in patiences:
@@ -128,16 +127,6 @@ def report() -> str:
         lines.append("")
     lines.append(END)
     return "\n".join(lines)
-
-
-def _parse(value: str):
-    if value in ("True", "False"):
-        return value == "True"
-    try:
-        number = float(value)
-    except ValueError:
-        return value
-    return int(number) if number.is_integer() and "." not in value else number
 
 
 def main() -> None:
