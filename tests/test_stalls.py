@@ -65,6 +65,36 @@ def test_criterion_gap_sums_each_part_s_shortfall():
     assert economic.gap(perf) == pytest.approx(0.3)
 
 
+def test_criterion_unmet_names_each_missed_part_with_its_value():
+    from rewardrnn.tasks.protocol import Criterion
+
+    wager = Criterion(min_p_decision=0.99, min_p_correct=0.79, p_sure=(0.4, 0.5))
+    assert wager.unmet({"p_decision": 1.0, "p_correct": 0.8, "p_sure": 0.45}) == ""
+    assert wager.unmet({"p_decision": 1.0, "p_correct": 0.8, "p_sure": 0.4}) == "P(sure | wager) 0.400 outside (0.4, 0.5]"
+    assert wager.unmet({"p_decision": 0.97, "p_correct": 0.75, "p_sure": 0.5}) == \
+        "P(decision) 0.970 < 0.99, P(correct | decision) 0.750 < 0.79"
+    economic = Criterion(min_p_correct=0.95, min_p_correct_per_condition=0.6)
+    row = {"p_decision": 1.0, "p_correct": "0.96", "p_correct_worst_condition": 0.52}  # a CSV row may hold text
+    assert economic.unmet(row) == "P(correct | decision) 0.520 < 0.6 in its worst condition"
+    assert economic.unmet({"p_decision": 1.0}) == ""  # a number not recorded is not judged
+
+
+def test_a_seed_without_progress_is_told_what_its_last_validation_lacked(tmp_path):
+    """A learning rate of 1e-9 keeps the validation reward flat: with a patience of 3 the seed
+    stops as "no progress" before the silent rule's 10 validations, and its reason names the
+    parts of rdm-fixed's criterion its last validation missed (it never decides)."""
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "rdm-fixed", "--N", "16", "--lr", "1e-9", "--baseline-lr", "1e-9",
+                                 "--checkfreq", "1", "--n-validation", "20", "--max-updates", "40",
+                                 "--patience", "3", "-q", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    seed = json.loads((out / "summary.json").read_text())["seeds"][0]
+    assert seed["status"] == "stalled" and seed["updates"] == 3
+    assert seed["stall_reason"].startswith(NO_PROGRESS)
+    assert seed["stall_reason"].endswith("in 3 validations; at the last validation P(decision) 0.000 < 0.99, "
+                                         "P(correct | decision) 0.000 < 0.8")
+
+
 def test_rows_without_a_score_are_not_counted_and_patience_zero_is_off():
     rows = _rows([1.0] * 8, [None] * 8)  # a history written before scores were kept
     assert stall_reason(rows, RULE) is None

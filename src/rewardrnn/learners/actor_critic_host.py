@@ -97,6 +97,10 @@ class HostBatchActorCritic:
     def criterion_gap(self, perf: dict) -> np.ndarray:
         return np.maximum(0.0, self.target - np.asarray(perf["performance"], np.float64))
 
+    def criterion_unmet(self, row: dict) -> str:
+        performance = float(row["performance"])
+        return f"performance {performance:.3f} < {self.target:g}" if performance < self.target else ""
+
     def describe_criterion(self) -> str:
         return f"NeuroGym performance >= {self.target:g}"
 

@@ -35,6 +35,9 @@ class Learner(Protocol):
     * ``criterion_met(perf)`` (host, numpy): whether the stop criterion is met, per seed.
     * ``criterion_gap(perf)`` (host, numpy): how far from the stop criterion, per seed (0 where
       met; the criterion's own units, e.g. probability), a column of metrics.csv.
+    * ``criterion_unmet(row)`` (host): the parts of the criterion that one seed's validation
+      numbers (scalars, a metrics.csv row) do not meet, in words; a stalled seed's reason ends
+      with it.
     * ``best_params(state)``: the parameters kept as "best" (what records and exports read).
     * ``updates(state)``: the number of updates done (int array).
     * ``trials_per_update``: trials per update, so that histories count trials.
@@ -64,6 +67,8 @@ class Learner(Protocol):
     def criterion_met(self, perf: dict[str, np.ndarray]) -> np.ndarray: ...
 
     def criterion_gap(self, perf: dict[str, np.ndarray]) -> np.ndarray: ...
+
+    def criterion_unmet(self, row: dict[str, Any]) -> str: ...
 
     def describe_criterion(self) -> str: ...
 
@@ -104,6 +109,9 @@ class SongCriterion:
 
     def criterion_gap(self, perf: dict) -> np.ndarray:
         return np.asarray(self.env.protocol.criterion.gap(perf))
+
+    def criterion_unmet(self, row: dict) -> str:
+        return self.env.protocol.criterion.unmet(row)
 
     def describe_criterion(self) -> str:
         return self.env.protocol.criterion.describe()

@@ -351,6 +351,10 @@ class PerturbationLearner:
         missing = np.maximum(0.0, (CRITERION_NEEDED - np.asarray(perf["good_of_last_100"], np.float64)) / CRITERION_WINDOW)
         return np.where(self.criterion_met(perf), 0.0, missing)
 
+    def criterion_unmet(self, row: dict) -> str:
+        good = float(row["good_of_last_100"])
+        return "" if good >= CRITERION_NEEDED else f"{good:.0f} good trials of the last {CRITERION_WINDOW} < {CRITERION_NEEDED}"
+
     def describe_criterion(self) -> str:
         return self.task.describe_criterion()
 

@@ -116,6 +116,29 @@ class Criterion:
             short = short + np.maximum(0.0, self.min_p_correct_per_condition - worst)
         return short
 
+    def unmet(self, performance: Mapping[str, Any]) -> str:
+        """The parts of the criterion that one validation's numbers (scalars; a metrics.csv row)
+        do not meet, in words, e.g. ``"P(sure | wager) 0.000 outside (0.4, 0.5]"``; empty when
+        every part is met (a number missing from ``performance`` is not judged)."""
+        def number(name):
+            value = performance.get(name)
+            return None if value is None else float(value)
+
+        parts = []
+        p_decision, p_correct = number("p_decision"), number("p_correct")
+        if p_decision is not None and p_decision < self.min_p_decision:
+            parts.append(f"P(decision) {p_decision:.3f} < {self.min_p_decision:g}")
+        if p_correct is not None and p_correct < self.min_p_correct:
+            parts.append(f"P(correct | decision) {p_correct:.3f} < {self.min_p_correct:g}")
+        p_sure = number("p_sure") if self.p_sure is not None else None
+        if p_sure is not None and not self.p_sure[0] < p_sure <= self.p_sure[1]:
+            parts.append(f"P(sure | wager) {p_sure:.3f} outside ({self.p_sure[0]:g}, {self.p_sure[1]:g}]")
+        worst = number("p_correct_worst_condition") if self.min_p_correct_per_condition is not None else None
+        if worst is not None and worst < self.min_p_correct_per_condition:
+            parts.append(f"P(correct | decision) {worst:.3f} < {self.min_p_correct_per_condition:g} "
+                         f"in its worst condition")
+        return ", ".join(parts)
+
     def describe(self) -> str:
         text = (f"P(decision) >= {self.min_p_decision:g} and "
                 f"P(correct | decision) >= {self.min_p_correct:g}")

@@ -32,7 +32,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from rewardrnn.keys import RESTART_STREAM, fold
 from rewardrnn.learners.base import Learner, all_finite
 from rewardrnn.runtime import stop_requested
-from rewardrnn.training.stalls import RESTARTED, StallRule, attempts, rows_by_seed, stall_reasons
+from rewardrnn.training.stalls import NO_PROGRESS, RESTARTED, StallRule, attempts, rows_by_seed, stall_reasons
 
 #: Name of the vmap axis over seeds, and of the mesh axis over which batches of seeds are spread.
 SEED_AXIS, DEVICE_AXIS = "seed", "device"
@@ -257,7 +257,16 @@ class Trainer:
         for i, seed in enumerate(self.plan.seeds):
             self.restarts[i], self.offset[i] = attempts(by_seed[seed])
         if self.plan.stall is not None:
-            self.stalled = stall_reasons(history, self.plan.seeds, self.plan.stall)
+            self.stalled = {i: self.with_unmet(reason, by_seed[self.plan.seeds[i]][-1])
+                            for i, reason in stall_reasons(history, self.plan.seeds, self.plan.stall).items()}
+
+    def with_unmet(self, reason: str, last_row: dict) -> str:
+        """A "no progress" reason followed by what the seed's last validation lacked for the
+        criterion (e.g. P(sure | wager) outside its band); a silent seed's reason says it all."""
+        if not reason.startswith(NO_PROGRESS):
+            return reason
+        unmet = self.learner.criterion_unmet(last_row)
+        return f"{reason}; at the last validation {unmet}" if unmet else reason
 
     def restart_stalled(self, state: TrainerState, rows: list[dict]) -> TrainerState:
         """Start afresh each seed that stalled at this validation and may still restart: a new
