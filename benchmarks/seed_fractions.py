@@ -17,10 +17,15 @@ script again and it resumes that run (`--resume`) instead of starting afresh; a 
 only recorded again (`--retrain` trains it afresh).
 
     python benchmarks/seed_fractions.py [--tasks rdm-fixed wager ...] [--timeout 3600]
+    python benchmarks/seed_fractions.py --tasks wager --patience 120 --max-updates 30000
     python benchmarks/seed_fractions.py --report        # rewrite the section of the page only
 
-Results: benchmarks/results/seed_fractions.json (the latest run of each task); the table goes
-between the markers of docs/benchmarks-tasks.md.
+``--patience`` and ``--max-updates`` are passed on to `train`; a run with them is a row of its
+own (results key and run folder named after them, e.g. ``wager --patience 120``), whose first
+columns count the first attempts under that patience.
+
+Results: benchmarks/results/seed_fractions.json (the latest run of each task and flags); the table
+goes between the markers of docs/benchmarks-tasks.md.
 """
 
 from __future__ import annotations
@@ -47,14 +52,25 @@ TASKS = ("rdm-fixed", "rdm-rt", "economic", "multisensory", "romo", "wager", "ma
 N_SEEDS, RESTARTS = 10, 3
 
 
-def train(task: str, timeout: float, runs: Path, retrain: bool) -> dict:
-    """Train (or resume) the task's 10 seeds; record the run as it stands when it ends. A run
-    already finished in ``runs`` is only recorded, unless ``retrain``."""
-    out = runs / task
+def train_flags(patience: int | None, max_updates: int | None) -> list[str]:
+    """The flags of `train` beyond the script's own (none: the task's defaults)."""
+    return ([] if patience is None else ["--patience", str(patience)]) + \
+        ([] if max_updates is None else ["--max-updates", str(max_updates)])
+
+
+def key_of(task: str, flags: list[str]) -> str:
+    """The results' key of a task trained with ``flags``, e.g. ``wager --patience 120``."""
+    return " ".join([task, *flags[:2]])  # --max-updates is a budget, not another row
+
+
+def train(task: str, timeout: float, runs: Path, retrain: bool, flags: list[str]) -> dict:
+    """Train (or resume) the task's 10 seeds with ``flags``; record the run as it stands when it
+    ends. A run already finished in ``runs`` is only recorded, unless ``retrain``."""
+    out = runs / key_of(task, flags).replace(" --", "-").replace(" ", "-")
     if (out / "summary.json").is_file() and not retrain:
-        return record(task, out)
+        return record(task, out, flags)
     resume = (out / "checkpoint.npz").is_file() and not (out / "summary.json").is_file()
-    cmd = [sys.executable, "-m", "rewardrnn.cli", "train", task, "--out", str(out), "-q",
+    cmd = [sys.executable, "-m", "rewardrnn.cli", "train", task, "--out", str(out), "-q", *flags,
            *(["--resume"] if resume else ["--seeds", str(N_SEEDS), "--restart-stalled", str(RESTARTS), "--overwrite"])]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     try:
@@ -62,10 +78,10 @@ def train(task: str, timeout: float, runs: Path, retrain: bool) -> dict:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGTERM)  # the trainer stops at the next chunk, keeping its checkpoint
         proc.wait()
-    return record(task, out)
+    return record(task, out, flags)
 
 
-def record(task: str, out: Path) -> dict:
+def record(task: str, out: Path, flags: list[str]) -> dict:
     """Per seed: reached in the first attempt (the defaults), reached at all (the remedy), trials,
     restarts and why each attempt before the last stalled; from summary.json and metrics.csv."""
     rows = list(csv.DictReader((out / "metrics.csv").open()))
@@ -94,9 +110,10 @@ def record(task: str, out: Path) -> dict:
                       "trials": trials, "stalls": stalls})
     result = {"task": task, "date": time.strftime("%Y-%m-%d"), "finished": summary is not None,
               "wall_s": round(summary["wall_s"] if summary else float(rows[-1]["wall_s"]), 1),
-              "command": f"rewardrnn train {task} --seeds {N_SEEDS} --restart-stalled {RESTARTS}", "seeds": seeds}
+              "command": " ".join(["rewardrnn train", task, "--seeds", str(N_SEEDS), "--restart-stalled", str(RESTARTS),
+                                   *flags]), "seeds": seeds}
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results[task] = result
+    results[key_of(task, flags)] = result
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "seeds"}), flush=True)
@@ -124,11 +141,13 @@ def report() -> str:
              "paper's defaults otherwise, stall detection on). A restart acts only on a seed already stopped",
              "as stalled, so the *defaults* column counts the seeds that reached the criterion in their first",
              "attempt (what the defaults alone give) and the *remedy* column every seed that reached it, a",
-             "restarted seed's trials counted from its first attempt. Trials are training trials, median (IQR).",
+             "restarted seed's trials counted from its first attempt. A row with flags (`wager --patience 120`)",
+             "was trained with them added (its command is in the results file), and its first columns count",
+             "the first attempts under them. Trials are training trials, median (IQR).",
              "", "| task | defaults: seeds at criterion | trials | `--restart-stalled 3`: seeds | trials | "
              "stalls (rule, trials when stopped) | wall s (10 seeds) |", "|---|---|---|---|---|---|---|"]
     for task in [t for t in TASKS if t in results] + [t for t in results if t not in TASKS]:
-        r = results[task]
+        r = results[task]  # task, or task and flags
         first = [s["trials"] for s in r["seeds"] if s["reached"] and s["restarts"] == 0]
         every = [s["trials"] for s in r["seeds"] if s["reached"]]
         stalls = "; ".join(f"seed {s['seed']}: " + ", ".join(f"{_short(x['reason'])} at {x['trials']:,}" for x in s["stalls"])
@@ -157,10 +176,12 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "fractions")
     parser.add_argument("--report", action="store_true", help="only rewrite the page's section")
     parser.add_argument("--retrain", action="store_true", help="train afresh a task already finished in --runs")
+    parser.add_argument("--patience", type=int, help="train's --patience (default: the trainer's)")
+    parser.add_argument("--max-updates", type=int, help="train's --max-updates (default: the trainer's)")
     args = parser.parse_args()
     if not args.report:
         for task in args.tasks:
-            train(task, args.timeout, args.runs, args.retrain)
+            train(task, args.timeout, args.runs, args.retrain, train_flags(args.patience, args.max_updates))
             write_page()
     write_page()
 
