@@ -20,7 +20,10 @@ before runs recorded the gap gets it from the task's criterion.
 
 Caveat: the trainer computes the running seeds as a batch padded to a power of two, so stopping
 a seed can change the batch size of the others and with it the last bits of their arithmetic;
-a real run with the rule is then a statistically equivalent, not an identical, sample.
+a real run with the rule is then a statistically equivalent, not an identical, sample. On wager
+(10 seeds, ``--patience 120 --restart-stalled 3``) the real run matched the replay exactly: the
+eight seeds the rule left alone reached the criterion at the replayed trials, and seed 8 was
+stopped at the replayed 409,200 although seed 10 had restarted before it.
 
     python benchmarks/stall_replay.py runs/wager-nostop/run [--patience 40 60 80 120]
     python benchmarks/stall_replay.py --report      # rewrite the page's section only
