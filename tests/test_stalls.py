@@ -77,6 +77,7 @@ def test_criterion_unmet_names_each_missed_part_with_its_value():
     row = {"p_decision": 1.0, "p_correct": "0.96", "p_correct_worst_condition": 0.52}  # a CSV row may hold text
     assert economic.unmet(row) == "P(correct | decision) 0.520 < 0.6 in its worst condition"
     assert economic.unmet({"p_decision": 1.0}) == ""  # a number not recorded is not judged
+    assert wager.unmet({"p_decision": 1.0, "p_correct": 0.8, "p_sure": float("nan")}) == ""  # nor a NaN
 
 
 def test_a_seed_without_progress_is_told_what_its_last_validation_lacked(tmp_path):

@@ -119,10 +119,14 @@ class Criterion:
     def unmet(self, performance: Mapping[str, Any]) -> str:
         """The parts of the criterion that one validation's numbers (scalars; a metrics.csv row)
         do not meet, in words, e.g. ``"P(sure | wager) 0.000 outside (0.4, 0.5]"``; empty when
-        every part is met (a number missing from ``performance`` is not judged)."""
+        every part is met (a number missing from ``performance``, or not a finite number, is not
+        judged)."""
         def number(name):
-            value = performance.get(name)
-            return None if value is None else float(value)
+            try:
+                value = float(performance.get(name))
+            except (TypeError, ValueError):
+                return None
+            return value if math.isfinite(value) else None
 
         parts = []
         p_decision, p_correct = number("p_decision"), number("p_correct")
