@@ -52,23 +52,23 @@ TASKS = ("rdm-fixed", "rdm-rt", "economic", "multisensory", "romo", "wager", "ma
 N_SEEDS, RESTARTS = 10, 3
 
 
-def train_flags(patience: int | None, max_updates: int | None) -> list[str]:
-    """The flags of `train` beyond the script's own (none: the task's defaults)."""
-    return ([] if patience is None else ["--patience", str(patience)]) + \
+def key_of(task: str, patience: int | None) -> str:
+    """The results' key of a task trained with ``--patience`` (None: the trainer's), e.g.
+    ``wager --patience 120``; ``--max-updates`` is a budget, not another row."""
+    return task if patience is None else f"{task} --patience {patience}"
+
+
+def train(task: str, timeout: float, runs: Path, retrain: bool, patience: int | None,
+          max_updates: int | None) -> dict:
+    """Train (or resume) the task's 10 seeds, with ``--patience`` and ``--max-updates`` when
+    given; record the run as it stands when it ends. A run already finished in ``runs`` is only
+    recorded, unless ``retrain``."""
+    key = key_of(task, patience)
+    flags = ([] if patience is None else ["--patience", str(patience)]) + \
         ([] if max_updates is None else ["--max-updates", str(max_updates)])
-
-
-def key_of(task: str, flags: list[str]) -> str:
-    """The results' key of a task trained with ``flags``, e.g. ``wager --patience 120``."""
-    return " ".join([task, *flags[:2]])  # --max-updates is a budget, not another row
-
-
-def train(task: str, timeout: float, runs: Path, retrain: bool, flags: list[str]) -> dict:
-    """Train (or resume) the task's 10 seeds with ``flags``; record the run as it stands when it
-    ends. A run already finished in ``runs`` is only recorded, unless ``retrain``."""
-    out = runs / key_of(task, flags).replace(" --", "-").replace(" ", "-")
+    out = runs / key.replace(" --", "-").replace(" ", "-")
     if (out / "summary.json").is_file() and not retrain:
-        return record(task, out, flags)
+        return record(task, out, key, flags)
     resume = (out / "checkpoint.npz").is_file() and not (out / "summary.json").is_file()
     cmd = [sys.executable, "-m", "rewardrnn.cli", "train", task, "--out", str(out), "-q", *flags,
            *(["--resume"] if resume else ["--seeds", str(N_SEEDS), "--restart-stalled", str(RESTARTS), "--overwrite"])]
@@ -78,10 +78,10 @@ def train(task: str, timeout: float, runs: Path, retrain: bool, flags: list[str]
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGTERM)  # the trainer stops at the next chunk, keeping its checkpoint
         proc.wait()
-    return record(task, out, flags)
+    return record(task, out, key, flags)
 
 
-def record(task: str, out: Path, flags: list[str]) -> dict:
+def record(task: str, out: Path, key: str, flags: list[str]) -> dict:
     """Per seed: reached in the first attempt (the defaults), reached at all (the remedy), trials,
     restarts and why each attempt before the last stalled; from summary.json and metrics.csv."""
     rows = list(csv.DictReader((out / "metrics.csv").open()))
@@ -113,7 +113,7 @@ def record(task: str, out: Path, flags: list[str]) -> dict:
               "command": " ".join(["rewardrnn train", task, "--seeds", str(N_SEEDS), "--restart-stalled", str(RESTARTS),
                                    *flags]), "seeds": seeds}
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results[key_of(task, flags)] = result
+    results[key] = result
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "seeds"}), flush=True)
@@ -181,7 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.report:
         for task in args.tasks:
-            train(task, args.timeout, args.runs, args.retrain, train_flags(args.patience, args.max_updates))
+            train(task, args.timeout, args.runs, args.retrain, args.patience, args.max_updates)
             write_page()
     write_page()
 
