@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardrnn.cli import app
+from waiting import LIMIT_S
 from rewardrnn.networks import gru
 
 runner = CliRunner()
@@ -101,5 +102,5 @@ logits = torch.relu(torch.full((1, w["policy/W_out"].shape[0]), 0.5)) @ w["polic
 assert logits.shape == (1, 3) and torch.isfinite(logits).all() and set(w) == set(about["arrays"])
 print("ok", len(w))
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=LIMIT_S)
     assert result.returncode == 0 and result.stdout.startswith("ok"), result.stderr[-2000:]

@@ -17,6 +17,7 @@ from gymnasium.utils.env_checker import check_env  # noqa: E402
 import rewardrnn.envs  # noqa: E402  (registers the ids)
 from rewardrnn.tasks.engine import TaskEnv  # noqa: E402
 from rewardrnn.tasks.registry import get_task  # noqa: E402
+from waiting import LIMIT_S  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(rewardrnn.envs.ENV_IDS))
@@ -67,7 +68,7 @@ def test_an_episode_follows_the_engine_rules():
 # NeuroGym and Stable-Baselines3 import PyTorch, which slows JAX in the same process by ~40 %
 # (measured: 30 rdm-fixed updates 0.95 s -> 1.36 s after `import torch`); these tests run them in
 # a subprocess so that the rest of the suite keeps its speed.
-def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def _run(*args: str, timeout: float = LIMIT_S) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout)
 
 

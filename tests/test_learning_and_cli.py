@@ -135,25 +135,25 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_resumes(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
+
+    from waiting import LIMIT_S, rows, wait_for
 
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "rewardrnn.cli", "train", "rdm-fixed", "--checkfreq", "2", "--n-validation", "50",
            "--N", "20", "--patience", "0", "-q", "--out", str(out)]  # no stall stop: it runs until the signal
     env = dict(os.environ, REWARDRNN_COMPILATION_CACHE="0")
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not ((out / "metrics.csv").is_file()
-                                          and len((out / "metrics.csv").read_text().splitlines()) >= 3):
-        time.sleep(0.2)
+    # the event: two validations saved (the checkpoint is written with each row), however long it takes
+    wait_for(lambda: rows(out / "metrics.csv") >= 2 and (out / "checkpoint.npz").is_file(),
+             "two validation rows in metrics.csv", proc)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=LIMIT_S)
     assert proc.returncode == 130, err
     assert "continue with --resume" in err
     done = len(pd.read_csv(out / "metrics.csv"))
     assert done >= 2 and (out / "checkpoint.npz").is_file()
     resumed = subprocess.run(cmd[:-2] + ["--resume", "--max-updates", str(2 * (done + 1)), "--out", str(out)],
-                             env=env, capture_output=True, text=True, timeout=120)
+                             env=env, capture_output=True, text=True, timeout=LIMIT_S)
     assert resumed.returncode == 0, resumed.stderr
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["updates"].iloc[-1] >= 2 * (done + 1) - 2 and metrics["updates"].is_monotonic_increasing
@@ -225,7 +225,7 @@ def _screenshot_in_chromium(page, png):
     subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     f"--user-data-dir={png.parent / 'chromium-profile'}", "--window-size=1200,2000",
-                    f"--screenshot={png}", page.resolve().as_uri()], check=True, capture_output=True, timeout=120)
+                    f"--screenshot={png}", page.resolve().as_uri()], check=True, capture_output=True, timeout=LIMIT_S)
     pixels = imread(png)[..., :3]
     assert pixels.shape[:2] == (2000, 1200)
     dark = (pixels.mean(-1) < 0.5).mean()

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from waiting import LIMIT_S
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("neurogym") is None,
                                 reason="the neurogym extra is not installed")
@@ -21,11 +22,11 @@ REQUIRED_KWARGS = {"AnnubesEnv-v0": {"session": {"v": 0.5, "a": 0.5}, "catch_pro
 CONTINUOUS_ACTIONS = {"ReachingDelayResponse-v0", "SpatialSuppressMotion-v0"}
 
 
-def _run(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def _run(*args: str, timeout: float = LIMIT_S) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def _python(script: str, timeout: int = 900) -> subprocess.CompletedProcess:
+def _python(script: str, timeout: float = LIMIT_S) -> subprocess.CompletedProcess:
     return _run("-c", textwrap.dedent(script), timeout=timeout)
 
 
@@ -62,7 +63,7 @@ def test_every_native_environment_trains_a_few_updates(tmp_path):
                               text=True, env=env) for half in halves]
     lines = []
     for proc in procs:
-        out, err = proc.communicate(timeout=900)
+        out, err = proc.communicate(timeout=LIMIT_S)
         assert proc.returncode == 0, err[-3000:]
         lines += out.splitlines()
     outcome = {line.split()[0]: line.split(maxsplit=2)[1:] for line in lines}

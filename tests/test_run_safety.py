@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardrnn.cli import app
+from waiting import LIMIT_S, rows, wait_for
 
 runner = CliRunner()
 TINY = ["--N", "16", "--max-updates", "2", "--checkfreq", "1", "--n-validation", "20", "-q"]
@@ -92,7 +92,7 @@ def test_two_trainings_into_one_folder_are_refused_and_the_first_is_kept(tmp_pat
     # started together: one trains, the other is refused
     a = subprocess.Popen(cmd + ["--max-updates", "6"], env=env, stderr=subprocess.PIPE, text=True)
     b = subprocess.Popen(cmd + ["--max-updates", "6"], env=env, stderr=subprocess.PIPE, text=True)
-    (_, err_a), (_, err_b) = a.communicate(timeout=300), b.communicate(timeout=300)
+    (_, err_a), (_, err_b) = a.communicate(timeout=LIMIT_S), b.communicate(timeout=LIMIT_S)
     assert sorted([a.returncode, b.returncode]) == [0, 2], (err_a, err_b)
     loser = err_a if a.returncode == 2 else err_b
     # the lock's owner file may not be written yet when the loser looks: "by process N" or "by another process"
@@ -101,16 +101,16 @@ def test_two_trainings_into_one_folder_are_refused_and_the_first_is_kept(tmp_pat
     # --overwrite while a training runs: refused, naming the process; the running training goes on
     long = subprocess.Popen(cmd + ["--overwrite", "--max-updates", "100000"], env=env, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not ((out / "metrics.csv").is_file() and json.loads(
-            (out / "config.json").read_text())["_run"]["run_id"] != run_id and len(pd.read_csv(out / "metrics.csv")) >= 2):
-        time.sleep(0.3)
+    # the event: the new run has saved two validations (however long that takes on a busy machine)
+    wait_for(lambda: json.loads((out / "config.json").read_text())["_run"]["run_id"] != run_id
+             and rows(out / "metrics.csv") >= 2 and (out / "checkpoint.npz").is_file(),
+             "two validations of the overwriting run", long)
     running_id = json.loads((out / "config.json").read_text())["_run"]["run_id"]
     # the intruders run in this process: the lock is the kernel's, held by the other process
     _fails(["train", "rdm-fixed", "--overwrite", "--out", str(out)] + TINY, f"in use by process {long.pid}")
     _fails(["evaluate", str(out)], "in use by process")
     long.send_signal(signal.SIGTERM)
-    _, err = long.communicate(timeout=120)
+    _, err = long.communicate(timeout=LIMIT_S)
     assert long.returncode == 130, err
     assert json.loads((out / "config.json").read_text())["_run"]["run_id"] == running_id
     assert len(pd.read_csv(out / "metrics.csv")) >= 2 and (out / "checkpoint.npz").is_file()

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 
 from rewardrnn.cli import app
 from refusals import assert_refused
+from waiting import LIMIT_S, wait_for
 
 pytest.importorskip("ray")
 runner = CliRunner()
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = 'task = "rdm-fixed"\nN = 16\nn_validation = 20\npatience = 0\n'
 
 
-def _sweep(args, timeout=600):
+def _sweep(args, timeout=LIMIT_S):
     env = dict(os.environ)  # the session's compilation cache (conftest.py)
     return subprocess.run([sys.executable, "-m", "rewardrnn.cli", "sweep", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env, cwd=ROOT)
@@ -83,9 +83,9 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
     process = subprocess.Popen([sys.executable, "-m", "rewardrnn.cli", "sweep", str(path), "-o", str(out),
                                 "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env, cwd=ROOT)
-    killed = None
-    deadline = time.time() + 300
-    while killed is None and time.time() < deadline and process.poll() is None:
+    killed = []
+
+    def kill_a_worker_with_a_checkpoint() -> bool:
         for job in out.glob("task-rdm-fixed*"):
             owner = job / ".rewardrnn.lock.owner"
             if (job / "checkpoint.npz").is_file() and owner.is_file():
@@ -93,11 +93,14 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
                 if len(words) < 2 or not words[1].isdigit():
                     continue
                 os.kill(int(words[1]), signal.SIGKILL)
-                killed = job
-                break
-        time.sleep(0.05)
-    stdout, stderr = process.communicate(timeout=600)
-    assert killed is not None, stderr[-3000:]
+                killed.append(job)
+                return True
+        return False
+
+    # the event: a worker holds the rdm-fixed point and has saved a checkpoint
+    wait_for(kill_a_worker_with_a_checkpoint, "a checkpoint of the rdm-fixed point", process, poll_s=0.05)
+    killed = killed[0]
+    stdout, stderr = process.communicate(timeout=LIMIT_S)
     assert process.returncode == 0, stderr[-3000:]
     table = pd.read_csv(out / "results.csv").set_index("folder")
     good = table.loc[killed.name]
@@ -145,7 +148,7 @@ def test_bad_options_and_an_unreachable_address_are_refused_before_any_work(tmp_
     for args, message in ((["--seeds-per-job", "0"], "--seeds-per-job must be an integer >= 1"),
                           (["--workers", "0"], "--workers must be an integer >= 1"),
                           (["--address", "ray://127.0.0.1:9"], "cannot start or reach Ray at --address")):
-        result = _sweep([path, "-o", out, *args], timeout=300)
+        result = _sweep([path, "-o", out, *args])
         assert result.returncode == 2, result.stderr[-2000:]
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert not out.exists()
