@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rewardrnn.cli import app
+from waiting import LIMIT_S
 
 runner = CliRunner()
 
