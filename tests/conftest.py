@@ -18,6 +18,13 @@ if "REWARDRNN_COMPILATION_CACHE" not in os.environ:
     os.environ["REWARDRNN_COMPILATION_CACHE"] = _cache
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
 
+# This session's own list of trusted task files (rewardrnn.tasks.trust), never the user's: the
+# xdist workers and CLI subprocesses inherit it.
+if "REWARDRNN_TRUST_FILE" not in os.environ:
+    _trust_dir = tempfile.mkdtemp(prefix="rewardrnn-test-trust-")
+    os.environ["REWARDRNN_TRUST_FILE"] = os.path.join(_trust_dir, "trusted-tasks.json")
+    atexit.register(shutil.rmtree, _trust_dir, ignore_errors=True)
+
 import jax  # noqa: E402
 
 from rewardrnn import runtime  # noqa: E402

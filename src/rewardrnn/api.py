@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 from rewardrnn.tasks import files as task_files
+from rewardrnn.tasks import trust as _trust
 from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.training.kinds import kind_for
 from rewardrnn.training.run import TrainResult
@@ -38,12 +40,23 @@ def train(task: str | Protocol = "rdm-fixed", out: str | Path = "runs/run", *, l
     name."""
     if isinstance(task, Protocol):
         task = task_files.locate(task)
+    if task_files.is_task_file(task) and task_files.split(task)[0].is_file():
+        trust(task_files.split(task)[0])  # the caller named the file: an act of trust
     kind = kind_for(task, learner)
     kind.check_fields(options)
     return _train(kind.config_class(task=task, **options), out, resume=resume, overwrite=overwrite, progress=progress)
 
 
-def load_run(run: str | Path) -> RunFolder:
+def load_run(run: str | Path, trust_code: bool = False) -> RunFolder:
     """The run folder ``run``: ``.config`` (as given), ``.resolved``, ``.learner``, ``.state``
-    (every seed's checkpointed state), ``.best_params(seed)``, ``.summary()``."""
-    return RunFolder(run)
+    (every seed's checkpointed state), ``.best_params(seed)``, ``.summary()``. A run trained on a
+    task file opens only if you trust that file (:func:`trust`); ``trust_code=True`` trusts the
+    one the run names (after you have read it: it is code)."""
+    with _trust.trusting() if trust_code else contextlib.nullcontext():
+        return RunFolder(run)
+
+
+def trust(path: str | Path) -> str:
+    """Trust the task file ``path`` (its exact content; :mod:`rewardrnn.tasks.trust`): every verb
+    may then import it. Returns its SHA-256."""
+    return _trust.trust(path)

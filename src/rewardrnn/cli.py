@@ -17,12 +17,35 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 
 
 @contextlib.contextmanager
-def _clean_errors():
+def _clean_errors(trust_code: bool = False):
+    """Bad input as one line and exit 2. ``trust_code``: task files loaded within are trusted
+    first (``--trust-code``, :mod:`rewardrnn.tasks.trust`)."""
+    from rewardrnn.tasks import trust
+
     try:
-        yield
+        with trust.trusting() if trust_code else contextlib.nullcontext():
+            yield
     except RewardRNNError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+
+
+TRUST_HELP = ("trust the task file that the run folder (or run/sweep file) names, after reading it: it is code "
+              "(remembered in your list of trusted task files; see `rewardrnn trust`)")
+
+
+def _trust_code_option():
+    return typer.Option(False, "--trust-code", help=TRUST_HELP)
+
+
+def _trust_named_file(task: str | None) -> None:
+    """A task file the user named on the command line is trusted by that act."""
+    from rewardrnn.tasks import files, trust
+
+    if files.is_task_file(task):
+        path = files.split(task)[0]
+        if path.is_file():
+            trust.trust(path)
 
 
 @app.command()
@@ -39,6 +62,7 @@ def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (
         with _clean_errors():
             if task in CONTINUOUS_TASKS:
                 raise ConfigError(f"{task} is one of Miconi's tasks, which have no --set keys (they are not protocols)")
+            _trust_named_file(task)
             protocol = get_task(task)
         typer.echo(f"{protocol.name}: {protocol.summary}\nsettable with --set KEY=VALUE (durations: {SAMPLER_SYNTAX}):")
         for key, value in settable(protocol).items():
@@ -108,6 +132,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="continue the run saved in --out (options default to its saved ones)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the run saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Train a task to its stop criterion; writes config, metrics and checkpoints to --out.
     A flag that does not apply to the task's learner is refused."""
@@ -120,9 +145,10 @@ def train(
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
                  restart_stalled=restart_stalled, entropy_bonus=entropy_bonus,
                  env_kwargs=_json_object(env_kwargs))
-    with _clean_errors():
+    with _clean_errors(trust_code):
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
+        _trust_named_file(task)
         flags["set"] = _task_settings(settings)
         task, kind, given = _options(task, learner, flags, run_file)
         config = _config_for(out, resume, kind, task, given)
@@ -222,8 +248,7 @@ def _config_for(out: Path, resume: bool, kind, task: str, given: dict):
 
     try:
         if resume and (out / run_folder.CONFIG).is_file():
-            data, identity = run_folder.read_config_json(out)
-            run_folder.check_task_source(out, identity)
+            data, identity = run_folder.read_run_config(out)
             if identity["kind"] != kind.name:
                 raise RunFolderError(f"{out} holds a run of another learner ({data.get('task')}); choose another --out")
             return dataclasses.replace(kind.config_class.from_dict(data), task=task, **given)
@@ -237,13 +262,13 @@ def _config_for(out: Path, resume: bool, kind, task: str, given: dict):
 
 
 @app.command("config")
-def show_config(run: Path = typer.Argument(..., help="run folder")) -> None:
+def show_config(run: Path = typer.Argument(..., help="run folder"), trust_code: bool = _trust_code_option()) -> None:
     """Print a run's resolved configuration as a run file (TOML): `rewardrnn config RUN > run.toml`,
     then `rewardrnn train --config run.toml` repeats it with identical parameters."""
     from rewardrnn.training.run_files import to_toml
     from rewardrnn.training.run_folder import RunFolder
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         text = to_toml(RunFolder(run).resolved)
     typer.echo(text, nl=False)
 
@@ -254,11 +279,12 @@ def evaluate(
     trials: int = typer.Option(200, "--trials-per-condition", "-n", help="trials per condition"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     dt: Optional[float] = typer.Option(None, help="evaluate at another time step (ms)"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Run the best parameters over every condition; print P(decision), P(correct) per condition."""
     from rewardrnn import verbs
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         table = verbs.evaluate(run, trials_per_condition=trials, seed=seed, dt_ms=dt)
         report, perf = verbs.evaluation_report(run, table)
     typer.echo(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -270,11 +296,12 @@ def evaluate(
 def plot(
     run: Path = typer.Argument(..., help="run folder"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Learning curve and psychometric curve (PNG and SVG) under RUN/figures."""
     from rewardrnn import verbs
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         paths = verbs.plot(run, seed=seed)
     for path in paths:
         typer.echo(str(path))
@@ -287,11 +314,12 @@ def export(
                                "Neurodata Without Borders; extra: nwb)"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="file to write [default: RUN/export/weights_seedS.FORMAT]"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Write the trained weights with names, masks and a JSON description of the equations."""
     from rewardrnn.export import export_run
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         path = export_run(run, format, seed, out)
     typer.echo(str(path))
 
@@ -303,11 +331,12 @@ def record(
                                          help="trials per condition [default: the paper's activity runs]"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     table_format: str = typer.Option("csv", "--table-format", help="behaviour table: csv or parquet"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Run the trained network over the condition grid: behaviour table + activity dataset (NetCDF)."""
     from rewardrnn import verbs
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         table, path = verbs.record(run, trials, seed, table_format)
     typer.echo(f"{len(table)} trials recorded: {path.parent}/trials.{table_format}, {path}")
 
@@ -318,11 +347,12 @@ def analyze(
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     behaviour_trials: Optional[int] = typer.Option(None, help="trials per condition of the behaviour table "
                                                    "[default: the paper's]"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Every analysis that fits the task: figures (PNG, SVG) and numbers.json under RUN/analysis/seedS."""
     from rewardrnn import verbs
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         result, out = verbs.analyze(run, seed, behaviour_trials)
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -340,12 +370,13 @@ def fixedpoints(
     noise: float = typer.Option(0.0, help="std of Gaussian noise added to the candidates (state units)"),
     max_steps: int = typer.Option(1000, help="most Adam steps of the robust stage"),
     float64: bool = typer.Option(False, "--float64", help="search in double precision (tight tolerances)"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Fixed and slow points (Sussillo & Barak 2013), linearised: RUN/analysis/seedS/fixedpoints.nc and figures."""
     from rewardrnn import verbs
     from rewardrnn.analysis.fixedpoints import FinderOptions
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         summary, path = verbs.fixedpoints(run, seed, inputs, candidates, noise,
                                           FinderOptions(max_steps=max_steps, float64=float64))
     typer.echo(f"{summary['points']} distinct points ({summary['converged']} with q < {summary['converged_q']:g}; "
@@ -358,12 +389,13 @@ def report(
     run: Path = typer.Argument(..., help="run folder"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: RUN/report.html]"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """One self-contained HTML page: config, learning curve, key numbers beside the paper's, figures
     (a sweep folder: trials to criterion against each swept option, and the table)."""
     from rewardrnn.report import build_report
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         path = build_report(run, seed, out)
     typer.echo(str(path))
 
@@ -383,12 +415,13 @@ def sweep(
     resume: bool = typer.Option(False, "--resume", help="skip finished jobs, resume interrupted ones"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the sweep saved in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    trust_code: bool = _trust_code_option(),
 ) -> None:
     """Train every point of a sweep file on Ray (a local instance by default): one run folder per
     point, DIR/results.csv, DIR/report.html. Extra: pip install 'rewardrnn[sweep]'."""
     from rewardrnn.sweeps import runner, spec
 
-    with _clean_errors():
+    with _clean_errors(trust_code):
         plan = spec.read(sweep_file, seeds_per_job)
         with _interruptible(out, kept="points"):
             table = runner.run(plan, sweep_file, out, address=address, resume=resume, overwrite=overwrite,
@@ -397,6 +430,19 @@ def sweep(
     reached = int(table["reached"].fillna(False).astype(bool).sum()) if "reached" in table else 0
     typer.echo(f"{len(table)} points: {reached} reached the criterion, {failed} failed; "
                f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
+
+
+@app.command("trust")
+def trust_files(files: list[Path] = typer.Argument(..., help="task files (path/to/file.py) you have read and trust")) -> None:
+    """Add task files to your list of trusted task files (their exact content, by SHA-256): a
+    verb imports a task file only if you trust it. A colleague's run: copy RUN/task_source.py
+    outside the run folder, read it, trust the copy; the run then opens from it."""
+    from rewardrnn.tasks import trust
+
+    with _clean_errors():
+        for path in files:
+            sha = trust.trust(path)
+            typer.echo(f"trusted {Path(path).absolute()} (sha256 {sha}) in {trust.store_path()}")
 
 
 experiment_app = typer.Typer(no_args_is_help=True, help="Experiments beyond one run (each writes a folder of runs).")

@@ -55,7 +55,7 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
     folder = RunFolder(run)
     i, seed = folder.seed_index(seed)
     default = f"seed{seed}.nwb" if fmt == "nwb" else f"weights_seed{seed}.{fmt}"
-    path = Path(out) if out is not None else folder.path / "export" / default
+    path = Path(out) if out is not None else folder.derived_path("export", default)
     if path.suffix != f".{fmt}":
         raise ConfigError(f"--out {path} must end in .{fmt} (the format written)")
     if path.resolve().parent == folder.path.resolve() and path.name in run_folder.RUN_FILES:
@@ -66,7 +66,10 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
         arrays, description = _perturbation(folder, seed)
     description.update(format=FORMAT_TAG, seed=seed, run_id=folder.identity["run_id"],
                        arrays={k: list(v.shape) for k, v in arrays.items()})
-    run_folder.check_writable_folder(path.parent, "--out folder")
+    if out is None:
+        folder.derived_folder("export")
+    else:
+        run_folder.check_writable_folder(path.parent, "--out folder")
     text = json.dumps(description, indent=1)
     if fmt == "nwb":
         _write_nwb(folder, seed, description, arrays, path)

@@ -118,11 +118,11 @@ def write(folder, seed: int, ds, description: dict, arrays: dict[str, np.ndarray
                                values, index])
     module.add(weights)
 
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".partial.nwb")
-    with NWBHDF5IO(str(tmp), "w") as io:
-        io.write(nwbfile)
-    tmp.replace(path)
+    from rewardrnn.safe_files import atomic_path
+
+    with atomic_path(path) as tmp:
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwbfile)
 
 
 def _trial_table(ds) -> dict[str, list]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from rewardrnn import verbs
+from rewardrnn import safe_files, verbs
 from rewardrnn.errors import RunFolderError
 from rewardrnn.figures import labels
 from rewardrnn.figures.html import STYLE, html_table, png_file_uri, png_uri
@@ -73,11 +73,12 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     folder = RunFolder(run)
     run, config = folder.path, folder.config
     _, s = folder.seed_index(seed)
-    path = Path(out) if out is not None else run / "report.html"
-    run_folder.check_writable_folder(path.parent, "--out folder")
+    path = Path(out) if out is not None else folder.derived_path("report.html")
+    if out is not None:
+        run_folder.check_writable_folder(path.parent, "--out folder")
     if path.resolve().parent == run.resolve() and path.name in run_folder.RUN_FILES:
         raise RunFolderError(f"--out {path} would replace the run's own {path.name}; choose another file")
-    analysis_dir = run / "analysis" / f"seed{s}"
+    analysis_dir = folder.derived_path("analysis", f"seed{s}")
     numbers_path = analysis_dir / "numbers.json"
     if not numbers_path.is_file() or json.loads(numbers_path.read_text()).get("run_id") != folder.identity["run_id"]:
         verbs.analyze(run, seed=s)
@@ -111,14 +112,12 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     parts.append("<h2>Figures</h2><div class='figures'>")
     for name in numbers.get("figures", []):
         png = analysis_dir / f"{name}.png"
-        if png.is_file():
+        if safe_files.regular_file_inside(run, png):  # never a link, never a file from outside the run
             parts.append(f"<figure><img alt='{html.escape(name)}' src='{png_file_uri(png)}'>"
                          f"<figcaption><b>{html.escape(labels.label(name))}.</b> "
                          f"{html.escape(labels.caption(name))}</figcaption></figure>")
     parts.append("</div><h2>Configuration</h2>")
     parts.append(html_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
     parts.append("</body></html>")
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    tmp.replace(path)
+    safe_files.atomic_write_text(path, "\n".join(parts))
     return path

@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 
 import jax
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rewardrnn import keys
+from rewardrnn import keys, safe_files
 from rewardrnn.analysis import generic_suite, miconi_suite, song_suite
 from rewardrnn.analysis.behaviour import (fit_psychometric, performance_by, psychometric_points,
                                           table_performance)
@@ -112,16 +111,16 @@ class NativeActorCritic:
         if protocol.psychometric is None:
             return
         _, s = folder.seed_index(seed)
-        path = folder.path / "evaluation" / f"trials_seed{s}.csv"
+        path = folder.derived_path("evaluation", f"trials_seed{s}.csv")
         table = _read_table(path) if path.is_file() else evaluate(folder.path, seed=s)
         spec = protocol.psychometric
         points = psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
         try:
             fit = fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"])
         except ValueError as error:  # e.g. an untrained network that never decides: no curve to draw
-            run_folder.write_json(folder.path / "figures" / f"psychometric_seed{s}.json", {"skipped": str(error)})
+            run_folder.write_json(folder.derived_folder("figures") / f"psychometric_seed{s}.json", {"skipped": str(error)})
             return
-        run_folder.write_json(folder.path / "figures" / f"psychometric_seed{s}.json",
+        run_folder.write_json(folder.derived_folder("figures") / f"psychometric_seed{s}.json",
                               {"mu": fit.mu, "sigma": fit.sigma, "mu_se": fit.mu_se, "sigma_se": fit.sigma_se,
                                "n_trials": fit.n_trials, "points": json.loads(points.to_json(orient="records"))})
         save(psychometric_curve(points, fit, spec.label, f"P({spec.positive_action}) (%)"), f"psychometric_seed{s}")
@@ -301,7 +300,7 @@ def evaluate(run: str | Path, trials_per_condition: int = 200, seed: int | None 
     with run_folder.locked(folder.path):
         ad = adapter(folder)
         table = ad.behaviour(folder, n, seed, dt_ms)
-        out = run_folder.check_writable_folder(folder.path / "evaluation", "evaluation folder")
+        out = folder.derived_folder("evaluation")
         suffix = "" if dt_ms is None or dt_ms == getattr(folder.resolved, "dt_ms", None) else f"_dt{dt_ms:g}"
         write_table(table, out / f"trials_seed{s}{suffix}.csv")
         summary = {"seed": s, "run_id": folder.identity["run_id"], "trials": len(table),
@@ -327,16 +326,10 @@ def plot(run: str | Path, seed: int | None = None) -> list[Path]:
     ad = adapter(folder)
     written: list[Path] = []
     with run_folder.locked(folder.path):
-        figures = run_folder.check_writable_folder(folder.path / "figures", "figures folder")
+        figures = folder.derived_folder("figures")
 
         def save(fig, name):
-            for ext in ("png", "svg"):
-                path = figures / f"{name}.{ext}"
-                tmp = path.with_name(f".{path.name}.partial.{ext}")
-                fig.savefig(tmp, dpi=150)
-                tmp.replace(path)
-                written.append(path)
-            plt.close(fig)
+            written.extend(safe_files.save_figure(fig, figures, name, dpi=150))
 
         learning = ad.learning_figure(folder)
         if learning is None:
@@ -347,7 +340,8 @@ def plot(run: str | Path, seed: int | None = None) -> list[Path]:
 
 
 def records_dir(run: Path, seed: int) -> Path:
-    return Path(run) / "records" / f"seed{seed}"
+    """``RUN/records/seed{S}`` (refused, one line, if any part of it is a link)."""
+    return safe_files.inside(run, "records", f"seed{seed}")
 
 
 def record(run: str | Path, trials_per_condition: int | None = None, seed: int | None = None,
@@ -362,7 +356,7 @@ def record(run: str | Path, trials_per_condition: int | None = None, seed: int |
         _positive_int(trials_per_condition, "--trials-per-condition")
     _, s = folder.seed_index(seed)
     with run_folder.locked(folder.path):
-        out = run_folder.check_writable_folder(records_dir(folder.path, s), "records folder")
+        out = folder.derived_folder("records", f"seed{s}")
         table = ad.record(folder, n, seed, out / ACTIVITY)
         write_table(table, out / f"trials.{table_format}")
         run_folder.write_json(out / "identity.json", {"run_id": folder.identity["run_id"], "seed": s,
@@ -371,16 +365,15 @@ def record(run: str | Path, trials_per_condition: int | None = None, seed: int |
 
 
 def write_table(table: pd.DataFrame, path: Path) -> None:
-    """CSV or Parquet (by suffix), written to a temporary name first."""
-    tmp = path.with_name(path.name + ".partial")
-    if path.suffix == ".parquet":
-        try:
-            table.to_parquet(tmp, index=False)
-        except ImportError as error:
-            raise ConfigError(f"Parquet needs pyarrow ({error}); `pip install pyarrow` or use csv") from None
-    else:
-        table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    """CSV or Parquet (by suffix), written to a fresh temporary name first (:mod:`rewardrnn.safe_files`)."""
+    with safe_files.atomic_path(path) as tmp:
+        if path.suffix == ".parquet":
+            try:
+                table.to_parquet(tmp, index=False)
+            except ImportError as error:
+                raise ConfigError(f"Parquet needs pyarrow ({error}); `pip install pyarrow` or use csv") from None
+        else:
+            table.to_csv(tmp, index=False)
 
 
 def current_records(folder: RunFolder, seed: int) -> bool:
@@ -416,7 +409,7 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
             result = ad.analyze(folder, s, behaviour_trials, ds)
         finally:
             ds.close()
-        out = run_folder.check_writable_folder(folder.path / "analysis" / f"seed{s}", "analysis folder")
+        out = folder.derived_folder("analysis", f"seed{s}")
         fp_started = time.perf_counter()
         fp_summary, fp_figures, fp_dataset = _find_fixed_points(folder, s, None, ANALYZE_FIXED_POINT_CANDIDATES,
                                                                 0.0, None)
@@ -454,7 +447,7 @@ def fixedpoints(run: str | Path, seed: int | None = None, inputs: list[str] | No
                                  f"run `rewardrnn record {folder.path} --seed {s}` first")
         started = time.perf_counter()
         summary, figures, dataset = _find_fixed_points(folder, s, inputs, candidates, noise, options)
-        out = run_folder.check_writable_folder(folder.path / "analysis" / f"seed{s}", "analysis folder")
+        out = folder.derived_folder("analysis", f"seed{s}")
         _save_figures(figures, out)
         _write_fixed_points(folder, s, out, summary, dataset, started)
     return summary, out / FIXED_POINTS
@@ -496,17 +489,13 @@ def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, no
 
 def _save_figures(figures: dict, out: Path) -> None:
     for name, figure in figures.items():
-        for ext in ("png", "svg"):
-            tmp = out / f".{name}.partial.{ext}"
-            figure.savefig(tmp, dpi=120)
-            tmp.replace(out / f"{name}.{ext}")
-        plt.close(figure)
+        safe_files.save_figure(figure, out, name, dpi=120)
 
 
 def _behaviour_table(folder: RunFolder, seed: int, trials_per_condition: int) -> pd.DataFrame:
     """The evaluation table of ``seed`` if it is large enough and of this run, else a new one."""
-    path = folder.path / "evaluation" / f"trials_seed{seed}.csv"
-    summary = folder.path / "evaluation" / f"summary_seed{seed}.json"
+    path = folder.derived_path("evaluation", f"trials_seed{seed}.csv")
+    summary = folder.derived_path("evaluation", f"summary_seed{seed}.json")
     expected = trials_per_condition * folder.learner.env.n_conditions
     if path.is_file() and summary.is_file():
         try:
@@ -520,7 +509,7 @@ def _behaviour_table(folder: RunFolder, seed: int, trials_per_condition: int) ->
 
 
 def read_numbers(run: Path, seed: int) -> dict:
-    path = Path(run) / "analysis" / f"seed{seed}" / "numbers.json"
+    path = safe_files.inside(run, "analysis", f"seed{seed}", "numbers.json")
     if not path.is_file():
         raise RunFolderError(f"{path} is missing; run `rewardrnn analyze {run}` first")
     return json.loads(path.read_text())

@@ -32,7 +32,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from rewardrnn.errors import ConfigError
+from rewardrnn import safe_files
+from rewardrnn.errors import ConfigError, RunFolderError
+from rewardrnn.safe_files import save_figure
 from rewardrnn.learners.perturbation import REWARD_BASELINES
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS
@@ -114,19 +116,45 @@ def run(experiment: BaselinesExperiment, out: Path | str, *, overwrite: bool = F
 
     out = Path(out)
     cells = experiment.cells()
+    _check_experiment_folder(out)
     if not overwrite:  # never replace a cell trained with other options: refuse before any work
         for task, name, config in cells:
             folder = out / task / name
             if (folder / run_folder.CONFIG).is_file() and not _same_config(folder, config):
                 raise ConfigError(f"{folder} holds a run with other options; choose another --out or give --overwrite")
-    out.mkdir(parents=True, exist_ok=True)
+    run_folder.check_writable_folder(out, "--out")
+    run_folder.write_json(out / MARKER, {"experiment": "baselines"})
     for task, name, config in cells:
-        folder = out / task / name
+        folder = safe_files.folder_inside(out, task, name)
         if _finished(folder, config) and not overwrite:
             continue
         resume = (folder / run_folder.CHECKPOINT).is_file() and not overwrite
         train(config, folder, resume=resume, overwrite=overwrite, progress=progress)
     return write_results(experiment, out)
+
+
+#: What marks a folder as a baselines experiment's (written before its first cell).
+MARKER = "experiment.json"
+
+
+def _check_experiment_folder(out: Path) -> None:
+    """``out`` may be missing, empty or a baselines experiment's folder (marked by :data:`MARKER`,
+    or by an earlier version's ``summary.json``); anything else is refused, before any work."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise RunFolderError(f"--out {out} exists and is not a folder")
+    if not any(out.iterdir()):
+        return
+    for name in (MARKER, "summary.json"):
+        try:
+            if json.loads((out / name).read_text()).get("experiment") == "baselines":
+                return
+        except (OSError, ValueError, AttributeError, RecursionError):
+            continue
+    what = "a run" if (out / run_folder.CONFIG).exists() else "a sweep" if (out / "sweep.json").exists() else \
+        "files that are not a baselines experiment"
+    raise RunFolderError(f"--out {out} holds {what}; an experiment writes a folder of its own: choose another --out")
 
 
 def _same_config(folder: Path, config) -> bool:
@@ -200,9 +228,7 @@ def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
         figures[f"{task}_trials_to_criterion"] = (_ttc_figure(task, seeds[seeds["task"] == task], experiment.trials),
                                                   TTC_CAPTION)
     for name, (fig, _) in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=110)
-        fig.savefig(out / f"{name}.svg")
-        plt.close(fig)
+        save_figure(fig, out, name, dpi=110)
     _write_page(experiment, results, figures, out)
     return results
 

@@ -12,9 +12,8 @@ ACTIVITY = "activity.nc"
 
 def write_dataset(ds, path: str | Path) -> None:
     """Write an xarray dataset as NetCDF-4 (h5netcdf) under a temporary name, then rename it onto
-    ``path``: a partial file never has the final name."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    ds.to_netcdf(tmp, engine="h5netcdf")
-    tmp.replace(path)
+    ``path``: a partial file never has the final name; the folder must exist."""
+    from rewardrnn.safe_files import atomic_path
+
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")

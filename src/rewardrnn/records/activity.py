@@ -36,6 +36,7 @@ from rewardrnn.records.behaviour import behaviour_columns, condition_cycle, per_
 from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.records import ACTIVITY  # noqa: F401  (re-exported)
+from rewardrnn.safe_files import atomic_path, check_free_space
 
 #: Largest number of float32 values of one recorded batch (all arrays): about 400 MB.
 MAX_BATCH_ELEMENTS = 100_000_000
@@ -77,25 +78,27 @@ def record(learner: ActorCritic, params, key: jax.Array, trials_per_condition: i
         return trials, out, {k: jnp.swapaxes(a, 0, 1) for k, a in activity.items()}  # trial-major
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
+    # at most this many bytes (float32, before compression): refused up front on a disk without them,
+    # since HDF5 may not survive a full disk mid-write
+    check_free_space(path.parent, n_total * n_steps * (n_units + n_value + env.n_inputs + env.n_actions + 4) * 4,
+                     "the activity records (fewer --trials-per-condition need less)")
     parts = []
-    with h5netcdf.File(tmp, "w") as f:
-        variables = _create_variables(f, learner, n_total, batch_size)
-        for i, start in enumerate(range(0, n_total, batch_size)):
-            cond = conditions[start:start + batch_size]
-            padded = np.resize(cond, batch_size)  # one compiled shape for every batch
-            trials, out, activity = simulate(params, jax.random.fold_in(key, i), jnp.asarray(padded))
-            stop = start + len(cond)
-            last = int(np.asarray(out.end_step)[:len(cond)].max()) + 1  # later steps stay unwritten
-            for name, var in variables.items():
-                var[start:stop, :last] = np.asarray(activity[name][:len(cond), :last])
-            kept = (trials, per_trial_outcomes(out))
-            parts.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:len(cond)], kept))
-    trials, out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
-    table = behaviour_columns(env, trials, out)
-    _add_coordinates(tmp, learner, table)
-    tmp.replace(path)  # atomic: a partial file never has the final name
+    with atomic_path(path) as tmp:  # a partial file never has the final name
+        with h5netcdf.File(tmp, "w") as f:
+            variables = _create_variables(f, learner, n_total, batch_size)
+            for i, start in enumerate(range(0, n_total, batch_size)):
+                cond = conditions[start:start + batch_size]
+                padded = np.resize(cond, batch_size)  # one compiled shape for every batch
+                trials, out, activity = simulate(params, jax.random.fold_in(key, i), jnp.asarray(padded))
+                stop = start + len(cond)
+                last = int(np.asarray(out.end_step)[:len(cond)].max()) + 1  # later steps stay unwritten
+                for name, var in variables.items():
+                    var[start:stop, :last] = np.asarray(activity[name][:len(cond), :last])
+                kept = (trials, per_trial_outcomes(out))
+                parts.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:len(cond)], kept))
+        trials, out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
+        table = behaviour_columns(env, trials, out)
+        _add_coordinates(tmp, learner, table)
     return table
 
 

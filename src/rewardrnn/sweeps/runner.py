@@ -17,12 +17,12 @@ jobs and keeps every finished one; ``--resume`` skips finished jobs and resumes 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from rewardrnn import safe_files
 from rewardrnn.errors import ConfigError, RunFolderError
 from rewardrnn.sweeps import results
 from rewardrnn.sweeps.spec import Job, Sweep
@@ -49,6 +49,8 @@ def run(sweep: Sweep, sweep_file: Path, out: Path, *, address: str | None = None
     started_ray = _connect(ray, address, workers, bool(todo))  # before anything is written
     try:
         out = run_folder.check_writable_folder(out, "--out")
+        for job in sweep.jobs:  # a job folder planted as a link is refused, never trained through
+            safe_files.inside(out, job.name)
         with run_folder.locked(out):
             if overwrite and (out / SWEEP_JSON).is_file():
                 _remove_previous(out)
@@ -87,6 +89,9 @@ def _connect(ray, address: str | None, workers: int | None, needed: bool) -> boo
     n_workers = workers or cores
     env = runtime.worker_environment(max(1, cores // n_workers))
     env["REWARDRNN_COMPILATION_CACHE"] = _cache_setting()
+    from rewardrnn.tasks import trust
+
+    env["REWARDRNN_TRUST_FILE"] = str(trust.store_path())  # the workers trust what this user trusts
     options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False,
                    runtime_env={"env_vars": env})
     import warnings
@@ -119,7 +124,9 @@ def _check_folder(out: Path, sweep: Sweep, resume: bool, overwrite: bool) -> Non
     if resume:
         if not saved.is_file():
             raise RunFolderError(f"cannot resume: {out} holds no sweep (no {SWEEP_JSON})")
-        before = json.loads(saved.read_text())["jobs"]
+        from rewardrnn.sweeps.spec import read_saved
+
+        before = read_saved(out)["jobs"]
         now = _jobs_json(sweep)
         if before != now:
             old, new = {j["name"]: j for j in before}, {j["name"]: j for j in now}
@@ -137,14 +144,24 @@ def _check_folder(out: Path, sweep: Sweep, resume: bool, overwrite: bool) -> Non
 
 
 def _remove_previous(out: Path) -> None:
-    """Remove the run folders and files of the sweep saved in ``out`` (nothing else)."""
-    for job in json.loads((out / SWEEP_JSON).read_text())["jobs"]:
-        folder = out / job["name"]
-        if folder.is_dir():
-            run_folder.read_config_json(folder)  # never delete what is not a rewardrnn run
-            shutil.rmtree(folder)
-    for name in (results.RESULTS, results.PAGE, SWEEP_JSON, SWEEP_COPY):
-        (out / name).unlink(missing_ok=True)
+    """Remove the run folders and files of the sweep saved in ``out`` (nothing else). Every job
+    folder named by ``sweep.json`` must be a plain name inside ``out`` (never a link, never ``..``)
+    and hold a rewardrnn run; all are checked before anything is removed."""
+    names = saved_job_names(out)
+    files = (results.RESULTS, results.PAGE, SWEEP_JSON, SWEEP_COPY)
+    safe_files.check_removable(out, names + list(files))
+    for name in names:
+        if (out / name).is_dir():
+            run_folder.read_config_json(out / name)  # never delete what is not a rewardrnn run
+    for name in names + list(files):
+        safe_files.remove_inside(out, name)
+
+
+def saved_job_names(out: Path) -> list[str]:
+    """The job folders of the sweep saved in ``out``, each checked to be one plain name inside it."""
+    from rewardrnn.sweeps.spec import read_saved
+
+    return [job["name"] for job in read_saved(out)["jobs"]]
 
 
 def _jobs_json(sweep: Sweep) -> list[dict[str, Any]]:

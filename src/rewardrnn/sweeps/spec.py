@@ -184,13 +184,40 @@ def folder_name(varied: dict[str, Any], seeds: tuple[int, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "", name.replace("/", "-").replace(":", "-"))[:150] or "base"
 
 
-def saved_sweep(folder: Path) -> Sweep:
-    """The sweep saved in a sweep folder (``sweep.json``), for its page."""
+def read_saved(folder: Path) -> dict:
+    """The content of a sweep folder's ``sweep.json``, checked: readable JSON with a list of jobs,
+    each a table whose ``name`` is one plain folder name inside ``folder`` (never ``..``, a path
+    or a link); a one-line error otherwise."""
     import json
 
+    from rewardrnn.errors import RunFolderError
+    from rewardrnn.safe_files import inside
+
+    path = Path(folder) / "sweep.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise RunFolderError(f"{path} is not a rewardrnn sweep ({type(err).__name__})") from None
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    if not isinstance(jobs, list) or not all(isinstance(j, dict) and isinstance(j.get("name"), str) for j in jobs):
+        raise RunFolderError(f"{path} is not a rewardrnn sweep (no list of named jobs)")
+    for job in jobs:
+        if Path(job["name"]).name != job["name"] or job["name"] in ("", ".", ".."):
+            raise RunFolderError(f"{path}: job folder {job['name']!r} does not lie inside {folder} "
+                                 f"(a job is one plain folder name)")
+        inside(folder, job["name"])
+    return data
+
+
+def saved_sweep(folder: Path) -> Sweep:
+    """The sweep saved in a sweep folder (``sweep.json``), for its page."""
+    from rewardrnn.errors import RunFolderError
     from rewardrnn.training.kinds import BY_NAME
 
-    data = json.loads((Path(folder) / "sweep.json").read_text())
-    jobs = tuple(Job(name=j["name"], varied=j["varied"], seeds=tuple(j["seeds"]), kind=BY_NAME[j["kind"]],
-                     config=BY_NAME[j["kind"]].config_class.from_dict(j["config"])) for j in data["jobs"])
-    return Sweep(base=data["base"], axes=tuple(data["axes"]), jobs=jobs)
+    data = read_saved(folder)
+    try:
+        jobs = tuple(Job(name=j["name"], varied=j["varied"], seeds=tuple(j["seeds"]), kind=BY_NAME[j["kind"]],
+                         config=BY_NAME[j["kind"]].config_class.from_dict(j["config"])) for j in data["jobs"])
+        return Sweep(base=data["base"], axes=tuple(data["axes"]), jobs=jobs)
+    except (KeyError, TypeError, ValueError) as err:
+        raise RunFolderError(f"{Path(folder) / 'sweep.json'} is not a rewardrnn sweep ({type(err).__name__}: {err})") from None

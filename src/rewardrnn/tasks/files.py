@@ -10,12 +10,14 @@ line, a run whose file is gone or has changed since it was trained.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import os
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
 from rewardrnn.errors import ConfigError, RunFolderError
+from rewardrnn.tasks import trust
 from rewardrnn.tasks.protocol import Protocol
 
 #: The copy of a task file kept in a run folder.
@@ -49,11 +51,19 @@ def digest(path: Path) -> str:
 
 def load(task: str) -> Protocol:
     """The protocol named ``NAME`` in ``path/to/file.py``; a one-line error when the file is
-    missing, cannot be imported, has no such name or the name is not a Protocol."""
+    missing, is a link, is not trusted (:mod:`rewardrnn.tasks.trust`), cannot be imported, has no
+    such name or the name is not a Protocol."""
     path, name = split(task)
     if not path.is_file():
         raise ConfigError(f"task file {path} does not exist (a task from a file is written {SYNTAX})")
-    module = _import(path)
+    trust.check_not_a_link(path)
+    data = path.read_bytes()  # hashed and imported from the same bytes
+    sha = trust.digest_bytes(data)
+    if not trust.is_trusted(sha):
+        if not trust.trusting_now():
+            raise ConfigError(trust.untrusted_message(path, sha))
+        trust.trust(path)
+    module = _import(path, data, sha)
     if not name.isidentifier() or not hasattr(module, name):
         found = [k for k, v in vars(module).items() if isinstance(v, Protocol)]
         raise ConfigError(f"task file {path} defines no {name!r}; its protocols: {', '.join(found) or 'none'}")
@@ -63,20 +73,34 @@ def load(task: str) -> Protocol:
     return protocol
 
 
-def _import(path: Path):
-    """Import ``path`` as a module named after its content, once."""
-    data = path.read_bytes()
-    module_name = f"rewardrnn_task_{hashlib.sha256(data).hexdigest()[:16]}"
+class _ExitCalled(Exception):
+    pass
+
+
+def _refuse_exit(code=0):
+    raise _ExitCalled(f"it called os._exit({code})")
+
+
+def _import(path: Path, data: bytes, sha: str):
+    """Import ``data`` (the content of ``path``) as a module named after its hash, once. A file
+    that exits at import (``sys.exit``, ``os._exit``) is an import error, not the end of the run."""
+    module_name = f"rewardrnn_task_{sha[:16]}"
     if module_name in sys.modules:
         return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
+    module = types.ModuleType(module_name)
+    module.__file__ = str(path)
     sys.modules[module_name] = module  # dataclasses defined in the file look their module up
+    real_exit = os._exit
+    os._exit = _refuse_exit
     try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # the user's code: report it in one line
+        exec(compile(data, str(path), "exec"), module.__dict__)
+    except (Exception, SystemExit) as error:  # the user's code: report it in one line
         del sys.modules[module_name]
-        raise ConfigError(f"task file {path} failed to import: {type(error).__name__}: {error}") from None
+        what = f"it called sys.exit({error.code!r})" if isinstance(error, SystemExit) else \
+            str(error) if isinstance(error, _ExitCalled) else f"{type(error).__name__}: {error}"
+        raise ConfigError(f"task file {path} failed to import: {what}") from None
+    finally:
+        os._exit = real_exit
     return module
 
 
@@ -109,7 +133,46 @@ def check_source(run: Path, record: dict[str, str]) -> None:
     copy = Path(run) / SOURCE_COPY
     restore = f"the version it was trained with is in {copy}" if copy.is_file() else "its copy is missing too"
     if not path.is_file():
-        raise RunFolderError(f"the task file of {run}, {path}, is gone; {restore}: put it back there")
+        raise RunFolderError(f"the task file of {run}, {path}, is gone; {restore}: put it back there, or read it, "
+                             f"copy it outside the run folder and `rewardrnn trust` the copy")
     if digest(path) != record["sha256"]:
         raise RunFolderError(f"the task file of {run}, {path}, has changed since the run was trained; "
                              f"{restore}: restore it, or train the new version into another folder")
+
+
+def task_for_run(run: Path, task: Any, record: Any) -> str:
+    """The task file a run folder's task is loaded from: ``path:NAME`` of the user's trusted copy
+    of the recorded content (:mod:`rewardrnn.tasks.trust`), else of the recorded path itself.
+    Whatever the folder's config says, the path must be absolute, outside the run folder and not
+    a link, and its content the one the run was trained with; a one-line error otherwise (nothing
+    is imported here: :func:`load` then imports it only if it is trusted)."""
+    run = Path(run)
+    if not (isinstance(record, dict) and all(isinstance(record.get(k), str) for k in ("path", "name", "sha256"))
+            and len(record["sha256"]) == 64 and is_task_file(task)):
+        raise RunFolderError(f"{run} names a task file ({task!r}) without a valid record of it in its identity; "
+                             f"rewardrnn does not load it")
+    name, path = record["name"], Path(record["path"])  # never the config's own path: the recorded one, or the user's copy
+    if split(task)[1] != name:
+        raise RunFolderError(f"{run}: its task {task!r} is not the recorded task file {record['path']}:{name}; "
+                             f"rewardrnn does not load it")
+    copy = trust.trusted_copy(record["sha256"])
+    if copy is not None and copy.is_file() and not _inside(copy, run) and digest(copy) == record["sha256"]:
+        return f"{copy}:{name}"
+    if not path.is_absolute():
+        raise RunFolderError(f"{run} names its task file by a relative path ({path}); rewardrnn imports a run's task "
+                             f"file only from an absolute path outside the run folder: read {run / SOURCE_COPY}, copy "
+                             f"it elsewhere and `rewardrnn trust` the copy")
+    if _inside(path, run):
+        raise RunFolderError(f"{run} names a task file inside itself ({path}); rewardrnn never imports code a run "
+                             f"folder carries: read {run / SOURCE_COPY}, copy it elsewhere and `rewardrnn trust` the copy")
+    if path.is_symlink():
+        raise RunFolderError(f"the task file of {run}, {path}, is a link; rewardrnn imports a task file only by its real path")
+    check_source(run, record)
+    return canonical(f"{path}:{name}")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except OSError:
+        return True

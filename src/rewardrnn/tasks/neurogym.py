@@ -66,6 +66,7 @@ def make_env(task: str, env_kwargs: dict):
     """One NeuroGym environment of ``ngym:<id>`` built with ``env_kwargs`` (e.g. ``{"dt": 20}``)."""
     gymnasium = _import_neurogym()
     name = env_id(task)
+    check_native(name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # gymnasium's metadata warnings about NeuroGym envs
@@ -81,7 +82,43 @@ def make_env(task: str, env_kwargs: dict):
     dt = float(env.unwrapped.dt)
     if not (np.isfinite(dt) and dt > 0):
         raise ConfigError(f"NeuroGym environment {name!r}: dt must be a positive number of ms, got {dt!r}")
+    _check_timing(gymnasium, name, env, env_kwargs)
     return env
+
+
+def check_native(name: str) -> None:
+    """Refuse an id that is not one of NeuroGym's own registered environments: never gymnasium's
+    ``module:Env`` form, which imports the module it names (a run folder could name any)."""
+    if ":" in name:
+        raise ConfigError(f"NeuroGym environment {name!r}: gymnasium's module:Env form imports the module it names "
+                          f"and is not accepted; use one of NeuroGym's ids (`ngym:<id>`, e.g. "
+                          f"ngym:PerceptualDecisionMaking-v0)")
+    known = native_env_ids()
+    if name not in known:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"NeuroGym's ids: {', '.join(sorted(known)[:8])}, ..."
+        raise ConfigError(f"unknown NeuroGym environment {name!r}; {hint}")
+
+
+def _check_timing(gymnasium, name: str, env, env_kwargs: dict) -> None:
+    """A ``timing`` key the environment does not have is a typo (NeuroGym adds it silently and
+    trains the unchanged task): refused, naming the environment's epochs."""
+    timing = env_kwargs.get("timing")
+    if timing is None:
+        return
+    if not isinstance(timing, dict):
+        raise ConfigError(f"NeuroGym environment {name!r}: env_kwargs timing must be an object of epoch durations "
+                          f"(ms), got {timing!r}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = gymnasium.make(name, **{k: v for k, v in env_kwargs.items() if k != "timing"})
+    epochs = set(getattr(default.unwrapped, "timing", {}) or {})
+    unknown = sorted(set(timing) - epochs)
+    if epochs and unknown:
+        raise ConfigError(f"NeuroGym environment {name!r} has no epoch(s) {unknown} in timing; its epochs: "
+                          f"{', '.join(sorted(epochs))}")
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,6 @@ template pytree, so a truncated or foreign file gives a clear :class:`Checkpoint
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import jax
 import numpy as np
 
 from rewardrnn.errors import CheckpointError
+from rewardrnn.safe_files import atomic_write_bytes
 
 FORMAT = "rewardrnn-checkpoint/2"
 #: Formats written by earlier versions, and what wrote them.
@@ -26,21 +25,6 @@ def _named_leaves(tree: Any) -> tuple[list[str], list[Any], Any]:
     leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
     names = [jax.tree_util.keystr(path) for path, _ in leaves]
     return names, [leaf for _, leaf in leaves], treedef
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it onto ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save(path: Path, tree: Any, meta: dict[str, Any], extras: dict[str, np.ndarray] | None = None) -> None:

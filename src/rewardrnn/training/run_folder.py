@@ -24,7 +24,6 @@ import functools
 import io
 import json
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -34,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from rewardrnn import safe_files
 from rewardrnn.errors import CheckpointError, ConfigError, RunFolderError
+from rewardrnn.safe_files import atomic_write_bytes
 from rewardrnn.tasks import files as task_files
 from rewardrnn.training import checkpoint
-from rewardrnn.training.checkpoint import atomic_write_bytes
 from rewardrnn.training.kinds import BY_NAME, RunKind, kind_of
 from rewardrnn.training.trainer import TrainerState, initial_state
 from rewardrnn.version import __version__
@@ -103,23 +103,25 @@ def locked(folder: Path):
     if folder in _HELD:
         yield
         return
-    lock = FileLock(str(folder / LOCK), timeout=0)
+    lock_path, owner = safe_files.inside(folder, LOCK), safe_files.inside(folder, LOCK_OWNER)  # never a link
+    if lock_path.is_file() and lock_path.stat().st_nlink > 1:  # filelock truncates it: never another file's data
+        raise RunFolderError(f"{lock_path} is a hard link to another file; remove it and run again")
+    lock = FileLock(str(lock_path), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        owner = folder / LOCK_OWNER
-        who = owner.read_text().strip() if owner.is_file() else "another process"
+        who = owner.read_text(errors="replace").strip()[:200] if owner.is_file() else "another process"
         raise RunFolderError(f"{folder} is in use by {who}; wait for it to finish or choose another folder") from None
     except OSError as err:
         raise RunFolderError(f"{folder} cannot be locked ({err.strerror})") from None
     _HELD.add(folder)
     try:
-        (folder / LOCK_OWNER).write_text(f"process {os.getpid()} ({' '.join(Path(sys.argv[0]).name.split())} "
-                                         f"{' '.join(sys.argv[1:3])}), since {time.strftime('%H:%M:%S')}")
+        safe_files.atomic_write_text(owner, f"process {os.getpid()} ({' '.join(Path(sys.argv[0]).name.split())} "
+                                            f"{' '.join(sys.argv[1:3])}), since {time.strftime('%H:%M:%S')}")
         yield
     finally:
         _HELD.discard(folder)
-        (folder / LOCK_OWNER).unlink(missing_ok=True)
+        owner.unlink(missing_ok=True)
         lock.release()
 
 
@@ -135,6 +137,8 @@ def read_config_json(run: Path) -> tuple[dict, dict]:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RunFolderError(f"{path} is not a rewardrnn run config (unreadable JSON: {err})") from None
+    except RecursionError:
+        raise RunFolderError(f"{path} is not a rewardrnn run config (nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("_run"), dict):
         raise RunFolderError(f"{run} is not a rewardrnn run folder ({CONFIG} has no run identity; a run of "
                              f"rewardrnn 0.1 must be trained again)")
@@ -155,10 +159,16 @@ def new_identity(config) -> dict:
     return identity
 
 
-def check_task_source(run: Path, identity: dict) -> None:
-    """Refuse a run trained on a task file that is gone or has changed since (one line)."""
-    if "task_source" in identity:
-        task_files.check_source(Path(run), identity["task_source"])
+def read_run_config(run: Path) -> tuple[dict, dict]:
+    """(config fields, identity) of ``run`` as :func:`read_config_json`, with a task from a file
+    replaced by the file it may be loaded from (:func:`rewardrnn.tasks.files.task_for_run`: the
+    user's trusted copy, or the recorded absolute path outside the folder, unchanged since
+    training); a one-line error for a run whose task file is gone, changed, relative, inside the
+    folder or a link. Nothing is imported here."""
+    data, identity = read_config_json(run)
+    if task_files.is_task_file(data.get("task")) or "task_source" in identity:
+        data["task"] = task_files.task_for_run(Path(run), data.get("task"), identity.get("task_source"))
+    return data, identity
 
 
 def write_config(out: Path, config, identity: dict) -> None:
@@ -171,8 +181,7 @@ class RunFolder:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        data, self.identity = read_config_json(self.path)
-        check_task_source(self.path, self.identity)
+        data, self.identity = read_run_config(self.path)
         self.kind: RunKind = BY_NAME[self.identity["kind"]]
         self.config = self.kind.config_class.from_dict(data)
         self.resolved = self.config.resolved()
@@ -240,7 +249,12 @@ class RunFolder:
         return checkpoint.read_extras(self.path / CHECKPOINT).get("trace", np.zeros((len(self.seeds), 0)))
 
     def derived_path(self, *parts: str) -> Path:
-        return self.path.joinpath(*parts)
+        """``RUN/parts...``, refused (one line) if any part of it is a link (it may not exist)."""
+        return safe_files.inside(self.path, *parts)
+
+    def derived_folder(self, *parts: str) -> Path:
+        """The folder ``RUN/parts...``, created if missing; refused (one line) if any part is a link."""
+        return safe_files.folder_inside(self.path, *parts)
 
 
 def jax_tree_map(fn, tree):
@@ -277,10 +291,9 @@ def prepare(out: Path, config, resume: bool, overwrite: bool, before_write=lambd
     if resume:
         if not (out / CONFIG).exists():
             raise RunFolderError(f"cannot resume: {out} holds no run (no {CONFIG})")
-        data, identity = read_config_json(out)
+        data, identity = read_run_config(out)
         if identity["kind"] != kind.name:
             raise RunFolderError(f"{out} holds a run of {BY_NAME[identity['kind']].title}; choose another --out")
-        check_task_source(out, identity)
         saved = kind.config_class.from_dict(data).to_dict()
         differing = [k for k, v in config.to_dict().items() if k not in _resumable(kind) and saved.get(k) != v]
         if differing:
@@ -311,15 +324,10 @@ def prepare(out: Path, config, resume: bool, overwrite: bool, before_write=lambd
         elif not (out / METRICS).exists():
             raise RunFolderError(f"{out} holds a {CHECKPOINT} but no {CONFIG}; not replacing what may not be "
                                  f"a rewardrnn run: choose another --out")
+        safe_files.check_removable(out, RUN_FILES + DERIVED)  # every check before anything is deleted
         before_write()
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        for name in DERIVED:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink(missing_ok=True)
+        for name in RUN_FILES + DERIVED:
+            safe_files.remove_inside(out, name)
     else:
         before_write()
     identity = new_identity(config)
