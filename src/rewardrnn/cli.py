@@ -414,6 +414,7 @@ def sweep(
                                                  "has GPUs, else 0]"),
     resume: bool = typer.Option(False, "--resume", help="skip finished jobs, resume interrupted ones"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace the sweep saved in --out"),
+    max_points: int = typer.Option(10_000, "--max-points", help="refuse a sweep file of more points than this"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
     trust_code: bool = _trust_code_option(),
 ) -> None:
@@ -422,7 +423,7 @@ def sweep(
     from rewardrnn.sweeps import runner, spec
 
     with _clean_errors(trust_code):
-        plan = spec.read(sweep_file, seeds_per_job)
+        plan = spec.read(sweep_file, seeds_per_job, max_points)
         with _interruptible(out, kept="points"):
             table = runner.run(plan, sweep_file, out, address=address, resume=resume, overwrite=overwrite,
                                workers=workers, gpus_per_job=gpus_per_job, progress=not quiet)

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from rewardrnn import resources
 from rewardrnn.errors import ConfigError
 from rewardrnn.tasks.protocol import Protocol
 
@@ -187,6 +188,11 @@ def candidates(rates: np.ndarray, inputs: np.ndarray, conditions: InputCondition
         raise ConfigError(f"--noise must be a finite number >= 0 (state units), got {noise!r}")
     if len(rates) == 0:
         raise ConfigError("the records hold no valid step to start from")
+    n_units = rates.shape[-1]
+    # each candidate: its state, Adam's moments and trajectory chunk (~64 N) and, if distinct, its
+    # Jacobian (N x N), in float64 at most
+    resources.check_fits(n_total * (n_units * n_units + 64 * n_units) * 8, f"--candidates {n_total:,} "
+                         f"({n_units} units)", "ask for fewer candidates")
     n_cond = len(conditions.labels)
     per = np.full(n_cond, max(n_total // n_cond, 1))
     per[: max(n_total - per.sum(), 0)] += 1

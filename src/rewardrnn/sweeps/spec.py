@@ -25,17 +25,21 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rewardrnn.errors import ConfigError
+from rewardrnn.resources import MAX_SWEEP_POINTS
 from rewardrnn.tasks.variants import flatten
 from rewardrnn.training import run_files
 from rewardrnn.training.kinds import RunKind, kind_for
 
 SECTIONS = ("base", "grid", "points")
+#: Largest sweep file read (a sweep file is a few lines of TOML).
+MAX_FILE_BYTES = 10_000_000
 #: Keys of a point that name a table entry of the config rather than a field.
 TABLE_PREFIXES = ("task_settings.", "task_options.")
 
@@ -65,12 +69,18 @@ class Sweep:
         return sum(len(job.seeds) for job in self.jobs)
 
 
-def read(path: str | Path, seeds_per_job: int = 1) -> Sweep:
+def read(path: str | Path, seeds_per_job: int = 1, max_points: int = MAX_SWEEP_POINTS) -> Sweep:
     """The sweep of the file ``path``, every point checked; jobs group up to ``seeds_per_job``
-    consecutive seeds of points that differ only by seed."""
+    consecutive seeds of points that differ only by seed. A sweep of more than ``max_points``
+    points is refused before any is built."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep file {path}: no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ConfigError(f"sweep file {path} is {path.stat().st_size / 1e6:,.0f} MB; a sweep file is at most "
+                          f"{MAX_FILE_BYTES / 1e6:g} MB")
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1:
+        raise ConfigError(f"--max-points must be an integer >= 1, got {max_points!r}")
     data = run_files.parse(path, what="sweep file")
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
@@ -99,6 +109,10 @@ def read(path: str | Path, seeds_per_job: int = 1) -> Sweep:
         raise ConfigError(f"sweep file {path}: {overlap} is both a grid axis and a key of [[points]]")
     if not grid and not explicit:
         raise ConfigError(f"sweep file {path}: no points: give a [grid] or [[points]]")
+    n_points = math.prod(len(values) for values in grid.values()) * max(1, len(explicit))
+    if n_points > max_points:
+        raise ConfigError(f"sweep file {path} has {n_points:,} points, more than the {max_points:,} allowed; "
+                          f"pass --max-points {n_points} if you mean it")
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())] or [{}]
     points = [{**p, **c} for p in (explicit or [{}]) for c in combos]
     axes = tuple(dict.fromkeys(k for p in points for k in p))

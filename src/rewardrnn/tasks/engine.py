@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
+from rewardrnn.resources import MAX_TRIAL_STEPS
 from rewardrnn.tasks.protocol import Protocol
 
 #: pyrl hard-codes tau = 100 ms in every task's input-noise formula (spec §5 and §8 quirk 10):
@@ -73,7 +74,11 @@ class TaskEnv:
         check_dt(protocol, dt_ms)
         self.protocol = protocol
         self.dt_ms = float(dt_ms)
-        self.n_steps = int(protocol.tmax_ms / self.dt_ms) + 1
+        steps = protocol.tmax_ms / self.dt_ms + 1
+        if steps > MAX_TRIAL_STEPS:
+            raise ConfigError(f"tmax_ms={protocol.tmax_ms:g} at dt={self.dt_ms:g} ms is a trial of {steps:,.0f} steps; "
+                              f"at most {MAX_TRIAL_STEPS:,} steps ({MAX_TRIAL_STEPS * self.dt_ms / 1000:g} s at this dt)")
+        self.n_steps = int(steps)
         self.epoch_names = tuple(e.name for e in protocol.epochs)
         self.event_names = tuple(e.name for e in protocol.events)
         self.flag_names = self.epoch_names + self.event_names
@@ -100,6 +105,24 @@ class TaskEnv:
         return self.condition_grid.shape[0]
 
     # ---- trials ------------------------------------------------------------------------------
+    def check(self) -> None:
+        """Trace the task's own functions once on two trials (sampling, inputs, outcomes, performance)
+        without running them; a task (from a user's file) whose functions raise is one line naming
+        the error, before any run folder is written."""
+        def one_batch(key):
+            trials = self.sample_trials(key, 2)
+            inputs = self.inputs(key, trials)
+            out = self.outcomes(trials, jnp.zeros((self.n_steps, 2), jnp.int32))
+            return inputs, self.performance(trials, out)
+
+        try:
+            jax.eval_shape(one_batch, jax.random.PRNGKey(0))
+        except ConfigError:
+            raise
+        except Exception as error:  # the task author's code
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ConfigError(f"task {self.protocol.name!r} fails on a trial: {type(error).__name__}: {message}") from None
+
     def sample_trials(self, key: jax.Array, n: int, condition: jax.Array | None = None) -> Trials:
         """Draw ``n`` trials: conditions uniformly from the grid (pyrl draws them at random, not
         balanced, spec §8 quirk 11) unless ``condition`` (n,) is given, and epoch durations."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rewardrnn import resources
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig
 from rewardrnn.networks.gru import GRUConfig
@@ -109,14 +110,15 @@ class TrainConfig(SavedConfig):
         normalise_task(self)
         task = self.protocol()  # unknown task or option -> error listing the known ones
         check_seeds(self)
-        check_int(self, "baseline_N", 1)
+        check_int(self, "baseline_N", 1, resources.MAX_UNITS)
         check_int(self, "checkfreq", 1)
         check_int(self, "max_updates", 1)
         check_int(self, "patience", 0)
         check_int(self, "restart_stalled", 0)
-        for name in ("N", "n_gradient", "n_validation"):
+        for name, most in (("N", resources.MAX_UNITS), ("n_gradient", resources.MAX_BATCH_TRIALS),
+                           ("n_validation", resources.MAX_BATCH_TRIALS)):
             if getattr(self, name) is not None:
-                check_int(self, name, 1)
+                check_int(self, name, 1, most)
         for name in ("dt_ms", "tau_ms", "lr", "baseline_lr", "max_grad_norm", "rho", "baseline_rho",
                      "baseline_input_scale"):
             value = getattr(self, name)
@@ -127,6 +129,9 @@ class TrainConfig(SavedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{name} must be a number >= 0, got {value!r}")
+        if self.entropy_bonus > MAX_ENTROPY_BONUS:
+            raise ConfigError(f"entropy_bonus must be a number in [0, {MAX_ENTROPY_BONUS:g}] (rewards are of order 1; "
+                              f"the remedies measured use 0.001-0.01), got {self.entropy_bonus!r}")
         if self.t0_return not in T0_RETURNS:
             raise ConfigError(f"t0_return must be one of {', '.join(T0_RETURNS)}; got {self.t0_return!r}")
         if self.baseline not in BASELINES:
@@ -135,7 +140,9 @@ class TrainConfig(SavedConfig):
             raise ConfigError(f"dale must be true or false, got {self.dale!r}")
         # Network and task checks (p0, dt against epochs and tau) raise ConfigError too.
         self.policy_config(len(task.inputs), len(task.actions))
-        TaskEnv(task, self.dt_ms)
+        env = TaskEnv(task, self.dt_ms)
+        if files.is_task_file(self.task):  # the user's code: traced once here, not mid-training
+            env.check()
         if self.dt_ms > self.tau_ms:
             raise ConfigError(f"dt={self.dt_ms:g} ms must not exceed tau={self.tau_ms:g} ms (alpha = dt/tau <= 1)")
 
@@ -231,13 +238,18 @@ def config_from_dict(cls, data: dict[str, Any]):
     return cls(**data)
 
 
-def check_int(config, name: str, minimum: int) -> None:
-    """``config.name`` must be an integer >= ``minimum`` (not a bool)."""
+def check_int(config, name: str, minimum: int, maximum: int | None = None) -> None:
+    """``config.name`` must be an integer >= ``minimum`` (not a bool), and <= ``maximum`` if given."""
     value = getattr(config, name)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None:
+        resources.check_at_most(name, value, maximum)
 
 
+#: Largest entropy bonus: beyond it the bonus outweighs every reward (of order 1) and the policy
+#: only maximises its entropy (and 1e30 overflows the gradient).
+MAX_ENTROPY_BONUS = 1.0
 #: Seeds are PRNGKey seeds: 32-bit integers.
 MAX_SEED = 2 ** 31 - 1
 
@@ -246,6 +258,8 @@ def check_seeds(config) -> None:
     """``seed`` >= 0 and ``n_seeds`` >= 1, every seed a 32-bit integer."""
     check_int(config, "seed", 0)
     check_int(config, "n_seeds", 1)
+    resources.check_at_most("n_seeds", config.n_seeds, resources.MAX_SEEDS,
+                            "train more seeds as a sweep over seed (`rewardrnn sweep`)")
     if config.seed + config.n_seeds - 1 > MAX_SEED:
         raise ConfigError(f"seed must be at most {MAX_SEED - config.n_seeds + 1} (seeds are 32-bit), "
                           f"got {config.seed}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rewardrnn import resources
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
@@ -48,8 +49,11 @@ class NeuroGymTrainConfig(SavedConfig):
         if self.learner != "actor-critic":
             raise ConfigError(f"NeuroGym tasks train with the actor-critic; got learner {self.learner!r}")
         check_seeds(self)
-        for name in ("N", "n_gradient", "max_updates", "checkfreq", "n_validation", "max_trial_steps"):
+        for name in ("max_updates", "checkfreq"):
             check_int(self, name, 1)
+        for name, most in (("N", resources.MAX_UNITS), ("n_gradient", resources.MAX_BATCH_TRIALS),
+                           ("n_validation", resources.MAX_BATCH_TRIALS), ("max_trial_steps", resources.MAX_TRIAL_STEPS)):
+            check_int(self, name, 1, most)
         check_int(self, "patience", 0)
         check_int(self, "restart_stalled", 0)
         for name in ("lr", "baseline_lr", "target"):

@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from rewardrnn import resources
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners import perturbation_native as native
 from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner
 from rewardrnn.networks import rate
 from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS, get_continuous_task
+from rewardrnn.tasks import files
 from rewardrnn.tasks.registry import is_protocol_task
 from rewardrnn.training.config import SavedConfig, cached_protocol, check_int, check_seeds, normalise_task
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
@@ -76,7 +78,7 @@ class PerturbationTrainConfig(SavedConfig):
         if self.learner != "perturbation":
             raise ConfigError(f"learner must be 'perturbation' here, got {self.learner!r}")
         check_seeds(self)
-        check_int(self, "n_units", 12)
+        check_int(self, "n_units", 12, resources.MAX_UNITS)
         check_int(self, "patience", 0)
         check_int(self, "restart_stalled", 0)
         if self.chunk_trials is None:  # the family's default, saved as given (config.json names it)
@@ -145,6 +147,8 @@ class PerturbationTrainConfig(SavedConfig):
         if self.native:
             r = self.resolved()
             env = TaskEnv(self.protocol(), r.dt_ms)
+            if files.is_task_file(self.task):  # the user's code: traced once here, not mid-training
+                env.check()
             return native.NativePerturbationLearner(env, self.rule(), native.network_for(env, self.n_units, r.tau_ms),
                                                     r.choice_threshold)
         task = get_continuous_task(self.task)
