@@ -87,13 +87,14 @@ def _write_nwb(folder, seed: int, description: dict, arrays: dict, path: Path) -
     """The NWB file of ``seed``, from its records (made first when missing or stale)."""
     from rewardrnn import nwb, verbs
     from rewardrnn.records import ACTIVITY
+    from rewardrnn import safe_files
     from rewardrnn.records.activity import open_activity
     from rewardrnn.training import run_folder
 
     with run_folder.locked(folder.path):
         if not verbs.current_records(folder, seed):
             verbs.record(folder.path, seed=seed)
-        ds = open_activity(verbs.records_dir(folder.path, seed) / ACTIVITY)
+        ds = open_activity(safe_files.inside(verbs.records_dir(folder.path, seed), ACTIVITY))
         try:
             nwb.write(folder, seed, ds, description, arrays, path)
         finally:

@@ -118,11 +118,16 @@ def write(folder, seed: int, ds, description: dict, arrays: dict[str, np.ndarray
                                values, index])
     module.add(weights)
 
-    from rewardrnn.safe_files import atomic_path
+    import io
 
-    with atomic_path(path) as tmp:
-        with NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwbfile)
+    import h5py
+
+    from rewardrnn.safe_files import atomic_write_bytes
+
+    image = io.BytesIO()  # built in memory, written in one go: a full disk is one clean error
+    with h5py.File(image, "w") as h5, NWBHDF5IO(file=h5, mode="w") as nwb_io:
+        nwb_io.write(nwbfile)
+    atomic_write_bytes(path, lambda f: f.write(image.getbuffer()))
 
 
 def _trial_table(ds) -> dict[str, list]:

@@ -32,6 +32,15 @@ from typing import IO
 from rewardrnn.errors import RunFolderError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def _link_error(path: Path) -> RunFolderError:
     try:
         target = os.readlink(path)
@@ -77,7 +86,7 @@ def folder_inside(root: str | Path, *parts: str | Path) -> Path:
 
 
 def _write_error(path: Path, err: OSError) -> RunFolderError:
-    cause = err.strerror or type(err).__name__
+    cause = (err.strerror or str(err) or type(err).__name__).strip().splitlines()[0]
     if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         cause += "; free some space and run again (the file it would replace is kept)"
     return RunFolderError(f"cannot write {path}: {cause}")
@@ -93,6 +102,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise _link_error(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would make it (mkstemp's are private to the owner)
         os.close(fd)
     except OSError as err:
         raise _write_error(path, err) from None

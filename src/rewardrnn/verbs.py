@@ -404,7 +404,7 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
         if not current_records(folder, s):
             record(run, seed=s)
         from rewardrnn.records.activity import open_activity
-        ds = open_activity(records_dir(folder.path, s) / ACTIVITY)
+        ds = open_activity(safe_files.inside(records_dir(folder.path, s), ACTIVITY))
         try:
             result = ad.analyze(folder, s, behaviour_trials, ds)
         finally:
@@ -470,7 +470,7 @@ def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, no
     from rewardrnn.figures import fixedpoints as fig
     from rewardrnn.records.activity import open_activity
     ad = adapter(folder)
-    with open_activity(records_dir(folder.path, seed) / ACTIVITY) as ds:
+    with open_activity(safe_files.inside(records_dir(folder.path, seed), ACTIVITY)) as ds:
         channels = [str(c) for c in ds["input"].values]
         rates, recorded_inputs, trajectories = fpi.recorded_steps(ds, keys.FIXED_POINT_SEED)
     protocol = ad.protocol(folder)

@@ -11,9 +11,10 @@ ACTIVITY = "activity.nc"
 
 
 def write_dataset(ds, path: str | Path) -> None:
-    """Write an xarray dataset as NetCDF-4 (h5netcdf) under a temporary name, then rename it onto
-    ``path``: a partial file never has the final name; the folder must exist."""
-    from rewardrnn.safe_files import atomic_path
+    """Write an xarray dataset as NetCDF-4 (h5netcdf): built in memory, then written to a fresh
+    temporary name and renamed onto ``path`` (:mod:`rewardrnn.safe_files`), so that a partial file
+    never has the final name and a full disk is one clean error. The folder must exist."""
+    from rewardrnn.safe_files import atomic_write_bytes
 
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+    data = ds.to_netcdf(engine="h5netcdf")
+    atomic_write_bytes(path, lambda f: f.write(data))

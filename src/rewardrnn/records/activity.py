@@ -23,6 +23,7 @@ unwritten (post-trial) chunks take no disk space.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import h5netcdf
@@ -36,7 +37,8 @@ from rewardrnn.records.behaviour import behaviour_columns, condition_cycle, per_
 from rewardrnn.learners.actor_critic import ActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.records import ACTIVITY  # noqa: F401  (re-exported)
-from rewardrnn.safe_files import atomic_path, check_free_space
+from rewardrnn.resources import check_fits
+from rewardrnn.safe_files import atomic_write_bytes, check_free_space
 
 #: Largest number of float32 values of one recorded batch (all arrays): about 400 MB.
 MAX_BATCH_ELEMENTS = 100_000_000
@@ -78,27 +80,29 @@ def record(learner: ActorCritic, params, key: jax.Array, trials_per_condition: i
         return trials, out, {k: jnp.swapaxes(a, 0, 1) for k, a in activity.items()}  # trial-major
 
     path = Path(path)
-    # at most this many bytes (float32, before compression): refused up front on a disk without them,
-    # since HDF5 may not survive a full disk mid-write
-    check_free_space(path.parent, n_total * n_steps * (n_units + n_value + env.n_inputs + env.n_actions + 4) * 4,
-                     "the activity records (fewer --trials-per-condition need less)")
+    # at most this many bytes (float32, before compression): built in memory, then written in one
+    # go, so that a disk that fills up is one clean error (HDF5 does not survive one mid-write)
+    size = n_total * n_steps * (n_units + n_value + env.n_inputs + env.n_actions + 4) * 4
+    check_fits(size, "the activity records", "record fewer --trials-per-condition")
+    check_free_space(path.parent, size, "the activity records (fewer --trials-per-condition need less)")
+    image = io.BytesIO()
     parts = []
-    with atomic_path(path) as tmp:  # a partial file never has the final name
-        with h5netcdf.File(tmp, "w") as f:
-            variables = _create_variables(f, learner, n_total, batch_size)
-            for i, start in enumerate(range(0, n_total, batch_size)):
-                cond = conditions[start:start + batch_size]
-                padded = np.resize(cond, batch_size)  # one compiled shape for every batch
-                trials, out, activity = simulate(params, jax.random.fold_in(key, i), jnp.asarray(padded))
-                stop = start + len(cond)
-                last = int(np.asarray(out.end_step)[:len(cond)].max()) + 1  # later steps stay unwritten
-                for name, var in variables.items():
-                    var[start:stop, :last] = np.asarray(activity[name][:len(cond), :last])
-                kept = (trials, per_trial_outcomes(out))
-                parts.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:len(cond)], kept))
-        trials, out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
-        table = behaviour_columns(env, trials, out)
-        _add_coordinates(tmp, learner, table)
+    with h5netcdf.File(image, "w") as f:
+        variables = _create_variables(f, learner, n_total, batch_size)
+        for i, start in enumerate(range(0, n_total, batch_size)):
+            cond = conditions[start:start + batch_size]
+            padded = np.resize(cond, batch_size)  # one compiled shape for every batch
+            trials, out, activity = simulate(params, jax.random.fold_in(key, i), jnp.asarray(padded))
+            stop = start + len(cond)
+            last = int(np.asarray(out.end_step)[:len(cond)].max()) + 1  # later steps stay unwritten
+            for name, var in variables.items():
+                var[start:stop, :last] = np.asarray(activity[name][:len(cond), :last])
+            kept = (trials, per_trial_outcomes(out))
+            parts.append(jax.tree_util.tree_map(lambda a: np.asarray(a)[:len(cond)], kept))
+    trials, out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
+    table = behaviour_columns(env, trials, out)
+    _add_coordinates(image, learner, table)
+    atomic_write_bytes(path, lambda f: f.write(image.getbuffer()))  # a partial file never has the final name
     return table
 
 
@@ -140,7 +144,7 @@ def _create_variables(f: h5netcdf.File, learner: ActorCritic, n_total: int, batc
     return variables
 
 
-def _add_coordinates(path: Path, learner: ActorCritic, table: pd.DataFrame) -> None:
+def _add_coordinates(path, learner: ActorCritic, table: pd.DataFrame) -> None:
     """Dimension coordinates (time in ms, unit and channel names) and the behaviour columns as
     trial coordinates, appended to the file written by h5netcdf."""
     env = learner.env
@@ -159,7 +163,26 @@ def _add_coordinates(path: Path, learner: ActorCritic, table: pd.DataFrame) -> N
     extra.to_netcdf(path, mode="a", engine="h5netcdf")
 
 
+#: What every activity dataset holds (every kind of record writes them): variable -> dims.
+REQUIRED = {"rates": ("trial", "time", "unit"), "inputs": ("trial", "time", "input")}
+
+
 def open_activity(path: Path | str) -> xr.Dataset:
-    """The activity dataset at ``path`` (lazily loaded; ``valid``, where there is one, as booleans)."""
-    ds = xr.open_dataset(path, engine="h5netcdf")
+    """The activity dataset at ``path`` (lazily loaded; ``valid``, where there is one, as booleans).
+    A file that is not one (truncated, foreign, without ``rates`` and ``inputs`` over trial x time)
+    is a one-line :class:`~rewardrnn.errors.RunFolderError` naming it."""
+    from rewardrnn.errors import RunFolderError
+
+    again = "record it again (`rewardrnn record RUN`)"
+    try:
+        ds = xr.open_dataset(path, engine="h5netcdf")
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} does not exist; {again}") from None
+    except Exception as error:  # h5py/h5netcdf/xarray raise many kinds for a damaged file
+        raise RunFolderError(f"{path} is truncated or not an activity dataset ({type(error).__name__}); {again}") from None
+    missing = [f"{name} {dims}" for name, dims in REQUIRED.items()
+               if name not in ds or tuple(ds[name].dims) != dims]
+    if missing:
+        ds.close()
+        raise RunFolderError(f"{path} is not a rewardrnn activity dataset (missing {', '.join(missing)}); {again}")
     return ds.assign(valid=ds["valid"].astype(bool)) if "valid" in ds else ds

@@ -70,6 +70,10 @@ def load(path: Path, template: Any) -> tuple[Any, dict[str, Any]]:
             if array.shape != np.shape(leaf):
                 raise CheckpointError(f"{path}: array {name} has shape {array.shape}, this run expects "
                                       f"{np.shape(leaf)} (different configuration?)")
+            expected = np.asarray(leaf).dtype if not hasattr(leaf, "dtype") else np.dtype(leaf.dtype)
+            if array.dtype != expected:
+                raise CheckpointError(f"{path}: array {name} is {array.dtype}, this run expects {expected}; "
+                                      f"the file was not written by rewardrnn for this run")
             restored.append(array)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as err:
         raise CheckpointError(f"{path} is truncated or corrupt ({err})") from None
@@ -83,6 +87,8 @@ def _open(path: Path):
     try:
         data = np.load(path, allow_pickle=False)
         header = json.loads(data["__header__"].tobytes().decode())
+    except RecursionError:
+        raise CheckpointError(f"{path} is not a rewardrnn checkpoint (its header is nested too deeply)") from None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, UnicodeDecodeError) as err:
         detail = "" if "pickle" in str(err) else f" ({err})"  # never numpy's advice to unpickle
         raise CheckpointError(f"{path} is truncated or not a rewardrnn checkpoint{detail}") from None
@@ -92,4 +98,9 @@ def _open(path: Path):
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a rewardrnn checkpoint (format "
                               f"{header.get('format') if isinstance(header, dict) else None!r}, expected {FORMAT!r})")
+    fields = {"names": list, "meta": dict, "extras": list}
+    wrong = [k for k, kind in fields.items() if not isinstance(header.get(k, [] if k == "extras" else None), kind)]
+    if wrong or not all(isinstance(n, str) for n in header["names"] + header.get("extras", [])):
+        raise CheckpointError(f"{path} is not a rewardrnn checkpoint (its header lacks or mangles "
+                              f"{', '.join(wrong) or 'the array names'})")
     return header, data

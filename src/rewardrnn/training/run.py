@@ -66,7 +66,10 @@ def train(config, out: Path | str, *, resume: bool = False, overwrite: bool = Fa
                                                  f"folder's {identity['run_id']}); choose another --out")
             trace = checkpoint.read_extras(ckpt).get("trace", np.zeros((n_seeds, 0), np.float32))
             state = state._replace(learner=jax.tree_util.tree_map(jnp.asarray, state.learner))
-            history, wall_before = meta["history"], meta["wall_s"]
+            history, wall_before = meta.get("history"), meta.get("wall_s")
+            if not isinstance(history, list) or not isinstance(wall_before, (int, float)):
+                raise run_folder.CheckpointError(f"{ckpt} has no training history in its header; it was not written "
+                                                 f"by rewardrnn's trainer: choose another --out or --overwrite")
             run_folder.write_config(out, config, identity)  # a longer budget, once the checkpoint is read
         else:
             state, trace, history, wall_before = template, np.zeros((n_seeds, 0), np.float32), [], 0.0
