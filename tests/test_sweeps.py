@@ -81,7 +81,7 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
     out = tmp_path / "out"
     env = dict(os.environ)  # the session's compilation cache (conftest.py)
     process = subprocess.Popen([sys.executable, "-m", "rewardrnn.cli", "sweep", str(path), "-o", str(out),
-                                "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                "--workers", "2", "--trust-code"],  # the task file this test wrote stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=env, cwd=ROOT)
     killed = []
 

@@ -111,8 +111,8 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
                             ("analysis", "this network", "paper"), escape=False))
     parts.append("<h2>Figures</h2><div class='figures'>")
     for name in numbers.get("figures", []):
-        png = analysis_dir / f"{name}.png"
-        if safe_files.regular_file_inside(run, png):  # never a link, never a file from outside the run
+        png = safe_files.inside(analysis_dir, f"{name}.png")  # a link is refused: nothing from outside is embedded
+        if safe_files.regular_file_inside(run, png):
             parts.append(f"<figure><img alt='{html.escape(name)}' src='{png_file_uri(png)}'>"
                          f"<figcaption><b>{html.escape(labels.label(name))}.</b> "
                          f"{html.escape(labels.caption(name))}</figcaption></figure>")

@@ -137,6 +137,8 @@ def _check_folder(out: Path, sweep: Sweep, resume: bool, overwrite: bool) -> Non
     if saved.is_file() and not overwrite:
         raise RunFolderError(f"{out} already holds a sweep; pass --resume to continue it, --overwrite to replace "
                              f"it, or choose another --out")
+    if saved.is_file():  # --overwrite: what it will remove is checked now, before Ray starts
+        safe_files.check_removable(out, saved_job_names(out))
     if out.exists() and not out.is_dir():
         raise RunFolderError(f"--out {out} exists and is not a folder")
     if not saved.is_file() and out.is_dir() and any(out.iterdir()):

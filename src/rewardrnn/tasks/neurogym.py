@@ -39,9 +39,16 @@ def is_neurogym(task: Any) -> bool:
 
 
 def env_id(task: str) -> str:
+    """The environment id of ``ngym:<id>``; gymnasium's ``module:Env`` form is refused here, before
+    anything could import the module it names."""
     if not is_neurogym(task) or len(task) == len(PREFIX):
         raise ConfigError(f"a NeuroGym task is named {PREFIX}<environment id>, got {task!r}")
-    return task[len(PREFIX):]
+    name = task[len(PREFIX):]
+    if ":" in name:
+        raise ConfigError(f"NeuroGym environment {name!r}: gymnasium's module:Env form imports the module it names "
+                          f"and is not accepted; use one of NeuroGym's ids (`ngym:<id>`, e.g. "
+                          f"ngym:PerceptualDecisionMaking-v0)")
+    return name
 
 
 def native_env_ids() -> list[str]:
@@ -89,10 +96,7 @@ def make_env(task: str, env_kwargs: dict):
 def check_native(name: str) -> None:
     """Refuse an id that is not one of NeuroGym's own registered environments: never gymnasium's
     ``module:Env`` form, which imports the module it names (a run folder could name any)."""
-    if ":" in name:
-        raise ConfigError(f"NeuroGym environment {name!r}: gymnasium's module:Env form imports the module it names "
-                          f"and is not accepted; use one of NeuroGym's ids (`ngym:<id>`, e.g. "
-                          f"ngym:PerceptualDecisionMaking-v0)")
+    env_id(PREFIX + name)
     known = native_env_ids()
     if name not in known:
         import difflib

@@ -44,7 +44,17 @@ def train(config, out: Path | str, *, resume: bool = False, overwrite: bool = Fa
     it to interrupt a run)."""
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
+    created = not Path(out).exists()
     out = run_folder.check_writable_folder(Path(out), "--out")
+    try:
+        return _train(config, out, resume, progress, overwrite, on_validation)
+    except BaseException:
+        if created:  # a refusal before anything was written leaves no empty folder behind
+            run_folder.remove_if_unused(out)
+        raise
+
+
+def _train(config, out: Path, resume: bool, progress: bool, overwrite: bool, on_validation) -> TrainResult:
     kind = kind_of(config)
     with run_folder.locked(out):
         built = {}

@@ -125,6 +125,18 @@ def locked(folder: Path):
         lock.release()
 
 
+def remove_if_unused(folder: Path) -> None:
+    """Remove ``folder`` if it holds nothing but its lock file (a run refused before any write)."""
+    folder = Path(folder)
+    try:
+        if {p.name for p in folder.iterdir()} <= {LOCK, LOCK_OWNER}:
+            for name in (LOCK, LOCK_OWNER):
+                (folder / name).unlink(missing_ok=True)
+            folder.rmdir()
+    except OSError:
+        pass
+
+
 def read_config_json(run: Path) -> tuple[dict, dict]:
     """(config fields, identity) of ``run``'s config.json, or a one-line error."""
     run = Path(run)
