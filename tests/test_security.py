@@ -121,6 +121,10 @@ def test_a_task_file_runs_only_when_this_user_trusts_its_content(trained_from_fi
     _refused(["config", run], "rewardrnn trust")
     with pytest.raises(RewardRNNError, match="not in your list of trusted task files"):
         rewardrnn.load_run(run)
+    run_file = tmp_path / "theirs.toml"  # a run file from someone else is data too
+    run_file.write_text(f'task = "{task}:PRO_ANTI"\nN = 16\n')
+    _refused(["train", "--config", run_file, "--out", tmp_path / "out"], "not in your list of trusted task files")
+    assert not (tmp_path / "out").exists()
     result = runner.invoke(app, ["evaluate", str(run), "-n", "1", "--trust-code"])
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["evaluate", str(run), "-n", "1"]).exit_code == 0  # remembered
