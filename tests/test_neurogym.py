@@ -149,7 +149,7 @@ def test_neurogym_runs_are_reproducible_and_every_verb_works(tmp_path):
 
 def test_neurogym_names_and_flags_are_checked(tmp_path):
     result = _run("-m", "rewardrnn.cli", "train", "ngym:NoSuchTask-v0", "--out", str(tmp_path / "x"))
-    assert result.returncode == 2 and "cannot make NeuroGym environment 'NoSuchTask-v0'" in result.stdout + result.stderr
+    assert result.returncode == 2 and "unknown NeuroGym environment 'NoSuchTask-v0'" in result.stdout + result.stderr
     result = _run("-m", "rewardrnn.cli", "train", "ngym:", "--out", str(tmp_path / "y"))
     assert result.returncode == 2 and "ngym:<environment id>" in result.stdout + result.stderr
     result = _run("-m", "rewardrnn.cli", "train", "ngym:GoNogo-v0", "--dt", "-5", "--out", str(tmp_path / "z"))

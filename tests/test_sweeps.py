@@ -72,17 +72,19 @@ def test_resume_skips_finished_points(four_points):
 
 def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_path):
     broken = tmp_path / "broken.py"
-    broken.write_text((ROOT / "examples" / "tasks" / "pro_anti.py").read_text().replace(
-        '    pro = v["rule"] == 0\n', '    raise RuntimeError("this task is broken on purpose")\n').replace(
-        'name="pro-anti"', 'name="broken"'))
+    # a point that passes the sweep file's checks (which trace every task once, in the driver, before
+    # Ray is imported) and fails in its worker, where Ray is loaded
+    broken.write_text('import sys\nif "ray" in sys.modules:\n    raise RuntimeError("this task is broken on purpose")\n'
+                      + (ROOT / "examples" / "tasks" / "pro_anti.py").read_text().replace('name="pro-anti"',
+                                                                                         'name="broken"'))
     path = tmp_path / "sweep.toml"
     base = TINY.replace('task = "rdm-fixed"\n', "")
     path.write_text(f"[base]\n{base}max_updates = 400\ncheckfreq = 10\n\n[grid]\ntask = ['rdm-fixed', '{broken}:PRO_ANTI']\n")
     out = tmp_path / "out"
     env = dict(os.environ)  # the session's compilation cache (conftest.py)
     process = subprocess.Popen([sys.executable, "-m", "rewardrnn.cli", "sweep", str(path), "-o", str(out),
-                                "--workers", "2", "--trust-code"],  # the task file this test wrote stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env, cwd=ROOT)
+                                "--workers", "2", "--trust-code"],  # --trust-code: the task file this test wrote
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     killed = []
 
     def kill_a_worker_with_a_checkpoint() -> bool:
@@ -108,7 +110,7 @@ def test_a_killed_worker_resumes_its_point_and_a_failing_point_is_recorded(tmp_p
     metrics = pd.read_csv(killed / "metrics.csv")
     assert list(metrics["updates"]) == list(range(0, 401, 10))  # one history, continued, not restarted
     bad = table.drop(killed.name).iloc[0]
-    assert bad["status"] == "failed" and "this task is broken on purpose" in bad["error"]
+    assert bad["status"] == "failed" and "this task is broken on purpose" in str(bad["error"]), table.to_csv()
     assert "1 failed" in stdout
 
 
