@@ -206,8 +206,8 @@ def test_a_typo_in_neurogym_timing_is_refused(tmp_path):
 
 
 # ---- writes stay inside the folder -------------------------------------------------------------
-@pytest.mark.parametrize("name", [".rewardrnn.lock.owner", ".rewardrnn.lock"])
-def test_a_linked_lock_file_is_refused(run, victim, name):
+@pytest.mark.parametrize("name", [".rewardrnn.lock.owner", ".rewardrnn.lock", "config.json", "checkpoint.npz"])
+def test_a_linked_lock_or_run_file_is_refused(run, victim, name):
     before = victim.read_bytes()
     (run / name).unlink(missing_ok=True)
     (run / name).symlink_to(victim)
@@ -272,6 +272,12 @@ def test_the_report_embeds_no_file_from_outside(run, victim):
     png.symlink_to(victim)
     _refused(["report", run], "is a link")
     assert not (run / "report.html").exists()
+
+
+def test_train_never_writes_into_a_folder_of_other_files(tmp_path, victim):
+    before = victim.read_bytes()
+    _refused(["train", "rdm-fixed", "--out", tmp_path] + TINY, "is not empty and holds no run (victim.txt)")
+    assert victim.read_bytes() == before and not (tmp_path / "config.json").exists()
 
 
 def test_an_experiment_never_writes_into_a_run_folder(run):

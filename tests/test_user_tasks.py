@@ -155,3 +155,30 @@ def test_any_protocol_is_a_gymnasium_env(task_file):
         if terminated:
             break
     assert len(rewards) == 101 and rewards[-1] == -1.0 and not any(np.array(rewards[:-1]))
+
+
+def test_a_psychrnn_port_with_noise_in_every_epoch_and_a_variable_fixation_is_analysed(tmp_path):
+    """PsychRNN's PerceptualDiscrimination as a task file: the first epoch varies and is noisy, so
+    the analyses align on it; every epoch has its duration and onset columns (issue: analyze used to
+    end in KeyError 'fixation_onset_ms')."""
+    import pandas as pd
+
+    task = Path(__file__).resolve().parents[1] / "examples" / "tasks" / "psychrnn_perceptual.py"
+    run = tmp_path / "perceptual"
+    result = runner.invoke(app, ["train", f"{task}:PERCEPTUAL", "--N", "16", "--max-updates", "2", "--checkfreq", "1",
+                                 "--n-validation", "20", "-q", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", str(run), "-n", "3"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(run / "evaluation" / "trials_seed1.csv")
+    assert {"fixation_ms", "fixation_onset_ms", "stimulus_onset_ms", "decision_ms"} <= set(table.columns)
+    assert table["fixation_ms"].nunique() > 1 and (table["fixation_onset_ms"] == 0).all()
+    assert (table["stimulus_onset_ms"] == table["fixation_ms"]).all()
+    # per condition of the grid: both variables are columns, then the rows pooled over the other
+    header = next(line for line in result.output.splitlines() if "p_decision" in line).split()
+    assert header[:2] == ["direction", "coherence"]
+    assert sum(" all " in f" {line} " for line in result.output.splitlines()) == 2 + 4  # 2 directions + 4 coherences
+    result = runner.invoke(app, ["analyze", str(run), "--behaviour-trials", "3"])
+    assert result.exit_code == 0, result.output
+    numbers = json.loads((run / "analysis" / "seed1" / "numbers.json").read_text())
+    assert "psth_stimulus" in numbers["figures"]

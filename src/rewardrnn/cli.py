@@ -281,7 +281,9 @@ def evaluate(
     dt: Optional[float] = typer.Option(None, help="evaluate at another time step (ms)"),
     trust_code: bool = _trust_code_option(),
 ) -> None:
-    """Run the best parameters over every condition; print P(decision), P(correct) per condition."""
+    """Run the best parameters over every condition; print P(decision), P(correct | decision) per
+    condition of the grid (each condition variable a column), then pooled over all variables but
+    one ("all")."""
     from rewardrnn import verbs
 
     with _clean_errors(trust_code):

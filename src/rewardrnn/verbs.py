@@ -30,7 +30,7 @@ import pandas as pd
 
 from rewardrnn import keys, safe_files
 from rewardrnn.analysis import generic_suite, miconi_suite, song_suite
-from rewardrnn.analysis.behaviour import (fit_psychometric, performance_by, psychometric_points,
+from rewardrnn.analysis.behaviour import (fit_psychometric, performance_by_condition, psychometric_points,
                                           table_performance)
 from rewardrnn.errors import ConfigError, RunFolderError
 from rewardrnn.records import ACTIVITY
@@ -88,7 +88,7 @@ class NativeActorCritic:
         return table_performance(folder.learner.env.protocol, table)
 
     def by_condition(self, folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
-        return performance_by(table, list(folder.learner.env.protocol.conditions)[-1])
+        return performance_by_condition(table, list(folder.learner.env.protocol.conditions))
 
     def analyze(self, folder: RunFolder, seed: int, behaviour_trials: int | None, ds) -> song_suite.Analysis:
         table = _behaviour_table(folder, seed, behaviour_trials or self.default_trials(folder, False))
@@ -274,7 +274,7 @@ def adapter(folder: RunFolder):
 
 
 def _metrics(folder: RunFolder) -> pd.DataFrame | None:
-    path = folder.path / run_folder.METRICS
+    path = folder.derived_path(run_folder.METRICS)
     return pd.read_csv(path) if path.is_file() else None
 
 

@@ -105,8 +105,25 @@ def psychometric_points(table: pd.DataFrame, signed_stimulus, positive_action: s
     return points
 
 
-def performance_by(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """P(decision) and P(correct | decision) per value of ``column``, with trial counts."""
+def performance_by_condition(table: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
+    """P(decision) and P(correct | decision) per condition of the grid (one column per condition
+    variable), then, when there are several variables, the rows pooled over all but one of them
+    (the paper's per-coherence numbers; the pooled-over variables read ``all``)."""
+    variables = [v for v in variables if v in table]
+    if not variables:
+        return performance_by(table.assign(all="all"), "all")
+    grid = performance_by(table, variables)
+    if len(variables) == 1:
+        return grid
+    pooled = [performance_by(table, v).assign(**{o: "all" for o in variables if o != v}) for v in variables]
+    frames = [grid.astype({v: object for v in variables})] + [f[grid.columns].astype({v: object for v in variables})
+                                                             for f in pooled]
+    return pd.concat(frames, ignore_index=True)
+
+
+def performance_by(table: pd.DataFrame, column: str | list[str]) -> pd.DataFrame:
+    """P(decision) and P(correct | decision) per value of ``column`` (or combination of the
+    values of several columns), with trial counts."""
     grouped = table.groupby(column)
     result = pd.DataFrame({
         "n_trials": grouped.size(),

@@ -16,9 +16,11 @@ The dataset (``open_activity``) has dims ``trial`` x ``time`` x ``unit`` / ``val
 
 Float variables are NaN where ``valid`` is false, so xarray's reductions (``skipna``) average
 over executed steps only, as pyrl's PSTHs do (spec §6.2). Every behaviour-table column is a
-``trial`` coordinate. Only one batch of trials is in memory at a time (float32): 10,000 trials
-of rdm-fixed (276 steps, 100 + 100 units) is a ~2 GB file, written in ~250-trial batches;
-unwritten (post-trial) chunks take no disk space.
+``trial`` coordinate. The network is simulated one batch of trials at a time (float32); the
+compressed NetCDF file is built in memory and written in one atomic write, because HDF5 does not
+survive a disk that fills mid-write (10,000 trials of rdm-fixed, 276 steps, 100 + 100 units, are
+at most ~2 GB before compression; a record that would need more than half the available memory,
+or more than the free disk, is refused up front). Unwritten (post-trial) chunks take no space.
 """
 
 from __future__ import annotations

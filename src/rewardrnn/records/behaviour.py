@@ -25,7 +25,7 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
 
     Columns: trial, condition, one column per condition variable and per derived variable (e.g.
     f1 and f2 of the working-memory task, n_A and n_B of the economic task), ``<epoch>_ms`` (the
-    duration of every epoch but the first, e.g. stimulus_ms, delay_ms) and ``<epoch>_onset_ms``
+    duration of every epoch, e.g. fixation_ms, stimulus_ms, delay_ms) and ``<epoch>_onset_ms``
     (its start, from trial start; PSTHs align on these), ``<event>_ms`` (time of
     each event from trial start, e.g. sure_onset_ms), response_onset_ms (start of the epoch in
     which choices count; reaction time = choice_time_ms - response_onset_ms in the reaction-time
@@ -77,7 +77,7 @@ def behaviour_columns(env: TaskEnv, trials: Trials, outcomes: dict[str, np.ndarr
     n_total = len(trials.condition)
     table = {"trial": np.arange(n_total), "condition": trials.condition}
     table.update({name: np.asarray(value) for name, value in env.variables(trials).items()})
-    for j, name in enumerate(env.epoch_names[1:], start=1):
+    for j, name in enumerate(env.epoch_names):  # the first epoch too: its duration may vary
         table[f"{name}_ms"] = trials.epoch_end_ms[:, j] - trials.epoch_start_ms[:, j]
         table[f"{name}_onset_ms"] = trials.epoch_start_ms[:, j]
     for j, name in enumerate(env.event_names):

@@ -1,8 +1,8 @@
 """Tasks defined outside the package: a :class:`~rewardrnn.tasks.protocol.Protocol` held by a
 module-level name in a Python file, named ``path/to/my_task.py:MY_TASK``.
 
-The file is imported once per content (a module named after its hash, so a changed file is a
-new module and an unchanged one is not run twice). A run folder records the file's absolute
+The file is imported once per path and content (a module named after their hash, so a changed
+file is a new module and an unchanged one is not run twice). A run folder records the file's absolute
 path and SHA-256 and keeps a copy (``RUN/task_source.py``): :func:`check_source` refuses, with one
 line, a run whose file is gone or has changed since it was trained.
 """
@@ -82,9 +82,11 @@ def _refuse_exit(code=0):
 
 
 def _import(path: Path, data: bytes, sha: str):
-    """Import ``data`` (the content of ``path``) as a module named after its hash, once. A file
-    that exits at import (``sys.exit``, ``os._exit``) is an import error, not the end of the run."""
-    module_name = f"rewardrnn_task_{sha[:16]}"
+    """Import ``data`` (the content of ``path``) as a module named after its path and content, once
+    (two copies of one file are two modules, each knowing its own file). A file that exits at
+    import (``sys.exit``, ``os._exit``) is an import error, not the end of the run."""
+    key = hashlib.sha256(f"{path.absolute()}|{sha}".encode()).hexdigest()
+    module_name = f"rewardrnn_task_{key[:16]}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     module = types.ModuleType(module_name)

@@ -140,7 +140,7 @@ def remove_if_unused(folder: Path) -> None:
 def read_config_json(run: Path) -> tuple[dict, dict]:
     """(config fields, identity) of ``run``'s config.json, or a one-line error."""
     run = Path(run)
-    path = run / CONFIG
+    path = safe_files.inside(run, CONFIG)  # never read through a link
     if not run.is_dir():
         raise RunFolderError(f"{run} is not a run folder (no such folder)")
     if not path.is_file():
@@ -224,7 +224,7 @@ class RunFolder:
         one = initial_state(self.learner, self.seeds[:1])
         n = len(self.seeds)
         template = jax_tree_map(lambda a: np.broadcast_to(np.asarray(a), (n,) + np.shape(a)[1:]), one)
-        path = self.path / CHECKPOINT
+        path = safe_files.inside(self.path, CHECKPOINT)
         if not path.is_file():
             raise RunFolderError(f"{self.path} has no {CHECKPOINT}: its training has not saved a state yet")
         state, meta = checkpoint.load(path, template)
@@ -252,13 +252,13 @@ class RunFolder:
         return int(self.state.best_update[i])
 
     def summary(self) -> dict:
-        path = self.path / SUMMARY
+        path = safe_files.inside(self.path, SUMMARY)
         return json.loads(path.read_text()) if path.is_file() else {}
 
     def trace(self) -> np.ndarray:
         """The per-update trace of the learner's trace metric (seeds x updates; NaN after a seed
         stopped); empty if the learner keeps none."""
-        return checkpoint.read_extras(self.path / CHECKPOINT).get("trace", np.zeros((len(self.seeds), 0)))
+        return checkpoint.read_extras(safe_files.inside(self.path, CHECKPOINT)).get("trace", np.zeros((len(self.seeds), 0)))
 
     def derived_path(self, *parts: str) -> Path:
         """``RUN/parts...``, refused (one line) if any part of it is a link (it may not exist)."""
@@ -341,6 +341,10 @@ def prepare(out: Path, config, resume: bool, overwrite: bool, before_write=lambd
         for name in RUN_FILES + DERIVED:
             safe_files.remove_inside(out, name)
     else:
+        others = sorted(p.name for p in out.iterdir() if p.name not in (LOCK, LOCK_OWNER))
+        if others:  # never spread a run's files among someone else's
+            raise RunFolderError(f"{out} is not empty and holds no run ({', '.join(others[:3])}"
+                                 f"{', ...' if len(others) > 3 else ''}); choose a new or empty --out")
         before_write()
     identity = new_identity(config)
     write_config(out, config, identity)
