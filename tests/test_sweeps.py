@@ -36,7 +36,9 @@ def four_points(tmp_path_factory):
     path = folder / "sweep.toml"
     path.write_text(f"[base]\n{TINY}max_updates = 4\ncheckfreq = 2\n\n[grid]\nlr = [0.002, 0.004]\nseed = [1, 2]\n")
     out = folder / "out"
-    result = _sweep([path, "-o", out, "--workers", "2"])
+    # two jobs of two vectorised seeds each: the sweep's behaviour (four points, two seeds per job)
+    # at half the workers' start-up and compilation
+    result = _sweep([path, "-o", out, "--workers", "2", "--seeds-per-job", "2"])
     assert result.returncode == 0, result.stderr[-3000:]
     return path, out, result
 
@@ -47,10 +49,11 @@ def test_a_four_point_sweep_runs_on_local_ray(four_points):
     assert len(table) == 4 and set(table["lr"]) == {0.002, 0.004} and set(table["seed"]) == {1, 2}
     assert (table["status"] == "budget spent").all() and (table["updates"] == 4).all()
     assert "error" not in table or table["error"].isna().all()
-    for folder in table["folder"]:
+    assert table["folder"].nunique() == 2  # one job per lr, seeds 1 and 2 trained together
+    for folder, rows in table.groupby("folder"):
         config = json.loads((out / folder / "config.json").read_text())
-        row = table[table["folder"] == folder].iloc[0]
-        assert config["lr"] == row["lr"] and config["seed"] == row["seed"]
+        assert config["lr"] == rows["lr"].iloc[0] and rows["lr"].nunique() == 1
+        assert (config["seed"], config["n_seeds"]) == (1, 2) and sorted(rows["seed"]) == [1, 2]
     assert "4 points: 0 reached the criterion, 0 failed" in result.stdout
     page = (out / "report.html").read_text()
     assert "<h2>lr</h2>" in page and page.count("data:image/png;base64,") == 1
@@ -63,7 +66,7 @@ def test_a_four_point_sweep_runs_on_local_ray(four_points):
 def test_resume_skips_finished_points(four_points):
     path, out, _ = four_points
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")}
-    result = _sweep([path, "-o", out, "--resume"])
+    result = _sweep([path, "-o", out, "--resume", "--seeds-per-job", "2"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")} == stamps
     again = _sweep([path, "-o", out])

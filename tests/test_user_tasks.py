@@ -180,5 +180,12 @@ def test_a_psychrnn_port_with_noise_in_every_epoch_and_a_variable_fixation_is_an
     assert sum(" all " in f" {line} " for line in result.output.splitlines()) == 2 + 4  # 2 directions + 4 coherences
     result = runner.invoke(app, ["analyze", str(run), "--behaviour-trials", "3"])
     assert result.exit_code == 0, result.output
-    numbers = json.loads((run / "analysis" / "seed1" / "numbers.json").read_text())
-    assert "psth_stimulus" in numbers["figures"]
+    numbers = json.loads((run / "analysis" / "seed1" / "numbers.json").read_text())["numbers"]
+    assert numbers["trials"]["activity"] > 0 and "performance" in numbers
+    # the alignment the suite uses here (the first noisy epoch: fixation, onset 0, variable length)
+    from rewardrnn.analysis import neural
+    from rewardrnn.records.activity import open_activity
+
+    with open_activity(run / "records" / "seed1" / "activity.nc") as ds:
+        aligned = neural.psth(ds, "rates", "fixation", (0, 300), ["coherence"])
+    assert aligned.sizes["group"] == 4 and aligned.sizes["time"] == 31 and np.isfinite(aligned.values).any()
