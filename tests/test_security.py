@@ -8,9 +8,7 @@ checkpoint is intact."""
 import hashlib
 import json
 import os
-import resource
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -36,10 +34,18 @@ def _refused(args, message):
     return result
 
 
-def _cli(args, preexec_fn=None, env=None):
-    """The CLI in a subprocess (for what must not happen in this process: an import, a limit)."""
-    return subprocess.run([sys.executable, "-m", "rewardrnn.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=LIMIT_S, preexec_fn=preexec_fn, env=env or dict(os.environ), cwd=ROOT)
+def _cli(args, file_size_limit=None, env=None):
+    """The CLI in a subprocess (for what must not happen in this process: an import, a limit).
+    ``file_size_limit`` (bytes): a write past it fails (EFBIG) as on a full disk; set by a small
+    launcher that then execs the CLI (no preexec_fn: this process runs JAX's threads)."""
+    command = [sys.executable, "-m", "rewardrnn.cli", *map(str, args)]
+    if file_size_limit is not None:
+        launcher = ("import os, resource, signal, sys\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+                    f"resource.setrlimit(resource.RLIMIT_FSIZE, ({file_size_limit}, {file_size_limit}))\n"
+                    "os.execv(sys.executable, sys.argv[1:])\n")
+        command = [sys.executable, "-c", launcher, *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=LIMIT_S, env=env or dict(os.environ),
+                          cwd=ROOT)
 
 
 def _digest(path):
@@ -305,22 +311,15 @@ def test_sizes_beyond_the_machine_are_refused_up_front(run, tmp_path):
 
 
 # ---- one line where a traceback was --------------------------------------------------------------
-def _file_size_limit(limit):
-    def apply():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) as on a full disk
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return apply
-
-
 def test_a_full_disk_keeps_the_last_checkpoint_and_resume_works_after(run):
     checkpoint = run / "checkpoint.npz"
     before = _digest(checkpoint)
     env = dict(os.environ, REWARDRNN_COMPILATION_CACHE="0")  # no cache entry is cut short either
-    limited = _file_size_limit(checkpoint.stat().st_size // 2)
-    result = _cli(["train", "rdm-fixed", "--resume", "--max-updates", "4", "--out", run, "-q"], limited, env)
+    result = _cli(["train", "rdm-fixed", "--resume", "--max-updates", "4", "--out", run, "-q"],
+                  checkpoint.stat().st_size // 2, env)
     assert_refused(result.returncode, result.stderr, f"cannot write {run / 'checkpoint.npz'}")
     assert _digest(checkpoint) == before and not list(run.glob(".checkpoint.npz.*"))
-    result = _cli(["record", run, "-n", "20"], _file_size_limit(20_000), env)
+    result = _cli(["record", run, "-n", "20"], 20_000, env)
     assert_refused(result.returncode, result.stderr, "cannot write")
     assert not (run / "records" / "seed1" / "activity.nc").exists() and not list(run.rglob("*.tmp*"))
     result = runner.invoke(app, ["train", "rdm-fixed", "--resume", "--max-updates", "4", "--out", str(run), "-q"])
