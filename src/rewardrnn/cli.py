@@ -93,7 +93,13 @@ def train(
     n_units: Optional[int] = typer.Option(None, "--N", help="units in the decision network [default: the task's, 100 or 150]"),
     lr: Optional[float] = typer.Option(None, help="Adam learning rate of the decision network [default: the task's, 0.004 or 0.002]"),
     baseline_lr: Optional[float] = typer.Option(None, help="Adam learning rate of the value network [default: as lr; perturbation learner: 0.004]"),
-    baseline: Optional[str] = typer.Option(None, help="value network: gru or linear [default: gru]"),
+    baseline: Optional[str] = typer.Option(None, help="actor-critic baseline: the value network gru or linear (Song's), "
+                                           "or none (raw return), constant, running (beyond the paper) [default: gru]"),
+    baseline_constant: Optional[float] = typer.Option(None, help="--baseline constant: its value, reward units [default: 0.5, between correct +1 and error 0]"),
+    baseline_rate: Optional[float] = typer.Option(None, help="--baseline running: weight of each update in the running average of the return [default: 0.1]"),
+    baseline_per_condition: Optional[bool] = typer.Option(
+        None, "--baseline-per-condition/--baseline-pooled", help="--baseline running: one average per condition of the grid [default: pooled]"),
+    lesion_value_at: Optional[int] = typer.Option(None, help="actor-critic: remove the baseline (value network) from this update on: a lesion during learning [default: never]"),
     dale: Optional[bool] = typer.Option(None, "--dale/--no-dale", help="80% excitatory / 20% inhibitory decision network with sign-constrained recurrent weights [default: off]"),
     juice_ratio: Optional[float] = typer.Option(None, help="economic task: juice A is worth this many drops of B [default: 2.2]"),
     offers: Optional[str] = typer.Option(None, help="economic task: paper (the paper's offers and criterion) or ratio "
@@ -139,6 +145,8 @@ def train(
     from rewardrnn.training.run import train as run_training
 
     flags = dict(seed=seed, seeds=seeds, dt=dt, N=n_units, lr=lr, baseline_lr=baseline_lr, baseline=baseline,
+                 baseline_constant=baseline_constant, baseline_rate=baseline_rate,
+                 baseline_per_condition=baseline_per_condition, lesion_value_at=lesion_value_at,
                  dale=dale, juice_ratio=juice_ratio, offers=offers, t0_return=t0_return, max_updates=max_updates,
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
@@ -459,7 +467,13 @@ def experiment_baselines(
     seed: int = typer.Option(1, help="first seed"),
     trials: int = typer.Option(5000, help="trial budget per seed"),
     tasks: str = typer.Option("dnms", help="tasks, comma-separated: Miconi's (dnms...) or Song's (rdm-fixed..., where the rate network acts)"),
-    baselines: str = typer.Option("trial-type,running,value,none", help="reward baselines, comma-separated"),
+    baselines: Optional[str] = typer.Option(None, help="baselines, comma-separated [default: Miconi's rule: "
+                                            "trial-type,running,value,none; the actor-critic: gru,linear,running,constant,none]"),
+    learner: str = typer.Option("perturbation", help="perturbation (Miconi's rule) or actor-critic (Song et al.'s; "
+                                "tasks: Song's)"),
+    max_updates: Optional[int] = typer.Option(None, help="actor-critic: updates per cell at most, as for train [default: 100000]"),
+    lesion_value_at: Optional[int] = typer.Option(
+        None, help="actor-critic: add a cell whose value network is removed from this update on (the lesion)"),
     reference: bool = typer.Option(True, "--reference/--no-reference",
                                    help="add the actor-critic on the task's native version (dnms -> dnms-choice)"),
     value_input: Optional[str] = typer.Option(None, help="value baseline: rates or stimuli [default: rates]"),
@@ -469,7 +483,9 @@ def experiment_baselines(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
     """Miconi's rule with each reward baseline (trial-type, running, value, none) against the
-    actor-critic: seeds at criterion, trials to criterion, learning curves (the unified model)."""
+    actor-critic: seeds at criterion, trials to criterion, learning curves (the unified model).
+    With --learner actor-critic: Song et al.'s actor-critic with each baseline (gru, linear:
+    the value network; running, constant, none) and optionally a value-network lesion."""
     from rewardrnn.experiments.baselines import BaselinesExperiment, run
 
     def names(text: str) -> tuple[str, ...]:
@@ -478,15 +494,18 @@ def experiment_baselines(
     with _clean_errors():
         value_options = {k: v for k, v in (("value_input", value_input), ("value_readout_ms", value_readout))
                          if v is not None}
+        if baselines is None:
+            baselines = "gru,linear,running,constant,none" if learner == "actor-critic" else "trial-type,running,value,none"
         experiment = BaselinesExperiment(tasks=names(tasks), baselines=names(baselines), seeds=seeds,
-                                         first_seed=seed, trials=trials, reference=reference,
-                                         value_options=value_options)
+                                         first_seed=seed, trials=trials, reference=reference and learner != "actor-critic",
+                                         value_options=value_options, learner=learner, max_updates=max_updates,
+                                         lesion_value_at=lesion_value_at)
         with _interruptible(out, kept="cells (and the last validation of the cell in progress)",
                             resume_with="the same command (without --overwrite)"):
             results = run(experiment, out, overwrite=overwrite, progress=not quiet)
     for r in results.itertuples():
         median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"
-        typer.echo(f"{r.task:<8} {r.cell:<13} {r.reached}/{r.seeds} seeds at criterion{median}")
+        typer.echo(f"{r.task:<9} {r.cell:<14} {r.reached}/{r.seeds} seeds at criterion{median}")
     typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
 
 

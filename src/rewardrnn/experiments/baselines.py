@@ -1,5 +1,11 @@
 """``rewardrnn experiment baselines``: what a learned reward baseline buys Miconi's rule (the
-unified model asked for by "Neural networks subtract and conquer", eLife 2017).
+unified model asked for by "Neural networks subtract and conquer", eLife 2017), or, with
+``learner="actor-critic"``, Song et al.'s actor-critic (their prediction that value representation
+is "essential for learning, but not executing"): cells ``gru`` and ``linear`` (the value network,
+Song's), ``running``, ``constant`` and ``none`` (:mod:`rewardrnn.learners.actor_critic`) on each
+of Song's tasks, each capped at ``max_updates``; with ``lesion_value_at`` a cell
+``gru-lesion@U`` trains with the value network removed from update U on (``lesion.csv``: each
+seed's performance at the last validation before the lesion and at the end).
 
 Cells: Miconi's perturbation rule with each reward baseline (``trial-type``, Miconi's; ``running``;
 ``value``, Song et al.'s value network; ``none``) on each task given, a Miconi task or one of
@@ -36,6 +42,7 @@ from rewardrnn import safe_files
 from rewardrnn.errors import ConfigError, RunFolderError
 from rewardrnn.safe_files import save_figure
 from rewardrnn.learners.perturbation import REWARD_BASELINES
+from rewardrnn.training.config import BASELINES as ACTOR_CRITIC_BASELINES
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS
 from rewardrnn.training import run_folder
@@ -63,8 +70,19 @@ class BaselinesExperiment:
     trials: int = 5000
     reference: bool = True
     value_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    learner: str = "perturbation"
+    max_updates: int | None = None
+    lesion_value_at: int | None = None
 
     def __post_init__(self) -> None:
+        if self.learner not in LEARNERS:
+            raise ConfigError(f"--learner must be one of {', '.join(LEARNERS)}; got {self.learner!r}")
+        if self.learner == "actor-critic":
+            self._check_actor_critic()
+            return
+        if self.max_updates is not None or self.lesion_value_at is not None:
+            raise ConfigError("--max-updates and --lesion-value-at apply to --learner actor-critic; "
+                              "Miconi's rule is capped by --trials")
         for task in self.tasks:
             if task not in CONTINUOUS_TASKS and task not in TASKS:
                 raise ConfigError(f"--tasks: {task!r} is not a task; choose among {', '.join(CONTINUOUS_TASKS)} "
@@ -84,11 +102,57 @@ class BaselinesExperiment:
         for _, name, config in self.cells():  # every cell's options checked before any work
             config.resolved()
 
+    def _check_actor_critic(self) -> None:
+        for task in self.tasks:
+            if task not in TASKS:
+                raise ConfigError(f"--tasks: {task!r} is not one of Song's tasks; the actor-critic trains "
+                                  f"{', '.join(TASKS)}")
+        for baseline in self.baselines:
+            if baseline not in ACTOR_CRITIC_BASELINES:
+                raise ConfigError(f"--baselines: {baseline!r} is not an actor-critic baseline; choose among "
+                                  f"{', '.join(ACTOR_CRITIC_BASELINES)}")
+        if not self.tasks or not self.baselines:
+            raise ConfigError("give at least one task and one baseline")
+        if not (isinstance(self.seeds, int) and self.seeds >= 1):
+            raise ConfigError(f"--seeds must be an integer >= 1, got {self.seeds!r}")
+        if self.value_options:
+            raise ConfigError("--value-input and --value-readout set Miconi's value baseline; not the actor-critic's")
+        for _, name, config in self.cells():
+            config.resolved()
+
+    def lesion_trials(self, task: str) -> int | None:
+        """The training trial at which the lesion cell of ``task`` loses its value network."""
+        if self.lesion_value_at is None:
+            return None
+        config = next(c for t, _, c in self.cells() if t == task and c.lesion_value_at is not None)
+        return self.lesion_value_at * config.resolved().n_gradient
+
+    def budget(self, config) -> int:
+        """A cell's trial budget per seed: Miconi's rule's ``trials``; the actor-critic's updates
+        (rounded up to the validation period, as the trainer does) times its trials per update."""
+        if self.learner != "actor-critic":
+            return self.trials
+        resolved = config.resolved()
+        updates = -(-resolved.max_updates // resolved.checkfreq) * resolved.checkfreq
+        return updates * resolved.n_gradient
+
     def cells(self) -> list[tuple[str, str, Any]]:
         """(task folder, cell name, run config) of every cell, in order."""
         from rewardrnn.training.config import TrainConfig
         from rewardrnn.training.perturbation_config import PerturbationTrainConfig
 
+        if self.learner == "actor-critic":
+            cells = []
+            cap = {} if self.max_updates is None else {"max_updates": self.max_updates}
+            for task in self.tasks:
+                for baseline in self.baselines:
+                    cells.append((task, baseline, TrainConfig(task=task, seed=self.first_seed, n_seeds=self.seeds,
+                                                              patience=0, baseline=baseline, **cap)))
+                if self.lesion_value_at is not None:
+                    cells.append((task, f"gru-lesion@{self.lesion_value_at}", TrainConfig(
+                        task=task, seed=self.first_seed, n_seeds=self.seeds, patience=0, baseline="gru",
+                        lesion_value_at=self.lesion_value_at, **cap)))
+            return cells
         cells = []
         for task in self.tasks:
             for baseline in self.baselines:
@@ -133,6 +197,8 @@ def run(experiment: BaselinesExperiment, out: Path | str, *, overwrite: bool = F
     return write_results(experiment, out)
 
 
+#: The learners whose baselines the experiment compares.
+LEARNERS = ("perturbation", "actor-critic")
 #: What marks a folder as a baselines experiment's (written before its first cell).
 MARKER = "experiment.json"
 
@@ -220,12 +286,20 @@ def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
     run_folder.atomic_write_bytes(out / "results.csv", lambda f: f.write(results.round(4).to_csv(index=False).encode()))
     run_folder.write_json(out / "summary.json", {"experiment": "baselines", **_jsonable(dataclasses.asdict(experiment)),
                                                  "results": json.loads(results.to_json(orient="records"))})
+    if experiment.lesion_value_at is not None:
+        lesion = lesion_rows(experiment, out)
+        run_folder.atomic_write_bytes(out / "lesion.csv", lambda f: f.write(lesion.round(4).to_csv(index=False).encode()))
     figures = {}
+    curves_caption = CURVES_CAPTION if experiment.learner != "actor-critic" else (
+        "Fraction correct, P(decision) x P(correct | decision) on the validation trials, against training trials: "
+        "median (line) and IQR (band) across seeds; a seed that stopped at its criterion keeps its last value.")
     for task in experiment.tasks:
-        curves = {name: learning_curves(out / task / name, experiment.trials)
-                  for t, name, _ in experiment.cells() if t == task}
-        figures[f"{task}_learning_curves"] = (_curve_figure(task, curves, experiment.trials), CURVES_CAPTION)
-        figures[f"{task}_trials_to_criterion"] = (_ttc_figure(task, seeds[seeds["task"] == task], experiment.trials),
+        cells = [(name, config) for t, name, config in experiment.cells() if t == task]
+        budget = max(experiment.budget(config) for _, config in cells)
+        curves = {name: learning_curves(out / task / name, budget) for name, _ in cells}
+        figures[f"{task}_learning_curves"] = (_curve_figure(task, curves, budget, experiment.lesion_trials(task)),
+                                              curves_caption)
+        figures[f"{task}_trials_to_criterion"] = (_ttc_figure(task, seeds[seeds["task"] == task], budget),
                                                   TTC_CAPTION)
     for name, (fig, _) in figures.items():
         save_figure(fig, out, name, dpi=110)
@@ -233,12 +307,35 @@ def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
     return results
 
 
+def lesion_rows(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
+    """One row per seed of each lesion cell: fraction correct (P(decision) x P(correct |
+    decision), validation trials) at the last validation before the lesion and at the last one,
+    whether the seed had reached its criterion before the lesion, and at the end."""
+    rows = []
+    for task, name, config in experiment.cells():
+        if config.lesion_value_at is None:
+            continue
+        metrics = pd.read_csv(out / task / name / run_folder.METRICS)
+        metrics["fraction_correct"] = metrics["p_decision"] * metrics["p_correct"]
+        for seed, group in metrics.groupby("seed"):
+            before = group[group["updates"] <= config.lesion_value_at]
+            rows.append({"task": task, "cell": name, "seed": int(seed), "lesion_at_update": config.lesion_value_at,
+                         "fraction_correct_before": float(before["fraction_correct"].iloc[-1]),
+                         "fraction_correct_end": float(group["fraction_correct"].iloc[-1]),
+                         "criterion_before": bool(before["criterion_met"].any()),
+                         "criterion_end": bool(group["criterion_met"].any()),
+                         "updates_end": int(group["updates"].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
 def _jsonable(value):
     return json.loads(json.dumps(value, default=list))
 
 
-def _curve_figure(task: str, curves: dict[str, pd.DataFrame], budget: int):
+def _curve_figure(task: str, curves: dict[str, pd.DataFrame], budget: int, lesion_trials: int | None = None):
     fig, ax = plt.subplots(figsize=(6.4, 4))
+    if lesion_trials is not None:
+        ax.axvline(lesion_trials, color="0.4", lw=0.8, ls=":", label="value network removed")
     for name, table in curves.items():
         q = table.quantile([0.25, 0.5, 0.75], axis=1).T
         ax.plot(q.index, q[0.5], label=name, lw=1.6, ls="--" if name == "actor-critic" else "-")
@@ -277,10 +374,16 @@ def _write_page(experiment: BaselinesExperiment, results: pd.DataFrame, figures:
              f"{fmt(r.q25_trials)}-{fmt(r.q75_trials)}" if r.reached else "", f"{r.wall_s:.0f}")
             for r in results.itertuples()]
     table = html_table(rows, ("task", "cell", "trained on", "seeds at criterion", "median trials", "IQR", "wall s"))
+    if experiment.learner == "actor-critic":
+        who = "Song et al.'s actor-critic"
+        budget = "the default 100,000 updates" if experiment.max_updates is None else \
+            f"{experiment.max_updates:,} updates (rounded up to the validation period)"
+    else:
+        who, budget = "Miconi's rule", f"{experiment.trials:,} trials"
     imgs = "".join(f'<figure><img src="{png_file_uri(out / f"{name}.png")}" alt="{html.escape(name)}">'
                    f"<figcaption>{html.escape(caption)}</figcaption></figure>" for name, (_, caption) in figures.items())
     text = (f"<!doctype html><html><head><meta charset='utf-8'><title>reward baselines</title><style>{STYLE}</style>"
-            f"</head><body><h1>Reward baselines for Miconi's rule</h1><p>{experiment.seeds} seeds per cell, at most "
-            f"{experiment.trials:,} trials per seed. Median and IQR over the seeds that reached the criterion.</p>"
+            f"</head><body><h1>Reward baselines for {who}</h1><p>{experiment.seeds} seeds per cell, at most "
+            f"{budget} per seed. Median and IQR over the seeds that reached the criterion.</p>"
             f"{table}<div class='figures'>{imgs}</div></body></html>")
     run_folder.atomic_write_bytes(out / "report.html", lambda f: f.write(text.encode()))

@@ -29,6 +29,23 @@ Deviations, as named options or documented choices:
   skipped entirely (issue 2) and counted in ``skipped``.
 * pyrl folds Adam's bias correction into the step size, so its eps is ``eps * sqrt(1-beta2^t)``
   relative to optax's; with eps = 1e-8 the difference is negligible.
+
+Baselines (``ActorCriticConfig.baseline``; the paper's value network is the default, the others
+test its prediction that value representation is "essential for learning, but not executing"):
+
+* ``value``: the value network above (gated or linear, spec §3.3-3.4), Song et al.'s.
+* ``none``: REINFORCE on the raw return, ``G_k - 0``; nothing is trained besides the policy.
+* ``constant``: ``G_k - c`` with a fixed ``c`` (``baseline_constant``, default 0.5: halfway between
+  a correct trial's reward +1 and an error's 0, spec song2017.md §9).
+* ``running``: ``G_k - b`` with ``b`` a running average of the trials' return ``G_0``, updated
+  after each batch by ``b <- (1 - rate) b + rate * mean(G_0)`` (``baseline_rate``, default 0.1
+  per update), one ``b`` for all trials or, with ``baseline_per_condition``, one per condition of
+  the grid (Miconi's per-trial-type baseline, for the actor-critic).
+
+For these three the "value" parameters are the baseline values ``{"b": (n,)}`` and there are no
+value masks; ``V`` is ``b`` at every step of a trial. ``lesion_value_at`` (any baseline): from that
+update on, the baseline is removed (``G_k - 0``) and no longer trained, a lesion of the value
+representation during learning.
 """
 
 from __future__ import annotations
@@ -59,6 +76,15 @@ class ActorCriticConfig:
     max_grad_norm: float = 1.0
     pyrl_t0_return: bool = False
     entropy_bonus: float = 0.0  # beta of -beta * H(pi) over the response epoch's steps (not in the paper; 0: off)
+    baseline: str = "value"  # value (Song's value network), none, constant or running (module docstring)
+    baseline_constant: float = 0.5  # the constant baseline's value (reward units)
+    baseline_rate: float = 0.1  # the running baseline's averaging weight per update
+    baseline_per_condition: bool = False  # the running baseline: one average per condition of the grid
+    lesion_value_at: int | None = None  # from this update on, no baseline (and none trained)
+
+
+#: The actor-critic's baselines: Song's value network, or one of the scalar baselines.
+SCALAR_BASELINES = ("none", "constant", "running")
 
 
 class LearnerState(NamedTuple):
@@ -134,13 +160,17 @@ class ActorCritic(SongCriterion):
         self.value_config = value_config
         self.config = config
         # The value network: gated (default) or pyrl's linear readout (spec §3.4); same interface.
-        self.value_net = linear if isinstance(value_config, linear.LinearConfig) else gru
+        # None for a scalar baseline (none, constant, running: the module docstring).
+        self.value_net = None if config.baseline in SCALAR_BASELINES else \
+            linear if isinstance(value_config, linear.LinearConfig) else gru
         self.alpha = gru.alpha(policy_config, env.dt_ms)
         self.value_alpha = gru.alpha(value_config, env.dt_ms)
         self.policy_noise = gru.noise_std(policy_config, env.dt_ms)
         self.value_noise = gru.noise_std(value_config, env.dt_ms)
         self.policy_optimizer = _adam(config.lr, config.max_grad_norm)
-        self.value_optimizer = _adam(config.baseline_lr, config.max_grad_norm)
+        self.value_optimizer = (optax.sgd(config.baseline_rate) if config.baseline == "running" else
+                                optax.set_to_zero() if config.baseline in SCALAR_BASELINES else
+                                _adam(config.baseline_lr, config.max_grad_norm))
 
     # ---- the learner interface ---------------------------------------------------------------
     @property
@@ -173,14 +203,47 @@ class ActorCritic(SongCriterion):
         return state.updates
 
     def describe(self) -> str:
-        return f"the actor-critic (Song et al. 2017) on {self.env.protocol.name}, dt {self.env.dt_ms:g} ms"
+        baseline = "" if self.config.baseline == "value" else f", baseline {self.config.baseline}"
+        lesion = "" if self.config.lesion_value_at is None else f", baseline removed at update {self.config.lesion_value_at:,}"
+        return f"the actor-critic (Song et al. 2017) on {self.env.protocol.name}, dt {self.env.dt_ms:g} ms{baseline}{lesion}"
+
+    # ---- scalar baselines --------------------------------------------------------------------
+    def scalar_baseline_init(self) -> dict[str, jax.Array]:
+        """The parameters of a scalar baseline: ``{"b": (n,)}``, n the grid's conditions for a
+        per-condition running baseline, else 1; 0 for ``none`` and the start of ``running``."""
+        config = self.config
+        n = self.env.n_conditions if config.baseline == "running" and config.baseline_per_condition else 1
+        start = config.baseline_constant if config.baseline == "constant" else 0.0
+        return {"b": jnp.full(n, start, jnp.float32)}
+
+    def scalar_baseline(self, value: dict[str, jax.Array], trials: Trials | None, steps: int, n: int) -> jax.Array:
+        """V (T, B) of a scalar baseline: the trial's ``b`` at every step."""
+        b = value["b"]
+        per_trial = b[trials.condition] if b.shape[0] > 1 and trials is not None else jnp.broadcast_to(b[0], (n,))
+        return jnp.broadcast_to(per_trial, (steps, n))
+
+    def running_baseline_loss(self, value: dict[str, jax.Array], trials: Trials, reward: jax.Array) -> jax.Array:
+        """A loss whose gradient with respect to ``b`` is ``b_c - mean(G_0 | c)`` over the batch's
+        trials of each ``b``'s conditions (0 for a ``b`` with none): one SGD step at rate r is the
+        running average ``b <- (1 - r) b + r mean(G_0)``. Counts are summed across the trial
+        axis, so the devices' gradients add up to the batch's."""
+        b = value["b"]
+        slot = trials.condition if b.shape[0] > 1 else jnp.zeros_like(trials.condition)
+        returns = reward.sum(0)  # G_0 of each trial
+        count = jax.ops.segment_sum(jnp.ones_like(returns), slot, b.shape[0])
+        total = jax.ops.segment_sum(returns, slot, b.shape[0])
+        n = jax.lax.stop_gradient(jnp.maximum(self._across_trials(count), 1.0))
+        return jnp.sum((0.5 * count * b ** 2 - total * b) / n)
 
     # ---- state -------------------------------------------------------------------------------
     def init(self, key: jax.Array) -> LearnerState:
         """Initial state of one seed (not jittable: spectral radii are computed in numpy)."""
         k_policy, k_value, k_train = jax.random.split(key, 3)
         policy, policy_masks = gru.init(k_policy, self.policy_config)
-        value, value_masks = self.value_net.init(k_value, self.value_config)
+        if self.value_net is None:
+            value, value_masks = self.scalar_baseline_init(), {}
+        else:
+            value, value_masks = self.value_net.init(k_value, self.value_config)
         return LearnerState(
             policy=policy, value=value, policy_masks=policy_masks, value_masks=value_masks,
             policy_opt=self.policy_optimizer.init(policy), value_opt=self.value_optimizer.init(value),
@@ -290,10 +353,15 @@ class ActorCritic(SongCriterion):
         return jnp.concatenate([rates, jax.nn.one_hot(actions, self.env.n_actions)], axis=-1)
 
     def values(self, value: gru.Params, masks: gru.Masks, keys: jax.Array, states: jax.Array,
-               actions: jax.Array, length: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+               actions: jax.Array, length: jax.Array | None = None,
+               trials: Trials | None = None) -> tuple[jax.Array, jax.Array]:
         """Value-network states (T, B, N_v) and predictions V (T, B) for a rollout (computed up
         to ``length`` steps when given); ``keys`` (B,): one per trial, for the recurrent noise
-        of the gated value network (:func:`gru.block_noise`)."""
+        of the gated value network (:func:`gru.block_noise`). A scalar baseline has no states
+        ((T, B, 0)) and V = its ``b`` (of the trial's condition, ``trials``, when per condition)."""
+        if self.value_net is None:
+            steps, n = actions.shape
+            return jnp.zeros((steps, n, 0), jnp.float32), self.scalar_baseline(value, trials, steps, n)
         inputs = self.value_inputs(states, actions)
         if self.value_net is gru:
             value_states = gru.run_keyed(value, masks, inputs, keys, self.value_noise, self.value_alpha, length)
@@ -310,9 +378,19 @@ class ActorCritic(SongCriterion):
         roll = self.rollout(policy, state.policy_masks, batch)
         out = roll.outcomes
         length = self._across_seeds(out.end_step.max() + 1)
-        _, v = self.values(value, state.value_masks, batch.value_keys, roll.states, roll.actions, length)
+        _, v = self.values(value, state.value_masks, batch.value_keys, roll.states, roll.actions, length, roll.trials)
         choosing = self.response_steps(roll.trials, roll.actions.shape[0]) if self.config.entropy_bonus else None
-        return self.objective(roll.logits, roll.actions, v, out.reward, out.mask, choosing)
+        loss, metrics = self.objective(roll.logits, roll.actions, v, out.reward, out.mask, choosing,
+                                       self.lesioned(state))
+        if self.config.baseline == "running":
+            kept = 1.0 - self.lesioned(state).astype(jnp.float32)
+            loss = loss + kept * self.running_baseline_loss(value, roll.trials, out.reward)
+        return loss, metrics
+
+    def lesioned(self, state: LearnerState) -> jax.Array:
+        """Whether the baseline is removed at this update (``lesion_value_at``)."""
+        at = self.config.lesion_value_at
+        return jnp.asarray(False) if at is None else state.updates >= at
 
     def response_steps(self, trials: Trials, n_steps: int) -> jax.Array:
         """(T, B) 1 at the steps of the response epoch (where a choice is judged), else 0."""
@@ -320,22 +398,30 @@ class ActorCritic(SongCriterion):
         return flags[..., self.env.flag_names.index(self.env.protocol.response_epoch)].astype(jnp.float32)
 
     def objective(self, logits: jax.Array, actions: jax.Array, v: jax.Array, reward: jax.Array,
-                  mask: jax.Array, choosing: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
+                  mask: jax.Array, choosing: jax.Array | None = None,
+                  lesioned: jax.Array | bool = False) -> tuple[jax.Array, dict[str, jax.Array]]:
         """(policy loss + value loss, metrics) of a simulated batch, all time-major (T, B):
         policy logits, sampled actions, value predictions, masked rewards and the step mask.
         Sums over trials are divided by the batch's totals (across the trial axis, if any).
         ``choosing`` (T, B): the steps the entropy bonus counts, among the executed ones (those
-        of the response epoch, :meth:`response_steps`; None: every executed step)."""
+        of the response epoch, :meth:`response_steps`; None: every executed step). ``lesioned``:
+        the baseline is removed (V = 0 in the advantage) and not trained. With a scalar
+        baseline, the value loss is a number reported, not trained (the running average has a
+        loss of its own, :meth:`running_baseline_loss`)."""
         n_trials = self._across_trials(jnp.asarray(actions.shape[1], jnp.float32))
         n_steps = self._across_trials(jnp.sum(mask))
         g = returns_to_go(reward)
+        if self.value_net is None:
+            v = jax.lax.stop_gradient(v)
         value_loss = jnp.sum(mask * (v - g) ** 2) / n_steps
+        v = jnp.where(lesioned, 0.0, v)
         target = g.at[0].set(reward[0]) if self.config.pyrl_t0_return else g
         advantage = jax.lax.stop_gradient(target - v)
         log_pi = jax.nn.log_softmax(logits)
         log_pi_a = jnp.take_along_axis(log_pi, actions[..., None], axis=-1)[..., 0]
         policy_loss = -jnp.sum(mask * log_pi_a * advantage) / n_trials
         metrics = {"value_loss": value_loss, "train_reward": reward.sum() / n_trials}
+        value_loss = jnp.where(lesioned, 0.0, value_loss)  # a removed value network is not trained
         if self.config.entropy_bonus:  # a remedy for seeds stuck in a deterministic choice (off: the paper's loss)
             counted = mask if choosing is None else mask * choosing
             entropy = jnp.sum(counted * -jnp.sum(jnp.exp(log_pi) * log_pi, axis=-1))
@@ -356,6 +442,10 @@ class ActorCritic(SongCriterion):
         (g_policy, g_value), metrics = jax.tree_util.tree_map(self._across_trials, ((g_policy, g_value), metrics))
         policy, policy_opt, norm_p, ok_p = _apply(self.policy_optimizer, state.policy, state.policy_opt, g_policy)
         value, value_opt, norm_v, ok_v = _apply(self.value_optimizer, state.value, state.value_opt, g_value)
+        if self.config.lesion_value_at is not None:  # a removed value network stays as it was (Adam's momentum too)
+            frozen = self.lesioned(state)
+            value, value_opt = jax.tree_util.tree_map(lambda new, old: jnp.where(frozen, old, new),
+                                                      (value, value_opt), (state.value, state.value_opt))
         skipped = ~(ok_p & ok_v)
         new = state._replace(policy=policy, value=value, policy_opt=policy_opt, value_opt=value_opt,
                              key=key, updates=state.updates + 1,

@@ -25,7 +25,7 @@ from rewardrnn.training.trainer import TrainerPlan
 #: How the t = 0 term of the policy gradient is weighted (spec §4.4).
 T0_RETURNS = ("pyrl", "paper")
 #: Value-network types (spec §3.3-3.4).
-BASELINES = ("gru", "linear")
+BASELINES = ("gru", "linear", "none", "constant", "running")
 #: Fraction of excitatory units of a Dale's-principle decision network (Song, Yang & Wang 2016).
 DALE_EXCITATORY_FRACTION = 0.8
 
@@ -56,7 +56,12 @@ class TrainConfig(SavedConfig):
     ``task_settings`` a variant of the task (``{"stimulus.duration": "uniform(300, 700)"}``, see
     :mod:`rewardrnn.tasks.variants`). ``task`` is a registered name or a task file
     (``path/to/file.py:NAME``, saved with its absolute path).
-    ``baseline``: ``"gru"`` (default) or ``"linear"`` (spec §3.4). ``dale``: a decision network of
+    ``baseline``: the value network, ``"gru"`` (default) or ``"linear"`` (spec §3.4), or a scalar
+    baseline beyond the paper (:mod:`rewardrnn.learners.actor_critic`): ``"none"`` (the raw
+    return), ``"constant"`` (``baseline_constant``), ``"running"`` (a running average of the
+    return at ``baseline_rate`` per update, one per condition with ``baseline_per_condition``).
+    ``lesion_value_at``: from that update on, the baseline is removed (a lesion during learning).
+    ``dale``: a decision network of
     80 % excitatory / 20 % inhibitory units with sign-constrained recurrent weights (not in
     pyrl; see :mod:`rewardrnn.networks.gru`).
 
@@ -88,6 +93,10 @@ class TrainConfig(SavedConfig):
     baseline_rho: float = 2.0
     baseline_var_rec: float = 0.01
     baseline_input_scale: float | None = None
+    baseline_constant: float = 0.5  # the constant baseline (reward units): halfway between +1 (correct) and 0 (error)
+    baseline_rate: float = 0.1  # the running baseline's averaging weight per update, in (0, 1]
+    baseline_per_condition: bool = False  # the running baseline: one average per condition of the grid
+    lesion_value_at: int | None = None  # from this update on, no baseline (beyond the paper; None: never)
     # learning
     lr: float | None = None
     baseline_lr: float | None = None
@@ -138,6 +147,7 @@ class TrainConfig(SavedConfig):
             raise ConfigError(f"baseline must be one of {', '.join(BASELINES)}; got {self.baseline!r}")
         if not isinstance(self.dale, bool):
             raise ConfigError(f"dale must be true or false, got {self.dale!r}")
+        self._check_baseline_options()
         # Network and task checks (p0, dt against epochs and tau) raise ConfigError too.
         self.policy_config(len(task.inputs), len(task.actions))
         env = TaskEnv(task, self.dt_ms)
@@ -145,6 +155,20 @@ class TrainConfig(SavedConfig):
             env.check()
         if self.dt_ms > self.tau_ms:
             raise ConfigError(f"dt={self.dt_ms:g} ms must not exceed tau={self.tau_ms:g} ms (alpha = dt/tau <= 1)")
+
+    def _check_baseline_options(self) -> None:
+        c, rate = self.baseline_constant, self.baseline_rate
+        if isinstance(c, bool) or not (isinstance(c, (int, float)) and math.isfinite(c)):
+            raise ConfigError(f"baseline_constant must be a finite number (reward units), got {c!r}")
+        if isinstance(rate, bool) or not (isinstance(rate, (int, float)) and 0 < rate <= 1):
+            raise ConfigError(f"baseline_rate must be a number in (0, 1] (weight of each update in the running "
+                              f"average), got {rate!r}")
+        if not isinstance(self.baseline_per_condition, bool):
+            raise ConfigError(f"baseline_per_condition must be true or false, got {self.baseline_per_condition!r}")
+        if self.baseline_per_condition and self.baseline != "running":
+            raise ConfigError(f"baseline_per_condition applies to the running baseline; baseline is {self.baseline!r}")
+        if self.lesion_value_at is not None:
+            check_int(self, "lesion_value_at", 0)
 
     # ---- derived -----------------------------------------------------------------------------
     def protocol(self) -> Protocol:
@@ -194,7 +218,12 @@ class TrainConfig(SavedConfig):
         r = self.resolved()
         return ActorCriticConfig(n_gradient=r.n_gradient, lr=r.lr, baseline_lr=r.baseline_lr,
                                  max_grad_norm=self.max_grad_norm, pyrl_t0_return=self.t0_return == "pyrl",
-                                 entropy_bonus=float(self.entropy_bonus))
+                                 entropy_bonus=float(self.entropy_bonus),
+                                 baseline="value" if self.baseline in ("gru", "linear") else self.baseline,
+                                 baseline_constant=float(self.baseline_constant),
+                                 baseline_rate=float(self.baseline_rate),
+                                 baseline_per_condition=self.baseline_per_condition,
+                                 lesion_value_at=self.lesion_value_at)
 
     def build_learner(self) -> ActorCritic:
         """The task environment and actor-critic learner this config describes."""
