@@ -303,6 +303,50 @@ def evaluate(
 
 
 @app.command()
+def perturb(
+    run: Path = typer.Argument(..., help="run folder"),
+    silence: Optional[list[str]] = typer.Option(None, "--silence", help="unit group whose rates are held at zero, "
+                                                "repeatable: 3,17,42 | 0-9 | all | random:K | readout:K | readout:ACTION:K | "
+                                                "dprime:ACTION:K | exc | inh"),
+    cut: Optional[list[str]] = typer.Option(None, "--cut", help="connections removed, repeatable: recurrent | input | "
+                                            "readout [:FRACTION] | input:CHANNEL | readout:ACTION | FROM->TO | "
+                                            "FROM:TO (e.g. exc:inh)"),
+    stimulate: Optional[list[str]] = typer.Option(None, "--stimulate", help="GROUP=AMPLITUDE: a current added to "
+                                                  "the units' input drive, repeatable"),
+    noise: float = typer.Option(0.0, "--noise", help="extra private noise, a variance in the network's var_rec "
+                                "convention [default: none]"),
+    during: Optional[str] = typer.Option(None, "--during", help="epochs in which the manipulation acts, "
+                                         "comma-separated (e.g. stimulus,delay) [default: the whole trial]"),
+    trials: int = typer.Option(200, "--trials-per-condition", "-n", help="trials per condition (each of intact "
+                               "and perturbed)"),
+    seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
+    manipulation_seed: int = typer.Option(0, help="seed of the manipulation's random choices (random:K, cut fractions)"),
+    name: Optional[str] = typer.Option(None, help="folder under RUN/perturbations [default: from the manipulation]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace another manipulation's results under --name"),
+    trust_code: bool = _trust_code_option(),
+) -> None:
+    """Run a trained network under a manipulation (silence, cut, stimulate, noise), beside the
+    intact network on the same trials; writes RUN/perturbations/NAME (behaviour of both,
+    summary.json, figures). The checkpoint is not touched."""
+    from rewardrnn.manipulation.perturb import perturb as run_perturbation
+    from rewardrnn.manipulation.spec import Manipulation
+
+    with _clean_errors(trust_code):
+        manipulation = Manipulation.from_options(silence=silence, cut=cut, stimulate=stimulate, noise=noise,
+                                                 during=during, seed=manipulation_seed)
+        summary, out = run_perturbation(run, manipulation, seed=seed, trials_per_condition=trials, name=name,
+                                        overwrite=overwrite)
+    typer.echo(f"manipulation: {summary['manipulation']['words']}")
+    for label in ("intact", "perturbed"):
+        part = summary[label]
+        choice = "  ".join(f"P({a}) {p:.3f}" for a, p in part["p_choice"].items())
+        mu = f"  mu {part['psychometric']['mu']:+.3f}" if "mu" in part.get("psychometric", {}) else ""
+        typer.echo(f"{label:<9} P(decision) {part['p_decision']:.3f}  P(correct | decision) {part['p_correct']:.3f}"
+                   f"  {choice}{mu}")
+    typer.echo(f"written to {out}")
+
+
+@app.command()
 def plot(
     run: Path = typer.Argument(..., help="run folder"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),

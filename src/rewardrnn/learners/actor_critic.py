@@ -59,6 +59,7 @@ import optax
 
 from rewardrnn.keys import fast_threefry
 from rewardrnn.learners.base import SongCriterion
+from rewardrnn.manipulation import gated
 from rewardrnn.networks import gru, linear
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
@@ -82,6 +83,9 @@ class ActorCriticConfig:
     baseline_per_condition: bool = False  # the running baseline: one average per condition of the grid
     lesion_value_at: int | None = None  # from this update on, no baseline (and none trained)
 
+
+#: The stream (folded into each trial's recurrent-noise key) of a manipulation's extra noise.
+EXTRA_NOISE_STREAM = 0x4E015E
 
 #: The actor-critic's baselines: Song's value network, or one of the scalar baselines.
 SCALAR_BASELINES = ("none", "constant", "running")
@@ -261,8 +265,8 @@ class ActorCritic(SongCriterion):
             keys = jax.random.split(k_each, n * 3).reshape((n, 3) + k_each.shape)
             return Batch(trials, self.env.inputs(k_in, trials), keys[:, 0], keys[:, 1], keys[:, 2])
 
-    def simulate(self, policy: gru.Params, masks: gru.Masks, batch: Batch, record: bool = False
-                 ) -> tuple[jax.Array, gru.Trace | None]:
+    def simulate(self, policy: gru.Params, masks: gru.Masks, batch: Batch, record: bool = False,
+                 manipulation=None) -> tuple[jax.Array, gru.Trace | None]:
         """Run the policy on a batch step by step, sampling an action at each step, until every
         trial has ended (the loop runs in blocks of ``gru.NOISE_BLOCK`` steps: at most the rest
         of the block is computed after that). Each trial draws its recurrent noise and the
@@ -270,26 +274,41 @@ class ActorCritic(SongCriterion):
         ``softmax(logits)``) from its own keys, block by block (:func:`gru.block_noise`).
         Returns the actions (T, B; FIXATE after a trial's end) and, with ``record``, the
         policy's :class:`gru.Trace` (:func:`gru.replay` backpropagates through it without
-        running the network again)."""
+        running the network again). ``manipulation``: a
+        :class:`rewardrnn.manipulation.gated.Applied` acting on the network (silenced units,
+        cuts, stimulation, extra noise from a stream of its own: the trials, their noise and
+        the action draws are those of the intact run)."""
         trials, inputs = batch.trials, batch.inputs
-        w_in, b_in, w_rec, w_gates = gru.effective_weights(policy, masks)
+        weights = gru.effective_weights(policy, masks)
+        w_in, b_in, w_rec, w_gates = weights
         fixate, n_actions = self.env.protocol.fixate_action, self.env.n_actions
         steps, n_trials = inputs.shape[:2]
         n_units = self.policy_config.n_units
         rows = gru.padded_steps(steps) + 1
         padded_inputs = gru.pad_steps(inputs, rows)
 
+        noisy = manipulation is not None and manipulation.noisy
+        extra_keys = jax.vmap(lambda k: jax.random.fold_in(k, EXTRA_NOISE_STREAM))(batch.noise_keys) if noisy else None
+
         def draw(j):
             return (gru.block_noise(batch.noise_keys, j, (n_units,), self.policy_noise),
-                    gru.block_noise(batch.action_keys, j, (n_actions,), sampler=jax.random.gumbel))
+                    gru.block_noise(batch.action_keys, j, (n_actions,), sampler=jax.random.gumbel),
+                    gru.block_noise(extra_keys, j, (n_units,)) if noisy else None)
 
         def step(k, carry, noise):
             x, alive, actions, trace = carry
-            q, gumbel = noise
-            action = jnp.argmax(gru.readout(policy, x) + gumbel, axis=-1).astype(jnp.int32)
+            q, gumbel, q_extra = noise
+            if manipulation is None:
+                logits = gru.readout(policy, x)
+                x_next, residuals = gru.cell(x, gru.drive(padded_inputs[k], w_in, b_in), q, w_rec, w_gates,
+                                             self.alpha)
+            else:
+                on = manipulation.on(self.env.epoch_flags(trials, k))
+                logits, x_next, residuals = gated.step(manipulation, on, policy, weights, x, padded_inputs[k], q,
+                                                       q_extra, self.alpha)
+            action = jnp.argmax(logits + gumbel, axis=-1).astype(jnp.int32)
             ends = self.env.judge(trials, k, action)[1]
             actions = actions.at[k].set(jnp.where(alive, action, fixate))
-            x_next, residuals = gru.cell(x, gru.drive(padded_inputs[k], w_in, b_in), q, w_rec, w_gates, self.alpha)
             if record:
                 trace = gru.record_step(trace, k, x_next, residuals)
             return x_next, alive & ~ends, actions, trace

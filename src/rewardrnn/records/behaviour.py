@@ -19,9 +19,11 @@ MAX_BATCH_VALUES = 50_000_000
 
 
 def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, key: jax.Array,
-                    trials_per_condition: int, batch_size: int = 5000) -> pd.DataFrame:
+                    trials_per_condition: int, batch_size: int = 5000, manipulation=None) -> pd.DataFrame:
     """Simulate ``trials_per_condition`` trials of every condition (cycled through the grid as in
-    pyrl's analysis runs, spec §6.1) with the stochastic policy and noise on.
+    pyrl's analysis runs, spec §6.1) with the stochastic policy and noise on; with
+    ``manipulation`` (:class:`rewardrnn.manipulation.gated.Applied`), the manipulated network
+    on the very same trials, noise and action draws (a difference is the manipulation's).
 
     Columns: trial, condition, one column per condition variable and per derived variable (e.g.
     f1 and f2 of the working-memory task, n_A and n_B of the economic task), ``<epoch>_ms`` (the
@@ -42,9 +44,9 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
     # The weights are arguments, not constants baked into the program, so that every network of
     # a task compiles to the same program (one entry of the persistent compilation cache).
     @jax.jit
-    def simulate(policy, masks, key, condition):
+    def simulate(policy, masks, key, condition, manipulation):
         batch = learner.draw_batch(key, condition.shape[0], condition)
-        actions, _ = learner.simulate(policy, masks, batch)  # noise drawn step by step
+        actions, _ = learner.simulate(policy, masks, batch, manipulation=manipulation)  # noise drawn step by step
         return batch.trials, per_trial_outcomes(env.outcomes(batch.trials, actions))
 
     parts = []
@@ -52,7 +54,7 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
         cond = conditions[start:start + batch_size]
         padded = np.resize(cond, batch_size)  # one compiled shape for every batch
         result = jax.tree_util.tree_map(np.asarray, simulate(policy, masks, jax.random.fold_in(key, i),
-                                                             jnp.asarray(padded)))
+                                                             jnp.asarray(padded), manipulation))
         parts.append(jax.tree_util.tree_map(lambda a: a[:len(cond)], result))
     trials, outcomes = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
     return behaviour_columns(env, trials, outcomes)

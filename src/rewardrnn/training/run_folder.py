@@ -52,7 +52,7 @@ LOCK_OWNER = ".rewardrnn.lock.owner"
 #: Files a training run owns; --overwrite removes exactly these and the derived outputs.
 RUN_FILES = (CONFIG, CHECKPOINT, METRICS, SUMMARY, ERRORS, task_files.SOURCE_COPY)
 #: What the other verbs derive from a run's network: removed with the run it came from.
-DERIVED = ("evaluation", "figures", "records", "analysis", "export", "report.html")
+DERIVED = ("evaluation", "figures", "records", "analysis", "export", "perturbations", "report.html")
 #: The tag of a run folder's identity in config.json.
 RUN_FORMAT = "rewardrnn-run/2"
 

@@ -1,0 +1,66 @@
+"""Figures of ``rewardrnn perturb``: intact against perturbed behaviour, in the task's words."""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
+
+INTACT, PERTURBED = ("intact", "k"), ("perturbed", "C3")
+
+
+def _title(ax, words: str) -> None:
+    ax.set_title("\n".join(textwrap.wrap(words, 48)), fontsize=8)
+
+
+def psychometric_comparison(intact: dict, perturbed: dict, xlabel: str, ylabel: str, words: str) -> plt.Figure:
+    """Both psychometric curves (points with 95 % Wilson intervals and the fitted cumulative
+    Gaussians), mu of each in the legend; ``intact`` / ``perturbed``: the summary's
+    ``psychometric`` entries."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.8), constrained_layout=True)
+    for fit, (label, color) in ((intact, INTACT), (perturbed, PERTURBED)):
+        x = np.asarray([p["stimulus"] for p in fit["points"]], float)
+        p = np.asarray([p["p_positive"] for p in fit["points"]], float)
+        low = np.asarray([q["ci_low"] for q in fit["points"]], float)
+        high = np.asarray([q["ci_high"] for q in fit["points"]], float)
+        ax.errorbar(x, 100 * p, yerr=100 * np.abs(np.vstack([low, high]) - p), fmt="o", color=color, ms=4, capsize=0)
+        grid = np.linspace(x.min(), x.max(), 200)
+        ax.plot(grid, 100 * stats.norm.cdf((grid - fit["mu"]) / fit["sigma"]), color=color, lw=1.2,
+                label=f"{label}: μ = {fit['mu']:.2f} ± {fit['mu_se']:.2g}")
+    ax.set(xlabel=xlabel, ylabel=ylabel, ylim=(-2, 102))
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.spines[["top", "right"]].set_visible(False)
+    _title(ax, words)
+    return fig
+
+
+def performance_comparison(intact: list[dict], perturbed: list[dict], variables: list[str], words: str) -> plt.Figure:
+    """P(decision) and P(correct | decision) per condition (the summary's ``per_condition``
+    rows: the pooled rows of the first condition variable when there are several), intact and
+    perturbed side by side."""
+    def rows_of(rows):
+        if len(variables) > 1:  # the pooled rows of the first variable: one bar per value
+            return [r for r in rows if all(r[v] == "all" for v in variables[1:]) and r[variables[0]] != "all"]
+        return rows
+
+    a, b = rows_of(intact), rows_of(perturbed)
+    label = variables[0] if variables else "all"
+    names = [str(r.get(label, "all")) for r in a]
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.4), constrained_layout=True)
+    for ax, key, ylabel in ((axes[0], "p_decision", "P(decision) (%)"), (axes[1], "p_correct", "P(correct | decision) (%)")):
+        for shift, rows, (name, color) in ((-0.2, a, INTACT), (0.2, b, PERTURBED)):
+            ax.bar(x + shift, [100 * float(r[key]) if r[key] == r[key] else 0.0 for r in rows], width=0.4,
+                   color=color, alpha=0.8, label=name)
+        ax.set_xticks(x, names, rotation=45 if len(names) > 6 else 0, fontsize=8)
+        ax.set(xlabel=label + (" (other variables pooled)" if len(variables) > 1 else ""), ylabel=ylabel,
+               ylim=(0, 105))
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0].legend(frameon=False, fontsize=8)
+    fig.suptitle("\n".join(textwrap.wrap(words, 90)), fontsize=8)
+    return fig
