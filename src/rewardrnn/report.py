@@ -49,6 +49,59 @@ def _training_rows(summary: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _learning_caption(folder: RunFolder) -> str:
+    """The learning curve's caption, in the words of the run's kind."""
+    if folder.kind.name == "perturbation":
+        return "Miconi's rule: the trial error (mean absolute error of the output) against training trials."
+    if folder.kind.name == "actor-critic/ngym":
+        return ("Validation performance (NeuroGym's trial performance, the environment's own measure) against "
+                "training trials; the dashed line is the target.")
+    return ("Validation P(decision) and P(correct | decision) (the stop criterion's measures, on fresh trials with "
+            "the stochastic policy) against training trials; the dashed line is the criterion's accuracy.")
+
+
+def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
+    """The run's perturbations of ``seed`` (``rewardrnn perturb``): a table of intact against
+    perturbed behaviour and their figures; nothing when there are none."""
+    from rewardrnn.manipulation.perturb import FOLDER
+
+    root = folder.derived_path(FOLDER)
+    if not root.is_dir():
+        return []
+    rows, figures = [], []
+    for sub in sorted(root.iterdir()):
+        if sub.is_symlink() or not sub.is_dir():  # a linked folder is never read
+            continue
+        summary_path = sub / "summary.json"
+        if not safe_files.regular_file_inside(folder.path, summary_path):
+            continue
+        try:
+            summary = json.loads(summary_path.read_text())
+            if summary.get("run_id") != folder.identity["run_id"] or summary.get("seed") != seed:
+                continue
+            intact, perturbed, diff = summary["intact"], summary["perturbed"], summary["difference"]
+            words = str(summary["manipulation"]["words"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue
+        shift = f"{diff['psychometric_mu']:+.2f}" if "psychometric_mu" in diff else ""
+        rows.append((html.escape(sub.name), html.escape(words),
+                     f"{intact['p_decision']:.3f} → {perturbed['p_decision']:.3f}",
+                     f"{intact['p_correct']:.3f} → {perturbed['p_correct']:.3f}", shift))
+        for name in ("psychometric", "performance"):
+            png = sub / f"{name}.png"
+            if safe_files.regular_file_inside(folder.path, png):
+                figures.append(f"<figure><img alt='{html.escape(sub.name)} {name}' src='{png_file_uri(png)}'>"
+                               f"<figcaption><b>{html.escape(words)}.</b> Intact (black) and perturbed (red) on "
+                               f"the same trials.</figcaption></figure>")
+    if not rows:
+        return []
+    table = html_table(rows, ("perturbation", "manipulation", "P(decision)", "P(correct | decision)",
+                              "shift of μ (stimulus units)"), escape=False)
+    return ["<h2>Perturbations</h2><p>Each manipulation run beside the intact network on the same trials "
+            "(<code>rewardrnn perturb</code>); intact → perturbed.</p>", table,
+            "<div class='figures'>", *figures, "</div>"]
+
+
 def _sweep_report(folder: Path, out: str | Path | None) -> Path:
     """The page of a sweep folder, from its saved jobs and results table."""
     import pandas as pd
@@ -99,8 +152,7 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     learning = png_uri(learning_fig) if learning_fig is not None else None
     if learning:
         parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption><b>Learning curve.</b> "
-                     f"Validation performance (Miconi's rule: the trial error) against training trials."
-                     f"</figcaption></figure>")
+                     f"{html.escape(_learning_caption(folder))}</figcaption></figure>")
     for warning in numbers.get("warnings", []):
         parts.append(f"<p class='warning'><b>Warning:</b> {html.escape(warning)}.</p>")
     parts.append("<h2>Key numbers</h2>")
@@ -116,7 +168,9 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
             parts.append(f"<figure><img alt='{html.escape(name)}' src='{png_file_uri(png)}'>"
                          f"<figcaption><b>{html.escape(labels.label(name))}.</b> "
                          f"{html.escape(labels.caption(name))}</figcaption></figure>")
-    parts.append("</div><h2>Configuration</h2>")
+    parts.append("</div>")
+    parts.extend(_perturbation_parts(folder, s))
+    parts.append("<h2>Configuration</h2>")
     parts.append(html_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
     parts.append("</body></html>")
     safe_files.atomic_write_text(path, "\n".join(parts))

@@ -40,27 +40,33 @@ def psychometric_comparison(intact: dict, perturbed: dict, xlabel: str, ylabel: 
 
 
 def performance_comparison(intact: list[dict], perturbed: list[dict], variables: list[str], words: str) -> plt.Figure:
-    """P(decision) and P(correct | decision) per condition (the summary's ``per_condition``
-    rows: the pooled rows of the first condition variable when there are several), intact and
-    perturbed side by side."""
+    """P(decision) and P(correct | decision) per value of the condition variable with the most
+    values (the summary's ``per_condition`` rows pooled over the other variables, e.g. per
+    coherence on rdm-fixed, as the paper reports), intact and perturbed side by side."""
+    label = max(variables, key=lambda v: len({str(r[v]) for r in intact})) if variables else None
+
     def rows_of(rows):
-        if len(variables) > 1:  # the pooled rows of the first variable: one bar per value
-            return [r for r in rows if all(r[v] == "all" for v in variables[1:]) and r[variables[0]] != "all"]
-        return rows
+        if label is None:
+            return rows
+        return [r for r in rows if r[label] != "all" and all(r[v] == "all" for v in variables if v != label)] \
+            if len(variables) > 1 else rows
 
     a, b = rows_of(intact), rows_of(perturbed)
-    label = variables[0] if variables else "all"
-    names = [str(r.get(label, "all")) for r in a]
+    names = [_tick(r[label]) if label else "all" for r in a]
     x = np.arange(len(names))
-    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), constrained_layout=True)
     for ax, key, ylabel in ((axes[0], "p_decision", "P(decision) (%)"), (axes[1], "p_correct", "P(correct | decision) (%)")):
         for shift, rows, (name, color) in ((-0.2, a, INTACT), (0.2, b, PERTURBED)):
             ax.bar(x + shift, [100 * float(r[key]) if r[key] == r[key] else 0.0 for r in rows], width=0.4,
                    color=color, alpha=0.8, label=name)
         ax.set_xticks(x, names, rotation=45 if len(names) > 6 else 0, fontsize=8)
-        ax.set(xlabel=label + (" (other variables pooled)" if len(variables) > 1 else ""), ylabel=ylabel,
-               ylim=(0, 105))
+        pooled = " (other variables pooled)" if len(variables) > 1 else ""
+        ax.set(xlabel=(label or "all trials") + pooled, ylabel=ylabel, ylim=(0, 118))
         ax.spines[["top", "right"]].set_visible(False)
-    axes[0].legend(frameon=False, fontsize=8)
+    axes[0].legend(frameon=False, fontsize=8, ncols=2, loc="upper center")
     fig.suptitle("\n".join(textwrap.wrap(words, 90)), fontsize=8)
     return fig
+
+
+def _tick(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
