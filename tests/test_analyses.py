@@ -281,7 +281,7 @@ def test_every_song_task_runs_its_own_analyses(name, expected):
 
 def test_learning_curve_median_across_seeds_and_report_row():
     from rewardrnn.figures.learning import learning_curve
-    from rewardrnn.report import _training_rows
+    from rewardrnn.reports import _training_rows
 
     rows = [dict(seed=s, trials=t, reward=0.0, p_correct=p, new_best=False)
             for s, ps in ((1, (0.5, 0.7)), (2, (0.6, 0.9)), (3, (0.7, 0.8))) for t, p in zip((0, 1000), ps)]

@@ -1,12 +1,46 @@
 """rewardrnn: recurrent networks trained with reward on the cognitive and value-based tasks of
-systems neuroscience (Song, Yang & Wang 2017; Miconi 2017), in JAX."""
+systems neuroscience (Song, Yang & Wang 2017; Miconi 2017), in JAX.
 
-from rewardrnn.api import analyze, evaluate, fixedpoints, load_run, perturb, plot, record, train, trust
-from rewardrnn.records.activity import open_activity
-from rewardrnn.report import build_report as report
-from rewardrnn.tasks import get_task, list_tasks
-from rewardrnn.training import NeuroGymTrainConfig, PerturbationTrainConfig, TrainConfig
-from rewardrnn.version import __version__
+The names below are imported on first use (PEP 562), so that ``import rewardrnn`` and
+``rewardrnn --help`` answer at once: JAX, matplotlib, pandas and xarray load only when a
+function that needs them is called."""
 
-__all__ = ["NeuroGymTrainConfig", "PerturbationTrainConfig", "TrainConfig", "__version__", "analyze", "evaluate",
-           "fixedpoints", "get_task", "list_tasks", "load_run", "open_activity", "perturb", "plot", "record", "report", "train", "trust"]
+from __future__ import annotations
+
+import importlib
+
+#: Public name -> (module, attribute).
+_EXPORTS = {
+    "analyze": ("rewardrnn.api", "analyze"),
+    "evaluate": ("rewardrnn.api", "evaluate"),
+    "fixedpoints": ("rewardrnn.api", "fixedpoints"),
+    "load_run": ("rewardrnn.api", "load_run"),
+    "perturb": ("rewardrnn.api", "perturb"),
+    "plot": ("rewardrnn.api", "plot"),
+    "record": ("rewardrnn.api", "record"),
+    "train": ("rewardrnn.api", "train"),
+    "trust": ("rewardrnn.api", "trust"),
+    "open_activity": ("rewardrnn.records.activity", "open_activity"),
+    "report": ("rewardrnn.reports", "build_report"),
+    "get_task": ("rewardrnn.tasks", "get_task"),
+    "list_tasks": ("rewardrnn.tasks", "list_tasks"),
+    "NeuroGymTrainConfig": ("rewardrnn.training", "NeuroGymTrainConfig"),
+    "PerturbationTrainConfig": ("rewardrnn.training", "PerturbationTrainConfig"),
+    "TrainConfig": ("rewardrnn.training", "TrainConfig"),
+    "__version__": ("rewardrnn.version", "__version__"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rewardrnn' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -52,10 +52,10 @@ def perturb(run: str | Path, *, silence=(), cut=(), stimulate=(), noise: float =
             name: str | None = None, overwrite: bool = False) -> dict:
     """``rewardrnn perturb`` from Python: run the trained network of ``seed`` intact and under
     a manipulation on the same trials and write ``RUN/perturbations/NAME/``
-    (:mod:`rewardrnn.manipulation.perturb`). ``silence``: unit groups; ``cut``: cut strings;
+    (:mod:`rewardrnn.perturbations`). ``silence``: unit groups; ``cut``: cut strings;
     ``stimulate``: ``"GROUP=AMPLITUDE"`` strings; ``noise``: extra variance; ``during``:
     comma-separated epochs. Returns the summary (also in ``summary.json``)."""
-    from rewardrnn.manipulation.perturb import perturb as _perturb
+    from rewardrnn.perturbations import perturb as _perturb
     from rewardrnn.manipulation.spec import Manipulation
 
     as_tuple = lambda v: (v,) if isinstance(v, str) else tuple(v)  # noqa: E731

@@ -328,7 +328,7 @@ def perturb(
     """Run a trained network under a manipulation (silence, cut, stimulate, noise), beside the
     intact network on the same trials; writes RUN/perturbations/NAME (behaviour of both,
     summary.json, figures). The checkpoint is not touched."""
-    from rewardrnn.manipulation.perturb import perturb as run_perturbation
+    from rewardrnn.perturbations import perturb as run_perturbation
     from rewardrnn.manipulation.spec import Manipulation
 
     with _clean_errors(trust_code):
@@ -447,7 +447,7 @@ def report(
 ) -> None:
     """One self-contained HTML page: config, learning curve, key numbers beside the paper's, figures
     (a sweep folder: trials to criterion against each swept option, and the table)."""
-    from rewardrnn.report import build_report
+    from rewardrnn.reports import build_report
 
     with _clean_errors(trust_code):
         path = build_report(run, seed, out)
@@ -473,7 +473,7 @@ def sweep(
     trust_code: bool = _trust_code_option(),
 ) -> None:
     """Train every point of a sweep file on Ray (a local instance by default): one run folder per
-    point, DIR/results.csv, DIR/report.html. Extra: pip install 'rewardrnn[sweep]'."""
+    point, DIR/results.csv, DIR/report.html. Extra: pip install 'rewardrnn\\[sweep]'."""
     from rewardrnn.sweeps import runner, spec
 
     with _clean_errors(trust_code):

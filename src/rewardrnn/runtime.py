@@ -5,6 +5,7 @@ must run before JAX starts a backend."""
 from __future__ import annotations
 
 import os
+import sys
 
 
 def enable_compilation_cache() -> None:
@@ -13,9 +14,13 @@ def enable_compilation_cache() -> None:
     setting = os.environ.get("REWARDRNN_COMPILATION_CACHE", "")
     if setting == "0":
         return
+    folder = setting or os.path.join(os.path.expanduser("~"), ".cache", "rewardrnn", "xla")
+    if "jax" not in sys.modules:  # JAX reads these when it is imported: the CLI starts without importing it
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+        return
     import jax
 
-    folder = setting or os.path.join(os.path.expanduser("~"), ".cache", "rewardrnn", "xla")
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 

@@ -9,6 +9,6 @@ Salzman et al. 1990) and adding private noise, each optionally limited to epochs
 * :mod:`.gated`: the manipulation as arrays (:class:`~.gated.Applied`) and its effect on one
   step of Song et al.'s gated network, used by the actor-critic's simulation loop.
 
-The verb (:func:`rewardrnn.perturb_verb.perturb`) runs intact and perturbed networks on the same
+The verb (:func:`rewardrnn.perturbations.perturb`, a face beside :mod:`rewardrnn.verbs`) runs intact and perturbed networks on the same
 trials and writes ``RUN/perturbations/NAME/``.
 """

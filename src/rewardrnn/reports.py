@@ -63,7 +63,7 @@ def _learning_caption(folder: RunFolder) -> str:
 def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
     """The run's perturbations of ``seed`` (``rewardrnn perturb``): a table of intact against
     perturbed behaviour and their figures; nothing when there are none."""
-    from rewardrnn.manipulation.perturb import FOLDER
+    from rewardrnn.perturbations import FOLDER
 
     root = folder.derived_path(FOLDER)
     if not root.is_dir():
