@@ -31,7 +31,7 @@ with xr.open_dataset(path) as ds:
     q = ds["q"].values
 print(json.dumps({"candidates": int(sys.argv[2]), "wall_s": round(time.perf_counter() - t0, 2),
                   "search_s": summary["wall_s"], "stages_s": stages, "points": summary["points"],
-                  "converged": summary["converged"], "by_stability": summary["by_stability"],
+                  "tiers": summary["tiers"], "by_stability": summary["by_stability"],
                   "median_q": float(__import__("numpy").median(q))}))
 """
 

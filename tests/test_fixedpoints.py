@@ -1,6 +1,9 @@
 """Fixed points on systems with known answers, the input conditions of a protocol, and the
 `fixedpoints` command's refusals. (The command on trained runs of each kind: test_runs.py.)"""
 
+import json
+
+import jax
 import numpy as np
 import jax.numpy as jnp
 import pytest
@@ -113,8 +116,9 @@ def test_candidates_that_cannot_be_evaluated_leave_an_empty_result():
     step = lambda x, u: x + A * (-x + jnp.tanh(2 * x))  # noqa: E731
     ds = _find(step, np.full((4, 2), np.nan, np.float32))
     assert ds.sizes["point"] == 0 and fp.summary(ds)["points"] == 0
-    figures.pca_plane(ds, np.zeros((1, 3, 2)), np.zeros(2), np.eye(2))
-    figures.spectra(ds)
+    figures.pca_plane(ds, np.zeros((1, 3, 2)), np.zeros(2), np.eye(2), fp.SLOW_Q)
+    figures.spectra(ds, fp.SLOW_Q)
+    figures.selection_vectors(fp.summary(ds))
 
 
 def test_rdm_fixed_epochs_give_eleven_noise_free_input_conditions():
@@ -164,13 +168,84 @@ def test_candidates_are_spread_over_conditions_and_keep_trajectory_inputs():
     np.testing.assert_allclose(u[condition == 1, 0], rows)
 
 
-def test_a_run_without_records_is_refused(tmp_path):
+def test_fixedpoints_right_after_training_records_first_and_reads_tiers(tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
     trained = runner.invoke(app, ["train", "rdm-fixed", "-q", "--out", str(out), "--N", "16", "--max-updates", "1",
                                   "--checkfreq", "1", "--n-validation", "10"])
     assert trained.exit_code == 0, trained.output
-    result = runner.invoke(app, ["fixedpoints", str(out)])
-    assert result.exit_code == 2
-    assert "has no records of seed 1" in result.output and "rewardrnn record" in result.output
-    assert "Traceback" not in result.output and not (out / "analysis").exists()
+    result = runner.invoke(app, ["fixedpoints", str(out), "--candidates", "64", "--max-steps", "50"])
+    assert result.exit_code == 0, result.output
+    assert (out / "records" / "seed1" / "activity.nc").is_file()
+    summary = json.loads((out / "analysis" / "seed1" / "fixedpoints.json").read_text())
+    tiers = summary["tiers"]
+    assert tiers["fixed"] + tiers["slow"] + tiers["other"] == summary["points"]
+    assert len(summary["conditions"]) == 11  # every input condition of the search, with or without points
+    for name in ("fixedpoints_pca", "fixedpoints_spectra", "fixedpoints_selection"):
+        assert (out / "analysis" / "seed1" / f"{name}.png").stat().st_size > 1000
+    result = runner.invoke(app, ["fixedpoints", str(out), "--slow-q", "1e-12", "--fixed-q", "1e-10"])
+    assert result.exit_code == 2 and "must not exceed --slow-q" in result.output
+
+
+def relu_line_attractor():
+    """Two active ReLU units on a line attractor (W = v v^T + 0.5 (I - v v^T), v > 0), two units
+    held silent by a negative bias whose own leak is slow (a = 0.002: eigenvalue 0.998, within
+    0.01 of 1, slower than the network's second mode 0.95). Input u0 pushes along the line,
+    u1 across it."""
+    v = np.array([0.6, 0.8])
+    w = np.zeros((4, 4), np.float32)
+    w[:2, :2] = np.outer(v, v) + 0.5 * (np.eye(2) - np.outer(v, v))
+    w[2, 0], w[0, 2] = 0.3, 5.0  # an active unit drives a silent one; the silent one would drive back
+    bias = np.array([0.0, 0.0, -1.0, -1.0], np.float32)
+    leak = np.array([A, A, 0.002, 0.002], np.float32)
+    b_in = np.zeros((4, 2), np.float32)
+    b_in[:2, 0], b_in[:2, 1] = v, [0.8, -0.6]
+    step = lambda x, u: x + leak * (-x + jax.nn.relu(x) @ w.T + bias + b_in @ u)  # noqa: E731
+    return v, step
+
+
+def test_silent_units_leaks_are_trivial_modes_and_the_line_attractor_is_read_off():
+    v, step = relu_line_attractor()
+    rng = np.random.default_rng(3)
+    c = rng.uniform(0.5, 3.0, 200)
+    start = np.concatenate([np.outer(c, v) + 0.05 * rng.normal(size=(200, 2)),
+                            -1 + 0.05 * rng.normal(size=(200, 2))], axis=1).astype(np.float32)
+    dynamics = fp.Dynamics(step=step, rates=jax.nn.relu, states_from_rates=lambda r: r, dt_ms=10.0,
+                           inputs=("u0", "u1"), name="relu")
+    ds = fp.find(dynamics, start, np.zeros((200, 2), np.float32), np.zeros(200, int), ["line"],
+                 fp.FinderOptions(unique_tol=1e-2))
+    lam = np.abs(fp.eigenvalues(ds))
+    trivial = ds["trivial"].values.astype(bool)
+    assert (trivial == [False, False, True, True]).all()  # the network's modes first
+    np.testing.assert_allclose(lam[:, 0], 1.0, atol=1e-4)
+    np.testing.assert_allclose(lam[:, 1], 1 - 0.5 * A, atol=1e-4)
+    np.testing.assert_allclose(lam[:, 2:], 0.998, atol=1e-5)
+    assert (ds["n_trivial_modes"].values == 2).all() and set(ds["stability"].values) == {"marginal"}
+    np.testing.assert_allclose(np.abs(fp.right_vectors(ds)[:, :2, 0].real @ v), 1.0, atol=1e-3)
+    summary = fp.summary(ds)["conditions"]["line"]
+    assert summary["n_modes_near_1"] == 1 and summary["line_attractor_fraction"] == 1.0
+    assert summary["n_trivial_modes"] == 2
+    assert summary["slowest_nontrivial_abs_eig"] == pytest.approx(1.0, abs=1e-4)
+    assert summary["second_nontrivial_abs_eig"] == pytest.approx(0.95, abs=1e-4)
+    # the selection vector picks the input along the line (|l . a b| = a |v . b0| = 0.1), not the one across it
+    assert summary["selection"]["u0"] == pytest.approx(A, rel=1e-3)
+    assert summary["selection"]["u1"] < 1e-4
+
+
+def test_the_speed_tiers_count_fixed_slow_and_the_rest():
+    v, step = relu_line_attractor()
+    rng = np.random.default_rng(4)
+    start = np.concatenate([np.outer(rng.uniform(0.5, 3.0, 50), v), -np.ones((50, 2))], axis=1).astype(np.float32)
+    dynamics = fp.Dynamics(step=step, rates=jax.nn.relu, states_from_rates=lambda r: r, dt_ms=10.0,
+                           inputs=("u0", "u1"), name="relu")
+    ds = fp.find(dynamics, start, np.zeros((50, 2), np.float32), np.zeros(50, int), ["line"],
+                 fp.FinderOptions(unique_tol=1e-2))
+    q = ds["q"].values
+    cut = np.sort(q)[len(q) // 2] + 1e-30
+    summary = fp.summary(ds, fixed_q=cut, slow_q=max(q.max() * 2, cut))
+    assert summary["tiers"]["fixed"] == (q < cut).sum() > 0
+    assert summary["tiers"]["fixed"] + summary["tiers"]["slow"] == len(q) and summary["tiers"]["other"] == 0
+    none_slow = fp.summary(ds, fixed_q=1e-40, slow_q=1e-40)["tiers"]
+    assert none_slow["other"] == (q >= 1e-40).sum()
+    with pytest.raises(ConfigError, match="0 < fixed q <= slow q"):
+        fp.summary(ds, fixed_q=1e-3, slow_q=1e-6)

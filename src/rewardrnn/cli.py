@@ -424,18 +424,33 @@ def fixedpoints(
     noise: float = typer.Option(0.0, help="std of Gaussian noise added to the candidates (state units)"),
     max_steps: int = typer.Option(1000, help="most Adam steps of the robust stage"),
     float64: bool = typer.Option(False, "--float64", help="search in double precision (tight tolerances)"),
+    fixed_q: Optional[float] = typer.Option(None, help="a point with speed q below this is fixed (q = 1/2 ||F(x)-x||^2, "
+                                            "squared state units per step) [default: 1e-10, float32 precision]"),
+    slow_q: Optional[float] = typer.Option(None, help="a point with q below this is slow [default: 1e-4]"),
     trust_code: bool = _trust_code_option(),
 ) -> None:
-    """Fixed and slow points (Sussillo & Barak 2013), linearised: RUN/analysis/seedS/fixedpoints.nc and figures."""
+    """Fixed and slow points (Sussillo & Barak 2013), linearised: RUN/analysis/seedS/fixedpoints.nc,
+    fixedpoints.json (per input condition: fixed and slow points, the slowest non-trivial mode,
+    selection vectors) and figures. Records the seed first if needed."""
     from rewardrnn import verbs
     from rewardrnn.analysis.fixedpoints import FinderOptions
 
     with _clean_errors(trust_code):
         summary, path = verbs.fixedpoints(run, seed, inputs, candidates, noise,
-                                          FinderOptions(max_steps=max_steps, float64=float64))
-    typer.echo(f"{summary['points']} distinct points ({summary['converged']} with q < {summary['converged_q']:g}; "
-               + ", ".join(f"{k} {v}" for k, v in summary["by_stability"].items())
-               + f") from {summary['candidates']} candidates in {summary['wall_s']} s: {path}")
+                                          FinderOptions(max_steps=max_steps, float64=float64), fixed_q, slow_q)
+    tiers = summary["tiers"]
+    typer.echo(f"{summary['points']} distinct points from {summary['candidates']} candidates in {summary['wall_s']} s: "
+               f"{tiers['fixed']} fixed (q < {tiers['fixed_q']:g}), {tiers['slow']} slow (q < {tiers['slow_q']:g}), "
+               f"{tiers['other']} faster; fixed and slow: "
+               + ", ".join(f"{k} {v}" for k, v in summary["by_stability"].items() if v))
+    for label, c in summary["conditions"].items():
+        eig = c.get("slowest_nontrivial_abs_eig")
+        line = f"  {label}: {c['n_fixed']} fixed, {c['n_slow']} slow"
+        if eig is not None:
+            line += (f"; slowest non-trivial |lambda| {eig:.4f} (median), {c['n_modes_near_1']:g} mode(s) within 0.01 of 1, "
+                     f"{c['n_trivial_modes']:g} trivial")
+        typer.echo(line)
+    typer.echo(f"written: {path} and fixedpoints.json")
 
 
 @app.command()

@@ -415,7 +415,7 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
                                                                 0.0, None)
         _write_fixed_points(folder, s, out, fp_summary, fp_dataset, fp_started)
         result.figures.update(fp_figures)
-        result.numbers["fixed_points"] = {k: fp_summary[k] for k in ("candidates", "points", "converged",
+        result.numbers["fixed_points"] = {k: fp_summary[k] for k in ("candidates", "points", "tiers",
                                                                       "by_stability", "wall_s")}
         _save_figures(result.figures, out)
         result.numbers["analysis_wall_s"] = round(time.perf_counter() - started, 2)
@@ -432,21 +432,30 @@ ANALYZE_FIXED_POINT_CANDIDATES = 1024
 
 
 def fixedpoints(run: str | Path, seed: int | None = None, inputs: list[str] | None = None, candidates: int = 4096,
-                noise: float = 0.0, options=None) -> tuple[dict, Path]:
+                noise: float = 0.0, options=None, fixed_q: float | None = None,
+                slow_q: float | None = None) -> tuple[dict, Path]:
     """Fixed and slow points of the trained network of ``seed`` (:mod:`rewardrnn.analysis.fixedpoints`),
     from ``candidates`` states of its records under the input conditions ``inputs``
     (:mod:`rewardrnn.analysis.fixedpoint_inputs`; default: every epoch of the task, or the
     recorded inputs). Writes ``RUN/analysis/seed{S}/fixedpoints.nc``, ``fixedpoints.json`` and
-    the figures ``fixedpoints_pca`` and ``fixedpoints_spectra`` (PNG, SVG); returns (summary,
-    dataset path). The run must have records of this seed (``rewardrnn record``)."""
+    the figures ``fixedpoints_pca``, ``fixedpoints_spectra`` and ``fixedpoints_selection`` (PNG,
+    SVG); returns (summary, dataset path). The records of this seed are made first (with the
+    defaults, as ``rewardrnn record``) when missing. ``fixed_q`` / ``slow_q``: the speed tiers of
+    the summary (:func:`rewardrnn.analysis.fixedpoints.summary`)."""
+    from rewardrnn.analysis import fixedpoints as fp
+    tiers = (fp.FIXED_Q if fixed_q is None else fixed_q, fp.SLOW_Q if slow_q is None else slow_q)
+    for name, value in zip(("--fixed-q", "--slow-q"), tiers):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive speed (squared state units per step), got {value!r}")
+    if tiers[0] > tiers[1]:
+        raise ConfigError(f"--fixed-q {tiers[0]:g} must not exceed --slow-q {tiers[1]:g}")
     folder = RunFolder(run)
     _, s = folder.seed_index(seed)
     with run_folder.locked(folder.path):
         if not current_records(folder, s):
-            raise RunFolderError(f"{folder.path} has no records of seed {s} from this run; "
-                                 f"run `rewardrnn record {folder.path} --seed {s}` first")
+            record(run, seed=s)
         started = time.perf_counter()
-        summary, figures, dataset = _find_fixed_points(folder, s, inputs, candidates, noise, options)
+        summary, figures, dataset = _find_fixed_points(folder, s, inputs, candidates, noise, options, tiers)
         out = folder.derived_folder("analysis", f"seed{s}")
         _save_figures(figures, out)
         _write_fixed_points(folder, s, out, summary, dataset, started)
@@ -462,7 +471,8 @@ def _write_fixed_points(folder: RunFolder, seed: int, out: Path, summary: dict, 
                                                      "run_id": folder.identity["run_id"], **summary})
 
 
-def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options):
+def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options,
+                       tiers: tuple[float, float] | None = None):
     """(summary, figures, dataset) of the fixed-point search on the records of ``seed``."""
     from rewardrnn.analysis import fixedpoint_inputs as fpi
     from rewardrnn.analysis import fixedpoints as fp
@@ -481,10 +491,13 @@ def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, no
                                           dynamics.states_from_rates, noise, keys.FIXED_POINT_SEED)
     found = fp.find(dynamics, states, u, condition, conditions.labels, options or fp.FinderOptions())
     axes = pca(rates, 2)
-    figures = {"fixedpoints_pca": fig.pca_plane(found, trajectories, axes.mean, axes.components.T,
+    summary = fp.summary(found, *(tiers or (fp.FIXED_Q, fp.SLOW_Q)))
+    slow_q = summary["tiers"]["slow_q"]
+    figures = {"fixedpoints_pca": fig.pca_plane(found, trajectories, axes.mean, axes.components.T, slow_q,
                                                 title=f"{folder.task}: fixed and slow points"),
-               "fixedpoints_spectra": fig.spectra(found)}
-    return fp.summary(found), figures, found
+               "fixedpoints_spectra": fig.spectra(found, slow_q),
+               "fixedpoints_selection": fig.selection_vectors(summary)}
+    return summary, figures, found
 
 
 def _save_figures(figures: dict, out: Path) -> None:

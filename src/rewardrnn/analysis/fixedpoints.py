@@ -260,17 +260,37 @@ def _levenberg_marquardt(step: StepFunction, options: FinderOptions):
 
 
 # ---- 5. linearisation ----------------------------------------------------------------------------
-def _linearise(step: StepFunction, n_slow: int):
+def _linearise(step: StepFunction, rates, n_slow: int):
+    """A jitted function (x, u, live) -> (eigenvalues (P, N), right and left vectors of the
+    ``n_slow`` slowest non-trivial modes, dF/du, selection, trivial (P, N) per mode).
+
+    Trivial modes: a unit whose rate does not change with its state at x* (a silent ReLU or
+    threshold-linear unit, a saturated one) acts on no other unit, so its column of the Jacobian
+    is its own leak on the diagonal: an eigenvalue (e.g. 1 - alpha * gate) with a one-hot right
+    eigenvector, whatever the network does. Ordering the units [active K; silent S], the
+    Jacobian is block triangular [[A_KK, 0], [A_SK, diag c]]; its eigenvalues are those of A_KK
+    (the network's modes) and c (the trivial ones), and the left eigenvectors of the network's
+    modes vanish on S. The decomposition is computed on the block-diagonal [[A_KK, 0], [0, diag c]]
+    (same eigenvalues, same left vectors); a mode is trivial when its right vector lies on the
+    silent units. Modes are ordered non-trivial first, each group slowest first."""
     jx = jax.vmap(jax.jacfwd(step, argnums=0))
     ju = jax.vmap(jax.jacfwd(step, argnums=1))
+    rate_slope = jax.vmap(lambda x: jax.jvp(rates, (x,), (jnp.ones_like(x),))[1])  # elementwise rates
 
     @jax.jit
     def run(x, u, live):
         a = jx(x, u)
         b = ju(x, u)  # (P, N, n_in)
-        w, vl, vr = jax.lax.linalg.eig(a, compute_left_eigenvectors=True, compute_right_eigenvectors=True)
-        order = jnp.argsort(-jnp.abs(w), axis=1)  # slowest (largest |lambda|) first
+        silent = rate_slope(x) == 0  # (P, N)
+        active = ~silent
+        split = jnp.where(active[:, :, None] & active[:, None, :], a, 0.0)
+        split = split + jnp.where(silent, jnp.diagonal(a, axis1=1, axis2=2), 0.0)[:, :, None] * jnp.eye(a.shape[1], dtype=a.dtype)
+        w, vl, vr = jax.lax.linalg.eig(split, compute_left_eigenvectors=True, compute_right_eigenvectors=True)
+        on_silent = jnp.sum(jnp.abs(vr) ** 2 * silent[:, :, None], axis=1) / jnp.sum(jnp.abs(vr) ** 2, axis=1)
+        trivial = on_silent > 0.5
+        order = jnp.argsort(jnp.where(trivial, 10.0, 0.0) - jnp.abs(w), axis=1)  # network's modes first, slowest first
         w = jnp.take_along_axis(w, order, axis=1)
+        trivial = jnp.take_along_axis(trivial, order, axis=1)
         slow = order[:, :n_slow]
         vr = jnp.take_along_axis(vr, slow[:, None, :], axis=2)  # (P, N, k) columns
         vl = jnp.take_along_axis(vl, slow[:, None, :], axis=2)
@@ -278,7 +298,7 @@ def _linearise(step: StepFunction, n_slow: int):
         overlap = jnp.sum(jnp.conj(vl) * vr, axis=1)  # l^H r per mode
         vl = vl / jnp.conj(overlap)[:, None, :]
         selection = jnp.einsum("pnk,pni->pki", jnp.conj(vl), b.astype(vl.dtype))
-        return w, vr, vl, b, selection
+        return w, vr, vl, b, selection, trivial
 
     return run
 
@@ -290,13 +310,18 @@ def _rates_and_slow_direction(rates, x, direction):
     return jax.vmap(lambda x, v: jax.jvp(rates, (x,), (v,)))(jnp.asarray(x), jnp.asarray(direction, x.dtype))
 
 
-def classify(eigenvalues: np.ndarray, marginal_tol: float) -> tuple[np.ndarray, np.ndarray]:
+def classify(eigenvalues: np.ndarray, marginal_tol: float, trivial: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """(stability label per point, number of unstable modes) from discrete-time eigenvalues
-    (P, N); see the module docstring."""
+    (P, N); see the module docstring. ``trivial`` (P, N): modes left out (silent units' leaks)."""
     mod = np.abs(eigenvalues)
+    if trivial is not None:
+        mod = np.where(trivial, 0.0, mod)  # counted as neither growing, marginal nor (below) stable
+        stable_modes = ((mod < 1 - marginal_tol) & ~trivial).sum(1)
+    else:
+        stable_modes = (mod < 1 - marginal_tol).sum(1)
     unstable = (mod > 1 + marginal_tol).sum(1)
     near = (np.abs(mod - 1) <= marginal_tol).any(1)
-    stable_modes = (mod < 1 - marginal_tol).sum(1)
     label = np.where(unstable == 0, np.where(near, "marginal", "stable"),
                      np.where(stable_modes + near > 0, "saddle", "unstable"))
     return label, unstable
@@ -342,13 +367,13 @@ def find(dynamics: Dynamics, candidates: np.ndarray, inputs: np.ndarray, conditi
         leader, size = _leaders(x, q, cond, np.ones(len(x), bool), options.unique_tol)
         idx = np.flatnonzero(leader)
         x, q, u_kept, cond, n_steps, precise = x[idx], q[idx], u_kept[idx], cond[idx], n_steps[idx], precise[idx]
-        w, vr, vl, b, selection = _chunked(_linearise(dynamics.step, min(options.n_slow_modes, x.shape[1])),
-                                           options, x, u_kept)
+        w, vr, vl, b, selection, trivial = _chunked(
+            _linearise(dynamics.step, dynamics.rates, min(options.n_slow_modes, x.shape[1])), options, x, u_kept)
         rates, slow_rates = (np.asarray(a) for a in _rates_and_slow_direction(dynamics.rates, x, vr[:, :, 0].real))
         clock.lap("linearise")
     found = {"state": x, "rates": rates, "slow_rate_direction": slow_rates, "q": q, "input": u_kept, "condition": cond, "adam_steps": n_steps,
              "refined": precise, "cluster_size": size[idx], "eigenvalues": w, "right": vr, "left": vl,
-             "input_jacobian": b, "selection": selection}
+             "input_jacobian": b, "selection": selection, "trivial": trivial}
     ds = to_dataset(found, dynamics, labels, options, n_candidates=len(candidates), n_outliers=int(outlier.sum()))
     ds.attrs["stage_s"] = json.dumps(clock.laps)
     return ds
@@ -373,7 +398,8 @@ def to_dataset(found: dict, dynamics: Dynamics, labels: list[str], options: Find
     slowest first) / ``slow_mode`` (the ``n_slow_modes`` slowest, with eigenvectors) /
     ``input``. Complex numbers are stored as ``*_real`` / ``*_imag`` pairs (NetCDF has none)."""
     w = np.asarray(found["eigenvalues"])
-    stability, n_unstable = classify(w, options.marginal_tol)
+    trivial = np.asarray(found.get("trivial", np.zeros(w.shape, bool)), bool)
+    stability, n_unstable = classify(w, options.marginal_tol, trivial)
     tau = time_constants(w, dynamics.dt_ms)
     dt = dynamics.dt_ms
     ds = xr.Dataset(
@@ -393,6 +419,10 @@ def to_dataset(found: dict, dynamics: Dynamics, labels: list[str], options: Find
                         {"description": "1 if the Levenberg-Marquardt stage ran on this point"}),
             "eig_real": (("point", "mode"), w.real), "eig_imag": (("point", "mode"), w.imag),
             "timescale_ms": (("point", "mode"), tau, {"description": "-dt / ln|lambda| (negative: growth)"}),
+            "trivial": (("point", "mode"), trivial.astype(np.int8),
+                        {"description": "1 for a silent unit's own leak (one-hot right vector), not the network's "
+                                        "dynamics; modes: non-trivial first, each group slowest first"}),
+            "n_trivial_modes": ("point", trivial.sum(1)),
             "n_unstable": ("point", n_unstable),
             "stability": ("point", stability.astype(str)),
             "right_real": (("point", "unit", "slow_mode"), found["right"].real),
@@ -410,6 +440,7 @@ def to_dataset(found: dict, dynamics: Dynamics, labels: list[str], options: Find
                 "input": list(dynamics.inputs),
                 "condition": ("point", np.asarray(labels, dtype=object)[found["condition"]].astype(str))},
         attrs={"network": dynamics.name, "dt_ms": dt, "n_candidates": n_candidates, "n_outliers": n_outliers,
+               "condition_labels": json.dumps([str(label) for label in labels]),
                **{f"option_{k}": (int(v) if isinstance(v, bool) else v) for k, v in asdict(options).items()}},
     )
     return ds
@@ -435,25 +466,82 @@ def right_vectors(ds: xr.Dataset) -> np.ndarray:
     return ds["right_real"].values + 1j * ds["right_imag"].values
 
 
-def summary(ds: xr.Dataset, converged_q: float = 1e-8) -> dict:
-    """JSON-able numbers of a fixed-point dataset: point counts by stability (all points and the
-    converged ones, q < ``converged_q``), and per input condition the converged points, their
-    stability and the slowest time constant among their stable or marginal modes (ms)."""
+#: Speed tiers (q, squared state units per step): below FIXED_Q a point is fixed to float32
+#: precision (rounding alone leaves ||F(x) - x|| near sqrt(N) * 1.2e-7 * |x|, q near 1e-12 for
+#: N = 100 and |x| ~ 1: FIXED_Q is 100x that); below SLOW_Q it is slow (||F - x|| < 0.014 per
+#: step: a state that takes over 70 steps to move by one unit; the slow manifold of a trained
+#: mante network, median q 1.8e-6, passes).
+FIXED_Q, SLOW_Q = 1e-10, 1e-4
+#: A non-trivial mode within this of |lambda| = 1 counts as "near 1" (a line-attractor direction:
+#: with dt = 10 ms, |lambda| = 0.99 is a 1-s time constant).
+NEAR_ONE = 0.01
+
+
+def summary(ds: xr.Dataset, fixed_q: float = FIXED_Q, slow_q: float = SLOW_Q) -> dict:
+    """JSON-able numbers of a fixed-point dataset, by speed tier: *fixed* (q < ``fixed_q``),
+    *slow* (``fixed_q`` <= q < ``slow_q``) and the rest; stability counts over the fixed and
+    slow points, from the network's (non-trivial) modes only. Per input condition
+    (``conditions`` -> label): ``n_fixed``, ``n_slow``, ``n_other``, ``by_stability``, and over its
+    fixed and slow points (medians): ``slowest_nontrivial_abs_eig`` (|lambda| of the slowest
+    non-trivial mode; also its maximum), ``second_nontrivial_abs_eig``,
+    ``slowest_nontrivial_timescale_ms``, ``n_trivial_modes``, ``n_modes_near_1`` (non-trivial
+    modes within ``NEAR_ONE`` of |lambda| = 1), ``line_attractor_fraction`` (points with exactly
+    one such mode and none growing: Mante et al.'s line attractor) and ``selection``: per input
+    channel, |l^H dF/du_channel| for the left eigenvector l of the slowest non-trivial mode
+    (state units per input unit per step)."""
+    if not (0 < fixed_q <= slow_q):
+        raise ConfigError(f"the speed tiers need 0 < fixed q <= slow q, got {fixed_q!r} and {slow_q!r}")
     q = ds["q"].values
     stability = ds["stability"].values
-    converged = q < converged_q
+    fixed, slow = q < fixed_q, (q >= fixed_q) & (q < slow_q)
+    kept = fixed | slow
+    w = np.abs(eigenvalues(ds))
+    trivial = ds["trivial"].values.astype(bool) if "trivial" in ds else np.zeros(w.shape, bool)
+    network_modes = np.where(trivial, np.nan, w)
+    near = (np.abs(network_modes - 1) < NEAR_ONE).sum(1)
+    growing = (network_modes > 1 + NEAR_ONE).sum(1)
     tau = ds["timescale_ms"].values
-    per_condition = {}
-    for label in dict.fromkeys(ds["condition"].values):
-        mine = (ds["condition"].values == label) & converged
-        slow = tau[mine][:, 0] if mine.any() else np.array([])
-        per_condition[str(label)] = {
-            "points": int(mine.sum()),
-            **{s: int((stability[mine] == s).sum()) for s in STABILITY if (stability[mine] == s).any()},
-            "slowest_timescale_ms": float(np.max(np.where(slow > 0, slow, -np.inf))) if slow.size and (slow > 0).any()
-            else None,
-        }
-    return {"points": len(q), "converged": int(converged.sum()), "converged_q": converged_q,
-            "candidates": int(ds.attrs["n_candidates"]), "outliers": int(ds.attrs["n_outliers"]),
-            "by_stability": {s: int((stability[converged] == s).sum()) for s in STABILITY},
-            "by_condition": per_condition}
+    sel = np.abs(selection(ds))[:, 0, :] if ds.sizes.get("slow_mode", 0) else np.zeros((len(q), 0))
+    channels = [str(c) for c in ds["input"].values]
+    conditions = {}
+    labels = json.loads(ds.attrs["condition_labels"]) if "condition_labels" in ds.attrs else []
+    for label in dict.fromkeys(labels + [str(c) for c in ds["condition"].values]):  # conditions without points too
+        mine = ds["condition"].values.astype(str) == label
+        slowish = mine & kept
+        entry = {"n_fixed": int((mine & fixed).sum()), "n_slow": int((mine & slow).sum()),
+                 "n_other": int((mine & ~kept).sum()),
+                 "by_stability": {st: int((stability[slowish] == st).sum()) for st in STABILITY
+                                  if (stability[slowish] == st).any()}}
+        if slowish.any():
+            first = network_modes[slowish, 0]
+            second = network_modes[slowish, 1] if w.shape[1] > 1 else np.full(slowish.sum(), np.nan)
+            entry.update(
+                slowest_nontrivial_abs_eig=_median(first), slowest_nontrivial_abs_eig_max=_finite(np.nanmax(first)),
+                second_nontrivial_abs_eig=_median(second),
+                slowest_nontrivial_timescale_ms=_median(np.where(first < 1, tau[slowish, 0], np.nan)),
+                n_trivial_modes=_median(trivial[slowish].sum(1)), n_modes_near_1=_median(near[slowish]),
+                line_attractor_fraction=round(float(((near[slowish] == 1) & (growing[slowish] == 0)).mean()), 4),
+                selection={c: _median(sel[slowish, i]) for i, c in enumerate(channels)})
+        conditions[label] = entry
+    return {"points": len(q), "candidates": int(ds.attrs["n_candidates"]), "outliers": int(ds.attrs["n_outliers"]),
+            "tiers": {"fixed_q": fixed_q, "slow_q": slow_q, "fixed": int(fixed.sum()), "slow": int(slow.sum()),
+                      "other": int((~kept).sum()),
+                      "q": "1/2 ||F(x*, u) - x*||^2, squared state units per step of dt ms; fixed: q < fixed_q "
+                           "(float32 precision), slow: fixed_q <= q < slow_q"},
+            "by_stability": {st: int((stability[kept] == st).sum()) for st in STABILITY},
+            "conditions": conditions,
+            "conventions": {"abs_eig": "|lambda| of the discrete-time map per step: < 1 decays, 1 holds, > 1 grows",
+                            "timescale_ms": "-dt / ln|lambda|", "trivial": "silent units' own leaks, left out",
+                            "selection": "|l^H dF/du| per input channel, l the slowest non-trivial mode's left "
+                                         "eigenvector (l^H r = 1, ||r|| = 1); median over the fixed and slow points",
+                            "medians": "over the condition's fixed and slow points"}}
+
+
+def _median(values) -> float | None:
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    return round(float(np.median(values)), 6) if values.size else None
+
+
+def _finite(value) -> float | None:
+    return round(float(value), 6) if np.isfinite(value) else None

@@ -31,7 +31,7 @@ LABELS = {
     "units_abs_dprime_above_1": "units with |d′| > 1", "most_selective_units": "most selective units",
     "value_output_late": "value output late in the trial, by condition",
     "pca_explained_variance": "PCA: variance explained by PC1-3", "fixed_points": "fixed and slow points",
-    "candidates": "candidates", "points": "distinct points", "converged": "with q below tolerance",
+    "candidates": "candidates", "points": "distinct points", "tiers": "speed tiers (fixed, slow, other)",
     "by_stability": "by stability", "wall_s": "seconds", "analysis_wall_s": "analysis time (s)",
     "error_by_trial_type": "error by trial type", "cross_temporal_decoding": "cross-temporal decoding",
     "mds_cluster_separation": "MDS cluster separation", "final_output_vs_bias": "final output vs bias",
@@ -68,9 +68,14 @@ CAPTIONS = {
     "performance_by_condition": "Percent of trials performed correctly, by condition.",
     "output_by_trial_type": "The output neuron's activity through the trial, by trial type.",
     "mds": "Multidimensional scaling of the population state at successive times, by trial type.",
-    "fixedpoints_pca": "Fixed and slow points in the first principal components of the recorded activity, "
-                       "coloured by stability, with trajectories.",
-    "fixedpoints_spectra": "Eigenvalues of the linearised dynamics at the fixed points (unit circle: stability).",
+    "fixedpoints_pca": "Fixed and slow points (q below the slow threshold) in the first two principal components of "
+                       "the recorded rates, coloured by input condition, marker by stability (from the network's "
+                       "non-trivial modes), segment along the slowest non-trivial mode; grey: recorded trials.",
+    "fixedpoints_spectra": "Eigenvalues of the linearised dynamics at each condition's fixed and slow points (unit "
+                           "circle: stability boundary); grey: trivial modes, the leaks of silent units.",
+    "fixedpoints_selection": "Selection vector of the slowest non-trivial mode (Mante et al. 2013), median over each "
+                             "condition's fixed and slow points: how far a pulse on each input channel moves the "
+                             "state along the slow mode.",
 }
 #: Captions of figure families named by a prefix.
 CAPTION_PREFIXES = {
