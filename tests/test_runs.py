@@ -53,6 +53,31 @@ def test_every_verb_works_on_every_run_kind(tiny_run, verb, args, written):
     assert (out / written.format(curve=curve)).stat().st_size > 0
 
 
+def test_every_number_of_the_analysis_says_its_unit(tiny_run):
+    """numbers.json -> units names the unit and convention of every number (a key, or all of
+    its keys), and no key is a tuple written as a string."""
+    _, out = tiny_run
+    path = out / "analysis" / "seed1" / "numbers.json"
+    if not path.is_file():
+        assert runner.invoke(app, ["analyze", str(out), "--behaviour-trials", "2"]).exit_code == 0
+    saved = json.loads(path.read_text())
+    units = saved["units"]
+    for key, value in saved["numbers"].items():
+        described = key in units or (isinstance(value, dict) and all(f"{key}.{k}" in units for k in value))
+        assert described, f"{key} has no unit in numbers.json"
+
+    def keys(tree):
+        if isinstance(tree, dict):
+            for k, v in tree.items():
+                yield k
+                yield from keys(v)
+        elif isinstance(tree, list):
+            for v in tree:
+                yield from keys(v)
+
+    assert not [k for k in keys(saved["numbers"]) if ", " in k]
+
+
 def test_the_summary_has_one_format_for_every_learner(tiny_run):
     kind, out = tiny_run
     summary = json.loads((out / "summary.json").read_text())

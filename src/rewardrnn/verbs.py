@@ -419,8 +419,10 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
                                                                       "by_stability", "wall_s")}
         _save_figures(result.figures, out)
         result.numbers["analysis_wall_s"] = round(time.perf_counter() - started, 2)
+        from rewardrnn.analysis.units import describe
         run_folder.write_json(out / "numbers.json", {"task": folder.task, "seed": s,
                                                      "run_id": folder.identity["run_id"], "numbers": result.numbers,
+                                                     "units": describe(result.numbers),
                                                      "paper": result.paper, "figures": list(result.figures),
                                                      "warnings": result.warnings})
     return result, out

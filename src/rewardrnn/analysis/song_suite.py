@@ -49,6 +49,13 @@ def _fmt(x: float) -> float:
     return float(np.round(x, 4))
 
 
+def _plain(value):
+    """A condition value as JSON writes it (numpy scalars to Python numbers, the rest as text)."""
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
+
+
 def _psychometric(task: Protocol, table: pd.DataFrame, result: Analysis, name: str = "psychometric",
                   lapse: bool = False) -> None:
     spec = task.psychometric
@@ -61,7 +68,7 @@ def _psychometric(task: Protocol, table: pd.DataFrame, result: Analysis, name: s
     ci = behaviour.confidence_interval(fit)
     result.numbers[name] = {"mu": _fmt(fit.mu), "sigma": _fmt(fit.sigma), "lapse": _fmt(fit.lapse),
                             "mu_ci95": [_fmt(v) for v in ci["mu"]], "sigma_ci95": [_fmt(v) for v in ci["sigma"]],
-                            "n_trials": fit.n_trials}
+                            "n_trials": fit.n_trials, "stimulus": spec.label, "positive_action": spec.positive_action}
     result.figures[name] = psychometric_curve(points, fit, spec.label, f"P({spec.positive_action}) (%)")
 
 
@@ -330,8 +337,9 @@ def _neural(task: Protocol, suite: SongSuite, ds: xr.Dataset, result: Analysis) 
     value = neural.psth(ds, "value", suite.stimulus_epoch, suite.stimulus_window, by, where=decided)
     result.figures["value_output"] = figs.psth_panels(value, by, title="value network output (expected return)")
     late = value.sel(time=slice(suite.stimulus_window[1] * 0.5, None)).mean("time")
-    result.numbers["value_output_late"] = {", ".join(figs.value_label(value[b].values[g]) for b in by): _fmt(late.values[g])
-                                           for g in range(value.sizes["group"]) if np.isfinite(late.values[g])}
+    result.numbers["value_output_late"] = [
+        {**{b: _plain(value[b].values[g]) for b in by}, "value": _fmt(late.values[g])}
+        for g in range(value.sizes["group"]) if np.isfinite(late.values[g])]
     # PCA of condition-averaged stimulus-aligned trajectories
     traces = stim.values
     flat = traces.reshape(-1, traces.shape[-1])
