@@ -41,32 +41,32 @@ def _slowest(ds: xr.Dataset, mask: np.ndarray, quantile: float = 0.25) -> np.nda
 
 
 def mante(run: str, candidates: int) -> dict:
-    """Per context, at the slowest points under zero evidence: |lambda| of the slowest mode, and how
-    its selection vector (left eigenvector applied to dF/du) projects onto a pulse of motion
-    evidence (MOTION-RIGHT up, MOTION-LEFT down) and of colour evidence. Mante et al. 2013: the
-    same line attractor in both contexts, the selection vector picks the relevant input."""
-    ds = _search(run, list(MANTE_INPUTS.values()), candidates)
+    """Per context, under zero evidence: the speed tiers, the network's (non-trivial) slowest
+    modes, whether a line attractor appears (one mode within 0.01 of |lambda| = 1, none growing),
+    and the selection vector of the slowest non-trivial mode on each evidence channel and on a
+    pulse of motion evidence (MOTION-RIGHT up, MOTION-LEFT down) or of colour evidence, over the
+    fixed and slow points (q < 1e-4). Mante et al. 2013: the same line attractor in both
+    contexts, the selection vector picks the relevant input."""
+    summary, path = verbs.fixedpoints(run, inputs=list(MANTE_INPUTS.values()), candidates=candidates)
+    ds = xr.load_dataset(path)
     inputs = list(ds["input"].values)
-    s = fp.selection(ds)[:, 0, :]  # slowest mode
+    s = fp.selection(ds)[:, 0, :]  # the slowest non-trivial mode
     pulse = {m: np.zeros(len(inputs)) for m in ("motion", "colour")}
     pulse["motion"][inputs.index("MOTION-RIGHT")], pulse["motion"][inputs.index("MOTION-LEFT")] = 0.5, -0.5
     pulse["colour"][inputs.index("COLOR-RIGHT")], pulse["colour"][inputs.index("COLOR-LEFT")] = 0.5, -0.5
-    out = {}
+    slow = ds["q"].values < summary["tiers"]["slow_q"]
+    out = {"wall_s": summary["wall_s"], "tiers": summary["tiers"]}
     for context, spec in MANTE_INPUTS.items():
-        mine = _slowest(ds, ds["condition"].values == spec)
-        lam = np.abs(fp.eigenvalues(ds)[mine, 0])
-        proj = {m: np.abs(s[mine] @ pulse[m]) for m in pulse}
-        relevant, irrelevant = proj[context], proj["colour" if context == "motion" else "motion"]
-        out[context] = {"points": int(mine.sum()), "of": int((ds["condition"].values == spec).sum()),
-                        "median_q": float(np.median(ds["q"].values[mine])),
-                        "slowest_abs_lambda_median": float(np.median(lam)),
-                        "slowest_timescale_ms_median": float(np.median(ds["timescale_ms"].values[mine, 0])),
-                        "selection_relevant_median": float(np.median(relevant)),
-                        "selection_irrelevant_median": float(np.median(irrelevant)),
-                        "relevant_over_irrelevant_median": float(np.median(relevant / irrelevant)),
-                        "fraction_relevant_larger": float(np.mean(relevant > irrelevant)),
-                        "stability": {k: int(v) for k, v in zip(*np.unique(ds["stability"].values[mine],
-                                                                             return_counts=True))}}
+        entry = dict(summary["conditions"][spec])
+        mine = slow & (ds["condition"].values == spec)
+        if mine.any():
+            proj = {m: np.abs(s[mine] @ pulse[m]) for m in pulse}
+            relevant, irrelevant = proj[context], proj["colour" if context == "motion" else "motion"]
+            entry.update(pulse_selection_relevant_median=float(np.median(relevant)),
+                         pulse_selection_irrelevant_median=float(np.median(irrelevant)),
+                         fraction_relevant_larger=float(np.mean(relevant > irrelevant)),
+                         median_q=float(np.median(ds["q"].values[mine])))
+        out[context] = entry
     return out
 
 
@@ -105,7 +105,7 @@ def dnms(run: str, candidates: int) -> dict:
     (399 ms), by the first stimulus (A: AA, AB; B: BA, BB)."""
     ds = _search(run, ["zero"], candidates)
     q = ds["q"].values
-    fixed = q < 1e-8
+    fixed = q < fp.SLOW_Q
     points = ds["rates"].values[fixed]
     record = xr.open_dataset(Path(run) / "records" / f"seed{RunFolder(run).seeds[0]}" / ACTIVITY)
     with record:
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--dnms")
     parser.add_argument("--candidates", type=int, default=2048)
     args = parser.parse_args()
-    result = {}
+    result = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}  # keep the entries not rerun
     for name, fn in (("mante", mante), ("romo", romo), ("dnms", dnms)):
         run = getattr(args, name)
         if run:

@@ -49,6 +49,17 @@ def test_chronometric_means_of_correct_and_error_trials():
         assert chrono.loc[coh, "rt_error_ms"] == pytest.approx(700 - 2 * coh, abs=6)
     few = behaviour.chronometric(table.iloc[:30])
     assert few["rt_error_ms"].isna().any()  # cells with <= 10 trials are not shown
+    # the bootstrap interval of each mean: around it, about 2 standard errors each side, reproducible
+    decided = table[table["decision"] & table["correct"] & (table["coherence"] == 25.6)]
+    rt = (decided["choice_time_ms"] - decided["response_onset_ms"]).to_numpy()
+    se = rt.std(ddof=1) / np.sqrt(len(rt))
+    low, high = chrono.loc[25.6, "rt_correct_ci_low"], chrono.loc[25.6, "rt_correct_ci_high"]
+    assert low < chrono.loc[25.6, "rt_correct_ms"] < high
+    assert (high - low) == pytest.approx(2 * 1.96 * se, rel=0.2)
+    assert behaviour.chronometric(table).equals(behaviour.chronometric(table))
+    from rewardrnn.figures.analyses import chronometric as chronometric_figure
+    fig = chronometric_figure(behaviour.chronometric(table), "coherence (%)")
+    assert fig.axes[0].get_xlim()[0] < 0 <= min(table["coherence"])  # 0 % coherence is on the axis
 
 
 def test_equal_count_bins_and_accuracy_by_duration():

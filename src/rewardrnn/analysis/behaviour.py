@@ -150,16 +150,27 @@ def reaction_time_ms(table: pd.DataFrame) -> pd.Series:
     return table["choice_time_ms"] - table["response_onset_ms"]
 
 
-def chronometric(table: pd.DataFrame, stimulus: str = "coherence", min_trials: int = 10) -> pd.DataFrame:
-    """Mean reaction time of correct and of error decisions per value of ``stimulus`` (spec
-    §6.3: a cell is kept only with more than ``min_trials`` trials, NaN otherwise). Columns:
-    stimulus, rt_correct_ms, n_correct, rt_error_ms, n_error."""
+def chronometric(table: pd.DataFrame, stimulus: str = "coherence", min_trials: int = 10,
+                 n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Mean reaction time (ms from the onset of the response epoch to the choice) of correct and
+    of error decisions per value of ``stimulus`` (spec §6.3: a cell is kept only with more than
+    ``min_trials`` trials, NaN otherwise), with 95 % percentile-bootstrap intervals of each mean
+    (``n_resamples`` resamples, seeded). Columns: stimulus, rt_correct_ms, rt_correct_ci_low,
+    rt_correct_ci_high, n_correct, and the same for error."""
     decided = table[table["decision"]].assign(rt=reaction_time_ms)
+    rng = np.random.default_rng(seed)
     rows = []
     for value, group in decided.groupby(stimulus):
         row = {"stimulus": value}
         for name, part in (("correct", group[group["correct"]]), ("error", group[~group["correct"]])):
-            row[f"rt_{name}_ms"] = part["rt"].mean() if len(part) > min_trials else np.nan
+            rt = part["rt"].to_numpy(float)
+            kept = len(rt) > min_trials
+            row[f"rt_{name}_ms"] = rt.mean() if kept else np.nan
+            if kept:
+                means = rt[rng.integers(0, len(rt), (n_resamples, len(rt)))].mean(1)
+                row[f"rt_{name}_ci_low"], row[f"rt_{name}_ci_high"] = np.percentile(means, [2.5, 97.5])
+            else:
+                row[f"rt_{name}_ci_low"] = row[f"rt_{name}_ci_high"] = np.nan
             row[f"n_{name}"] = len(part)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -83,9 +83,7 @@ def _rdm_fixed(task, table, ds, result):
 def _rdm_rt(task, table, ds, result):
     chrono = behaviour.chronometric(table)
     result.numbers["chronometric"] = chrono.round(2).to_dict("list")
-    shown = chrono[chrono["stimulus"] > 0]
-    result.figures["chronometric"] = figs.curve(shown, "stimulus", ["rt_correct_ms", "rt_error_ms"], "coherence (%)",
-                                                "reaction time (ms)", percent=False, logx=True)
+    result.figures["chronometric"] = figs.chronometric(chrono, "coherence (%)")
     rt = chrono.set_index("stimulus")["rt_correct_ms"].dropna()
     result.numbers["rt_falls_with_coherence"] = bool(len(rt) > 1 and rt.iloc[-1] < rt.iloc[0])
 

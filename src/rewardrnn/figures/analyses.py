@@ -35,6 +35,10 @@ def psth_panels(da: xr.DataArray, by: Sequence[str], units: Sequence[int] | None
     fig, axes = plt.subplots(1, len(panels), figsize=(width, 2.9), squeeze=False, constrained_layout=True)
     first = np.asarray(da[by[0]].values, float) if by and np.issubdtype(da[by[0]].dtype, np.number) else None
     cmap = plt.get_cmap("viridis")
+    # each choice its own line style (colour: the first condition variable), so that the two
+    # choices at one condition are told apart
+    choices = list(dict.fromkeys(str(c) for c in da["choice"].values)) if "choice" in by else []
+    styles = dict(zip(choices, ("-", "--", ":", "-.") * 4))
     for ax, unit in zip(axes[0], panels):
         trace = da if unit is None else da.sel({unit_dim: unit})
         for g in range(da.sizes["group"]):
@@ -42,7 +46,7 @@ def psth_panels(da: xr.DataArray, by: Sequence[str], units: Sequence[int] | None
                 colour = cmap((first[g] - first.min()) / np.ptp(first))
             else:
                 colour = f"C{g % 10}"
-            style = "--" if "choice" in by and str(da["choice"].values[g]).endswith(("LEFT", "LOW")) else "-"
+            style = styles.get(str(da["choice"].values[g]), "-") if "choice" in by else "-"
             ax.plot(da.time, trace.isel(group=g), style, color=colour, lw=1, label=_group_label(da, g, by))
         ax.axvline(0, color="k", lw=0.5)
         ax.set(xlabel=da.time.attrs.get("units", "time (ms)"), title=f"unit {unit}" if unit is not None else "")
@@ -69,6 +73,28 @@ def curve(table: pd.DataFrame, x: str, ys: Sequence[str], xlabel: str, ylabel: s
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if len(ys) > 1:
         ax.legend(frameon=False, fontsize=8)
+    _clean(ax)
+    return fig
+
+
+def chronometric(table: pd.DataFrame, xlabel: str) -> plt.Figure:
+    """Mean reaction time of correct and error decisions against the stimulus (linear axis, 0
+    included), with 95 % bootstrap intervals (:func:`rewardrnn.analysis.behaviour.chronometric`);
+    a missing point (too few trials) is said in the legend rather than dropped silently."""
+    fig, ax = plt.subplots(figsize=(4.4, 3.4), constrained_layout=True)
+    x = table["stimulus"].to_numpy(float)
+    for name, colour, marker in (("correct", "k", "o"), ("error", "C3", "s")):
+        y = table[f"rt_{name}_ms"].to_numpy(float)
+        low, high = table[f"rt_{name}_ci_low"].to_numpy(float), table[f"rt_{name}_ci_high"].to_numpy(float)
+        ok = np.isfinite(y)
+        missing = [value_label(v) for v in x[~ok]]
+        label = name + (f" (too few trials at {', '.join(missing)})" if missing else "")
+        ax.errorbar(x[ok], y[ok], yerr=np.vstack([y[ok] - low[ok], high[ok] - y[ok]]), fmt=f"{marker}-", color=colour,
+                    ms=4, lw=1, capsize=2, label=label)
+    ax.set_xticks(x, [value_label(v) for v in x], fontsize=8)
+    ax.set_xlim(min(0.0, x.min()) - 0.03 * np.ptp(x), x.max() + 0.03 * np.ptp(x))
+    ax.set(xlabel=xlabel, ylabel="reaction time (ms from decision onset)")
+    ax.legend(frameon=False, fontsize=7)
     _clean(ax)
     return fig
 
