@@ -14,7 +14,7 @@ import numpy as np
 from rewardrnn import safe_files, verbs
 from rewardrnn.errors import RunFolderError
 from rewardrnn.figures import labels
-from rewardrnn.figures.html import STYLE, html_table, png_file_uri, png_uri
+from rewardrnn.figures.html import STYLE, figure_class, html_table, png_file_uri, png_uri
 from rewardrnn.training import run_folder
 from rewardrnn.training.run_folder import RunFolder
 
@@ -90,7 +90,7 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
         for name in ("psychometric", "performance"):
             png = sub / f"{name}.png"
             if safe_files.regular_file_inside(folder.path, png):
-                figures.append(f"<figure><img alt='{html.escape(sub.name)} {name}' src='{png_file_uri(png)}'>"
+                figures.append(f"<figure{figure_class(png)}><img alt='{html.escape(sub.name)} {name}' src='{png_file_uri(png)}'>"
                                f"<figcaption><b>{html.escape(words)}.</b> Intact (black) and perturbed (red) on "
                                f"the same trials.</figcaption></figure>")
     if not rows:
@@ -165,7 +165,7 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     for name in numbers.get("figures", []):
         png = safe_files.inside(analysis_dir, f"{name}.png")  # a link is refused: nothing from outside is embedded
         if safe_files.regular_file_inside(run, png):
-            parts.append(f"<figure><img alt='{html.escape(name)}' src='{png_file_uri(png)}'>"
+            parts.append(f"<figure{figure_class(png)}><img alt='{html.escape(name)}' src='{png_file_uri(png)}'>"
                          f"<figcaption><b>{html.escape(labels.label(name))}.</b> "
                          f"{html.escape(labels.caption(name))}</figcaption></figure>")
     parts.append("</div>")

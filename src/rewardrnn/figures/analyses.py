@@ -31,8 +31,13 @@ def psth_panels(da: xr.DataArray, by: Sequence[str], units: Sequence[int] | None
     """One panel per unit (or a single panel for a variable without units, e.g. the value
     output), one line per condition group, coloured along the first ``by`` column."""
     panels = [None] if unit_dim not in da.dims else list(units if units is not None else da[unit_dim].values[:4])
-    width = 3.2 * len(panels) + (1.8 if da.sizes["group"] <= 12 else 0)  # room for the legend on the right
-    fig, axes = plt.subplots(1, len(panels), figsize=(width, 2.9), squeeze=False, constrained_layout=True)
+    cols = 2 if len(panels) > 2 else len(panels)  # 2 x 2 for four units: readable in a report
+    rows = -(-len(panels) // cols)
+    width = 3.4 * cols + (2.2 if da.sizes["group"] <= 12 else 0)  # room for the legend on the right
+    fig, grid = plt.subplots(rows, cols, figsize=(width, 2.8 * rows), squeeze=False, constrained_layout=True)
+    axes = [list(grid.ravel()[:len(panels)])]
+    for extra in grid.ravel()[len(panels):]:
+        extra.set_visible(False)
     first = np.asarray(da[by[0]].values, float) if by and np.issubdtype(da[by[0]].dtype, np.number) else None
     cmap = plt.get_cmap("viridis")
     # each choice its own line style (colour: the first condition variable), so that the two
@@ -53,7 +58,7 @@ def psth_panels(da: xr.DataArray, by: Sequence[str], units: Sequence[int] | None
         _clean(ax)
     axes[0][0].set_ylabel(da.name or "")
     if da.sizes["group"] <= 12:
-        axes[0][-1].legend(frameon=False, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        axes[0][cols - 1].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if title:
         fig.suptitle(title, fontsize=9)
     return fig

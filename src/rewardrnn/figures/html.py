@@ -19,7 +19,7 @@ th { background: #f4f4f4; } .figures { display: flex; flex-wrap: wrap; gap: 1em;
 figure { margin: 0; } figcaption { font-size: .8em; color: #555; text-align: center; }
 img { max-width: 100%; height: auto; } code { font-size: .9em; }
 table.inner { font-size: .95em; margin: 0; } table.inner td, table.inner th { padding: .1em .4em; }
-figure { max-width: 520px; } figcaption { text-align: left; }
+figure { max-width: 520px; } figcaption { text-align: left; } figure.wide { max-width: 100%; }
 p.warning { background: #fff3cd; border: 1px solid #e0c060; padding: .5em .8em; }
 """
 
@@ -29,6 +29,23 @@ def png_uri(fig) -> str:
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+#: A figure wider than this (PNG pixels) is shown at the page's full width (class ``wide``): a
+#: multi-panel figure shrunk to the 520-px column would be unreadable.
+WIDE_PX = 700
+
+
+def png_width(path: Path) -> int:
+    """The width in pixels of a PNG file (its IHDR header), 0 if it is not one."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return int.from_bytes(head[16:20], "big") if head[:8] == b"\x89PNG\r\n\x1a\n" else 0
+
+
+def figure_class(path: Path) -> str:
+    """``" class='wide'"`` for a wide figure (:data:`WIDE_PX`), else ``""``."""
+    return " class='wide'" if png_width(path) > WIDE_PX else ""
 
 
 def png_file_uri(path: Path) -> str:
