@@ -110,7 +110,7 @@ def train(
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
     n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
     checkfreq: Optional[int] = typer.Option(None, help="updates between validations and checkpoints [default: 50; perturbation learner: trials, 250 (1000 on a native task)]"),
-    learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.) or perturbation (Miconi; on Song's tasks the rate network acts) [default: actor-critic on Song's tasks, perturbation on Miconi's]"),
+    learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.), perturbation (Miconi; on Song's tasks the rate network acts) or supervised (BPTT on the best action, Song's tasks) [default: actor-critic on Song's tasks, perturbation on Miconi's]"),
     trials: Optional[int] = typer.Option(None, help="perturbation learner: trials per seed at most, in chunks of 250 [default: the paper's]"),
     nonlinearity: Optional[str] = typer.Option(None, help="perturbation learner: S of the trace: cube, signed-square, identity, signed-sqrt [default: cube]"),
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
@@ -129,6 +129,9 @@ def train(
     restart_stalled: Optional[int] = typer.Option(None, help="start a stalled seed afresh from a new initialisation, at most this many times (beyond the papers) [default: 0]"),
     tau: Optional[float] = typer.Option(None, help="perturbation learner on a native task: time constant of the rate network, ms [default: 100]"),
     choice_threshold: Optional[float] = typer.Option(None, help="perturbation learner on a native task: a choice unit's rate above this takes its action [default: 0.3]"),
+    act: Optional[str] = typer.Option(None, help="supervised learner: how the network acts on validation and "
+                                      "records: greedy (its most probable action, as supervised networks are read) or "
+                                      "sample (its policy, as the reward learners) [default: greedy]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
     settings: Optional[list[str]] = typer.Option(
         None, "--set", help="a task variant, repeatable: KEY=VALUE such as stimulus.duration=uniform(300,700), "
@@ -151,7 +154,7 @@ def train(
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
-                 restart_stalled=restart_stalled, entropy_bonus=entropy_bonus,
+                 restart_stalled=restart_stalled, entropy_bonus=entropy_bonus, act=act,
                  env_kwargs=_json_object(env_kwargs))
     with _clean_errors(trust_code):
         if resume and overwrite:

@@ -43,7 +43,7 @@ FOLDER = "perturbations"
 #: Trials per condition when ``-n`` is not given (each run: intact and perturbed).
 DEFAULT_TRIALS_PER_CONDITION = 200
 #: Run kinds that perturb can manipulate.
-KINDS = ("actor-critic",)
+KINDS = ("actor-critic", "supervised")
 
 
 def perturb(run: str | Path, manipulation: Manipulation, seed: int | None = None,

@@ -266,7 +266,8 @@ def _gated_dynamics(folder: RunFolder, seed: int | None, channels: list[str]):
 
 
 ADAPTERS = {"actor-critic": NativeActorCritic(), "perturbation": Perturbation(),
-            "perturbation/native": NativePerturbation(), "actor-critic/ngym": NeuroGymActorCritic()}
+            "perturbation/native": NativePerturbation(), "actor-critic/ngym": NeuroGymActorCritic(),
+            "supervised": NativeActorCritic()}  # the actor-critic's network: the same tables and analyses
 
 
 def adapter(folder: RunFolder):

@@ -82,6 +82,7 @@ class ActorCriticConfig:
     baseline_rate: float = 0.1  # the running baseline's averaging weight per update
     baseline_per_condition: bool = False  # the running baseline: one average per condition of the grid
     lesion_value_at: int | None = None  # from this update on, no baseline (and none trained)
+    greedy: bool = False  # act by the most probable action instead of sampling (the supervised learner's reading)
 
 
 #: The stream (folded into each trial's recurrent-noise key) of a manipulation's extra noise.
@@ -306,7 +307,7 @@ class ActorCritic(SongCriterion):
                 on = manipulation.on(self.env.epoch_flags(trials, k))
                 logits, x_next, residuals = gated.step(manipulation, on, policy, weights, x, padded_inputs[k], q,
                                                        q_extra, self.alpha)
-            action = jnp.argmax(logits + gumbel, axis=-1).astype(jnp.int32)
+            action = jnp.argmax(logits if self.config.greedy else logits + gumbel, axis=-1).astype(jnp.int32)
             ends = self.env.judge(trials, k, action)[1]
             actions = actions.at[k].set(jnp.where(alive, action, fixate))
             if record:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -72,6 +72,8 @@ class TrainConfig(SavedConfig):
     term is what breaks the tie (see docs/architecture.md). ``"pyrl"`` is therefore the default.
     """
 
+    LEARNER: ClassVar[str] = "actor-critic"
+
     task: str = "rdm-fixed"
     learner: str = "actor-critic"
     task_options: dict[str, Any] = field(default_factory=dict)
@@ -114,8 +116,8 @@ class TrainConfig(SavedConfig):
     def __post_init__(self) -> None:
         if not isinstance(self.task_options, dict):
             raise ConfigError(f"task_options must be a mapping of option names to values, got {self.task_options!r}")
-        if self.learner != "actor-critic":
-            raise ConfigError(f"learner must be 'actor-critic' here, got {self.learner!r}")
+        if self.learner != self.LEARNER:
+            raise ConfigError(f"learner must be {self.LEARNER!r} here, got {self.learner!r}")
         normalise_task(self)
         task = self.protocol()  # unknown task or option -> error listing the known ones
         check_seeds(self)
@@ -228,8 +230,11 @@ class TrainConfig(SavedConfig):
     def build_learner(self) -> ActorCritic:
         """The task environment and actor-critic learner this config describes."""
         env = TaskEnv(self.protocol(), self.dt_ms)
-        return ActorCritic(env, self.policy_config(env.n_inputs, env.n_actions),
+        return self.learner_class()(env, self.policy_config(env.n_inputs, env.n_actions),
                            self.value_config(env.n_actions), self.learner_config())
+
+    def learner_class(self) -> type[ActorCritic]:
+        return ActorCritic
 
     def plan(self) -> TrainerPlan:
         """The trainer's plan: seeds, validation period and size, budget (spec §4.7)."""
@@ -307,3 +312,32 @@ _TASK_DEFAULTS = ("N", "lr", "baseline_lr", "baseline_input_scale")
 #: Keys that may differ between a run folder's config and a resumed run.
 RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 
+
+
+#: How a supervised network acts: by its most probable action (as supervised networks are read,
+#: NeuroGym's and PsychRNN's convention) or by sampling its policy as the reward learners do.
+ACTS = ("greedy", "sample")
+
+
+@dataclass(frozen=True)
+class SupervisedTrainConfig(TrainConfig):
+    """The supervised learner (:mod:`rewardrnn.learners.supervised`) on a native task: the
+    actor-critic's network, options and trainer, learned by BPTT on the best action at every step
+    (the value network's options are kept but it is not trained; the baselines do not apply)."""
+
+    LEARNER: ClassVar[str] = "supervised"
+
+    learner: str = "supervised"
+    act: str = "greedy"  # how the trained network acts (validation, records): greedy (argmax) or sample
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.act not in ACTS:
+            raise ConfigError(f"act must be one of {', '.join(ACTS)}; got {self.act!r}")
+
+    def learner_config(self) -> ActorCriticConfig:
+        return dataclasses.replace(super().learner_config(), greedy=self.act == "greedy")
+
+    def learner_class(self) -> type[ActorCritic]:
+        from rewardrnn.learners.supervised import Supervised
+        return Supervised

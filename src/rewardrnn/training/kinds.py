@@ -11,6 +11,7 @@ actor-critic        Song et al.'s tasks (``rdm-fixed``...)       :class:`TrainCo
 perturbation        Miconi's tasks (``dnms``...)                 :class:`PerturbationTrainConfig`
 perturbation/native Song et al.'s tasks, the rate network acting :class:`PerturbationTrainConfig`
 actor-critic/ngym   any NeuroGym environment (``ngym:<id>``)     :class:`NeuroGymTrainConfig`
+supervised          Song et al.'s tasks, BPTT on the best action :class:`SupervisedTrainConfig`
 ==================  ==========================================  =======================
 
 Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
@@ -28,12 +29,12 @@ from rewardrnn.errors import ConfigError, UnknownNameError
 from rewardrnn.tasks import neurogym
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS, is_protocol_task
-from rewardrnn.training.config import TrainConfig
+from rewardrnn.training.config import SupervisedTrainConfig, TrainConfig
 from rewardrnn.training.neurogym_config import NeuroGymTrainConfig
 from rewardrnn.training.perturbation_config import PerturbationTrainConfig
 
 #: Learners by the name a user gives (``--learner``).
-LEARNERS = ("actor-critic", "perturbation")
+LEARNERS = ("actor-critic", "perturbation", "supervised")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,11 @@ KINDS: tuple[RunKind, ...] = (
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
              "value_readout": "value_readout_ms", "value_input": "value_input", "dt": "dt_ms", "tau": "tau_ms",
              "choice_threshold": "choice_threshold", "n_validation": "n_validation"}),
+    RunKind("supervised", "supervised", "native", "supervised learning (BPTT on the best action)",
+            SupervisedTrainConfig, is_protocol_task,
+            {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "dale": "dale",
+             "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
+             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act"}),
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
             neurogym.is_neurogym,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
@@ -138,7 +144,7 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
-                      f"NeuroGym's")
+                      f"NeuroGym's, the supervised learner Song's and task files")
 
 
 def learners_for(task: str) -> tuple[str, ...]:
@@ -149,6 +155,6 @@ def learners_for(task: str) -> tuple[str, ...]:
 def kind_of(config: Any) -> RunKind:
     """The kind of a config object."""
     for kind in KINDS:
-        if isinstance(config, kind.config_class) and kind.accepts(config.task):
+        if type(config) is kind.config_class and kind.accepts(config.task):  # a subclass is a kind of its own
             return kind
     raise ConfigError(f"not a run configuration: {type(config).__name__}")

@@ -1,0 +1,95 @@
+"""The supervised learner: its targets against the protocol by hand, its loss against a hand
+computation, and learning rdm-fixed to the paper's criterion."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rewardrnn.cli import app
+from rewardrnn.errors import ConfigError
+from rewardrnn.networks import gru
+from rewardrnn.training.config import SupervisedTrainConfig
+
+runner = CliRunner()
+SMALL = dict(N=20, baseline_N=20, p0=0.25)
+
+
+def test_targets_fixate_then_the_correct_choice_then_nothing():
+    learner = SupervisedTrainConfig(task="rdm-fixed", **SMALL).resolved().build_learner()
+    env = learner.env
+    trials = env.sample_trials(jax.random.PRNGKey(0), 16)
+    steps = env.n_steps
+    target, counted = (np.asarray(a) for a in learner.targets(trials, steps))
+    start = np.asarray(trials.epoch_start_ms)[:, env.epoch_names.index("decision")] / env.dt_ms
+    end = np.asarray(trials.epoch_end_ms)[:, env.epoch_names.index("decision")] / env.dt_ms
+    variables = {k: np.asarray(v) for k, v in env.variables(trials).items()}
+    correct = np.where(variables["direction"] > 0, env.protocol.actions.index("CHOOSE-RIGHT"),
+                       env.protocol.actions.index("CHOOSE-LEFT"))
+    for b in range(16):
+        k = np.arange(steps)
+        np.testing.assert_array_equal(target[k < start[b], b], 0)  # FIXATE
+        np.testing.assert_array_equal(target[(k >= start[b]) & (k < end[b]), b], correct[b])
+        np.testing.assert_array_equal(counted[:, b], (k < end[b]).astype(float))
+
+
+def test_economic_targets_the_more_valuable_offer_and_wager_never_the_sure_target():
+    """Economic (juice ratio 2.2): the target is the side whose offer is worth more, n x (2.2 for
+    A, 1 for B); wager: the sure target pays less than a correct choice, so it is never one."""
+    learner = SupervisedTrainConfig(task="economic", **SMALL).resolved().build_learner()
+    env = learner.env
+    trials = env.sample_trials(jax.random.PRNGKey(1), 64)
+    target, counted = learner.targets(trials, env.n_steps)
+    last = np.asarray(target)[np.asarray(counted).sum(0).astype(int) - 1, np.arange(64)]
+    v = {k: np.asarray(x) for k, x in env.variables(trials).items()}
+    a_left = v["A_left"] > 0
+    value_left = v["n_left"] * np.where(a_left, 2.2, 1.0)
+    value_right = v["n_right"] * np.where(a_left, 1.0, 2.2)
+    clear = np.abs(value_left - value_right) > 1e-6
+    expected = np.where(value_left > value_right, "CHOOSE-LEFT", "CHOOSE-RIGHT")
+    chosen = np.asarray(env.protocol.actions)[last]
+    assert clear.sum() > 40 and (chosen[clear] == expected[clear]).all()
+    wager = SupervisedTrainConfig(task="wager", **SMALL).resolved().build_learner()
+    trials = wager.env.sample_trials(jax.random.PRNGKey(2), 64)
+    target, _ = wager.targets(trials, wager.env.n_steps)
+    assert "CHOOSE-SURE" not in {wager.env.protocol.actions[a] for a in np.unique(np.asarray(target))}
+
+
+def test_the_loss_is_the_mean_cross_entropy_over_counted_steps():
+    learner = SupervisedTrainConfig(task="rdm-fixed", **SMALL).resolved().build_learner()
+    state = learner.init(jax.random.PRNGKey(0))
+    key = jax.random.PRNGKey(5)
+    loss, metrics = learner.losses(state.policy, state.value, state, key)
+    batch = learner.draw_batch(key, learner.config.n_gradient)
+    xs = gru.run_keyed(state.policy, state.policy_masks, batch.inputs, batch.noise_keys, learner.policy_noise,
+                       learner.alpha)
+    target, counted = learner.targets(batch.trials, batch.inputs.shape[0])
+    log_pi = jax.nn.log_softmax(gru.readout(state.policy, xs))
+    by_hand = -jnp.sum(counted * jnp.take_along_axis(log_pi, target[..., None], -1)[..., 0]) / jnp.sum(counted)
+    np.testing.assert_allclose(loss, by_hand, rtol=1e-6)
+    # at the paper's initialisation (zero readout) every action has probability 1/3
+    np.testing.assert_allclose(loss, np.log(3), rtol=1e-5)
+    g_value = jax.grad(lambda v: learner.losses(state.policy, v, state, key)[0])(state.value)
+    assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree_util.tree_leaves(g_value))  # the value net is untouched
+
+
+def test_bad_act_is_refused():
+    with pytest.raises(ConfigError, match="act must be one of greedy, sample"):
+        SupervisedTrainConfig(act="maybe")
+
+
+@pytest.mark.slow
+def test_supervised_learns_rdm_fixed_to_the_papers_criterion(tmp_path):
+    out = tmp_path / "sup"
+    result = runner.invoke(app, ["train", "rdm-fixed", "--learner", "supervised", "-o", str(out), "-q",
+                                 "--max-updates", "1000"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    seed = summary["seeds"][0]
+    assert seed["reached_criterion"] and seed["trials_to_criterion"] <= 10_000, result.output
+    assert json.loads((out / "config.json").read_text())["learner"] == "supervised"
+    result = runner.invoke(app, ["perturb", str(out), "-n", "20", "--silence", "readout:10"])
+    assert result.exit_code == 0, result.output
