@@ -19,7 +19,7 @@ and the task's stop criterion), records and every verb. It acts by its most prob
 and PsychRNN) or, with ``act="sample"``, by sampling its policy as the reward learners do. (A
 cross-entropy-trained policy is calibrated, not sharpened: sampled, it breaks fixation over a
 750-ms fixation at a per-step rate that the reward learners drive to zero, and it
-probability-matches at low coherence; measured in docs/manipulation.md.) The value network is
+probability-matches at low coherence; measured in docs/learners.md.) The value network is
 kept (untrained: the supervised loss does not reach it) so that the run folder has the
 actor-critic's layout. The network runs over the whole protocol (not stopped at a choice: it
 is given the inputs, never its own actions), so every update computes the task's full
