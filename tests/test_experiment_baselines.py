@@ -58,11 +58,16 @@ def test_summary_of_planted_seed_rows():
 
 @pytest.mark.parametrize("args,message", [
     (["--tasks", "dnms,rdm-fixd"], "'rdm-fixd' is not a task"),
-    (["--baselines", "trial-type,oracle"], "not a reward baseline"),
+    (["--baselines", "trial-type,oracle"], "is not a baseline of perturbation"),
     (["--seeds", "0"], "--seeds must be"),
     (["--trials", "10"], "--trials must be"),
     (["--value-input", "eyes"], "value_input must be one of"),
     (["--baselines", "trial-type", "--value-input", "stimuli"], "add value to --baselines"),
+    (["--learner", "actor-critic", "--tasks", "dnms"], "is not one of Song's tasks"),
+    (["--learner", "actor-critic", "--tasks", "rdm-fixed", "--baselines", "trial-type"],
+     "is not a baseline of actor-critic"),
+    (["--tasks", "dnms", "--max-updates", "10"], "apply to --learner actor-critic"),
+    (["--learner", "value-iteration"], "--learner must be one of"),
 ])
 def test_bad_experiment_options_exit_2_with_one_line(tmp_path, args, message):
     result = runner.invoke(app, ["experiment", "baselines", "-o", str(tmp_path / "x"), *args])
@@ -102,3 +107,20 @@ def test_an_interrupted_experiment_says_how_to_continue(tmp_path, monkeypatch):
     assert result.exit_code == 130
     assert "continue with the same command (without --overwrite)" in result.output
     assert "nothing to resume" not in result.output
+
+
+@pytest.mark.slow
+def test_the_actor_critic_experiment_runs_every_baseline_and_the_lesion(tmp_path):
+    out = tmp_path / "ac"
+    result = runner.invoke(app, ["experiment", "baselines", "--learner", "actor-critic", "--tasks", "rdm-fixed",
+                                 "--baselines", "gru,none", "--seeds", "2", "--max-updates", "50",
+                                 "--lesion-value-at", "25", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    results = pd.read_csv(out / "results.csv")
+    assert list(results["cell"]) == ["gru", "none", "gru-lesion@25"]
+    assert (results["seeds"] == 2).all()
+    lesion = pd.read_csv(out / "lesion.csv")
+    assert len(lesion) == 2 and (lesion["lesion_at_update"] == 25).all() and (lesion["updates_end"] == 50).all()
+    config = json.loads((out / "rdm-fixed" / "none" / "config.json").read_text())
+    assert config["baseline"] == "none"
+    assert (out / "rdm-fixed_learning_curves.png").stat().st_size > 1000

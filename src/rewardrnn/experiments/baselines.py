@@ -77,47 +77,30 @@ class BaselinesExperiment:
     def __post_init__(self) -> None:
         if self.learner not in LEARNERS:
             raise ConfigError(f"--learner must be one of {', '.join(LEARNERS)}; got {self.learner!r}")
-        if self.learner == "actor-critic":
-            self._check_actor_critic()
-            return
-        if self.max_updates is not None or self.lesion_value_at is not None:
+        actor_critic = self.learner == "actor-critic"
+        if not actor_critic and (self.max_updates is not None or self.lesion_value_at is not None):
             raise ConfigError("--max-updates and --lesion-value-at apply to --learner actor-critic; "
                               "Miconi's rule is capped by --trials")
+        tasks_words = (f"one of Song's tasks ({', '.join(TASKS)}): the actor-critic trains those" if actor_critic else
+                       f"a task; choose among {', '.join(CONTINUOUS_TASKS)} (Miconi's) or {', '.join(TASKS)} (Song's)")
+        baselines = ACTOR_CRITIC_BASELINES if actor_critic else REWARD_BASELINES
         for task in self.tasks:
-            if task not in CONTINUOUS_TASKS and task not in TASKS:
-                raise ConfigError(f"--tasks: {task!r} is not a task; choose among {', '.join(CONTINUOUS_TASKS)} "
-                                  f"(Miconi's) or {', '.join(TASKS)} (Song's)")
+            if task not in TASKS and (actor_critic or task not in CONTINUOUS_TASKS):
+                raise ConfigError(f"--tasks: {task!r} is not {tasks_words}")
         for baseline in self.baselines:
-            if baseline not in REWARD_BASELINES:
-                raise ConfigError(f"--baselines: {baseline!r} is not a reward baseline; choose among "
-                                  f"{', '.join(REWARD_BASELINES)}")
+            if baseline not in baselines:
+                raise ConfigError(f"--baselines: {baseline!r} is not a baseline of {self.learner}; choose among "
+                                  f"{', '.join(baselines)}")
         if not self.tasks or not self.baselines:
             raise ConfigError("give at least one task and one baseline")
         if not (isinstance(self.seeds, int) and self.seeds >= 1):
             raise ConfigError(f"--seeds must be an integer >= 1, got {self.seeds!r}")
-        if not (isinstance(self.trials, int) and self.trials >= CURVE_TRIALS):
+        if not actor_critic and not (isinstance(self.trials, int) and self.trials >= CURVE_TRIALS):
             raise ConfigError(f"--trials must be an integer >= {CURVE_TRIALS}, got {self.trials!r}")
-        if self.value_options and "value" not in self.baselines:
-            raise ConfigError("--value-input and --value-readout set the value baseline; add value to --baselines")
+        if self.value_options and (actor_critic or "value" not in self.baselines):
+            raise ConfigError("--value-input and --value-readout set Miconi's value baseline; add value to --baselines"
+                              + (" (not an actor-critic option)" if actor_critic else ""))
         for _, name, config in self.cells():  # every cell's options checked before any work
-            config.resolved()
-
-    def _check_actor_critic(self) -> None:
-        for task in self.tasks:
-            if task not in TASKS:
-                raise ConfigError(f"--tasks: {task!r} is not one of Song's tasks; the actor-critic trains "
-                                  f"{', '.join(TASKS)}")
-        for baseline in self.baselines:
-            if baseline not in ACTOR_CRITIC_BASELINES:
-                raise ConfigError(f"--baselines: {baseline!r} is not an actor-critic baseline; choose among "
-                                  f"{', '.join(ACTOR_CRITIC_BASELINES)}")
-        if not self.tasks or not self.baselines:
-            raise ConfigError("give at least one task and one baseline")
-        if not (isinstance(self.seeds, int) and self.seeds >= 1):
-            raise ConfigError(f"--seeds must be an integer >= 1, got {self.seeds!r}")
-        if self.value_options:
-            raise ConfigError("--value-input and --value-readout set Miconi's value baseline; not the actor-critic's")
-        for _, name, config in self.cells():
             config.resolved()
 
     def lesion_trials(self, task: str) -> int | None:
