@@ -217,3 +217,18 @@ def test_the_report_shows_the_runs_perturbations(trained):
     assert "silence readout:CHOOSE-LEFT:5" in section and "left-units" in section
     assert section.count("<img") >= 2  # the psychometric and performance figures
     assert "(the stop criterion" in page and "Miconi" not in page  # the actor-critic's learning-curve caption, not Miconi's
+
+
+@pytest.mark.slow
+def test_the_reports_fixed_point_counts_follow_a_later_search(trained):
+    """analyze searches with 1,024 candidates; a later `fixedpoints` replaces the figures and
+    fixedpoints.json, and the report's numbers follow the file the figures were drawn from."""
+    if not (trained / "analysis" / "seed2" / "numbers.json").is_file():
+        assert runner.invoke(app, ["analyze", str(trained), "--behaviour-trials", "10"]).exit_code == 0
+    assert runner.invoke(app, ["fixedpoints", str(trained), "--candidates", "128", "--max-steps", "50"]).exit_code == 0
+    assert runner.invoke(app, ["report", str(trained)]).exit_code == 0
+    page = (trained / "report.html").read_text()
+    saved = json.loads((trained / "analysis" / "seed2" / "fixedpoints.json").read_text())
+    assert saved["candidates"] == 128
+    row = page[page.index("<td>fixed and slow points</td>"):][:200]
+    assert "candidates 128;" in row and "1,024" not in row

@@ -49,6 +49,23 @@ def _training_rows(summary: dict) -> list[tuple[str, str]]:
     return rows
 
 
+def _fixed_points_from_their_file(folder: RunFolder, seed: int, numbers: dict) -> None:
+    """The report's fixed-point numbers from ``fixedpoints.json``, the file written with the
+    fixed-point figures (by ``analyze`` or by a later ``rewardrnn fixedpoints``, which replaces
+    both), so that the table and the figures count the same points."""
+    path = folder.derived_path("analysis", f"seed{seed}", "fixedpoints.json")
+    if not safe_files.regular_file_inside(folder.path, path):
+        return
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return
+    if not isinstance(saved, dict) or saved.get("run_id") != folder.identity["run_id"] or "tiers" not in saved:
+        return
+    numbers.setdefault("numbers", {})["fixed_points"] = {k: saved[k] for k in ("candidates", "points", "tiers",
+                                                                                "by_stability", "wall_s") if k in saved}
+
+
 def _learning_caption(folder: RunFolder) -> str:
     """The learning curve's caption, in the words of the run's kind."""
     if folder.kind.name == "perturbation":
@@ -136,6 +153,7 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     if not numbers_path.is_file() or json.loads(numbers_path.read_text()).get("run_id") != folder.identity["run_id"]:
         verbs.analyze(run, seed=s)
     numbers = verbs.read_numbers(run, s)
+    _fixed_points_from_their_file(folder, s, numbers)
     summary = folder.summary()
     resolved = summary.get("resolved_config") or folder.resolved.to_dict()
 
