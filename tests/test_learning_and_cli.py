@@ -75,7 +75,7 @@ def test_tasks_lists_one_line_each():
     assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms-choice",
                      "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>"]
     learners = {line.split()[0]: line.split("[learners: ")[1].split(";")[0] for line in result.output.splitlines()}
-    assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation"
+    assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation + supervised"
     assert learners["ngym:<id>"] == "actor-critic"
     assert learners["dnms"] == learners["dnms-ei"] == "perturbation"
 
@@ -197,7 +197,8 @@ def test_record_analyze_and_report_of_a_trained_network(trained_run):
     accuracy = numbers["accuracy_vs_duration"]["p"]
     assert accuracy[-1] > accuracy[0]  # longer stimuli, better choices (Fig. 1)
     value = numbers["value_output_late"]  # the expected return grows with coherence (Fig. 1)
-    assert value["51.2, CHOOSE-RIGHT"] > value["0, CHOOSE-RIGHT"]
+    late = {(row["coherence"], row["choice"]): row["value"] for row in value}
+    assert late[(51.2, "CHOOSE-RIGHT")] > late[(0.0, "CHOOSE-RIGHT")]
     assert numbers["choice_selectivity"]["units_abs_dprime_above_1"] >= 1
 
     result = runner.invoke(app, ["report", str(out)])

@@ -51,8 +51,10 @@ def _fmt(x: float) -> float:
 
 def _plain(value):
     """A condition value as JSON writes it (numpy scalars to Python numbers, the rest as text)."""
-    if isinstance(value, (np.integer, np.floating)):
+    if isinstance(value, np.integer):
         return value.item()
+    if isinstance(value, np.floating):  # float32 51.2 -> 51.2, not 51.20000076
+        return float(f"{value:.7g}")
     return value if isinstance(value, (int, float, str, bool)) else str(value)
 
 
