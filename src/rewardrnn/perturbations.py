@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from rewardrnn import keys, safe_files
-from rewardrnn.analysis.behaviour import (fit_psychometric, performance_by_condition, psychometric_points,
+from rewardrnn.analysis.behaviour import (fit_points, json_scalar, performance_by_condition, psychometric_points,
                                           table_performance)
 from rewardrnn.errors import ConfigError, RunFolderError
 from rewardrnn.manipulation import gated, groups
@@ -216,14 +216,14 @@ def describe(protocol, table: pd.DataFrame) -> dict:
             if row[v] != "all":
                 select &= (table[v] == row[v]).to_numpy()
         chosen = table.loc[select & table["decision"].to_numpy(bool), "choice"]
-        rows.append({**{k: _plain(v) for k, v in row.items()},
+        rows.append({**{k: json_scalar(v) for k, v in row.items()},
                      "p_choice": {a: float((chosen == a).mean()) if len(chosen) else 0.0 for a in p_choice}})
     out = {**perf, "p_choice": p_choice, "n_trials": int(len(table)), "per_condition": rows}
     spec = protocol.psychometric
     if spec is not None:
         points = psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
         try:
-            fit = fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"])
+            fit = fit_points(points)
             out["psychometric"] = {"mu": fit.mu, "mu_se": fit.mu_se, "sigma": fit.sigma, "sigma_se": fit.sigma_se,
                                    "stimulus": spec.label, "positive_action": spec.positive_action,
                                    "points": json.loads(points.to_json(orient="records"))}
@@ -242,10 +242,6 @@ def difference(intact: dict, perturbed: dict) -> dict:
         out["psychometric_mu"] = b["mu"] - a["mu"]
         out["psychometric_sigma"] = b["sigma"] - a["sigma"]
     return out
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_not_other(out: Path, manipulation: Manipulation, overwrite: bool) -> None:

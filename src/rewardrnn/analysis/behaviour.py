@@ -133,6 +133,19 @@ def performance_by(table: pd.DataFrame, column: str | list[str]) -> pd.DataFrame
     return result.reset_index()
 
 
+def json_scalar(value):
+    """A table value as JSON should hold it: numpy integers as ints, numpy floats to the 7
+    significant digits of float32 (51.2, not 51.20000076), other numbers, strings and booleans
+    as they are, anything else as text."""
+    if isinstance(value, np.integer):
+        return value.item()
+    if isinstance(value, np.floating):
+        return float(f"{value:.7g}")
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
+
+
 def fit_points(points: pd.DataFrame, lapse: bool = False) -> PsychometricFit:
     """:func:`fit_psychometric` on the output of :func:`psychometric_points`."""
     return fit_psychometric(points["stimulus"], points["n_positive"], points["n_decision"], lapse=lapse)

@@ -49,15 +49,6 @@ def _fmt(x: float) -> float:
     return float(np.round(x, 4))
 
 
-def _plain(value):
-    """A condition value as JSON writes it (numpy scalars to Python numbers, the rest as text)."""
-    if isinstance(value, np.integer):
-        return value.item()
-    if isinstance(value, np.floating):  # float32 51.2 -> 51.2, not 51.20000076
-        return float(f"{value:.7g}")
-    return value if isinstance(value, (int, float, str, bool)) else str(value)
-
-
 def _psychometric(task: Protocol, table: pd.DataFrame, result: Analysis, name: str = "psychometric",
                   lapse: bool = False) -> None:
     spec = task.psychometric
@@ -338,7 +329,7 @@ def _neural(task: Protocol, suite: SongSuite, ds: xr.Dataset, result: Analysis) 
     result.figures["value_output"] = figs.psth_panels(value, by, title="value network output (expected return)")
     late = value.sel(time=slice(suite.stimulus_window[1] * 0.5, None)).mean("time")
     result.numbers["value_output_late"] = [
-        {**{b: _plain(value[b].values[g]) for b in by}, "value": _fmt(late.values[g])}
+        {**{b: behaviour.json_scalar(value[b].values[g]) for b in by}, "value": _fmt(late.values[g])}
         for g in range(value.sizes["group"]) if np.isfinite(late.values[g])]
     # PCA of condition-averaged stimulus-aligned trajectories
     traces = stim.values

@@ -50,23 +50,31 @@ UNITS = {
     "value_units": "the value network's units classified by regression (offer value A/B, chosen value, choice) "
                    "in the 500 ms before the choice; fractions (0-1) of the selective units",
     "indifference_point": "offers of B worth one of A (drops of B per drop of A) at P(choose B) = 0.5",
-    "cue_combination": "psychometric width sigma (% of the range of the rate's deviation) per modality; the "
-                       "optimal-combination prediction sigma_multi = (sigma_v^-2 + sigma_a^-2)^-1/2",
-    "f1_tuning_in_delay": "fraction (0-1) of units whose delay rates depend on f1 (regression), by sign",
+    "cue_combination": "per modality (v, a, va) the psychometric width sigma and bias mu, in the signed "
+                       "stimulus's unit; the optimal-combination prediction 1/sigma_va^2 = 1/sigma_v^2 + "
+                       "1/sigma_a^2 (predicted and observed inverse variances and their ratio)",
+    "f1_tuning_in_delay": "per 500-ms bin of the delay (delay_ms: its centre, ms after f1 offset), the fraction "
+                          "(0-1) of units whose mean rate rises (positive) or falls (negative) with f1 (linear "
+                          "regression, correct trials)",
     "context_gating_sigma_ratio": "psychometric width for the irrelevant evidence divided by that for the relevant "
                                   "one (large: the irrelevant evidence is ignored)",
     "accuracy_by_pair": "fraction correct per (f1, f2) pair, Hz",
     "min_pair_accuracy": "lowest fraction correct over the (f1, f2) pairs",
     "choice_pattern": "P(choose B) per offer (n_B drops of B : n_A drops of A)",
     "p_correct_by_trial_type": "fraction correct per trial type",
-    "error_by_trial_type": "mean absolute error of the output (target +-1) per trial type",
+    "error_by_trial_type": "mean trial error (the error Miconi's rule learns from) per trial type",
     "cross_temporal_decoding": "decoding accuracy (0-1) of the trial type from population rates, trained at one "
                                "time and tested at another (ms from trial start)",
-    "mds_cluster_separation": "between-type over within-type distance in the MDS embedding (dimensionless)",
-    "final_output_vs_bias": "the output at the trial's end against the target, by trial type",
+    "mds_cluster_separation": "per time (ms): the distances between the stimulus-1 groups' centroids, between "
+                              "the response groups' and from AA to BB, each over the mean distance of a state to "
+                              "its trial type's centroid (dimensionless; population rates)",
+    "final_output_vs_bias": "per context and bias (relevant, irrelevant): the mean output r0 at 699 ms per bias "
+                            "value and the slope of a line fitted to it (output per bias unit)",
     "condition_selectivity": "units whose mean rate varies most across conditions (spread: std over conditions "
                              "of the trial-averaged rate, rate units)",
-    "state_space": "PCA of the condition-averaged rates: fractions (0-1) of variance by component",
+    "state_space": "the regression axes (Mante et al. 2013): active units, each axis's time of largest norm "
+                   "(t_max_ms, ms) and the range of the final states along each modality's axis per context "
+                   "(axis units)",
     "neural": "the neural analyses (or why they were skipped)",
 }
 

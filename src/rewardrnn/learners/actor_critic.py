@@ -184,7 +184,7 @@ class ActorCritic(SongCriterion):
 
     def with_seed_axis(self, name: str) -> ActorCritic:
         """The same learner for a caller that ``vmap``s over seeds along the axis ``name``."""
-        return ActorCritic(self.env, self.policy_config, self.value_config, self.config, name, self.trial_axis)
+        return type(self)(self.env, self.policy_config, self.value_config, self.config, name, self.trial_axis)
 
     def with_trial_axis(self, name: str, size: int) -> ActorCritic | None:
         """The same learner for a caller that runs :meth:`update` on ``size`` devices along the
@@ -195,7 +195,7 @@ class ActorCritic(SongCriterion):
         when the trials per update do not split evenly."""
         if size < 2 or self.config.n_gradient % size:
             return None
-        return ActorCritic(self.env, self.policy_config, self.value_config, self.config, self.seed_axis, (name, size))
+        return type(self)(self.env, self.policy_config, self.value_config, self.config, self.seed_axis, (name, size))
 
     def evaluate(self, state: LearnerState, key: jax.Array, n: int) -> dict[str, jax.Array]:
         """Validation performance of the current policy on ``n`` fresh trials (:meth:`validate`)."""
@@ -288,6 +288,7 @@ class ActorCritic(SongCriterion):
         rows = gru.padded_steps(steps) + 1
         padded_inputs = gru.pad_steps(inputs, rows)
 
+        cut = None if manipulation is None else gated.cut_weights(manipulation, policy, weights)
         noisy = manipulation is not None and manipulation.noisy
         extra_keys = jax.vmap(lambda k: jax.random.fold_in(k, EXTRA_NOISE_STREAM))(batch.noise_keys) if noisy else None
 
@@ -305,8 +306,8 @@ class ActorCritic(SongCriterion):
                                              self.alpha)
             else:
                 on = manipulation.on(self.env.epoch_flags(trials, k))
-                logits, x_next, residuals = gated.step(manipulation, on, policy, weights, x, padded_inputs[k], q,
-                                                       q_extra, self.alpha)
+                logits, x_next, residuals = gated.step(manipulation, on, policy, weights, cut, x, padded_inputs[k],
+                                                       q, q_extra, self.alpha)
             action = jnp.argmax(logits if self.config.greedy else logits + gumbel, axis=-1).astype(jnp.int32)
             ends = self.env.judge(trials, k, action)[1]
             actions = actions.at[k].set(jnp.where(alive, action, fixate))

@@ -46,14 +46,6 @@ class Supervised(ActorCritic):
         super().__init__(*args, **kwargs)
         self.value_optimizer = optax.set_to_zero()  # the value network is not trained
 
-    def with_seed_axis(self, name: str) -> Supervised:
-        return Supervised(self.env, self.policy_config, self.value_config, self.config, name, self.trial_axis)
-
-    def with_trial_axis(self, name: str, size: int) -> Supervised | None:
-        if size < 2 or self.config.n_gradient % size:
-            return None
-        return Supervised(self.env, self.policy_config, self.value_config, self.config, self.seed_axis, (name, size))
-
     def describe(self) -> str:
         return (f"supervised learning (BPTT, cross-entropy on the best action) on {self.env.protocol.name}, "
                 f"dt {self.env.dt_ms:g} ms")
@@ -65,7 +57,7 @@ class Supervised(ActorCritic):
         response = env.epoch_names.index(protocol.response_epoch)
         t_ms = jnp.arange(n_steps, dtype=jnp.float32)[:, None] * env.dt_ms
         before = t_ms < trials.epoch_start_ms[:, response]
-        during = (t_ms >= trials.epoch_start_ms[:, response]) & (t_ms < trials.epoch_end_ms[:, response])
+        during = self.response_steps(trials, n_steps) > 0
         variables = env.variables(trials)
         choices = [a for a in range(env.n_actions) if a != protocol.fixate_action]
         rewards = jnp.stack([protocol.outcome_of_choice(variables, jnp.full(trials.condition.shape, a, jnp.int32)).reward

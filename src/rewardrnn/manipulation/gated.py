@@ -12,8 +12,9 @@ At a step where the manipulation is on for a trial (:meth:`Applied.on`: its epoc
 * extra noise (std ``noise_std``, drawn by the caller from a stream of its own) is added to the
   recurrent noise ``q``.
 
-Where it is off, the step is the intact network's, bit for bit (the cut weights' products are
-computed beside the intact ones and chosen per trial).
+Where it is off, the step is the intact network's, bit for bit (limited to epochs, the cut
+network's step is computed beside the intact one and chosen per trial; the cut weights are
+computed once per simulation, :func:`cut_weights`).
 """
 
 from __future__ import annotations
@@ -72,31 +73,43 @@ class Applied:
         return jnp.any(flags & self.during, axis=-1)
 
 
-def step(applied: Applied, on: jax.Array, policy: gru.Params, weights: tuple, x: jax.Array, u: jax.Array,
-         q: jax.Array, q_extra: jax.Array | None, a: float):
+def cut_weights(applied: Applied, policy: gru.Params, weights: tuple) -> tuple | None:
+    """The effective (W_in, W_rec, W_rec_gates, W_out) with the cuts applied, computed once per
+    simulation (outside the step loop); None when nothing is cut. ``weights``: the intact
+    (W_in, b_in, W_rec, W_rec_gates) of :func:`gru.effective_weights`."""
+    if not applied.cuts:
+        return None
+    w_in, _, w_rec, w_gates = weights
+    return (w_in * jnp.tile(applied.keep_in, (1, 3)), w_rec * applied.keep_rec,
+            w_gates * jnp.tile(applied.keep_rec, (1, 2)), policy["W_out"] * applied.keep_out)
+
+
+def step(applied: Applied, on: jax.Array, policy: gru.Params, weights: tuple, cut: tuple | None, x: jax.Array,
+         u: jax.Array, q: jax.Array, q_extra: jax.Array | None, a: float):
     """(logits, x', residuals) of one step of the gated network from state ``x`` (B, N) with
     input ``u`` and noise ``q``, manipulated where ``on`` (B,). ``weights``: the effective
-    (W_in, b_in, W_rec, W_rec_gates) (:func:`gru.effective_weights`); ``q_extra``: standard
-    normal draws (B, N) for the extra noise, or None."""
+    (W_in, b_in, W_rec, W_rec_gates) (:func:`gru.effective_weights`); ``cut``: the cut weights
+    (:func:`cut_weights`); ``q_extra``: standard normal draws (B, N) for the extra noise, or
+    None. A manipulation over the whole trial runs the cut network alone; one limited to epochs
+    runs both and picks per trial."""
     w_in, b_in, w_rec, w_gates = weights
     col = on[:, None]
     x = jnp.where(col & applied.silenced, 0.0, x)
     if applied.noisy:
         q = q + jnp.where(col, applied.noise_std * q_extra, 0.0)
-    drive = gru.drive(u, w_in, b_in)
-    if applied.cuts:
-        cut_in = w_in * jnp.tile(applied.keep_in, (1, 3))
-        drive = jnp.where(col, gru.drive(u, cut_in, b_in), drive)
     n = x.shape[-1]
-    drive = drive.at[..., :n].add(jnp.where(col, applied.current, 0.0))
-    logits = gru.readout(policy, x)
-    x_next, residuals = gru.cell(x, drive, q, w_rec, w_gates, a)
-    if applied.cuts:
-        cut_logits = jax.nn.relu(x) @ (policy["W_out"] * applied.keep_out) + policy["b_out"]
-        cut_next, cut_residuals = gru.cell(x, drive, q, w_rec * applied.keep_rec,
-                                           w_gates * jnp.tile(applied.keep_rec, (1, 2)), a)
-        pick = lambda cut, intact: jnp.where(col if cut.ndim == 2 else on, cut, intact)  # noqa: E731
-        logits = pick(cut_logits, logits)
-        x_next = pick(cut_next, x_next)
-        residuals = jax.tree_util.tree_map(pick, cut_residuals, residuals)
-    return logits, x_next, residuals
+    current = jnp.where(col, applied.current, 0.0)
+
+    def run(w_in, w_rec, w_gates, w_out):
+        drive = gru.drive(u, w_in, b_in).at[..., :n].add(current)
+        logits = jax.nn.relu(x) @ w_out + policy["b_out"]
+        return (logits, *gru.cell(x, drive, q, w_rec, w_gates, a))
+
+    if cut is None:
+        return run(w_in, w_rec, w_gates, policy["W_out"])
+    manipulated = run(*cut)
+    if applied.whole_trial:
+        return manipulated
+    intact = run(w_in, w_rec, w_gates, policy["W_out"])
+    pick = lambda m, i: jnp.where(col if m.ndim == 2 else on, m, i)  # noqa: E731
+    return jax.tree_util.tree_map(pick, manipulated, intact)
