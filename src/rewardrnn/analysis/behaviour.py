@@ -12,6 +12,12 @@ from scipy import optimize, stats
 from rewardrnn.tasks.protocol import Protocol
 
 
+class NotEnoughTrials(ValueError):
+    """The trials hold too few of a kind for an analysis (e.g. no correct decision, one stimulus
+    value with choices: an untrained network). The suites record what they skipped and why,
+    and go on; it is not bad input."""
+
+
 @dataclass(frozen=True)
 class PsychometricFit:
     """Cumulative-Gaussian fit P(positive) = lapse/2 + (1 - lapse) Φ((x - mu) / sigma).
@@ -40,7 +46,7 @@ def fit_psychometric(x: np.ndarray, n_positive: np.ndarray, n_total: np.ndarray,
     keep = n > 0
     x, k, n = x[keep], k[keep], n[keep]
     if x.size < 2:
-        raise ValueError("a psychometric fit needs at least two stimulus values with trials")
+        raise NotEnoughTrials("a psychometric fit needs at least two stimulus values with decided trials")
 
     def unpack(theta):
         mu, log_sigma = theta[0], theta[1]
@@ -186,6 +192,8 @@ def chronometric(table: pd.DataFrame, stimulus: str = "coherence", min_trials: i
                 row[f"rt_{name}_ci_low"] = row[f"rt_{name}_ci_high"] = np.nan
             row[f"n_{name}"] = len(part)
         rows.append(row)
+    if not rows:
+        raise NotEnoughTrials("no decided trial: no reaction times")
     return pd.DataFrame(rows)
 
 
@@ -238,6 +246,9 @@ def accuracy_waived_vs_not_offered(table: pd.DataFrame) -> pd.DataFrame:
     on wager trials where it was waived (spec §6.4; the paper: waived > not offered)."""
     lr = table[table["decision"] & ~table["sure_chosen"] & (table["coherence"] > 0)]
     lr = lr.assign(trial_kind=np.where(lr["wager"] > 0, "waived", "not_offered"))
+    missing = {"waived", "not_offered"} - set(lr["trial_kind"])
+    if missing:
+        raise NotEnoughTrials(f"no left/right decision on {' or '.join(sorted(missing))} trials at coherence > 0")
     return (lr.groupby(["coherence", "trial_kind"])["correct"].mean().unstack("trial_kind").reset_index())
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from rewardrnn.analysis.behaviour import NotEnoughTrials
+
 #: Trials read from the dataset at once.
 TRIAL_BLOCK = 500
 
@@ -124,6 +126,8 @@ def window_mean(ds: xr.Dataset, variable: str = "rates", align: str = "choice",
         with np.errstate(invalid="ignore"):
             parts.append(np.nanmean(values, axis=1))
         trials.append(idx)
+    if not parts:
+        raise NotEnoughTrials(f"no kept trial reaches {align} with steps in {window_ms[0]:g}..{window_ms[1]:g} ms")
     extra_dims = ds[variable].dims[2:]
     return xr.DataArray(np.concatenate(parts), dims=("trial",) + extra_dims,
                         coords={"trial": np.concatenate(trials), **{d: ds[d].values for d in extra_dims}})

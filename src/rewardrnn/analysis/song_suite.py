@@ -55,7 +55,7 @@ def _psychometric(task: Protocol, table: pd.DataFrame, result: Analysis, name: s
     points = behaviour.psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
     try:
         fit = behaviour.fit_points(points, lapse=lapse)
-    except ValueError as error:  # e.g. an untrained network that never decides
+    except behaviour.NotEnoughTrials as error:  # e.g. an untrained network that never decides
         result.numbers[name] = {"skipped": str(error)}
         return
     ci = behaviour.confidence_interval(fit)
@@ -293,7 +293,11 @@ def analyze(task: Protocol, table: pd.DataFrame, ds: xr.Dataset) -> Analysis:
     if task.psychometric is not None and task.name not in ("mante", "multisensory"):
         _psychometric(task, table, result)
     if suite.specific is not None:
-        suite.specific(task, table, ds, result)
+        try:
+            suite.specific(task, table, ds, result)
+        except behaviour.NotEnoughTrials as error:  # e.g. an untrained network: say what stopped, go on
+            result.numbers["task_analyses_skipped"] = f"{task.name}'s own analyses stopped: {error}"
+            result.warnings.append(f"{task.name}'s own analyses stopped early: {error}")
     _neural(task, suite, ds, result)
     return result
 

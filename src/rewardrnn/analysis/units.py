@@ -76,6 +76,8 @@ UNITS = {
                    "(t_max_ms, ms) and the range of the final states along each modality's axis per context "
                    "(axis units)",
     "neural": "the neural analyses (or why they were skipped)",
+    "task_analyses_skipped": "why the task's own analyses stopped (too few trials of a kind, e.g. an untrained "
+                             "network without correct decisions); the numbers before that point are kept",
 }
 
 
