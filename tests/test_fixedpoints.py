@@ -186,6 +186,36 @@ def test_fixedpoints_right_after_training_records_first_and_reads_tiers(tmp_path
     result = runner.invoke(app, ["fixedpoints", str(out), "--slow-q", "1e-12", "--fixed-q", "1e-10"])
     assert result.exit_code == 2 and "must not exceed --slow-q" in result.output
 
+    # the value network, driven by the decision network's slowest point of each condition
+    result = runner.invoke(app, ["fixedpoints", str(out), "--network", "value", "--candidates", "64",
+                                 "--max-steps", "200"])
+    assert result.exit_code == 0, result.output
+    value = json.loads((out / "analysis" / "seed1" / "fixedpoints_value.json").read_text())
+    decision = json.loads((out / "analysis" / "seed1" / "fixedpoints.json").read_text())
+    assert value["decision_network"]["points"] >= 1 and set(value["conditions"]) <= set(decision["conditions"])
+    import xarray as xr
+
+    from rewardrnn.networks import gru
+    from rewardrnn.training.run_folder import RunFolder
+
+    folder = RunFolder(out)
+    state, learner = folder.learner_state(1), folder.learner
+    points = xr.load_dataset(out / "analysis" / "seed1" / "fixedpoints_value.nc")
+    assert points.sizes["unit"] == learner.value_config.n_units
+    assert points.sizes["input"] == learner.policy_config.n_units + learner.env.n_actions
+    u = points["input_value"].values
+    assert np.all(u[:, -3:] == [1, 0, 0])  # the action FIXATE
+    x = points["state"].values
+    moved = gru.stepper(state.value, state.value_masks, learner.value_alpha)(jnp.asarray(x), jnp.asarray(u), 0.0)
+    q = 0.5 * np.sum((np.asarray(moved) - x) ** 2, axis=1)  # the reported speed is the value network's own
+    np.testing.assert_allclose(q, points["q"].values, rtol=1e-3, atol=1e-9)
+    for label, entry in value["conditions"].items():
+        if entry["n_fixed"] + entry["n_slow"]:
+            assert entry["value_output"] is not None and "norm" not in entry["selection"] or \
+                len(entry["selection"]) == 9  # the 8 largest decision units / actions and the norm
+    refused = runner.invoke(app, ["fixedpoints", str(out), "--network", "critic"])
+    assert refused.exit_code == 2 and "allowed decision, value" in refused.output
+
 
 def relu_line_attractor():
     """Two active ReLU units on a line attractor (W = v v^T + 0.5 (I - v v^T), v > 0), two units

@@ -430,6 +430,9 @@ def fixedpoints(
     fixed_q: Optional[float] = typer.Option(None, help="a point with speed q below this is fixed (q = 1/2 ||F(x)-x||^2, "
                                             "squared state units per step) [default: 1e-10, float32 precision]"),
     slow_q: Optional[float] = typer.Option(None, help="a point with q below this is slow [default: 1e-4]"),
+    network: str = typer.Option("decision", help="decision, or value: the actor-critic's value network, driven by "
+                                "the decision network at its slowest point of each input condition "
+                                "(fixedpoints_value.nc, .json and figures)"),
     trust_code: bool = _trust_code_option(),
 ) -> None:
     """Fixed and slow points (Sussillo & Barak 2013), linearised: RUN/analysis/seedS/fixedpoints.nc,
@@ -440,7 +443,8 @@ def fixedpoints(
 
     with _clean_errors(trust_code):
         summary, path = verbs.fixedpoints(run, seed, inputs, candidates, noise,
-                                          FinderOptions(max_steps=max_steps, float64=float64), fixed_q, slow_q)
+                                          FinderOptions(max_steps=max_steps, float64=float64), fixed_q, slow_q,
+                                          network)
     tiers = summary["tiers"]
     typer.echo(f"{summary['points']} distinct points from {summary['candidates']} candidates in {summary['wall_s']} s: "
                f"{tiers['fixed']} fixed (q < {tiers['fixed_q']:g}), {tiers['slow']} slow (q < {tiers['slow_q']:g}), "
@@ -453,7 +457,9 @@ def fixedpoints(
             line += (f"; slowest non-trivial |lambda| {eig:.4f} (median), {c['n_modes_near_1']:g} mode(s) within 0.01 of 1, "
                      f"{c['n_trivial_modes']:g} trivial")
         typer.echo(line)
-    typer.echo(f"written: {path} and fixedpoints.json")
+        if c.get("value_output") is not None:
+            typer.echo(f"    value output (expected return) {c['value_output']:+.3f} at its slow points (median)")
+    typer.echo(f"written: {path} and {path.with_suffix('.json').name}")
 
 
 @app.command()

@@ -20,6 +20,7 @@ they need many trials and no activity. Every file is written under a temporary n
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -67,7 +68,6 @@ class NativeActorCritic:
         and trial length follow, as pyrl's ``--dt``, spec §4.7)."""
         if dt_ms is None or dt_ms == folder.resolved.dt_ms:
             return folder.learner
-        import dataclasses
         return dataclasses.replace(folder.resolved, dt_ms=dt_ms).build_learner()  # validates dt against the task
 
     def behaviour(self, folder: RunFolder, n: int, seed: int | None, dt_ms: float | None) -> pd.DataFrame:
@@ -430,13 +430,16 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
 
 
 FIXED_POINTS = "fixedpoints.nc"
+#: The networks ``fixedpoints`` searches (``--network``) and the stem of each one's files.
+NETWORKS = ("decision", "value")
+FIXED_POINTS_STEMS = {"decision": "fixedpoints", "value": "fixedpoints_value"}
 #: Candidates of the fixed-point search that ``analyze`` runs (``rewardrnn fixedpoints``: 4,096).
 ANALYZE_FIXED_POINT_CANDIDATES = 1024
 
 
 def fixedpoints(run: str | Path, seed: int | None = None, inputs: list[str] | None = None, candidates: int = 4096,
                 noise: float = 0.0, options=None, fixed_q: float | None = None,
-                slow_q: float | None = None) -> tuple[dict, Path]:
+                slow_q: float | None = None, network: str = "decision") -> tuple[dict, Path]:
     """Fixed and slow points of the trained network of ``seed`` (:mod:`rewardrnn.analysis.fixedpoints`),
     from ``candidates`` states of its records under the input conditions ``inputs``
     (:mod:`rewardrnn.analysis.fixedpoint_inputs`; default: every epoch of the task, or the
@@ -444,8 +447,12 @@ def fixedpoints(run: str | Path, seed: int | None = None, inputs: list[str] | No
     the figures ``fixedpoints_pca``, ``fixedpoints_spectra`` and ``fixedpoints_selection`` (PNG,
     SVG); returns (summary, dataset path). The records of this seed are made first (with the
     defaults, as ``rewardrnn record``) when missing. ``fixed_q`` / ``slow_q``: the speed tiers of
-    the summary (:func:`rewardrnn.analysis.fixedpoints.summary`)."""
+    the summary (:func:`rewardrnn.analysis.fixedpoints.summary`). ``network="value"``: the
+    value network's points instead (:func:`_value_fixed_points`), written as
+    ``fixedpoints_value.nc`` / ``.json`` and ``fixedpoints_value_*`` figures."""
     from rewardrnn.analysis import fixedpoints as fp
+    if network not in NETWORKS:
+        raise ConfigError(f"--network {network!r}: allowed {', '.join(NETWORKS)}")
     tiers = (fp.FIXED_Q if fixed_q is None else fixed_q, fp.SLOW_Q if slow_q is None else slow_q)
     for name, value in zip(("--fixed-q", "--slow-q"), tiers):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not (np.isfinite(value) and value > 0):
@@ -458,20 +465,25 @@ def fixedpoints(run: str | Path, seed: int | None = None, inputs: list[str] | No
         if not current_records(folder, s):
             record(run, seed=s)
         started = time.perf_counter()
-        summary, figures, dataset = _find_fixed_points(folder, s, inputs, candidates, noise, options, tiers)
+        if network == "value":
+            summary, figures, dataset = _value_fixed_points(folder, s, inputs, candidates, noise, options, tiers)
+        else:
+            summary, figures, dataset = _find_fixed_points(folder, s, inputs, candidates, noise, options, tiers)
         out = folder.derived_folder("analysis", f"seed{s}")
         _save_figures(figures, out)
-        _write_fixed_points(folder, s, out, summary, dataset, started)
-    return summary, out / FIXED_POINTS
+        stem = FIXED_POINTS_STEMS[network]
+        _write_fixed_points(folder, s, out, summary, dataset, started, stem)
+    return summary, out / f"{stem}.nc"
 
 
-def _write_fixed_points(folder: RunFolder, seed: int, out: Path, summary: dict, dataset, started: float) -> None:
+def _write_fixed_points(folder: RunFolder, seed: int, out: Path, summary: dict, dataset, started: float,
+                        stem: str = "fixedpoints") -> None:
     from rewardrnn.records import write_dataset
     dataset.attrs.update({"run_id": folder.identity["run_id"], "seed": seed})
-    write_dataset(dataset, out / FIXED_POINTS)
+    write_dataset(dataset, out / f"{stem}.nc")
     summary["wall_s"] = round(time.perf_counter() - started, 2)
-    run_folder.write_json(out / "fixedpoints.json", {"task": folder.task, "seed": seed,
-                                                     "run_id": folder.identity["run_id"], **summary})
+    run_folder.write_json(out / f"{stem}.json", {"task": folder.task, "seed": seed,
+                                                 "run_id": folder.identity["run_id"], **summary})
 
 
 def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options,
@@ -501,6 +513,91 @@ def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, no
                "fixedpoints_spectra": fig.spectra(found, slow_q),
                "fixedpoints_selection": fig.selection_vectors(summary)}
     return summary, figures, found
+
+
+def _value_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options,
+                        tiers: tuple[float, float]):
+    """(summary, figures, dataset) of the *value* network's fixed and slow points (Song et al.'s
+    gated value network, noise off). It reads the decision network's rates and the last action
+    and does not feed back, so the pair's dynamics are block-triangular: a fixed point of the
+    pair is a fixed point of the decision network together with a fixed point of the value
+    network driven by those rates, and the value network's modes are those of its own Jacobian.
+    Per input condition, the value network's input is held at the rates of the decision
+    network's slowest point in that condition (searched first, as ``fixedpoints``) and the
+    action FIXATE; its candidates are recorded value-network states. The summary adds, per
+    condition, ``value_output``: the value network's prediction at its fixed and slow points
+    (expected return, reward units; median)."""
+    from rewardrnn.analysis import fixedpoint_inputs as fpi
+    from rewardrnn.analysis import fixedpoints as fp
+    from rewardrnn.analysis.population import pca
+    from rewardrnn.figures import fixedpoints as fig
+    from rewardrnn.networks import gru
+    from rewardrnn.records.activity import open_activity
+    if folder.kind.name not in ("actor-critic", "actor-critic/ngym"):
+        raise ConfigError(f"--network value: {folder.path} is a {folder.kind.name} run; the value network is the "
+                          f"actor-critic's")
+    learner = getattr(folder.learner, "core", folder.learner)
+    if learner.value_net is not gru:
+        raise ConfigError(f"--network value: this run's baseline ({learner.config.baseline}"
+                          f"{', linear' if learner.value_net is not None else ''}) has no recurrent value network")
+    if inputs and "trajectory" in inputs:
+        raise ConfigError("--network value: the trajectory condition is for the decision network only")
+    decision, _, decision_points = _find_fixed_points(folder, seed, inputs, candidates, noise, options, tiers)
+    labels = json.loads(decision_points.attrs["condition_labels"])
+    q, rates = decision_points["q"].values, decision_points["rates"].values
+    index = decision_points["condition_index"].values
+    actions = tuple(learner.env.protocol.actions)
+    fixate = np.eye(len(actions), dtype=np.float32)[learner.env.protocol.fixate_action]
+    kept = [c for c in range(len(labels)) if (index == c).any()]
+    if not kept:
+        raise ConfigError(f"--network value: the decision network's search ended on no point ({decision['outliers']} "
+                          f"of {decision['candidates']} candidates ran away), so nothing drives the value network")
+    slowest = [np.flatnonzero(index == c)[np.argmin(q[index == c])] for c in kept]
+    u_value = np.stack([np.concatenate([rates[i], fixate]).astype(np.float32) for i in slowest])
+    with open_activity(safe_files.inside(records_dir(folder.path, seed), ACTIVITY)) as ds:
+        value_rates, _, trajectories = fpi.recorded_steps(ds, keys.FIXED_POINT_SEED, variable="value_rates")
+    conditions = fpi.InputConditions([labels[c] for c in kept], u_value)
+    state = folder.learner_state(seed)
+    step = gru.stepper(state.value, state.value_masks, learner.value_alpha)
+    channels = tuple(f"decision unit {i}" for i in range(rates.shape[1])) + tuple(f"action {a}" for a in actions)
+    dynamics = fp.Dynamics(step=lambda x, u: step(x, u, 0.0), rates=jax.nn.relu,
+                           states_from_rates=gru.states_from_rates,
+                           dt_ms=float(learner.value_alpha * learner.value_config.tau_ms), inputs=channels,
+                           name="gated value network (Song et al.)")
+    states, u, condition = fpi.candidates(value_rates, np.zeros((len(value_rates), 0)), conditions, candidates,
+                                          dynamics.states_from_rates, noise, keys.FIXED_POINT_SEED)
+    # its points lie far outside the recorded states (a trial ends long before the value network
+    # settles): kept, as every slow point is (fp.find's outlier rule), and measured below
+    found = fp.find(dynamics, states, u, condition, conditions.labels, options or fp.FinderOptions())
+    summary = fp.summary(found, *tiers)
+    summary["distance_from_recorded"] = _distance_from_recorded(found, value_rates, summary["tiers"]["slow_q"])
+    summary["conventions"]["distance_from_recorded"] = (
+        "median over the fixed and slow points of ||rates(x*)||, and the median ||rates|| of the recorded value-network "
+        "states (dimensionless rates): how far the points lie from where trials take the network")
+    value = np.asarray(gru.readout(state.value, jax.numpy.asarray(found["state"].values)))[:, 0]
+    slow = found["q"].values < summary["tiers"]["slow_q"]
+    for label, entry in summary["conditions"].items():
+        mine = slow & (found["condition"].values == label)
+        entry["value_output"] = round(float(np.median(value[mine])), 6) if mine.any() else None
+        entry["decision_network_input_q"] = float(q[slowest[conditions.labels.index(label)]])
+    summary["conventions"]["value_output"] = ("the value network's prediction V at its points (expected return, "
+                                              "reward units: +1 correct, 0 wrong, -1 abort); median")
+    summary["conventions"]["input"] = ("per condition, the rates of the decision network's slowest point "
+                                       "(decision_network_input_q: its speed) and the action FIXATE")
+    summary["decision_network"] = {"points": decision["points"], "tiers": decision["tiers"]}
+    axes = pca(value_rates, 2)
+    slow_q = summary["tiers"]["slow_q"]
+    figures = {"fixedpoints_value_pca": fig.pca_plane(found, trajectories, axes.mean, axes.components.T, slow_q,
+                                                      title=f"{folder.task}: value network, fixed and slow points"),
+               "fixedpoints_value_spectra": fig.spectra(found, slow_q)}
+    return summary, figures, found
+
+
+def _distance_from_recorded(found, recorded_rates: np.ndarray, slow_q: float) -> dict:
+    slow = found["q"].values < slow_q
+    norms = np.linalg.norm(found["rates"].values[slow], axis=1)
+    return {"points_rate_norm_median": round(float(np.median(norms)), 4) if slow.any() else None,
+            "recorded_rate_norm_median": round(float(np.median(np.linalg.norm(recorded_rates, axis=1))), 4)}
 
 
 def _save_figures(figures: dict, out: Path) -> None:

@@ -165,15 +165,18 @@ def default_specs(protocol: Protocol | None) -> list[str]:
     return ["epochs"] if protocol is not None else ["recorded"]
 
 
-def recorded_steps(ds: xr.Dataset, seed: int, max_trials: int = MAX_TRIALS
+def recorded_steps(ds: xr.Dataset, seed: int, max_trials: int = MAX_TRIALS, variable: str = "rates"
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rates (S, N), inputs (S, n_in)) of the valid steps of at most ``max_trials`` recorded
     trials drawn at random (seeded), and those trials' rates (K, T, N; NaN after a trial's end):
-    a large record is never read whole."""
+    a large record is never read whole. ``variable``: the rates to read (``value_rates``: the
+    value network's)."""
+    if variable not in ds:
+        raise ConfigError(f"the records hold no {variable!r}; record the run again (`rewardrnn record`)")
     n = ds.sizes["trial"]
     trials = np.sort(np.random.default_rng((seed, 1)).choice(n, min(n, max_trials), replace=False))
     sub = ds.isel(trial=trials)
-    rates, inputs = sub["rates"].values, sub["inputs"].values
+    rates, inputs = sub[variable].values, sub["inputs"].values
     valid = sub["valid"].values.astype(bool) if "valid" in sub else np.isfinite(rates).all(-1)
     return rates[valid], inputs[valid], rates
 

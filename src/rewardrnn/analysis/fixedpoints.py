@@ -15,7 +15,10 @@ many candidate states at once, each paired with its own input:
    loop stops when every point of the chunk has. Candidates run in chunks of ``chunk`` points (bounded memory), one compiled
    shape for all chunks.
 2. **Outliers**: points that ended farther from their condition's candidate centroid than
-   ``outlier_scale`` times the candidates' median distance to it are dropped (they ran off).
+   ``outlier_scale`` times the candidates' median distance to it *and are still moving*
+   (q >= ``precise_below``) are dropped (they ran off). A far point that is slow is kept: an
+   untrained network, or a value network that a trial never lets settle, has its fixed points
+   well outside the states its trials visit.
 3. **De-duplication**: greedy leader clustering on the device, per input condition: the slowest
    point not yet assigned leads, every unassigned point within ``unique_tol`` (Euclidean, state
    units) joins it; the leaders are kept, with the size of their cluster.
@@ -353,7 +356,8 @@ def find(dynamics: Dynamics, candidates: np.ndarray, inputs: np.ndarray, conditi
         x, q, n_steps = _chunked(_adam_chunk(dynamics.step, options), options, x0, u)
         clock.lap("robust")
         group = jnp.asarray(condition, jnp.int32)
-        outlier = np.asarray(_outliers(jnp.asarray(x), jnp.asarray(x0), group, options.outlier_scale))
+        far = np.asarray(_outliers(jnp.asarray(x), jnp.asarray(x0), group, options.outlier_scale))
+        outlier = far & ~(np.asarray(q) < options.precise_below)
         keep = ~outlier & np.isfinite(q)
         leader, _ = _leaders(x, q, condition, keep, options.unique_tol)
         clock.lap("unique")
@@ -521,7 +525,7 @@ def summary(ds: xr.Dataset, fixed_q: float = FIXED_Q, slow_q: float = SLOW_Q) ->
                 slowest_nontrivial_timescale_ms=_median(np.where(first < 1, tau[slowish, 0], np.nan)),
                 n_trivial_modes=_median(trivial[slowish].sum(1)), n_modes_near_1=_median(near[slowish]),
                 line_attractor_fraction=round(float(((near[slowish] == 1) & (growing[slowish] == 0)).mean()), 4),
-                selection={c: _median(sel[slowish, i]) for i, c in enumerate(channels)})
+                selection=_named_selection(sel[slowish], channels))
         conditions[label] = entry
     return {"points": len(q), "candidates": int(ds.attrs["n_candidates"]), "outliers": int(ds.attrs["n_outliers"]),
             "tiers": {"fixed_q": fixed_q, "slow_q": slow_q, "fixed": int(fixed.sum()), "slow": int(slow.sum()),
@@ -533,8 +537,27 @@ def summary(ds: xr.Dataset, fixed_q: float = FIXED_Q, slow_q: float = SLOW_Q) ->
             "conventions": {"abs_eig": "|lambda| of the discrete-time map per step: < 1 decays, 1 holds, > 1 grows",
                             "timescale_ms": "-dt / ln|lambda|", "trivial": "silent units' own leaks, left out",
                             "selection": "|l^H dF/du| per input channel, l the slowest non-trivial mode's left "
-                                         "eigenvector (l^H r = 1, ||r|| = 1); median over the fixed and slow points",
+                                         "eigenvector (l^H r = 1, ||r|| = 1); median over the fixed and slow points "
+                                         f"(over {MAX_NAMED_CHANNELS} channels: the {LARGEST_CHANNELS} largest and "
+                                         "norm, the median Euclidean norm of the vector)",
                             "medians": "over the condition's fixed and slow points"}}
+
+
+#: Most input channels named one by one in a summary's ``selection``; beyond it (e.g. the value
+#: network, whose inputs are the decision network's units) the largest ones and the norm.
+MAX_NAMED_CHANNELS = 16
+LARGEST_CHANNELS = 8
+
+
+def _named_selection(sel: np.ndarray, channels: list[str]) -> dict:
+    """Median |selection| per channel over points (P, channels); past :data:`MAX_NAMED_CHANNELS`
+    channels, the :data:`LARGEST_CHANNELS` largest medians and ``norm`` (the median over
+    points of the vector's Euclidean norm)."""
+    medians = {c: _median(sel[:, i]) for i, c in enumerate(channels)}
+    if len(channels) <= MAX_NAMED_CHANNELS:
+        return medians
+    largest = sorted(medians, key=lambda c: -(medians[c] or 0.0))[:LARGEST_CHANNELS]
+    return {**{c: medians[c] for c in largest}, "norm": _median(np.linalg.norm(sel, axis=1))}
 
 
 def _median(values) -> float | None:
