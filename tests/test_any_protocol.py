@@ -11,6 +11,7 @@ import json
 import traceback
 from pathlib import Path
 
+import chromium
 import pytest
 from typer.testing import CliRunner
 
@@ -63,10 +64,17 @@ def variants(tmp_path_factory):
     return path
 
 
-def _record_and_analyze(run: Path) -> dict:
-    for verb, args in (("record", ["-n", "2"]), ("analyze", ["--behaviour-trials", "3"])):
+#: Runs whose report is rendered in Chromium too (every figure readable at a 1,200-px window).
+REPORTED = ("rdm-rt", "mante", "THREE_CHOICES")
+
+
+def _record_and_analyze(run: Path, report: bool = False) -> dict:
+    verbs = [("record", ["-n", "2"]), ("analyze", ["--behaviour-trials", "3"])] + ([("report", [])] if report else [])
+    for verb, args in verbs:
         result = runner.invoke(app, [verb, str(run)] + args)
         assert result.exit_code == 0, f"{verb}: {result.output}\n" + "".join(traceback.format_exception(*result.exc_info))
+    if report:
+        chromium.check_readable(run / "report.html")
     return json.loads((run / "analysis" / "seed1" / "numbers.json").read_text())["numbers"]
 
 
@@ -75,7 +83,7 @@ def test_every_built_in_protocol_is_recorded_and_analysed(name, tmp_path):
     run = tmp_path / name
     result = runner.invoke(app, ["train", name, "--out", str(run)] + TINY)
     assert result.exit_code == 0, result.output
-    numbers = _record_and_analyze(run)
+    numbers = _record_and_analyze(run, report=name in REPORTED)
     assert numbers["trials"]["activity"] == 2 * TASKS[name].n_conditions
     assert set(numbers["performance"]) >= {"p_decision", "p_correct"}
 
@@ -85,7 +93,7 @@ def test_generated_variants_are_recorded_and_analysed(variant, variants, tmp_pat
     run = tmp_path / variant
     result = runner.invoke(app, ["train", f"{variants}:{variant}", "--out", str(run)] + TINY)
     assert result.exit_code == 0, result.output
-    numbers = _record_and_analyze(run)
+    numbers = _record_and_analyze(run, report=variant in REPORTED)
     assert ("psychometric" in numbers) == (variant != "THREE_CHOICES")
     import pandas as pd
 

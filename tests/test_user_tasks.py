@@ -182,6 +182,11 @@ def test_a_psychrnn_port_with_noise_in_every_epoch_and_a_variable_fixation_is_an
     assert result.exit_code == 0, result.output
     numbers = json.loads((run / "analysis" / "seed1" / "numbers.json").read_text())["numbers"]
     assert numbers["trials"]["activity"] > 0 and "performance" in numbers
+    result = runner.invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    import chromium
+
+    assert "fixedpoints_pca" in chromium.check_readable(run / "report.html")
     # the alignment the suite uses here (the first noisy epoch: fixation, onset 0, variable length)
     from rewardrnn.analysis import neural
     from rewardrnn.records.activity import open_activity

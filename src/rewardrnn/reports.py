@@ -169,7 +169,7 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
     learning_fig = verbs.adapter(folder).learning_figure(folder)
     learning = png_uri(learning_fig) if learning_fig is not None else None
     if learning:
-        parts.append(f"<figure><img alt='learning curve' src='{learning}'><figcaption><b>Learning curve.</b> "
+        parts.append(f"<figure{figure_class(learning)}><img alt='learning curve' src='{learning}'><figcaption><b>Learning curve.</b> "
                      f"{html.escape(_learning_caption(folder))}</figcaption></figure>")
     for warning in numbers.get("warnings", []):
         parts.append(f"<p class='warning'><b>Warning:</b> {html.escape(warning)}.</p>")

@@ -43,9 +43,14 @@ def png_width(path: Path) -> int:
     return int.from_bytes(head[16:20], "big") if head[:8] == b"\x89PNG\r\n\x1a\n" else 0
 
 
-def figure_class(path: Path) -> str:
-    """``" class='wide'"`` for a wide figure (:data:`WIDE_PX`), else ``""``."""
-    return " class='wide'" if png_width(path) > WIDE_PX else ""
+def figure_class(png: Path | str) -> str:
+    """``" class='wide'"`` for a wide figure (:data:`WIDE_PX`), else ``""``: ``png`` a PNG file
+    or a data URI of :func:`png_uri`."""
+    if isinstance(png, str) and png.startswith("data:image/png;base64,"):
+        width = int.from_bytes(base64.b64decode(png.split(",", 1)[1][:44])[16:20], "big")
+    else:
+        width = png_width(Path(png))
+    return " class='wide'" if width > WIDE_PX else ""
 
 
 def png_file_uri(path: Path) -> str:
