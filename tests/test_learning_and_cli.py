@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from rewardrnn.cli import app
 import chromium
-from waiting import LIMIT_S
 
 runner = CliRunner()
 
