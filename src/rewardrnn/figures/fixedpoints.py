@@ -19,6 +19,10 @@ MARKERS = {"stable": "o", "marginal": "s", "saddle": "^", "unstable": "X"}
 GREY = "0.75"
 
 
+#: Widest selection figure, inches (1,440 px at 120 dpi: shown at >= 0.76 in an 1,100-px report).
+MAX_WIDTH_IN = 12.0
+
+
 def _slow(points: xr.Dataset, slow_q: float, max_points: int) -> np.ndarray:
     """Indices of the fixed and slow points (q < slow_q), slowest first, at most ``max_points``."""
     q = points["q"].values
@@ -125,7 +129,7 @@ def selection_vectors(summary: dict):
             v = summary["conditions"][label].get("selection", {}).get(c)
             values[i, j] = np.nan if v is None else v
     longest = max((len(c) for c in conditions), default=5)
-    fig, ax = plt.subplots(figsize=(3.2 + 0.85 * max(len(channels), 1) + 0.06 * longest,
+    fig, ax = plt.subplots(figsize=(min(3.2 + 0.85 * max(len(channels), 1) + 0.06 * longest, MAX_WIDTH_IN),
                                     1.6 + 0.36 * max(len(conditions), 1)), constrained_layout=True)
     if not channels or not conditions:
         ax.set_title("no fixed or slow point: no selection vector")
