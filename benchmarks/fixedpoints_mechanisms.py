@@ -81,6 +81,10 @@ def _recorded_at(run: str, column: str, offset_ms: float = 0.0) -> tuple[np.ndar
     return rates, record
 
 
+def record_dt(run: str) -> float:
+    return float(RunFolder(run).learner.env.dt_ms)
+
+
 def _tiered(summary: dict, label: str) -> dict:
     keep = ("n_fixed", "n_slow", "n_other", "by_stability", "slowest_nontrivial_abs_eig", "slowest_nontrivial_abs_eig_max",
             "second_nontrivial_abs_eig", "slowest_nontrivial_timescale_ms", "n_trivial_modes", "n_modes_near_1",
@@ -118,10 +122,6 @@ def rdm_fixed(run: str, candidates: int) -> dict:
                             "distance_from_recorded": value["distance_from_recorded"],
                             "decision_network_points": value["decision_network"]["points"]}
     return out
-
-
-def record_dt(run: str) -> float:
-    return float(RunFolder(run).learner.env.dt_ms)
 
 
 def romo(run: str, candidates: int) -> dict:

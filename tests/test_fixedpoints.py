@@ -209,10 +209,11 @@ def test_fixedpoints_right_after_training_records_first_and_reads_tiers(tmp_path
     moved = gru.stepper(state.value, state.value_masks, learner.value_alpha)(jnp.asarray(x), jnp.asarray(u), 0.0)
     q = 0.5 * np.sum((np.asarray(moved) - x) ** 2, axis=1)  # the reported speed is the value network's own
     np.testing.assert_allclose(q, points["q"].values, rtol=1e-3, atol=1e-9)
+    assert points.sizes["input"] > fp.MAX_NAMED_CHANNELS  # 16 decision units and 3 actions
     for label, entry in value["conditions"].items():
         if entry["n_fixed"] + entry["n_slow"]:
-            assert entry["value_output"] is not None and "norm" not in entry["selection"] or \
-                len(entry["selection"]) == 9  # the 8 largest decision units / actions and the norm
+            assert entry["value_output"] is not None
+            assert len(entry["selection"]) == fp.LARGEST_CHANNELS + 1 and "norm" in entry["selection"]
     refused = runner.invoke(app, ["fixedpoints", str(out), "--network", "critic"])
     assert refused.exit_code == 2 and "allowed decision, value" in refused.output
 

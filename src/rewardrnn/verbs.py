@@ -256,13 +256,18 @@ class NeuroGymActorCritic:
 
 def _gated_dynamics(folder: RunFolder, seed: int | None, channels: list[str]):
     """The decision network of an actor-critic run (Song et al.'s gated unit), noise off."""
+    core = getattr(folder.learner, "core", folder.learner)  # NeuroGym's host-stepped learner wraps the core
+    return gated_dynamics(folder.best_params(seed)["policy"], folder.learner_state(seed).policy_masks, core.alpha,
+                          core.policy_config.tau_ms, channels, "gated (Song et al.)")
+
+
+def gated_dynamics(params, masks, alpha: float, tau_ms: float, channels, name: str):
+    """:class:`~rewardrnn.analysis.fixedpoints.Dynamics` of a gated network (decision or value), noise off."""
     from rewardrnn.analysis.fixedpoints import Dynamics
     from rewardrnn.networks import gru
-    core = getattr(folder.learner, "core", folder.learner)  # NeuroGym's host-stepped learner wraps the core
-    step = gru.stepper(folder.best_params(seed)["policy"], folder.learner_state(seed).policy_masks, core.alpha)
+    step = gru.stepper(params, masks, alpha)
     return Dynamics(step=lambda x, u: step(x, u, 0.0), rates=jax.nn.relu, states_from_rates=gru.states_from_rates,
-                    dt_ms=float(core.alpha * core.policy_config.tau_ms), inputs=tuple(channels),
-                    name="gated (Song et al.)")
+                    dt_ms=float(alpha * tau_ms), inputs=tuple(channels), name=name)
 
 
 ADAPTERS = {"actor-critic": NativeActorCritic(), "perturbation": Perturbation(),
@@ -429,7 +434,6 @@ def analyze(run: str | Path, seed: int | None = None, behaviour_trials: int | No
     return result, out
 
 
-FIXED_POINTS = "fixedpoints.nc"
 #: The networks ``fixedpoints`` searches (``--network``) and the stem of each one's files.
 NETWORKS = ("decision", "value")
 FIXED_POINTS_STEMS = {"decision": "fixedpoints", "value": "fixedpoints_value"}
@@ -489,10 +493,24 @@ def _write_fixed_points(folder: RunFolder, seed: int, out: Path, summary: dict, 
 def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options,
                        tiers: tuple[float, float] | None = None):
     """(summary, figures, dataset) of the fixed-point search on the records of ``seed``."""
-    from rewardrnn.analysis import fixedpoint_inputs as fpi
-    from rewardrnn.analysis import fixedpoints as fp
     from rewardrnn.analysis.population import pca
     from rewardrnn.figures import fixedpoints as fig
+    summary, found, rates, trajectories = _decision_search(folder, seed, inputs, candidates, noise, options, tiers)
+    axes = pca(rates, 2)
+    slow_q = summary["tiers"]["slow_q"]
+    figures = {"fixedpoints_pca": fig.pca_plane(found, trajectories, axes.mean, axes.components.T, slow_q,
+                                                title=f"{folder.task}: fixed and slow points"),
+               "fixedpoints_spectra": fig.spectra(found, slow_q),
+               "fixedpoints_selection": fig.selection_vectors(summary)}
+    return summary, figures, found
+
+
+def _decision_search(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options,
+                     tiers: tuple[float, float] | None = None):
+    """(summary, dataset, recorded rates (S, N), recorded trajectories) of the decision network's
+    search on the records of ``seed``, without figures."""
+    from rewardrnn.analysis import fixedpoint_inputs as fpi
+    from rewardrnn.analysis import fixedpoints as fp
     from rewardrnn.records.activity import open_activity
     ad = adapter(folder)
     with open_activity(safe_files.inside(records_dir(folder.path, seed), ACTIVITY)) as ds:
@@ -505,14 +523,7 @@ def _find_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, no
     states, u, condition = fpi.candidates(rates, recorded_inputs, conditions, candidates,
                                           dynamics.states_from_rates, noise, keys.FIXED_POINT_SEED)
     found = fp.find(dynamics, states, u, condition, conditions.labels, options or fp.FinderOptions())
-    axes = pca(rates, 2)
-    summary = fp.summary(found, *(tiers or (fp.FIXED_Q, fp.SLOW_Q)))
-    slow_q = summary["tiers"]["slow_q"]
-    figures = {"fixedpoints_pca": fig.pca_plane(found, trajectories, axes.mean, axes.components.T, slow_q,
-                                                title=f"{folder.task}: fixed and slow points"),
-               "fixedpoints_spectra": fig.spectra(found, slow_q),
-               "fixedpoints_selection": fig.selection_vectors(summary)}
-    return summary, figures, found
+    return fp.summary(found, *(tiers or (fp.FIXED_Q, fp.SLOW_Q))), found, rates, trajectories
 
 
 def _value_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, noise: float, options,
@@ -542,7 +553,7 @@ def _value_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, n
                           f"{', linear' if learner.value_net is not None else ''}) has no recurrent value network")
     if inputs and "trajectory" in inputs:
         raise ConfigError("--network value: the trajectory condition is for the decision network only")
-    decision, _, decision_points = _find_fixed_points(folder, seed, inputs, candidates, noise, options, tiers)
+    decision, decision_points, _, _ = _decision_search(folder, seed, inputs, candidates, noise, options, tiers)
     labels = json.loads(decision_points.attrs["condition_labels"])
     q, rates = decision_points["q"].values, decision_points["rates"].values
     index = decision_points["condition_index"].values
@@ -558,24 +569,25 @@ def _value_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, n
         value_rates, _, trajectories = fpi.recorded_steps(ds, keys.FIXED_POINT_SEED, variable="value_rates")
     conditions = fpi.InputConditions([labels[c] for c in kept], u_value)
     state = folder.learner_state(seed)
-    step = gru.stepper(state.value, state.value_masks, learner.value_alpha)
     channels = tuple(f"decision unit {i}" for i in range(rates.shape[1])) + tuple(f"action {a}" for a in actions)
-    dynamics = fp.Dynamics(step=lambda x, u: step(x, u, 0.0), rates=jax.nn.relu,
-                           states_from_rates=gru.states_from_rates,
-                           dt_ms=float(learner.value_alpha * learner.value_config.tau_ms), inputs=channels,
-                           name="gated value network (Song et al.)")
+    dynamics = gated_dynamics(state.value, state.value_masks, learner.value_alpha, learner.value_config.tau_ms,
+                              channels, "gated value network (Song et al.)")
     states, u, condition = fpi.candidates(value_rates, np.zeros((len(value_rates), 0)), conditions, candidates,
                                           dynamics.states_from_rates, noise, keys.FIXED_POINT_SEED)
     # its points lie far outside the recorded states (a trial ends long before the value network
     # settles): kept, as every slow point is (fp.find's outlier rule), and measured below
     found = fp.find(dynamics, states, u, condition, conditions.labels, options or fp.FinderOptions())
     summary = fp.summary(found, *tiers)
-    summary["distance_from_recorded"] = _distance_from_recorded(found, value_rates, summary["tiers"]["slow_q"])
+    slow_q = summary["tiers"]["slow_q"]
+    slow = found["q"].values < slow_q
+    norms = np.linalg.norm(found["rates"].values[slow], axis=1)
+    summary["distance_from_recorded"] = {
+        "points_rate_norm_median": round(float(np.median(norms)), 4) if slow.any() else None,
+        "recorded_rate_norm_median": round(float(np.median(np.linalg.norm(value_rates, axis=1))), 4)}
     summary["conventions"]["distance_from_recorded"] = (
         "median over the fixed and slow points of ||rates(x*)||, and the median ||rates|| of the recorded value-network "
         "states (dimensionless rates): how far the points lie from where trials take the network")
     value = np.asarray(gru.readout(state.value, jax.numpy.asarray(found["state"].values)))[:, 0]
-    slow = found["q"].values < summary["tiers"]["slow_q"]
     for label, entry in summary["conditions"].items():
         mine = slow & (found["condition"].values == label)
         entry["value_output"] = round(float(np.median(value[mine])), 6) if mine.any() else None
@@ -586,18 +598,10 @@ def _value_fixed_points(folder: RunFolder, seed: int, inputs, candidates: int, n
                                        "(decision_network_input_q: its speed) and the action FIXATE")
     summary["decision_network"] = {"points": decision["points"], "tiers": decision["tiers"]}
     axes = pca(value_rates, 2)
-    slow_q = summary["tiers"]["slow_q"]
     figures = {"fixedpoints_value_pca": fig.pca_plane(found, trajectories, axes.mean, axes.components.T, slow_q,
                                                       title=f"{folder.task}: value network, fixed and slow points"),
                "fixedpoints_value_spectra": fig.spectra(found, slow_q)}
     return summary, figures, found
-
-
-def _distance_from_recorded(found, recorded_rates: np.ndarray, slow_q: float) -> dict:
-    slow = found["q"].values < slow_q
-    norms = np.linalg.norm(found["rates"].values[slow], axis=1)
-    return {"points_rate_norm_median": round(float(np.median(norms)), 4) if slow.any() else None,
-            "recorded_rate_norm_median": round(float(np.median(np.linalg.norm(recorded_rates, axis=1))), 4)}
 
 
 def _save_figures(figures: dict, out: Path) -> None:
