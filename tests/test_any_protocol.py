@@ -65,7 +65,7 @@ def variants(tmp_path_factory):
 
 
 #: Runs whose report is rendered in Chromium too (every figure readable at a 1,200-px window).
-REPORTED = ("rdm-rt", "mante", "THREE_CHOICES")
+REPORTED = ("mante", "THREE_CHOICES")
 
 
 def _record_and_analyze(run: Path, report: bool = False) -> dict:

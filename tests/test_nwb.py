@@ -76,3 +76,57 @@ def test_a_bad_format_is_refused(exported):
     assert result.exit_code == 2 and "npz, safetensors, nwb" in result.output
     result = runner.invoke(app, ["export", str(exported), "--format", "nwb", "-o", str(exported / "x.npz")])
     assert result.exit_code == 2 and "must end in .nwb" in result.output
+
+
+def _dandi_findings(path):
+    """nwbinspector's findings under DANDI's configuration, by importance name."""
+    from nwbinspector import inspect_nwbfile, load_config
+
+    findings: dict[str, list[str]] = {}
+    for message in inspect_nwbfile(nwbfile_path=str(path), config=load_config("dandi")):
+        findings.setdefault(message.importance.name, []).append(f"{message.check_function_name}: {message.message}")
+    return findings
+
+
+def test_with_its_metadata_given_the_file_passes_dandi_inspection(exported, tmp_path):
+    """Without a species DANDI's configuration finds a CRITICAL issue (the subject's species);
+    with the species, experimenter and institution given (options, or the [nwb] table of a run
+    file, the options on top) it finds no CRITICAL and no BEST_PRACTICE_VIOLATION, and the file
+    holds what was given."""
+    assert any("species" in f for f in _dandi_findings(exported / "export" / "seed1.nwb").get("CRITICAL", []))
+    given = tmp_path / "given.nwb"
+    result = runner.invoke(app, ["export", str(exported), "--format", "nwb", "-o", str(given), "--species",
+                                 "Macaca mulatta", "--experimenter", "Song, H. Francis", "--experimenter",
+                                 "Wang, Xiao-Jing", "--institution", "New York University", "--lab", "Wang"])
+    assert result.exit_code == 0, result.output
+    findings = _dandi_findings(given)
+    assert not findings.get("CRITICAL") and not findings.get("BEST_PRACTICE_VIOLATION"), findings
+    run_file = tmp_path / "run.toml"
+    run_file.write_text('task = "rdm-fixed"\n[nwb]\nspecies = "Macaca mulatta"\nexperimenter = ["Miconi, Thomas"]\n'
+                        'institution = "The Neurosciences Institute"\n')
+    from_file = tmp_path / "from_file.nwb"
+    result = runner.invoke(app, ["export", str(exported), "--format", "nwb", "-o", str(from_file), "--metadata",
+                                 str(run_file), "--lab", "Miconi"])
+    assert result.exit_code == 0, result.output
+    with pynwb.NWBHDF5IO(str(from_file), "r") as io:
+        nwbfile = io.read()
+        assert nwbfile.subject.species == "Macaca mulatta" and list(nwbfile.experimenter) == ["Miconi, Thomas"]
+        assert nwbfile.institution == "The Neurosciences Institute" and nwbfile.lab == "Miconi"
+    # the run file with its [nwb] table still trains (the table is not a training option)
+    result = runner.invoke(app, ["train", "--config", str(run_file), "--N", "16", "--max-updates", "1",
+                                 "--checkfreq", "1", "--n-validation", "4", "-q", "--out", str(tmp_path / "trained")])
+    assert result.exit_code == 0, result.output
+
+
+def test_bad_metadata_is_refused_in_one_line(exported, tmp_path):
+    for args, expected in ((["--species", "monkey"], "must be a Latin binomial"),
+                           (["--metadata", str(tmp_path / "none.toml")], "no such file")):
+        out = tmp_path / "x.nwb"
+        result = runner.invoke(app, ["export", str(exported), "--format", "nwb", "-o", str(out), *args])
+        assert result.exit_code == 2 and expected in result.output and not out.exists(), result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[nwb]\nspecis = "Mus musculus"\n')
+    result = runner.invoke(app, ["export", str(exported), "--format", "nwb", "--metadata", str(bad)])
+    assert result.exit_code == 2 and "unknown [nwb] key(s) ['specis']" in result.output
+    result = runner.invoke(app, ["export", str(exported), "--species", "Mus musculus"])
+    assert result.exit_code == 2 and "go in an NWB file" in result.output

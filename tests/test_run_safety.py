@@ -88,7 +88,7 @@ def test_two_trainings_into_one_folder_are_refused_and_the_first_is_kept(tmp_pat
     out = tmp_path / "shared"
     cmd = [sys.executable, "-m", "rewardrnn.cli", "train", "rdm-fixed", "--N", "16", "--checkfreq", "2",
            "--n-validation", "20", "--patience", "0", "-q", "--out", str(out)]  # no stall stop: "long" runs on
-    env = dict(os.environ, REWARDRNN_COMPILATION_CACHE="0")
+    env = dict(os.environ)  # the session's compilation cache (conftest.py)
     # started together: one trains, the other is refused
     a = subprocess.Popen(cmd + ["--max-updates", "6"], env=env, stderr=subprocess.PIPE, text=True)
     b = subprocess.Popen(cmd + ["--max-updates", "6"], env=env, stderr=subprocess.PIPE, text=True)

@@ -76,9 +76,32 @@ def test_the_loss_is_the_mean_cross_entropy_over_counted_steps():
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree_util.tree_leaves(g_value))  # the value net is untouched
 
 
-def test_bad_act_is_refused():
+def test_the_mse_loss_is_psychrnns_mean_squared_error_on_one_hot_outputs():
+    """loss="mse": the mean over counted steps of mean_a (z[a] - onehot(target)[a])², by hand; at
+    the zero-readout initialisation z = 0, so every counted step costs exactly 1/3 (one of three
+    outputs is 1)."""
+    learner = SupervisedTrainConfig(task="rdm-fixed", loss="mse", **SMALL).resolved().build_learner()
+    state = learner.init(jax.random.PRNGKey(0))
+    key = jax.random.PRNGKey(5)
+    loss, _ = learner.losses(state.policy, state.value, state, key)
+    np.testing.assert_allclose(loss, 1 / 3, rtol=1e-5)
+    policy = dict(state.policy, W_out=jax.random.normal(jax.random.PRNGKey(1), state.policy["W_out"].shape))
+    loss, _ = learner.losses(policy, state.value, state, key)
+    batch = learner.draw_batch(key, learner.config.n_gradient)
+    xs = gru.run_keyed(policy, state.policy_masks, batch.inputs, batch.noise_keys, learner.policy_noise, learner.alpha)
+    target, counted = learner.targets(batch.trials, batch.inputs.shape[0])
+    z = np.asarray(gru.readout(policy, xs), np.float64)
+    one_hot = np.eye(z.shape[-1])[np.asarray(target)]
+    by_hand = np.sum(np.asarray(counted) * ((z - one_hot) ** 2).mean(-1)) / np.sum(np.asarray(counted))
+    np.testing.assert_allclose(loss, by_hand, rtol=1e-5)
+    assert learner.describe().startswith("supervised learning (BPTT, mse")
+
+
+def test_bad_act_and_loss_are_refused():
     with pytest.raises(ConfigError, match="act must be one of greedy, sample"):
         SupervisedTrainConfig(act="maybe")
+    with pytest.raises(ConfigError, match="loss must be one of cross-entropy, mse"):
+        SupervisedTrainConfig(loss="l1")
 
 
 @pytest.mark.slow

@@ -36,9 +36,10 @@ def four_points(tmp_path_factory):
     path = folder / "sweep.toml"
     path.write_text(f"[base]\n{TINY}max_updates = 4\ncheckfreq = 2\n\n[grid]\nlr = [0.002, 0.004]\nseed = [1, 2]\n")
     out = folder / "out"
-    # two jobs of two vectorised seeds each: the sweep's behaviour (four points, two seeds per job)
-    # at half the workers' start-up and compilation
-    result = _sweep([path, "-o", out, "--workers", "2", "--seeds-per-job", "2"])
+    # two jobs of two vectorised seeds each, on one Ray worker: the sweep's behaviour (four points,
+    # two seeds per job) at one worker's start-up and compilation (two workers side by side are in
+    # the killed-worker test below)
+    result = _sweep([path, "-o", out, "--workers", "1", "--seeds-per-job", "2"])
     assert result.returncode == 0, result.stderr[-3000:]
     return path, out, result
 

@@ -17,6 +17,7 @@ from rewardrnn.tasks import trust as _trust
 from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.training.kinds import kind_for
 from rewardrnn.training.run import TrainResult
+from rewardrnn.training import kinds as _kinds
 from rewardrnn.training.run import train as _train
 from rewardrnn.training.run_folder import RunFolder
 from rewardrnn.verbs import analyze, evaluate, evaluation_report, fixedpoints, plot, record  # noqa: F401  (the API)
@@ -45,6 +46,14 @@ def train(task: str | Protocol = "rdm-fixed", out: str | Path = "runs/run", *, l
     kind = kind_for(task, learner)
     kind.check_fields(options)
     return _train(kind.config_class(task=task, **options), out, resume=resume, overwrite=overwrite, progress=progress)
+
+
+train.__doc__ += """
+
+    Options by kind, as Python keyword (command-line flag); ``task_options.NAME`` is the key of
+    ``task_options``, ``task_settings`` is ``--set``:
+
+""" + _kinds.options_table() + "\n"
 
 
 def perturb(run: str | Path, *, silence=(), cut=(), stimulate=(), noise: float = 0.0, during: str | None = None,

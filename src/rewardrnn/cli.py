@@ -79,13 +79,15 @@ def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (
         typer.echo(f"{task.name:<21} {task.summary} [learners: {learners(task.name)}; {task.n_types} trial types; "
                    f"stop: {task.describe_criterion()}]")
     typer.echo("ngym:<id>             any NeuroGym environment [learners: actor-critic; extra: neurogym]")
+    typer.echo("my_env.py:NAME        your own environment: a TrialEnv (gymnasium Env) class or a function returning one "
+               "[learners: actor-critic; extra: neurogym]")
 
 
 @app.command()
 def train(
     task: Optional[str] = typer.Argument(None, help="task name (see `rewardrnn tasks`), a task file "
-                                         "path/to/file.py:NAME, or ngym:<NeuroGym environment id> [default: the run "
-                                         "file's]"),
+                                         "path/to/file.py:NAME (a Protocol, or an environment class or factory), or "
+                                         "ngym:<NeuroGym environment id> [default: the run file's]"),
     out: Path = typer.Option(Path("runs/run"), "--out", "-o", help="run folder"),
     seed: Optional[int] = typer.Option(None, help="first seed; seed s uses PRNGKey(s) [default: 1]"),
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained together: seed .. seed+seeds-1 [default: 1]"),
@@ -132,7 +134,13 @@ def train(
     act: Optional[str] = typer.Option(None, help="supervised learner: how the network acts on validation and "
                                       "records: greedy (its most probable action, as supervised networks are read) or "
                                       "sample (its policy, as the reward learners) [default: greedy]"),
-    env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="NeuroGym tasks: a JSON object of gymnasium.make arguments"),
+    loss: Optional[str] = typer.Option(None, help="supervised learner: cross-entropy on the best action, or mse "
+                                       "(PsychRNN's mean squared error of the linear outputs against the one-hot "
+                                       "target) [default: cross-entropy]"),
+    env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="environments (NeuroGym ids, your env files): a JSON object of the environment's arguments"),
+    wrappers: Optional[str] = typer.Option(None, "--wrappers", help="environments: NeuroGym wrappers applied in order, "
+                                           "comma-separated: PassAction, PassReward, ReactionTime, Noise, "
+                                           "RandomGroundTruth, TrialHistoryV2 [default: none]"),
     settings: Optional[list[str]] = typer.Option(
         None, "--set", help="a task variant, repeatable: KEY=VALUE such as stimulus.duration=uniform(300,700), "
         "conditions.coherence=0,12.8,51.2, rewards.correct=2, tmax_ms=3000 (`rewardrnn tasks TASK` lists the keys)"),
@@ -154,8 +162,9 @@ def train(
                  n_validation=n_validation, checkfreq=checkfreq, trials=trials, nonlinearity=nonlinearity,
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
-                 restart_stalled=restart_stalled, entropy_bonus=entropy_bonus, act=act,
-                 env_kwargs=_json_object(env_kwargs))
+                 restart_stalled=restart_stalled, entropy_bonus=entropy_bonus, act=act, loss=loss,
+                 env_kwargs=_json_object(env_kwargs),
+                 wrappers=None if wrappers is None else tuple(w.strip() for w in wrappers.split(",") if w.strip()))
     with _clean_errors(trust_code):
         if resume and overwrite:
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
@@ -191,6 +200,7 @@ def _options(task: str | None, learner: str | None, flags: dict, run_file: Path 
     from rewardrnn.training.kinds import kind_for
 
     file_fields = run_files.read(run_file) if run_file is not None else {}
+    file_fields = {k: v for k, v in file_fields.items() if k not in run_files.NOT_TRAINING}
     task = task if task is not None else file_fields.get("task")
     if task is None:
         raise ConfigError("give a task: `rewardrnn train TASK` or `task = \"...\"` in a --config run file")
@@ -371,13 +381,31 @@ def export(
                                "Neurodata Without Borders; extra: nwb)"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="file to write [default: RUN/export/weights_seedS.FORMAT]"),
+    species: Optional[str] = typer.Option(None, help="nwb: the subject's species, a Latin binomial such as "
+                                          "'Macaca mulatta' (the animal whose task the network models) [default: none]"),
+    experimenter: Optional[list[str]] = typer.Option(None, help="nwb: an experimenter, 'Last, First'; repeatable"),
+    institution: Optional[str] = typer.Option(None, help="nwb: the institution"),
+    lab: Optional[str] = typer.Option(None, help="nwb: the lab"),
+    metadata: Optional[Path] = typer.Option(None, "--metadata", help="nwb: a TOML file (e.g. the run file) whose [nwb] "
+                                            "table gives species, experimenter, institution, lab; the options above "
+                                            "override it"),
     trust_code: bool = _trust_code_option(),
 ) -> None:
-    """Write the trained weights with names, masks and a JSON description of the equations."""
+    """Write the trained weights with names, masks and a JSON description of the equations
+    (--format nwb: the records too, with the subject and session metadata given)."""
     from rewardrnn.export import export_run
 
     with _clean_errors(trust_code):
-        path = export_run(run, format, seed, out)
+        given = dict(species=species, experimenter=tuple(experimenter or ()), institution=institution, lab=lab)
+        nwb_metadata = None
+        if metadata is not None or any(v not in (None, ()) for v in given.values()):
+            from rewardrnn.nwb import Metadata
+            from rewardrnn.training import run_files
+
+            base = Metadata.from_table(run_files.read(metadata, "--metadata").get("nwb", {}), str(metadata)) \
+                if metadata is not None else Metadata()
+            nwb_metadata = base.merged(**given)
+        path = export_run(run, format, seed, out, nwb_metadata)
     typer.echo(str(path))
 
 

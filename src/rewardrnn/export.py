@@ -43,15 +43,20 @@ RATE_EQUATIONS = [
 ]
 
 
-def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: str | Path | None = None) -> Path:
+def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: str | Path | None = None,
+               nwb_metadata=None) -> Path:
     """Write the weights of ``seed`` (default: the run's first) of the run folder ``run``; returns
     the written path (default ``RUN/export/weights_seed{S}.{fmt}``, ``RUN/export/seed{S}.nwb``). ``out`` must end in
-    ``.{fmt}`` and may not name a file of the run itself."""
+    ``.{fmt}`` and may not name a file of the run itself. ``nwb_metadata``: the subject and session
+    metadata of an NWB file (:class:`rewardrnn.nwb.Metadata`: species, experimenter, institution, lab)."""
     from rewardrnn.training import run_folder
     from rewardrnn.training.run_folder import RunFolder
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    if nwb_metadata is not None and fmt != "nwb":
+        raise ConfigError(f"subject and session metadata (--species, --experimenter, --institution, --lab, --metadata) "
+                          f"go in an NWB file; --format is {fmt}")
     folder = RunFolder(run)
     i, seed = folder.seed_index(seed)
     default = f"seed{seed}.nwb" if fmt == "nwb" else f"weights_seed{seed}.{fmt}"
@@ -72,7 +77,7 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
         run_folder.check_writable_folder(path.parent, "--out folder")
     text = json.dumps(description, indent=1)
     if fmt == "nwb":
-        _write_nwb(folder, seed, description, arrays, path)
+        _write_nwb(folder, seed, description, arrays, path, nwb_metadata)
     elif fmt == "npz":
         run_folder.atomic_write_bytes(path, lambda f: np.savez(f, __description__=np.asarray(text), **arrays))
     else:
@@ -83,7 +88,7 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
     return path
 
 
-def _write_nwb(folder, seed: int, description: dict, arrays: dict, path: Path) -> None:
+def _write_nwb(folder, seed: int, description: dict, arrays: dict, path: Path, metadata=None) -> None:
     """The NWB file of ``seed``, from its records (made first when missing or stale)."""
     from rewardrnn import nwb, verbs
     from rewardrnn.records import ACTIVITY
@@ -96,7 +101,7 @@ def _write_nwb(folder, seed: int, description: dict, arrays: dict, path: Path) -
             verbs.record(folder.path, seed=seed)
         ds = open_activity(safe_files.inside(verbs.records_dir(folder.path, seed), ACTIVITY))
         try:
-            nwb.write(folder, seed, ds, description, arrays, path)
+            nwb.write(folder, seed, ds, description, arrays, path, metadata)
         finally:
             ds.close()
 

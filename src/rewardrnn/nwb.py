@@ -19,6 +19,14 @@ What the file holds:
 * ``experiment_description``: the network's equations, units and configuration (JSON), the same
   description as the ``.npz`` export's.
 
+* **subject and session metadata** (:class:`Metadata`; ``rewardrnn export --species ...
+  --experimenter ... --institution ... --lab ...`` or the ``[nwb]`` table of a TOML file,
+  ``--metadata FILE``): DANDI asks for the subject's species, the experimenter and the
+  institution, which a simulated network does not have by itself; given, the file passes
+  ``nwbinspector --config dandi`` with no CRITICAL finding and no BEST_PRACTICE_VIOLATION.
+  Defaults, describing the model: subject id = run id and seed, sex ``"O"`` (other), date of birth
+  = the run's start (its initialisation), no species, experimenter or institution.
+
 The records of the seed are made first (``rewardrnn record``'s defaults) when missing or stale.
 """
 
@@ -26,7 +34,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,13 +62,59 @@ MICONI_SERIES = {
     "inputs": ("inputs", "a.u.", "the task's inputs"),
     "output": ("output", "a.u.", "the output neuron's rate, the network's response"),
 }
+@dataclass(frozen=True)
+class Metadata:
+    """The subject and session metadata of an NWB file that the user gives. ``species``: a Latin
+    binomial (``"Macaca mulatta"``, the animal the task was run with) or an NCBI taxonomy URL;
+    ``experimenter``: names as ``"Last, First"``; ``institution``, ``lab``: free text."""
+
+    species: str | None = None
+    experimenter: tuple[str, ...] = ()
+    institution: str | None = None
+    lab: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("species", "institution", "lab"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise ConfigError(f"NWB {name} must be a non-empty text, got {value!r}")
+        experimenter = (self.experimenter,) if isinstance(self.experimenter, str) else self.experimenter
+        if not isinstance(experimenter, (tuple, list)) or not all(isinstance(e, str) and e.strip() for e in experimenter):
+            raise ConfigError(f"NWB experimenter must be a list of names such as \"Last, First\", got {self.experimenter!r}")
+        object.__setattr__(self, "experimenter", tuple(experimenter))
+        species = self.species
+        if species is not None and not (_BINOMIAL.match(species) or species.startswith(_NCBI)):
+            raise ConfigError(f"NWB species {species!r} must be a Latin binomial (e.g. 'Macaca mulatta') or an NCBI "
+                              f"taxonomy URL ({_NCBI}...)")
+
+    @classmethod
+    def from_table(cls, table: Any, where: str) -> Metadata:
+        """From the ``[nwb]`` table of a TOML file (``where`` names it in errors)."""
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: [nwb] must be a table of {', '.join(f.name for f in fields(cls))}")
+        unknown = sorted(set(table) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ConfigError(f"{where}: unknown [nwb] key(s) {unknown}; known: {', '.join(f.name for f in fields(cls))}")
+        return cls(**table)
+
+    def merged(self, **given: Any) -> Metadata:
+        """These values with the ones given (not None, not empty) on top."""
+        return Metadata(**{f.name: given[f.name] if given.get(f.name) not in (None, (), []) else getattr(self, f.name)
+                           for f in fields(self)})
+
+
+_BINOMIAL = re.compile(r"^[A-Z][a-z]+ [a-z]+( [a-z]+)?$")
+_NCBI = "http://purl.obolibrary.org/obo/NCBITaxon_"
 #: Behaviour columns that are not trial variables of the NWB trials table.
 SKIP_COLUMNS = ("trial",)
 
 
-def write(folder, seed: int, ds, description: dict, arrays: dict[str, np.ndarray], path: Path) -> None:
+def write(folder, seed: int, ds, description: dict, arrays: dict[str, np.ndarray], path: Path,
+          metadata: Metadata | None = None) -> None:
     """Write the NWB file of ``seed`` of the run ``folder`` from its activity dataset ``ds``,
-    its export ``description`` and weight ``arrays`` to ``path`` (atomically)."""
+    its export ``description`` and weight ``arrays`` to ``path`` (atomically), with the subject and
+    session ``metadata`` the user gave."""
+    metadata = metadata or Metadata()
     try:
         from hdmf.common import DynamicTable, VectorData, VectorIndex
         from pynwb import NWBHDF5IO, NWBFile, TimeSeries
@@ -78,10 +135,12 @@ def write(folder, seed: int, ds, description: dict, arrays: dict[str, np.ndarray
         identifier=f"{folder.identity['run_id']}-seed{seed}", session_start_time=created,
         experiment_description=json.dumps(description), source_script=f"rewardrnn {__version__}",
         source_script_file_name="rewardrnn", keywords=["recurrent neural network", "reinforcement learning"],
+        experimenter=list(metadata.experimenter) or None, institution=metadata.institution, lab=metadata.lab,
         subject=Subject(subject_id=f"{folder.identity['run_id']}-seed{seed}",
                         description=f"a simulated recurrent neural network (rewardrnn run {folder.identity['run_id']}, "
-                                    f"seed {seed}); not an animal: born at its initialisation, the run's start",
-                        date_of_birth=created, sex="O"))
+                                    f"seed {seed}); not an animal: born at its initialisation, the run's start"
+                                    + ("; species: the animal whose task it models" if metadata.species else ""),
+                        date_of_birth=created, sex="O", species=metadata.species))
 
     table = _trial_table(ds)
     for name, column in table.items():

@@ -4,6 +4,8 @@ condition against the unit circle (trivial modes grey), and the selection vector
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,6 +23,21 @@ GREY = "0.75"
 
 #: Widest selection figure, inches (1,440 px at 120 dpi: shown at >= 0.76 in an 1,100-px report).
 MAX_WIDTH_IN = 12.0
+#: At most this many input conditions get a spectrum panel, and a row of the selection figure
+#: (mante's default search has 75 conditions: 75 panels would be 57 in tall and unreadable). The
+#: conditions with the most fixed and slow points are shown; every condition is in fixedpoints.json.
+MAX_PANELS = 12
+MAX_ROWS = 24
+
+
+def _most_points(points: xr.Dataset, slow_q: float, conditions: list[str], most: int) -> list[str]:
+    """The ``most`` conditions with the most fixed and slow points (q < slow_q), in their order."""
+    if len(conditions) <= most:
+        return conditions
+    labels = points["condition"].values.astype(str)[points["q"].values < slow_q]
+    counts = {c: int((labels == c).sum()) for c in conditions}
+    kept = set(sorted(conditions, key=lambda c: -counts[c])[:most])
+    return [c for c in conditions if c in kept]
 
 
 def _slow(points: xr.Dataset, slow_q: float, max_points: int) -> np.ndarray:
@@ -57,8 +74,15 @@ def pca_plane(points: xr.Dataset, trajectories: np.ndarray, mean: np.ndarray, ax
     direction = points["slow_rate_direction"].values[order] @ axes
     direction = direction / (np.linalg.norm(direction, axis=1, keepdims=True) + 1e-12) * scale
     conditions = points["condition"].values[order].astype(str)
+    present = list(dict.fromkeys(conditions))
+    shown = _most_points(points, slow_q, present, MAX_PANELS)
+    if len(shown) < len(present):  # the rest share one colour: a legend of 75 entries cannot be read
+        other = f"{len(present) - len(shown)} other conditions"
+        conditions = np.where(np.isin(conditions, shown), conditions, other)
     stability = points["stability"].values[order]
-    colours = _condition_colours(conditions)
+    colours = _condition_colours(shown)
+    if len(shown) < len(present):
+        colours[other] = "0.45"
     for p, d, c in zip(proj, direction, conditions):
         ax.plot([p[0] - d[0], p[0] + d[0]], [p[1] - d[1], p[1] + d[1]], color=colours[c], lw=0.9, zorder=2)
     for label, colour in colours.items():
@@ -84,11 +108,12 @@ def spectra(points: xr.Dataset, slow_q: float, max_points: int = 60):
     """Per input condition, the eigenvalues of dF/dx at its slowest fixed and slow points (at
     most ``max_points``) in the complex plane with the unit circle (the discrete-time stability
     boundary): the network's modes in colour, the trivial ones (silent units' leaks) in grey."""
-    conditions = list(dict.fromkeys(points["condition"].values.astype(str)))
+    every = list(dict.fromkeys(points["condition"].values.astype(str)))
+    conditions = _most_points(points, slow_q, every, MAX_PANELS)
     n = max(len(conditions), 1)
     cols = min(n, 4)
     rows = -(-n // cols)
-    fig, axs = plt.subplots(rows, cols, figsize=(3.1 * cols, 3.0 * rows), squeeze=False)
+    fig, axs = plt.subplots(rows, cols, figsize=(3.1 * cols, 3.3 * rows), squeeze=False)
     theta = np.linspace(0, 2 * np.pi, 400)
     trivial_all = points["trivial"].values.astype(bool) if "trivial" in points else None
     colours = _condition_colours(conditions)
@@ -102,7 +127,7 @@ def spectra(points: xr.Dataset, slow_q: float, max_points: int = 60):
         ax.scatter(w[trivial].real, w[trivial].imag, s=3, color=GREY, label="trivial")
         ax.scatter(w[~trivial].real, w[~trivial].imag, s=4, color=colours[label], label="network")
         ax.set_aspect("equal")
-        ax.set_title(f"{label} ({len(idx)} points)", fontsize=8)
+        ax.set_title(textwrap.fill(f"{label} ({len(idx)} points)", 44), fontsize=7)
         ax.tick_params(labelsize=7)
     for ax in axs.ravel()[len(conditions):]:
         ax.set_visible(False)
@@ -110,7 +135,10 @@ def spectra(points: xr.Dataset, slow_q: float, max_points: int = 60):
         axs[0, 0].legend(fontsize=7, markerscale=3, frameon=False, loc="lower left")
     fig.supxlabel("Re λ (per step; unit circle: stability boundary)", fontsize=9)
     fig.supylabel("Im λ", fontsize=9)
-    fig.tight_layout()
+    if len(conditions) < len(every):
+        fig.suptitle(f"{len(conditions)} of {len(every)} input conditions: those with the most fixed and slow "
+                     f"points (all in fixedpoints.json)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.97) if len(conditions) < len(every) else None)
     return fig
 
 
@@ -119,7 +147,10 @@ def selection_vectors(summary: dict):
     slowest non-trivial mode over the condition's fixed and slow points (Mante et al. 2013's
     selection vector: how much an input pulse on that channel moves the state along the slow
     mode), annotated; blank where a condition has no fixed or slow point."""
-    conditions = list(summary["conditions"])
+    every = list(summary["conditions"])
+    counts = {c: summary["conditions"][c].get("n_fixed", 0) + summary["conditions"][c].get("n_slow", 0) for c in every}
+    conditions = every if len(every) <= MAX_ROWS else \
+        [c for c in every if c in set(sorted(every, key=lambda c: -counts[c])[:MAX_ROWS])]
     channels = sorted({c for entry in summary["conditions"].values() for c in entry.get("selection", {})},
                       key=lambda c: next((list(e["selection"]).index(c) for e in summary["conditions"].values()
                                           if c in e.get("selection", {})), 0))
@@ -147,5 +178,7 @@ def selection_vectors(summary: dict):
     ax.set_xlabel("input channel")
     ax.set_ylabel("input condition")
     fig.colorbar(image, ax=ax, label="|selection|\n(state units per input unit per step)")
-    ax.set_title("selection vector of the slowest\nnon-trivial mode (median)", fontsize=9)
+    ax.set_title("selection vector of the slowest\nnon-trivial mode (median)"
+                 + (f"\n{len(conditions)} of {len(every)} conditions: most fixed and slow points"
+                    if len(conditions) < len(every) else ""), fontsize=9)
     return fig

@@ -83,6 +83,7 @@ class ActorCriticConfig:
     baseline_per_condition: bool = False  # the running baseline: one average per condition of the grid
     lesion_value_at: int | None = None  # from this update on, no baseline (and none trained)
     greedy: bool = False  # act by the most probable action instead of sampling (the supervised learner's reading)
+    supervised_loss: str = "cross-entropy"  # the supervised learner's loss: cross-entropy or mse (PsychRNN's)
 
 
 #: The stream (folded into each trial's recurrent-noise key) of a manipulation's extra noise.

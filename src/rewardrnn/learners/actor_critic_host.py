@@ -48,8 +48,8 @@ class HostBatchActorCritic:
     performance_names = ("reward", "performance", "p_respond")
 
     def __init__(self, task: str, env_kwargs: dict, env: EnvSizes, policy: gru.GRUConfig, value: gru.GRUConfig,
-                 learning: ActorCriticConfig, target: float, max_trial_steps: int):
-        self.task, self.env_kwargs, self.env = task, dict(env_kwargs), env
+                 learning: ActorCriticConfig, target: float, max_trial_steps: int, wrappers: tuple[str, ...] = ()):
+        self.task, self.env_kwargs, self.env, self.wrappers = task, dict(env_kwargs), env, tuple(wrappers)
         self.core = ActorCritic(env, policy, value, learning)
         self.target = target
         self.max_trial_steps = max_trial_steps
@@ -115,8 +115,10 @@ class HostBatchActorCritic:
                 f"{self.core.config.n_gradient} environments per update)")
 
     # ---- host stepping -----------------------------------------------------------------------
-    def train_chunk(self, state: LearnerState, seed: int, n_updates: int) -> tuple[LearnerState, dict[str, float]]:
-        """``n_updates`` updates of one seed; returns the state and the chunk's mean metrics."""
+    def train_chunk(self, state: LearnerState, seed: int, n_updates: int,
+                    on_update=None) -> tuple[LearnerState, dict[str, float]]:
+        """``n_updates`` updates of one seed; returns the state and the chunk's mean metrics.
+        ``on_update()`` is called after each update (a live display)."""
         metrics = []
         for _ in range(n_updates):
             updates = int(state.updates)
@@ -129,6 +131,8 @@ class HostBatchActorCritic:
             state, m = self._update(state, key, *(jnp.asarray(padded[k]) for k in ("inputs", "actions", "reward",
                                                                                      "mask")))
             metrics.append({k: float(v) for k, v in m.items()})
+            if on_update is not None:
+                on_update()
         return state, {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
 
     def validate_seed(self, state: LearnerState, seed: int, n: int) -> dict[str, float]:
@@ -145,7 +149,8 @@ class HostBatchActorCritic:
         ``t`` is drawn from ``fold_in(key, t)``, so the gradient pass can draw it again."""
         source = self._sources.get((stream, n))
         if source is None:
-            source = self._sources[(stream, n)] = NeuroGymBatches(self.task, self.env_kwargs, n, self.max_trial_steps)
+            source = self._sources[(stream, n)] = NeuroGymBatches(self.task, self.env_kwargs, n, self.max_trial_steps,
+                                                                       self.wrappers)
         x = [jnp.broadcast_to(policy["x0"], (n, self.policy_config.n_units))]
         states, probs = [], []
 

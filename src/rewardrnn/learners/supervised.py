@@ -8,7 +8,13 @@ epoch, the best choice: the non-fixate action whose outcome pays the most reward
 (``Protocol.outcome_of_choice``), i.e. the correct action of a correct/wrong task, the more
 valuable offer of the economic task, the correct target (never the sure one, which pays less)
 of the wager task. Steps after the response epoch count for nothing. The loss is the mean over
-the counted steps and trials of ``-log softmax(W_out r_k + b_out)[target_k]``.
+the counted steps and trials of ``-log softmax(W_out r_k + b_out)[target_k]`` (``loss =
+"cross-entropy"``, the default), or, with ``loss = "mse"``, PsychRNN's mean squared error of the
+linear outputs ``z_k = W_out r_k + b_out`` against the target outputs, here the one-hot vector of
+the same target action: ``mean_a (z_k[a] - onehot(target_k)[a])²`` (PsychRNN masks the steps
+the same way; its tasks set their own output targets, this keeps the one target of every
+learner so that the comparison is of losses only). Either way the network acts through
+``softmax(z)`` (``act``), so validation is the same.
 
 Everything else is the actor-critic's (:class:`~rewardrnn.learners.actor_critic.ActorCritic`):
 the gated network and its options (N, Dale's principle, dt), its initialisation, Adam (lr 0.004,
@@ -47,7 +53,7 @@ class Supervised(ActorCritic):
         self.value_optimizer = optax.set_to_zero()  # the value network is not trained
 
     def describe(self) -> str:
-        return (f"supervised learning (BPTT, cross-entropy on the best action) on {self.env.protocol.name}, "
+        return (f"supervised learning (BPTT, {self.config.supervised_loss} on the best action) on {self.env.protocol.name}, "
                 f"dt {self.env.dt_ms:g} ms")
 
     def targets(self, trials: Trials, n_steps: int) -> tuple[jax.Array, jax.Array]:
@@ -74,9 +80,12 @@ class Supervised(ActorCritic):
         states = gru.run_keyed(policy, state.policy_masks, batch.inputs, batch.noise_keys, self.policy_noise,
                                self.alpha)  # x[k]: the state the action of step k is read from
         target, counted = self.targets(batch.trials, steps)
-        log_pi = jax.nn.log_softmax(gru.readout(policy, states))
-        nll = -jnp.take_along_axis(log_pi, target[..., None], axis=-1)[..., 0]
+        z = gru.readout(policy, states)
+        if self.config.supervised_loss == "mse":
+            per_step = jnp.mean((z - jax.nn.one_hot(target, z.shape[-1], dtype=z.dtype)) ** 2, axis=-1)
+        else:
+            per_step = -jnp.take_along_axis(jax.nn.log_softmax(z), target[..., None], axis=-1)[..., 0]
         n = self._across_trials(jnp.sum(counted))
-        loss = jnp.sum(counted * nll) / n
-        hits = jnp.sum(counted * (jnp.argmax(log_pi, axis=-1) == target)) / n
+        loss = jnp.sum(counted * per_step) / n
+        hits = jnp.sum(counted * (jnp.argmax(z, axis=-1) == target)) / n
         return loss, {"supervised_loss": loss, "step_accuracy": hits}

@@ -1,5 +1,7 @@
-"""Tasks defined outside the package: a :class:`~rewardrnn.tasks.protocol.Protocol` held by a
-module-level name in a Python file, named ``path/to/my_task.py:MY_TASK``.
+"""Tasks defined outside the package: a :class:`~rewardrnn.tasks.protocol.Protocol`, or an
+environment (a gymnasium ``Env`` class such as a NeuroGym ``TrialEnv``, or a function returning
+one: :mod:`rewardrnn.tasks.neurogym`), held by a module-level name in a Python file, named
+``path/to/my_task.py:MY_TASK``.
 
 The file is imported once per path and content (a module named after their hash, so a changed
 file is a new module and an unchanged one is not run twice). A run folder records the file's absolute
@@ -10,11 +12,12 @@ line, a run whose file is gone or has changed since it was trained.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rewardrnn.errors import ConfigError, RunFolderError
 from rewardrnn.tasks import trust
@@ -54,6 +57,49 @@ def load(task: str) -> Protocol:
     missing, is a link, is not trusted (:mod:`rewardrnn.tasks.trust`), cannot be imported, has no
     such name or the name is not a Protocol."""
     path, name = split(task)
+    protocol = _load_object(task)
+    if not isinstance(protocol, Protocol):
+        hint = (f"; an environment trains as `rewardrnn train {path}:{name}` with the actor-critic"
+                if environment_maker(protocol) is not None else "")
+        raise ConfigError(f"{path}:{name} is a {type(protocol).__name__}, not a rewardrnn Protocol{hint}")
+    return protocol
+
+
+def names_environment(task: str) -> bool:
+    """True when the task file's name holds an environment (a gymnasium ``Env`` class, e.g. a
+    NeuroGym ``TrialEnv``, or a factory function returning one) rather than a Protocol. A file
+    that does not exist is not one (its error comes when it is loaded); an untrusted one is
+    refused here, since deciding imports it."""
+    if not is_task_file(task) or not split(task)[0].is_file():
+        return False
+    return environment_maker(_load_object(task)) is not None
+
+
+def load_environment(task: str) -> Callable[..., Any]:
+    """The environment class or factory named ``NAME`` in ``path/to/file.py`` (the trust rules of
+    :func:`load`), called with the environment's keyword arguments to build one."""
+    path, name = split(task)
+    maker = environment_maker(_load_object(task))
+    if maker is None:
+        raise ConfigError(f"{path}:{name} is neither a gymnasium environment class nor a function returning one")
+    return maker
+
+
+def environment_maker(value: Any) -> Callable[..., Any] | None:
+    """``value`` itself when it is a gymnasium ``Env`` subclass or a plain function (a factory,
+    checked when called), else None. gymnasium is imported only for a class."""
+    if inspect.isclass(value):
+        try:
+            import gymnasium
+        except ImportError:
+            return None
+        return value if issubclass(value, gymnasium.Env) else None
+    return value if inspect.isfunction(value) else None
+
+
+def _load_object(task: str) -> Any:
+    """The object held by ``NAME`` in ``path/to/file.py``, imported under the trust rules."""
+    path, name = split(task)
     if not path.is_file():
         raise ConfigError(f"task file {path} does not exist (a task from a file is written {SYNTAX})")
     trust.check_not_a_link(path)
@@ -66,11 +112,11 @@ def load(task: str) -> Protocol:
     module = _import(path, data, sha)
     if not name.isidentifier() or not hasattr(module, name):
         found = [k for k, v in vars(module).items() if isinstance(v, Protocol)]
-        raise ConfigError(f"task file {path} defines no {name!r}; its protocols: {', '.join(found) or 'none'}")
-    protocol = getattr(module, name)
-    if not isinstance(protocol, Protocol):
-        raise ConfigError(f"{path}:{name} is a {type(protocol).__name__}, not a rewardrnn Protocol")
-    return protocol
+        found += [k for k, v in vars(module).items() if (inspect.isclass(v) or inspect.isfunction(v))
+                  and v.__module__ == module.__name__ and environment_maker(v) is not None]
+        raise ConfigError(f"task file {path} defines no {name!r}; its protocols and environments: "
+                          f"{', '.join(found) or 'none'}")
+    return getattr(module, name)
 
 
 class _ExitCalled(Exception):

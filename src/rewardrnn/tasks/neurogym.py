@@ -1,5 +1,12 @@
 """NeuroGym environments as a source of trials (optional extra: ``pip install rewardrnn[neurogym]``).
 
+The environment is one of NeuroGym's registered ids (``ngym:<id>``), optionally wrapped by
+NeuroGym's wrappers named in :data:`WRAPPERS` (``--wrappers PassAction,ReactionTime``), or the
+user's own, from a file (``my_env.py:NAME``): a ``TrialEnv`` subclass (or any gymnasium ``Env``
+with discrete actions and a ``dt`` attribute in ms), or a function returning one (the way to
+apply wrappers with arguments). Such a file is code and follows the task files' trust rule
+(:mod:`rewardrnn.tasks.trust`); the run folder records its path, SHA-256 and a copy.
+
 NeuroGym tasks are numpy environments stepped one call at a time, so a batch of trials is
 simulated on the host over ``n`` environments side by side: at each time step one call of the
 caller's ``act(observations, step) -> actions`` (a compiled network step) serves every
@@ -7,8 +14,10 @@ environment, then each environment takes its step.
 
 Conventions. One trial is one episode: the network starts each trial from its initial state,
 sees the trial's first observation, then acts; an environment's trial ends when NeuroGym says
-``info["new_trial"]``. The trial's outcome is NeuroGym's own: ``info["performance"]`` at that
-step (1 correct, 0 not, or the task's graded value), and ``info["trial"]`` (the trial's
+``info["new_trial"]`` (or, for a plain gymnasium env, when the episode terminates or is
+truncated). The trial's outcome is NeuroGym's own: ``info["performance"]`` at that
+step (1 correct, 0 not, or the task's graded value; an environment that gives none scores 1 for
+a trial whose rewards sum above 0), and ``info["trial"]`` (the trial's
 variables: ground truth, coherence, ...) becomes the trial's row of the behaviour table. So any
 environment of ``neurogym.all_envs()`` trains: single- and multi-choice, go/no-go, timing,
 working memory.
@@ -34,8 +43,40 @@ from rewardrnn.keys import env_seed
 PREFIX = "ngym:"
 
 
+#: NeuroGym wrappers that may be named (``--wrappers``): each takes only the environment (its other
+#: arguments keep NeuroGym's defaults). Monitor (which writes files) and the wrappers that need
+#: arguments are not among them: apply those in a factory function of your own file.
+WRAPPERS = ("PassAction", "PassReward", "ReactionTime", "Noise", "RandomGroundTruth", "TrialHistoryV2")
+
+
 def is_neurogym(task: Any) -> bool:
     return isinstance(task, str) and task.startswith(PREFIX)
+
+
+def is_environment(task: Any) -> bool:
+    """True for ``ngym:<id>`` and for a file's environment class or factory (``my_env.py:NAME``)."""
+    from rewardrnn.tasks import files
+
+    return is_neurogym(task) or (files.is_task_file(task) and files.names_environment(task))
+
+
+def check_task(task: Any) -> None:
+    """A one-line error unless ``task`` is written ``ngym:<id>`` or ``path/to/file.py:NAME``."""
+    from rewardrnn.tasks import files
+
+    if not files.is_task_file(task):
+        env_id(task)
+
+
+def check_wrappers(wrappers: Any) -> tuple[str, ...]:
+    """The wrapper names as a tuple, or a one-line error naming an unknown one."""
+    if isinstance(wrappers, str) or not all(isinstance(w, str) for w in wrappers):
+        raise ConfigError(f"wrappers must be a list of names, got {wrappers!r}")
+    unknown = [w for w in wrappers if w not in WRAPPERS]
+    if unknown:
+        raise ConfigError(f"unknown NeuroGym wrapper(s) {', '.join(map(repr, unknown))}; by name: {', '.join(WRAPPERS)} "
+                          f"(others, and wrappers with arguments, in a factory function of your own file)")
+    return tuple(wrappers)
 
 
 def env_id(task: str) -> str:
@@ -69,27 +110,62 @@ def _import_neurogym():
     return gymnasium
 
 
-def make_env(task: str, env_kwargs: dict):
-    """One NeuroGym environment of ``ngym:<id>`` built with ``env_kwargs`` (e.g. ``{"dt": 20}``)."""
+def make_env(task: str, env_kwargs: dict, wrappers: tuple[str, ...] = ()):
+    """One environment of ``ngym:<id>`` or of a file's class or factory (``my_env.py:NAME``), built
+    with ``env_kwargs`` (e.g. ``{"dt": 20}``), then wrapped by NeuroGym's ``wrappers`` in order."""
     gymnasium = _import_neurogym()
-    name = env_id(task)
-    check_native(name)
+    name = _label(task)
+    env = _build(gymnasium, task, env_kwargs)
+    import neurogym.wrappers
+
+    for wrapper in check_wrappers(wrappers):
+        env = getattr(neurogym.wrappers, wrapper)(env)
+    if not hasattr(env.action_space, "n"):
+        raise ConfigError(f"environment {name!r} has a continuous action space "
+                          f"({env.action_space}); the actor-critic needs discrete actions")
+    if len(getattr(env.observation_space, "shape", None) or ()) != 1:
+        raise ConfigError(f"environment {name!r}: observations must be vectors, got the space {env.observation_space}")
+    dt = getattr(env.unwrapped, "dt", None)
+    if not (isinstance(dt, (int, float, np.number)) and np.isfinite(dt) and dt > 0):
+        raise ConfigError(f"environment {name!r}: its dt (ms per step, the attribute env.dt of a TrialEnv) must be "
+                          f"a positive number, got {dt!r}")
+    _check_timing(gymnasium, task, env_kwargs)
+    return env
+
+
+def _label(task: str) -> str:
+    return env_id(task) if is_neurogym(task) else task
+
+
+def _build(gymnasium, task: str, env_kwargs: dict):
+    """The bare environment: ``gymnasium.make`` of a NeuroGym id, or the file's class or factory
+    called with ``env_kwargs``."""
+    if is_neurogym(task):
+        name = env_id(task)
+        check_native(name)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # gymnasium's metadata warnings about NeuroGym envs
+                return gymnasium.make(name, **env_kwargs)
+        except gymnasium.error.Error as error:
+            raise ConfigError(f"cannot make NeuroGym environment {name!r}: {error}") from None
+        except TypeError as error:
+            raise ConfigError(f"cannot make NeuroGym environment {name!r} with env_kwargs {env_kwargs}: {error}; "
+                              f"give its arguments with --env-kwargs (JSON)") from None
+    from rewardrnn.tasks import files
+
+    maker = files.load_environment(task)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # gymnasium's metadata warnings about NeuroGym envs
-            env = gymnasium.make(name, **env_kwargs)
-    except gymnasium.error.Error as error:
-        raise ConfigError(f"cannot make NeuroGym environment {name!r}: {error}") from None
+            warnings.simplefilter("ignore")
+            env = maker(**env_kwargs)
     except TypeError as error:
-        raise ConfigError(f"cannot make NeuroGym environment {name!r} with env_kwargs {env_kwargs}: {error}; "
-                          f"give its arguments with --env-kwargs (JSON)") from None
-    if not hasattr(env.action_space, "n"):
-        raise ConfigError(f"NeuroGym environment {name!r} has a continuous action space "
-                          f"({env.action_space}); the actor-critic needs discrete actions")
-    dt = float(env.unwrapped.dt)
-    if not (np.isfinite(dt) and dt > 0):
-        raise ConfigError(f"NeuroGym environment {name!r}: dt must be a positive number of ms, got {dt!r}")
-    _check_timing(gymnasium, name, env, env_kwargs)
+        raise ConfigError(f"cannot make environment {task} with env_kwargs {env_kwargs}: {error}; give its arguments "
+                          f"with --env-kwargs (JSON)") from None
+    except Exception as error:  # the user's code: one line
+        raise ConfigError(f"environment {task} failed to build: {type(error).__name__}: {error}") from None
+    if not isinstance(env, gymnasium.Env):
+        raise ConfigError(f"{task} returned a {type(env).__name__}, not a gymnasium environment")
     return env
 
 
@@ -106,22 +182,21 @@ def check_native(name: str) -> None:
         raise ConfigError(f"unknown NeuroGym environment {name!r}; {hint}")
 
 
-def _check_timing(gymnasium, name: str, env, env_kwargs: dict) -> None:
+def _check_timing(gymnasium, task: str, env_kwargs: dict) -> None:
     """A ``timing`` key the environment does not have is a typo (NeuroGym adds it silently and
     trains the unchanged task): refused, naming the environment's epochs."""
     timing = env_kwargs.get("timing")
     if timing is None:
         return
+    name = _label(task)
     if not isinstance(timing, dict):
-        raise ConfigError(f"NeuroGym environment {name!r}: env_kwargs timing must be an object of epoch durations "
+        raise ConfigError(f"environment {name!r}: env_kwargs timing must be an object of epoch durations "
                           f"(ms), got {timing!r}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        default = gymnasium.make(name, **{k: v for k, v in env_kwargs.items() if k != "timing"})
+    default = _build(gymnasium, task, {k: v for k, v in env_kwargs.items() if k != "timing"})
     epochs = set(getattr(default.unwrapped, "timing", {}) or {})
     unknown = sorted(set(timing) - epochs)
     if epochs and unknown:
-        raise ConfigError(f"NeuroGym environment {name!r} has no epoch(s) {unknown} in timing; its epochs: "
+        raise ConfigError(f"environment {name!r} has no epoch(s) {unknown} in timing; its epochs: "
                           f"{', '.join(sorted(epochs))}")
 
 
@@ -160,8 +235,8 @@ class Batch:
 class NeuroGymBatches:
     """``n`` environments of one NeuroGym task, re-seeded for every batch."""
 
-    def __init__(self, task: str, env_kwargs: dict, n: int, max_steps: int):
-        self.envs = [make_env(task, env_kwargs) for _ in range(n)]
+    def __init__(self, task: str, env_kwargs: dict, n: int, max_steps: int, wrappers: tuple[str, ...] = ()):
+        self.envs = [make_env(task, env_kwargs, wrappers) for _ in range(n)]
         self.max_steps = max_steps
 
     def run(self, act: Callable[[np.ndarray, int], np.ndarray], seed: int, stream: int, update: int) -> Batch:
@@ -170,7 +245,8 @@ class NeuroGymBatches:
         first = []
         for i, env in enumerate(self.envs):
             s = env_seed(seed, stream, update, i)
-            env.unwrapped.seed(s)  # NeuroGym's trial generator (reset(seed=) leaves it unseeded)
+            if hasattr(env.unwrapped, "seed"):
+                env.unwrapped.seed(s)  # NeuroGym's trial generator (reset(seed=) leaves it unseeded)
             ob, _ = env.reset(seed=s)
             first.append(np.asarray(ob, np.float32).reshape(-1))
         alive = np.ones(n, bool)
@@ -183,11 +259,12 @@ class NeuroGymBatches:
             action = np.asarray(act(inputs[-1], t))
             next_inputs, reward_t = np.zeros_like(inputs[0]), np.zeros(n, np.float32)
             for i in np.flatnonzero(alive):
-                ob, reward_t[i], _, _, info = self.envs[i].step(int(action[i]))
+                ob, reward_t[i], terminated, truncated, info = self.envs[i].step(int(action[i]))
                 responded[i] |= action[i] != 0
-                if info.get("new_trial", False):
+                if info.get("new_trial", False) or terminated or truncated:
                     alive[i], end_step[i] = False, t
-                    performance[i] = float(info.get("performance", 0.0))
+                    performance[i] = float(info["performance"]) if "performance" in info else \
+                        float(sum(r[i] for r in rewards) + reward_t[i] > 0)
                     info_rows[i] = _scalars(info.get("trial", {}))
                 else:
                     next_inputs[i] = np.asarray(ob, np.float32).reshape(-1)

@@ -319,6 +319,10 @@ RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 ACTS = ("greedy", "sample")
 
 
+#: The supervised learner's losses (:mod:`rewardrnn.learners.supervised`).
+LOSSES = ("cross-entropy", "mse")
+
+
 @dataclass(frozen=True)
 class SupervisedTrainConfig(TrainConfig):
     """The supervised learner (:mod:`rewardrnn.learners.supervised`) on a native task: the
@@ -329,14 +333,17 @@ class SupervisedTrainConfig(TrainConfig):
 
     learner: str = "supervised"
     act: str = "greedy"  # how the trained network acts (validation, records): greedy (argmax) or sample
+    loss: str = "cross-entropy"  # cross-entropy on the best action, or mse (PsychRNN's) on its one-hot outputs
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.act not in ACTS:
             raise ConfigError(f"act must be one of {', '.join(ACTS)}; got {self.act!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
 
     def learner_config(self) -> ActorCriticConfig:
-        return dataclasses.replace(super().learner_config(), greedy=self.act == "greedy")
+        return dataclasses.replace(super().learner_config(), greedy=self.act == "greedy", supervised_loss=self.loss)
 
     def learner_class(self) -> type[ActorCritic]:
         from rewardrnn.learners.supervised import Supervised

@@ -11,6 +11,7 @@ actor-critic        Song et al.'s tasks (``rdm-fixed``...)       :class:`TrainCo
 perturbation        Miconi's tasks (``dnms``...)                 :class:`PerturbationTrainConfig`
 perturbation/native Song et al.'s tasks, the rate network acting :class:`PerturbationTrainConfig`
 actor-critic/ngym   any NeuroGym environment (``ngym:<id>``)     :class:`NeuroGymTrainConfig`
+                    or a file's env (``my_env.py:NAME``)
 supervised          Song et al.'s tasks, BPTT on the best action :class:`SupervisedTrainConfig`
 ==================  ==========================================  =======================
 
@@ -74,9 +75,26 @@ class RunKind:
 
         known = {f.name for f in dataclasses.fields(self.config_class)} - {"task", "learner"}
         unknown = sorted(set(options) - known)
+        cli_names = {flag: field for flag, field in self.flags.items() if flag in unknown}
+        if cli_names:
+            said = ", ".join(f"{cli_flag(flag)} is {field}=" for flag, field in cli_names.items())
+            raise ConfigError(f"option(s) {sorted(cli_names)} are the command line's names; in Python: {said}")
         if unknown:
             raise ConfigError(f"option(s) {unknown} do not apply to {self.title}; its options: "
                               f"{', '.join(sorted(known))}")
+
+
+def options_table() -> str:
+    """Every kind's options, the Python keyword beside the command-line flag (for
+    :func:`rewardrnn.train`'s docstring)."""
+    import textwrap
+
+    lines = []
+    for kind in KINDS:
+        pairs = ", ".join(f"{field} ({cli_flag(flag)})" for flag, field in kind.flags.items())
+        lines.append(textwrap.fill(f"{kind.title} (kind {kind.name}): {pairs}", width=100, initial_indent="    ",
+                                   subsequent_indent="        ", break_on_hyphens=False))
+    return "\n".join(lines)
 
 
 def cli_flag(name: str) -> str:
@@ -115,12 +133,13 @@ KINDS: tuple[RunKind, ...] = (
             SupervisedTrainConfig, is_protocol_task,
             {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "dale": "dale",
              "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
-             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act"}),
+             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act",
+             "loss": "loss"}),
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
-            neurogym.is_neurogym,
+            neurogym.is_environment,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
-             "env_kwargs": "env_kwargs"}),
+             "env_kwargs": "env_kwargs", "wrappers": "wrappers"}),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
@@ -137,8 +156,8 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
         if neurogym.is_neurogym(task):
             neurogym.env_id(task)  # "ngym:" alone
         raise UnknownNameError(f"unknown task {task!r}; known tasks: {', '.join(sorted(TASKS))} (actor-critic), "
-                               f"{', '.join(CONTINUOUS_TASKS)} (perturbation), a task file (path/to/file.py:NAME) "
-                               f"or ngym:<NeuroGym environment id>")
+                               f"{', '.join(CONTINUOUS_TASKS)} (perturbation), a task file (path/to/file.py:NAME, a "
+                               f"Protocol or an environment) or ngym:<NeuroGym environment id>")
     for kind in matching:
         if learner is None or kind.learner == learner:
             return kind

@@ -10,7 +10,7 @@ from rewardrnn.errors import ConfigError
 from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
-from rewardrnn.tasks import neurogym
+from rewardrnn.tasks import files, neurogym
 from rewardrnn.training.config import SavedConfig, check_int, check_positive, check_seeds
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
@@ -21,9 +21,11 @@ RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 
 @dataclass(frozen=True)
 class NeuroGymTrainConfig(SavedConfig):
-    """A NeuroGym training run. ``task`` is ``ngym:<environment id>``; ``dt_ms`` (default: the
-    environment's) and ``env_kwargs`` go to ``gymnasium.make``; the network's dt is the
-    environment's. Network constants are the paper's (spec §3.6), learning rates §4.6; the run
+    """A NeuroGym training run. ``task`` is ``ngym:<environment id>`` or a file's environment class
+    or factory (``my_env.py:NAME``, :mod:`rewardrnn.tasks.neurogym`); ``dt_ms`` (default: the
+    environment's) and ``env_kwargs`` go to ``gymnasium.make`` (or the class or factory);
+    ``wrappers`` are NeuroGym wrappers by name (:data:`~rewardrnn.tasks.neurogym.WRAPPERS`),
+    applied in order; the network's dt is the environment's. Network constants are the paper's (spec §3.6), learning rates §4.6; the run
     stops when NeuroGym's own performance of the validation trials reaches ``target``."""
 
     task: str = "ngym:PerceptualDecisionMaking-v0"
@@ -32,6 +34,7 @@ class NeuroGymTrainConfig(SavedConfig):
     n_seeds: int = 1
     dt_ms: float | None = None
     env_kwargs: dict = field(default_factory=dict)
+    wrappers: tuple[str, ...] = ()
     N: int = 100
     lr: float = 0.004
     baseline_lr: float = 0.004
@@ -45,7 +48,10 @@ class NeuroGymTrainConfig(SavedConfig):
     restart_stalled: int = 0  # times a stalled seed starts afresh (beyond the papers; 0: never)
 
     def __post_init__(self) -> None:
-        neurogym.env_id(self.task)
+        neurogym.check_task(self.task)
+        if files.is_task_file(self.task):  # the run folder saves the file's absolute path
+            object.__setattr__(self, "task", files.canonical(self.task))
+        object.__setattr__(self, "wrappers", neurogym.check_wrappers(self.wrappers))
         if self.learner != "actor-critic":
             raise ConfigError(f"NeuroGym tasks train with the actor-critic; got learner {self.learner!r}")
         check_seeds(self)
@@ -71,13 +77,13 @@ class NeuroGymTrainConfig(SavedConfig):
 
     def build_learner(self) -> HostBatchActorCritic:
         """The actor-critic sized for the environment (its dt, observation and action sizes)."""
-        sizes = neurogym.sizes(neurogym.make_env(self.task, self.make_kwargs()), self.task)
+        sizes = neurogym.sizes(neurogym.make_env(self.task, self.make_kwargs(), self.wrappers), self.task)
         policy = gru.GRUConfig(n_inputs=sizes.n_inputs, n_outputs=sizes.n_actions, n_units=self.N)
         value = gru.GRUConfig(n_inputs=self.N + sizes.n_actions, n_outputs=1, n_units=self.N,
                               input_scale_units=self.N)
         learning = ActorCriticConfig(n_gradient=self.n_gradient, lr=self.lr, baseline_lr=self.baseline_lr)
         return HostBatchActorCritic(self.task, self.make_kwargs(), sizes, policy, value, learning, self.target,
-                                    self.max_trial_steps)
+                                    self.max_trial_steps, self.wrappers)
 
     def plan(self) -> TrainerPlan:
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,

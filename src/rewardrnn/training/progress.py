@@ -1,23 +1,37 @@
-"""The live progress of a training run (rich when attached to a terminal, one plain line per
-validation otherwise, nothing when disabled). The same display for every learner."""
+"""The live progress of a training run, the same display for every learner.
+
+On a terminal (rich): a bar per seed toward its budget of updates, with the updates done, trials
+per second, elapsed and remaining time, the latest validation's numbers and the seed's status
+(training / ✓ criterion / ✗ stalled), advanced between validations after every update when the
+trainer can say so (:meth:`Progress.tick`). Not on a terminal (logs, pipes): one plain line per
+seed and validation. Disabled (``-q``): nothing.
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 
 from rich.console import Console
-from rich.live import Live
-from rich.text import Text
+
 
 def format_row(row: dict) -> str:
     """One line: seed, updates, trials, the performance numbers, the wall time and a flag
     (criterion met, new best, or why the seed stopped)."""
-    flag = (" ✓ criterion" if row["criterion_met"] else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
+    numbers = _numbers(row)
+    return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  {numbers}  "
+            f"{row['wall_s']:7.1f} s{_flag(row)}")
+
+
+def _flag(row: dict) -> str:
+    return (" ✓ criterion" if row["criterion_met"] else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
             else f" ✗ stalled ({row['stall_reason']})" if row["status"] == "stalled"
             else " *" if row["new_best"] else "")
-    numbers = "  ".join(f"{label} {row[k]:.3f}" for k, label in _SHOWN.items() if isinstance(row.get(k), float))
-    return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  {numbers}  "
-            f"{row['wall_s']:7.1f} s{flag}")
+
+
+def _numbers(row: dict) -> str:
+    return "  ".join(f"{label} {row[k]:.3f}" for k, label in _SHOWN.items() if isinstance(row.get(k), float))
 
 
 #: The performance numbers shown, in this order, with their labels.
@@ -27,26 +41,49 @@ _SHOWN = {"reward": "reward", "p_decision": "P(decision)", "p_correct": "P(corre
 
 
 class Progress:
-    """Context manager; ``update(rows)`` shows the rows of the latest validation."""
+    """Context manager; ``update(rows)`` shows the rows of the latest validation, ``tick(n)``
+    (from any thread) says that each training seed has done ``n`` more updates.
+    ``budget_updates``: each seed's budget (the bars' length); ``trials_per_update``: for the
+    rate in trials/s."""
 
-    def __init__(self, header: str, enabled: bool = True):
+    def __init__(self, header: str, enabled: bool = True, budget_updates: int | None = None,
+                 trials_per_update: int = 1):
         self.enabled = enabled
         self.console = Console(file=sys.stderr)
         self.interactive = enabled and self.console.is_terminal
-        self.live = Live(console=self.console, auto_refresh=False) if self.interactive else None
         self.header = header
-        self.latest: dict[int, str] = {}
+        self.budget, self.trials_per_update = budget_updates, trials_per_update
+        self.bars = self._bars() if self.interactive else None
+        self.tasks: dict[int, int] = {}  # seed -> rich task id
+        self.training: set[int] = set()
+        self.seen: dict[int, int] = {}  # seed -> its updates counted so far (by ticks or validations)
+        self.started = time.perf_counter()
+        self.done_here = 0  # updates (all seeds) done since this display started: the rate
+        self._lock = threading.Lock()
+
+    def _bars(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeRemainingColumn
+
+        return Bars(TextColumn("seed {task.fields[seed]:>3}"), BarColumn(bar_width=28), MofNCompleteColumn(),
+                    TextColumn("updates · {task.fields[rate]} · {task.fields[elapsed]} · left"),
+                    TimeRemainingColumn(compact=True), TextColumn("{task.fields[status]}"),
+                    console=self.console, auto_refresh=True, refresh_per_second=4, transient=False)
 
     def __enter__(self) -> Progress:
         if self.enabled:
             self._print(self.header)
-        if self.live:
-            self.live.__enter__()
+        if self.bars:
+            self.bars.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.live:
-            self.live.__exit__(*exc)
+        if self.bars:
+            self._refresh_fields()
+            self.bars.__exit__(*exc)
+
+    def wants_ticks(self) -> bool:
+        """Whether updates between validations are shown (a terminal display)."""
+        return self.bars is not None
 
     def _print(self, line: str) -> None:
         if self.interactive:
@@ -54,12 +91,49 @@ class Progress:
         else:  # logs and pipes: one unwrapped line per validation
             print(line, file=sys.stderr, flush=True)
 
+    def _rate_and_elapsed(self) -> tuple[str, str]:
+        elapsed = time.perf_counter() - self.started
+        rate = self.done_here * self.trials_per_update / elapsed if elapsed > 0 else 0.0
+        minutes, seconds = divmod(int(elapsed), 60)
+        return f"{rate:,.0f} trials/s", f"{minutes}:{seconds:02d} elapsed"
+
+    def _refresh_fields(self) -> None:
+        rate, elapsed = self._rate_and_elapsed()
+        for task in self.tasks.values():
+            self.bars.update(task, rate=rate, elapsed=elapsed)
+
+    def tick(self, n: int = 1, seed: int | None = None) -> None:
+        """Each seed still training (or only ``seed``) has done ``n`` more updates (called
+        between validations)."""
+        if not self.bars:
+            return
+        with self._lock:
+            for seed in self.training if seed is None else [seed] if seed in self.training else []:
+                self.seen[seed] += n
+                self.done_here += n
+                self.bars.advance(self.tasks[seed], n)
+            self._refresh_fields()
+
     def update(self, rows: list[dict]) -> None:
         if not self.enabled:
             return
-        for row in rows:
-            self.latest[row["seed"]] = format_row(row)
-            if not self.interactive or row["criterion_met"] or row["status"] in ("non-finite parameters", "stalled"):
-                self._print(self.latest[row["seed"]])
-        if self.live:
-            self.live.update(Text("\n".join(self.latest.values())), refresh=True)
+        if not self.bars:
+            for row in rows:
+                self._print(format_row(row))
+            return
+        with self._lock:
+            for row in rows:
+                seed, updates = row["seed"], row["updates"]
+                if seed not in self.tasks:
+                    self.tasks[seed] = self.bars.add_task("", total=self.budget or None, seed=seed, rate="",
+                                                          elapsed="", status="")
+                self.done_here += max(0, updates - self.seen.get(seed, updates))
+                self.seen[seed] = updates
+                reached = row["criterion_met"] or row["status"] == "reached criterion"
+                stopped = reached or row["status"] not in ("running", "restarted")
+                status = (f"✓ criterion at {row['trials']:,} trials" if reached
+                          else f"✗ {row['status']}" + (f" ({row['stall_reason']})" if row.get("stall_reason") else "")
+                          if stopped else f"training  {_numbers(row)}")
+                self.bars.update(self.tasks[seed], completed=updates, status=status)
+                (self.training.discard if stopped else self.training.add)(seed)
+            self._refresh_fields()

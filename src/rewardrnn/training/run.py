@@ -87,7 +87,10 @@ def _train(config, out: Path, resume: bool, progress: bool, overwrite: bool, on_
         started = time.perf_counter()
         wall = lambda: wall_before + time.perf_counter() - started  # noqa: E731
         bar = Progress(f"training {learner.describe()} · {n_seeds} seed(s) · checkpoint every "
-                       f"{trainer.plan.checkfreq} updates", enabled=progress)
+                       f"{trainer.plan.checkfreq} updates", enabled=progress, budget_updates=trainer.plan.max_updates,
+                       trials_per_update=learner.trials_per_update)
+        if bar.wants_ticks():
+            trainer.on_updates(bar.tick)
 
         def save(state: TrainerState, history: list[dict], trace: np.ndarray) -> None:
             meta = {"history": history, "wall_s": wall(), "run_id": identity["run_id"], "config": resolved.to_dict()}

@@ -40,12 +40,17 @@ else:  # pragma: no cover
 TABLES = ("task_options", "task_settings", "env_kwargs")
 
 
-def read(path: str | Path) -> dict[str, Any]:
+#: Tables of a run file that are not training options: ``[nwb]``, the subject and session metadata
+#: of ``rewardrnn export --format nwb --metadata RUN_FILE`` (:class:`rewardrnn.nwb.Metadata`).
+NOT_TRAINING = ("nwb",)
+
+
+def read(path: str | Path, what: str = "--config") -> dict[str, Any]:
     """The run file's keys; a one-line error when it is missing or is not TOML."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"--config {path}: no such file")
-    return parse(path, "--config")
+        raise ConfigError(f"{what} {path}: no such file")
+    return parse(path, what)
 
 
 def parse(path: Path, what: str) -> dict[str, Any]:

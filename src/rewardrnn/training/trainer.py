@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -92,9 +93,20 @@ class CompiledSteps:
         self.plan = plan
         mapped = learner.with_seed_axis(SEED_AXIS)
 
+        self._ticker: Callable[[int], None] | None = None
+        self._tick_lock = threading.Lock()
+        self._ticks, self._calls_per_update = 0, 1
+
+        def step(learner: Learner):
+            def one(s, _):
+                if self._ticker is not None:  # read at trace time: a display asked for updates (terminals only)
+                    jax.debug.callback(self._device_tick)
+                return learner.update(s)
+            return one
+
         def chunk_of(learner: Learner):
             def chunk_one(state, active):
-                new, metrics = jax.lax.scan(lambda s, _: learner.update(s), state, None, length=plan.checkfreq)
+                new, metrics = jax.lax.scan(step(learner), state, None, length=plan.checkfreq)
                 new = jax.tree_util.tree_map(lambda a, b: jnp.where(active, a, b), new, state)
                 trace = metrics[learner.trace_metric] if learner.trace_metric else None
                 return new, jax.tree_util.tree_map(jnp.mean, metrics), trace
@@ -111,6 +123,21 @@ class CompiledSteps:
             self._functions.update(split_chunk=(chunk_of(self._split), None),
                                    split_validate=(validate_of(self._split), None))
         self._cache: dict[tuple[str, int, int], Callable] = {}
+
+    def on_updates(self, ticker: Callable[[int], None]) -> None:
+        """Call ``ticker(1)`` after every update of the compiled chunks (a host callback in the
+        loop, so set before the first chunk compiles; such programs skip the persistent
+        compilation cache, which is why only a terminal display asks for it)."""
+        self._ticker = ticker
+
+    def _device_tick(self) -> None:
+        """One device finished one update; every device of the call is one update of the batch."""
+        with self._tick_lock:
+            self._ticks += 1
+            if self._ticks < self._calls_per_update:
+                return
+            self._ticks = 0
+        self._ticker(1)
 
     def _call(self, name: str, tree: Any) -> Any:
         """The compiled function ``name`` applied to ``tree`` (every leaf with a leading axis of
@@ -137,6 +164,7 @@ class CompiledSteps:
                 fn = jax.shard_map(jax.vmap(mapped, axis_name=SEED_AXIS), mesh=mesh, check_vma=False,
                                    in_specs=PartitionSpec(DEVICE_AXIS), out_specs=PartitionSpec(DEVICE_AXIS))
             self._cache[cache_key] = jax.jit(fn)
+        self._ticks, self._calls_per_update = 0, 1 if (batch == 1 and not split) else len(devices)
         return self._cache[cache_key](*(tree if split else _spread(devices, tree)))
 
     def chunk(self, state, active: np.ndarray):
@@ -171,11 +199,17 @@ class HostSteps:
     def __init__(self, learner: Learner, plan: TrainerPlan):
         self.learner, self.plan = learner, plan
 
+    def on_updates(self, ticker: Callable[[int], None]) -> None:
+        """Call ``ticker(1, seed)`` after every update (the seeds are trained one after the other)."""
+        self._ticker = ticker
+
     def chunk(self, state, active: np.ndarray):
         metrics: dict[str, np.ndarray] = {}
         for i in np.flatnonzero(active):
             one = jax.tree_util.tree_map(lambda a: a[i], state)
-            one, m = self.learner.train_chunk(one, self.plan.seeds[i], self.plan.checkfreq)
+            ticker, seed = getattr(self, "_ticker", None), self.plan.seeds[i]
+            one, m = self.learner.train_chunk(one, seed, self.plan.checkfreq,
+                                              on_update=None if ticker is None else lambda: ticker(1, seed))
             state = jax.tree_util.tree_map(lambda full, part: _put_back(full, np.asarray(part)[None], np.array([i])),
                                            state, one)
             for k, v in m.items():
@@ -201,6 +235,11 @@ class Trainer:
         n = len(plan.seeds)
         self.restarts = np.zeros(n, np.int64)  # per seed, derived from the history (run)
         self.offset = np.zeros(n, np.int64)  # updates spent in earlier attempts
+
+    def on_updates(self, ticker: Callable[..., None]) -> None:
+        """Have ``ticker(n)`` (every training seed did ``n`` updates) or ``ticker(n, seed)`` (that
+        seed did) called after every update between validations (a live display)."""
+        self.steps.on_updates(ticker)
 
     def initial_state(self) -> TrainerState:
         return initial_state(self.learner, self.plan.seeds)
