@@ -30,6 +30,23 @@ def _clean_errors(trust_code: bool = False):
         raise typer.Exit(2) from None
 
 
+@contextlib.contextmanager
+def _working(what: str):
+    """On a terminal, a spinner with the elapsed time while a verb works (``what``: e.g.
+    "recording"), removed when it ends; nothing in logs and pipes."""
+    from rich.console import Console
+
+    console = Console(file=sys.stderr)
+    if not console.is_terminal:
+        yield
+        return
+    from rich.progress import Progress as Bars, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Bars(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(), console=console, transient=True) as bars:
+        bars.add_task(what, total=None)
+        yield
+
+
 TRUST_HELP = ("trust the task file that the run folder (or run/sweep file) names, after reading it: it is code "
               "(remembered in your list of trusted task files; see `rewardrnn trust`)")
 
@@ -308,8 +325,9 @@ def evaluate(
     from rewardrnn import verbs
 
     with _clean_errors(trust_code):
-        table = verbs.evaluate(run, trials_per_condition=trials, seed=seed, dt_ms=dt)
-        report, perf = verbs.evaluation_report(run, table)
+        with _working(f"evaluating {run}: {trials} trials per condition"):
+            table = verbs.evaluate(run, trials_per_condition=trials, seed=seed, dt_ms=dt)
+            report, perf = verbs.evaluation_report(run, table)
     typer.echo(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     typer.echo("all: " + "  ".join(f"{name} {value:.3f}" for name, value in perf.items()) + f"  ({len(table)} trials)")
     typer.echo(f"trials written to {run / 'evaluation'}")
@@ -405,7 +423,8 @@ def export(
             base = Metadata.from_table(run_files.read(metadata, "--metadata").get("nwb", {}), str(metadata)) \
                 if metadata is not None else Metadata()
             nwb_metadata = base.merged(**given)
-        path = export_run(run, format, seed, out, nwb_metadata)
+        with _working(f"exporting {run} as {format}"):
+            path = export_run(run, format, seed, out, nwb_metadata)
     typer.echo(str(path))
 
 
@@ -422,7 +441,8 @@ def record(
     from rewardrnn import verbs
 
     with _clean_errors(trust_code):
-        table, path = verbs.record(run, trials, seed, table_format)
+        with _working(f"recording {run}"):
+            table, path = verbs.record(run, trials, seed, table_format)
     typer.echo(f"{len(table)} trials recorded: {path.parent}/trials.{table_format}, {path}")
 
 
@@ -438,7 +458,8 @@ def analyze(
     from rewardrnn import verbs
 
     with _clean_errors(trust_code):
-        result, out = verbs.analyze(run, seed, behaviour_trials)
+        with _working(f"analysing {run} (records, behaviour, fixed points, figures)"):
+            result, out = verbs.analyze(run, seed, behaviour_trials)
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"{len(result.figures)} figures and numbers.json in {out}")
@@ -470,9 +491,10 @@ def fixedpoints(
     from rewardrnn.analysis.fixedpoints import FinderOptions
 
     with _clean_errors(trust_code):
-        summary, path = verbs.fixedpoints(run, seed, inputs, candidates, noise,
-                                          FinderOptions(max_steps=max_steps, float64=float64), fixed_q, slow_q,
-                                          network)
+        with _working(f"searching fixed points of {run} ({candidates} candidates)"):
+            summary, path = verbs.fixedpoints(run, seed, inputs, candidates, noise,
+                                              FinderOptions(max_steps=max_steps, float64=float64), fixed_q, slow_q,
+                                              network)
     tiers = summary["tiers"]
     typer.echo(f"{summary['points']} distinct points from {summary['candidates']} candidates in {summary['wall_s']} s: "
                f"{tiers['fixed']} fixed (q < {tiers['fixed_q']:g}), {tiers['slow']} slow (q < {tiers['slow_q']:g}), "
