@@ -69,7 +69,7 @@ REPORTED = ("mante", "THREE_CHOICES")
 
 
 def _record_and_analyze(run: Path, report: bool = False) -> dict:
-    verbs = [("record", ["-n", "2"]), ("analyze", ["--behaviour-trials", "3"])] + ([("report", [])] if report else [])
+    verbs = [("record", ["-n", "1"]), ("analyze", ["--behaviour-trials", "2"])] + ([("report", [])] if report else [])
     for verb, args in verbs:
         result = runner.invoke(app, [verb, str(run)] + args)
         assert result.exit_code == 0, f"{verb}: {result.output}\n" + "".join(traceback.format_exception(*result.exc_info))
@@ -84,7 +84,7 @@ def test_every_built_in_protocol_is_recorded_and_analysed(name, tmp_path):
     result = runner.invoke(app, ["train", name, "--out", str(run)] + TINY)
     assert result.exit_code == 0, result.output
     numbers = _record_and_analyze(run, report=name in REPORTED)
-    assert numbers["trials"]["activity"] == 2 * TASKS[name].n_conditions
+    assert numbers["trials"]["activity"] == TASKS[name].n_conditions
     assert set(numbers["performance"]) >= {"p_decision", "p_correct"}
 
 

@@ -73,10 +73,11 @@ def test_tasks_lists_one_line_each():
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
     assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms-choice",
-                     "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>"]
+                     "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>",
+                     "my_env.py:NAME"]
     learners = {line.split()[0]: line.split("[learners: ")[1].split(";")[0] for line in result.output.splitlines()}
     assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation + supervised"
-    assert learners["ngym:<id>"] == "actor-critic"
+    assert learners["ngym:<id>"] == learners["my_env.py:NAME"] == "actor-critic"
     assert learners["dnms"] == learners["dnms-ei"] == "perturbation"
 
 

@@ -129,7 +129,7 @@ def test_bad_task_files_are_refused_in_one_line(task_file, tmp_path):
     clash = tmp_path / "clash.py"
     clash.write_text(task_file.read_text().replace('name="pro-anti"', 'name="rdm-fixed"'))
     for spec, message in ((f"{tmp_path}/none.py:T", "does not exist"),
-                          (f"{task_file}:NOPE", "defines no 'NOPE'; its protocols: PRO_ANTI"),
+                          (f"{task_file}:NOPE", "defines no 'NOPE'; its protocols and environments: PRO_ANTI"),
                           (f"{task_file}:mean_inputs", "is a function, not a rewardrnn Protocol"),
                           (f"{broken}:T", "failed to import: ModuleNotFoundError"),
                           (f"{clash}:PRO_ANTI", "the name of a built-in task")):

@@ -86,15 +86,21 @@ def load_environment(task: str) -> Callable[..., Any]:
 
 
 def environment_maker(value: Any) -> Callable[..., Any] | None:
-    """``value`` itself when it is a gymnasium ``Env`` subclass or a plain function (a factory,
-    checked when called), else None. gymnasium is imported only for a class."""
+    """``value`` itself when it is a gymnasium ``Env`` subclass, or a factory: a plain function
+    callable with keyword arguments alone (every parameter has a default; what it returns is
+    checked when called), else None (a task file's helper such as ``mean_inputs(v, on)`` is not
+    a factory). gymnasium is imported only for a class."""
     if inspect.isclass(value):
         try:
             import gymnasium
         except ImportError:
             return None
         return value if issubclass(value, gymnasium.Env) else None
-    return value if inspect.isfunction(value) else None
+    if not inspect.isfunction(value):
+        return None
+    required = [p for p in inspect.signature(value).parameters.values()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return None if required else value
 
 
 def _load_object(task: str) -> Any:
@@ -112,8 +118,8 @@ def _load_object(task: str) -> Any:
     module = _import(path, data, sha)
     if not name.isidentifier() or not hasattr(module, name):
         found = [k for k, v in vars(module).items() if isinstance(v, Protocol)]
-        found += [k for k, v in vars(module).items() if (inspect.isclass(v) or inspect.isfunction(v))
-                  and v.__module__ == module.__name__ and environment_maker(v) is not None]
+        found += [k for k, v in vars(module).items()  # environment classes (a factory is any function: not listed)
+                  if inspect.isclass(v) and v.__module__ == module.__name__ and environment_maker(v) is not None]
         raise ConfigError(f"task file {path} defines no {name!r}; its protocols and environments: "
                           f"{', '.join(found) or 'none'}")
     return getattr(module, name)
