@@ -6,8 +6,9 @@ one episode per trial, dt = 10 ms) and a NeuroGym environment (``ngym:<id>``, Ne
 trials back to back in one episode, its dt). The budget (``--trials``) is counted in trials for
 both learners.
 
-- rewardrnn: the paper's actor-critic (N = 100, value network N = 100, 20 trials per update, Adam
-  0.004; spec §3.6, §4.6), validated every ``--every`` trials on 200 trials, no early stop. The
+- rewardrnn: the paper's actor-critic (N = 100, value network N = 100, the task's trials per
+  update, Adam 0.004; spec §3.6, §4.6), validated every ``--every`` trials on 200 trials, no early
+  stop. The
   curve is metrics.csv: P(correct | decision) and P(decision) (rdm-fixed), NeuroGym's performance
   (NeuroGym tasks), at each validation, with the wall seconds so far.
 - RecurrentPPO (sb3-contrib): ``MlpLstmPolicy`` with SB3's defaults (LSTM 256, n_steps 128, one
@@ -42,13 +43,11 @@ def ours(task: str, trials: int, every: int) -> dict:
 
     from rewardrnn.training import NeuroGymTrainConfig, TrainConfig, train
 
-    updates, checkfreq = max(1, trials // 20), max(1, every // 20)
-    if task.startswith("ngym:"):
-        config = NeuroGymTrainConfig(task=task, max_updates=updates, checkfreq=checkfreq, n_validation=EVAL_TRIALS,
-                                     target=2.0, patience=0)
-    else:
-        config = TrainConfig(task=task, max_updates=updates, checkfreq=checkfreq, n_validation=EVAL_TRIALS,
-                             patience=0, seed=1)
+    kind = NeuroGymTrainConfig if task.startswith("ngym:") else TrainConfig
+    extra = {"target": 2.0} if task.startswith("ngym:") else {}
+    per_update = kind(task=task, **extra).resolved().build_learner().trials_per_update  # rdm-fixed: 10 (spec §5.9)
+    config = kind(task=task, max_updates=max(1, trials // per_update), checkfreq=max(1, every // per_update),
+                  n_validation=EVAL_TRIALS, patience=0, seed=1, **extra)
     out = Path(tempfile.mkdtemp(prefix="sb3-side-")) / "ours"
     started = time.perf_counter()
     result = train(config, out, progress=False)
