@@ -62,6 +62,8 @@ MICONI_SERIES = {
     "inputs": ("inputs", "a.u.", "the task's inputs"),
     "output": ("output", "a.u.", "the output neuron's rate, the network's response"),
 }
+
+
 @dataclass(frozen=True)
 class Metadata:
     """The subject and session metadata of an NWB file that the user gives. ``species``: a Latin

@@ -252,7 +252,7 @@ class NeuroGymBatches:
         alive = np.ones(n, bool)
         end_step = np.full(n, self.max_steps - 1)
         inputs, actions, rewards = [np.stack(first)], [], []
-        performance, responded = np.zeros(n, np.float32), np.zeros(n, bool)
+        performance, responded, earned = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, np.float32)
         info_rows: list[dict] = [{} for _ in range(n)]
         t = 0
         while alive.any() and t < self.max_steps:
@@ -261,10 +261,10 @@ class NeuroGymBatches:
             for i in np.flatnonzero(alive):
                 ob, reward_t[i], terminated, truncated, info = self.envs[i].step(int(action[i]))
                 responded[i] |= action[i] != 0
+                earned[i] += reward_t[i]
                 if info.get("new_trial", False) or terminated or truncated:
                     alive[i], end_step[i] = False, t
-                    performance[i] = float(info["performance"]) if "performance" in info else \
-                        float(sum(r[i] for r in rewards) + reward_t[i] > 0)
+                    performance[i] = float(info["performance"]) if "performance" in info else float(earned[i] > 0)
                     info_rows[i] = _scalars(info.get("trial", {}))
                 else:
                     next_inputs[i] = np.asarray(ob, np.float32).reshape(-1)

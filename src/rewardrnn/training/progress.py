@@ -132,8 +132,7 @@ class Progress:
                 reached = row["criterion_met"] or row["status"] == "reached criterion"
                 stopped = reached or row["status"] not in ("running", "restarted")
                 status = (f"✓ criterion at {row['trials']:,} trials" if reached
-                          else f"✗ {row['status']}" + (f" ({row['stall_reason']})" if row.get("stall_reason") else "")
-                          if stopped else f"training  {_numbers(row)}")
+                          else _flag(row).strip() or f"✗ {row['status']}" if stopped else f"training  {_numbers(row)}")
                 self.bars.update(self.tasks[seed], completed=updates, status=status)
                 (self.training.discard if stopped else self.training.add)(seed)
             self._refresh_fields()

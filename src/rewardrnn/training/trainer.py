@@ -164,7 +164,7 @@ class CompiledSteps:
                 fn = jax.shard_map(jax.vmap(mapped, axis_name=SEED_AXIS), mesh=mesh, check_vma=False,
                                    in_specs=PartitionSpec(DEVICE_AXIS), out_specs=PartitionSpec(DEVICE_AXIS))
             self._cache[cache_key] = jax.jit(fn)
-        self._ticks, self._calls_per_update = 0, 1 if (batch == 1 and not split) else len(devices)
+        self._ticks, self._calls_per_update = 0, len(devices)  # one callback per device and update
         return self._cache[cache_key](*(tree if split else _spread(devices, tree)))
 
     def chunk(self, state, active: np.ndarray):
@@ -198,8 +198,9 @@ class HostSteps:
 
     def __init__(self, learner: Learner, plan: TrainerPlan):
         self.learner, self.plan = learner, plan
+        self._ticker: Callable[..., None] | None = None
 
-    def on_updates(self, ticker: Callable[[int], None]) -> None:
+    def on_updates(self, ticker: Callable[..., None]) -> None:
         """Call ``ticker(1, seed)`` after every update (the seeds are trained one after the other)."""
         self._ticker = ticker
 
@@ -207,7 +208,7 @@ class HostSteps:
         metrics: dict[str, np.ndarray] = {}
         for i in np.flatnonzero(active):
             one = jax.tree_util.tree_map(lambda a: a[i], state)
-            ticker, seed = getattr(self, "_ticker", None), self.plan.seeds[i]
+            ticker, seed = self._ticker, self.plan.seeds[i]
             one, m = self.learner.train_chunk(one, seed, self.plan.checkfreq,
                                               on_update=None if ticker is None else lambda: ticker(1, seed))
             state = jax.tree_util.tree_map(lambda full, part: _put_back(full, np.asarray(part)[None], np.array([i])),
