@@ -359,7 +359,7 @@ def perturb(
     """Run a trained network under a manipulation (silence, cut, stimulate, noise), beside the
     intact network on the same trials; writes RUN/perturbations/NAME (behaviour of both,
     summary.json, figures). The checkpoint is not touched."""
-    from rewardrnn.perturbations import perturb as run_perturbation
+    from rewardrnn.perturbations import perturb as run_perturbation, pooled_line
     from rewardrnn.manipulation.spec import Manipulation
 
     with _clean_errors(trust_code):
@@ -369,11 +369,7 @@ def perturb(
                                         overwrite=overwrite)
     typer.echo(f"manipulation: {summary['manipulation']['words']}")
     for label in ("intact", "perturbed"):
-        part = summary[label]
-        choice = "  ".join(f"P({a}) {p:.3f}" for a, p in part["p_choice"].items())
-        mu = f"  mu {part['psychometric']['mu']:+.3f}" if "mu" in part.get("psychometric", {}) else ""
-        typer.echo(f"{label:<9} P(decision) {part['p_decision']:.3f}  P(correct | decision) {part['p_correct']:.3f}"
-                   f"  {choice}{mu}")
+        typer.echo(pooled_line(summary, label))
     typer.echo(f"written to {out}")
 
 

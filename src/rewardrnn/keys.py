@@ -26,6 +26,8 @@ VALUE_NETWORK_STREAM = 0xBA5E
 RESTART_STREAM = 0x2E57
 #: Stream of the action-sampling and recurrent noise of trials simulated on the host (NeuroGym).
 HOST_BATCH_STREAM = 7919
+#: Folded into a trial's noise key: the stream of a manipulation's extra noise (``rewardrnn perturb``).
+MANIPULATION_NOISE_STREAM = 0x4E015E
 #: Streams of the NeuroGym environments' own random generators: training, validation,
 #: ``evaluate`` and ``record``.
 ENV_TRAIN, ENV_VALIDATION, ENV_EVALUATION, ENV_RECORD = 0, 1, 2, 3

@@ -39,10 +39,16 @@ def psychometric_comparison(intact: dict, perturbed: dict, xlabel: str, ylabel: 
     return fig
 
 
-def performance_comparison(intact: list[dict], perturbed: list[dict], variables: list[str], words: str) -> plt.Figure:
-    """P(decision) and P(correct | decision) per value of the condition variable with the most
-    values (the summary's ``per_condition`` rows pooled over the other variables, e.g. per
-    coherence on rdm-fixed, as the paper reports), intact and perturbed side by side."""
+#: The bars of Song's tasks: (summary key, words, scale: 100 for a share shown in %).
+SONG_MEASURES = (("p_decision", "P(decision)", 100.0), ("p_correct", "P(correct | decision)", 100.0))
+
+
+def performance_comparison(intact: list[dict], perturbed: list[dict], variables: list[str], words: str,
+                           measures=SONG_MEASURES) -> plt.Figure:
+    """Each of ``measures`` ((summary key, words, scale: 100 for %): by default P(decision) and
+    P(correct | decision), in %) per value of the condition variable with the most values (the
+    summary's ``per_condition`` rows pooled over the other variables, e.g. per coherence on
+    rdm-fixed, as the paper reports), intact and perturbed side by side."""
     label = max(variables, key=lambda v: len({str(r[v]) for r in intact})) if variables else None
 
     def rows_of(rows):
@@ -54,14 +60,20 @@ def performance_comparison(intact: list[dict], perturbed: list[dict], variables:
     a, b = rows_of(intact), rows_of(perturbed)
     names = [_tick(r[label]) if label else "all" for r in a]
     x = np.arange(len(names))
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), constrained_layout=True)
-    for ax, key, ylabel in ((axes[0], "p_decision", "P(decision) (%)"), (axes[1], "p_correct", "P(correct | decision) (%)")):
+    fig, axes = plt.subplots(1, len(measures), figsize=(4 * len(measures), 3.6), constrained_layout=True,
+                             squeeze=False)
+    axes = axes[0]
+    for ax, (key, words_of_measure, scale) in zip(axes, measures):
+        ylabel = "\n".join(textwrap.wrap(words_of_measure + (" (%)" if scale == 100.0 else ""), 40))
+        top = 0.0
         for shift, rows, (name, color) in ((-0.2, a, INTACT), (0.2, b, PERTURBED)):
-            ax.bar(x + shift, [100 * float(r[key]) if r[key] == r[key] else 0.0 for r in rows], width=0.4,
-                   color=color, alpha=0.8, label=name)
+            heights = [scale * float(r[key]) if r.get(key) is not None and r[key] == r[key] else 0.0 for r in rows]
+            top = max([top, *heights])
+            ax.bar(x + shift, heights, width=0.4, color=color, alpha=0.8, label=name)
         ax.set_xticks(x, names, rotation=45 if len(names) > 6 else 0, fontsize=8)
         pooled = " (other variables pooled)" if len(variables) > 1 else ""
-        ax.set(xlabel=(label or "all trials") + pooled, ylabel=ylabel, ylim=(0, 118))
+        ax.set(xlabel=(label or "all trials") + pooled, ylabel=ylabel,
+               ylim=(0, 118) if scale == 100.0 else (0, 1.18 * top or 1.0))
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].legend(frameon=False, fontsize=8, ncols=2, loc="upper center")
     fig.suptitle("\n".join(textwrap.wrap(words, 90)), fontsize=8)

@@ -57,7 +57,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rewardrnn.keys import fast_threefry
+from rewardrnn.keys import MANIPULATION_NOISE_STREAM, fast_threefry
 from rewardrnn.learners.base import SongCriterion
 from rewardrnn.manipulation import gated
 from rewardrnn.networks import gru, linear
@@ -85,9 +85,6 @@ class ActorCriticConfig:
     greedy: bool = False  # act by the most probable action instead of sampling (the supervised learner's reading)
     supervised_loss: str = "cross-entropy"  # the supervised learner's loss: cross-entropy or mse (PsychRNN's)
 
-
-#: The stream (folded into each trial's recurrent-noise key) of a manipulation's extra noise.
-EXTRA_NOISE_STREAM = 0x4E015E
 
 #: The actor-critic's baselines: Song's value network, or one of the scalar baselines.
 SCALAR_BASELINES = ("none", "constant", "running")
@@ -277,7 +274,7 @@ class ActorCritic(SongCriterion):
         Returns the actions (T, B; FIXATE after a trial's end) and, with ``record``, the
         policy's :class:`gru.Trace` (:func:`gru.replay` backpropagates through it without
         running the network again). ``manipulation``: a
-        :class:`rewardrnn.manipulation.gated.Applied` acting on the network (silenced units,
+        :class:`rewardrnn.manipulation.applied.Applied` acting on the network (silenced units,
         cuts, stimulation, extra noise from a stream of its own: the trials, their noise and
         the action draws are those of the intact run)."""
         trials, inputs = batch.trials, batch.inputs
@@ -291,7 +288,9 @@ class ActorCritic(SongCriterion):
 
         cut = None if manipulation is None else gated.cut_weights(manipulation, policy, weights)
         noisy = manipulation is not None and manipulation.noisy
-        extra_keys = jax.vmap(lambda k: jax.random.fold_in(k, EXTRA_NOISE_STREAM))(batch.noise_keys) if noisy else None
+        extra_keys = None
+        if noisy:
+            extra_keys = jax.vmap(lambda k: jax.random.fold_in(k, MANIPULATION_NOISE_STREAM))(batch.noise_keys)
 
         def draw(j):
             return (gru.block_noise(batch.noise_keys, j, (n_units,), self.policy_noise),

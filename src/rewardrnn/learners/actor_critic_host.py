@@ -23,8 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rewardrnn.keys import ENV_TRAIN, ENV_VALIDATION, HOST_BATCH_STREAM, fold
+from rewardrnn.keys import ENV_EVALUATION, ENV_TRAIN, ENV_VALIDATION, HOST_BATCH_STREAM, MANIPULATION_NOISE_STREAM, fold
 from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig, LearnerState
+from rewardrnn.manipulation import gated
 from rewardrnn.networks import gru
 from rewardrnn.tasks.neurogym import Batch, EnvSizes, NeuroGymBatches
 
@@ -66,6 +67,20 @@ class HostBatchActorCritic:
             return x, jnp.argmax(logits + gumbel, axis=-1), jax.nn.softmax(logits)
 
         self._step = jax.jit(step)
+
+        def manipulated_step(policy, masks, applied, on, x, u, key):
+            k_noise, k_act = jax.random.split(key)
+            q = core.policy_noise * jax.random.normal(k_noise, x.shape, jnp.float32)
+            q_extra = None
+            if applied.noisy:
+                q_extra = jax.random.normal(jax.random.fold_in(key, MANIPULATION_NOISE_STREAM), x.shape, jnp.float32)
+            weights = gru.effective_weights(policy, masks)
+            x, logits = gated.host_step(applied, on, policy, weights, gated.cut_weights(applied, policy, weights), x,
+                                        u, q, q_extra, core.alpha)
+            gumbel = jax.random.gumbel(k_act, logits.shape, jnp.float32)
+            return x, jnp.argmax(logits + gumbel, axis=-1), jax.nn.softmax(logits)
+
+        self._manipulated_step = jax.jit(manipulated_step)
         self._update = jax.jit(lambda s, noise_key, *b: core.update_with(s, self._losses, noise_key, *b))
 
     # ---- the learner interface ---------------------------------------------------------------
@@ -144,27 +159,45 @@ class HostBatchActorCritic:
                 "p_respond": float(b.responded.mean())}
 
     def simulate(self, policy, masks, key: jax.Array, seed: int, stream: int, update: int, n: int,
-                 keep_states: bool = False) -> Simulated:
+                 keep_states: bool = False, manipulation=None) -> Simulated:
         """``n`` trials of the policy in freshly seeded environments. The recurrent noise of step
-        ``t`` is drawn from ``fold_in(key, t)``, so the gradient pass can draw it again."""
-        source = self._sources.get((stream, n))
-        if source is None:
-            source = self._sources[(stream, n)] = NeuroGymBatches(self.task, self.env_kwargs, n, self.max_trial_steps,
-                                                                       self.wrappers)
+        ``t`` is drawn from ``fold_in(key, t)``, so the gradient pass can draw it again.
+        ``manipulation``: a :class:`rewardrnn.manipulation.applied.Applied` acting on the network
+        (:func:`rewardrnn.manipulation.gated.host_step`) on the very same environments, noise and
+        action draws; its ``during`` flags are the environment's periods (:meth:`periods`)."""
+        source = self._source(stream, n)
         x = [jnp.broadcast_to(policy["x0"], (n, self.policy_config.n_units))]
         states, probs = [], []
 
-        def act(obs: np.ndarray, t: int) -> np.ndarray:
-            x[0], action, prob = self._step(policy, masks, x[0], jnp.asarray(obs), jax.random.fold_in(key, t))
+        def act(obs: np.ndarray, t: int, in_period: np.ndarray | None = None) -> np.ndarray:
+            step_key = jax.random.fold_in(key, t)
+            if manipulation is None:
+                x[0], action, prob = self._step(policy, masks, x[0], jnp.asarray(obs), step_key)
+            else:
+                on = np.ones(n, bool) if in_period is None else np.asarray(manipulation.on(jnp.asarray(in_period)))
+                x[0], action, prob = self._manipulated_step(policy, masks, manipulation, jnp.asarray(on), x[0],
+                                                            jnp.asarray(obs), step_key)
             if keep_states:
                 states.append(np.asarray(x[0]))
                 probs.append(np.asarray(prob))
             return np.asarray(action)
 
-        batch = source.run(act, seed, stream, update)
+        limited = manipulation is not None and not manipulation.whole_trial
+        batch = source.run(act, seed, stream, update, source.periods if limited else ())
         if not keep_states:
             return Simulated(batch, None, None)
         return Simulated(batch, np.stack(states), np.stack(probs))
+
+    def periods(self) -> tuple[str, ...]:
+        """The environment's period names (NeuroGym's ``timing``; none for a plain gymnasium env)."""
+        return self._source(ENV_EVALUATION, 1).periods
+
+    def _source(self, stream: int, n: int) -> NeuroGymBatches:
+        source = self._sources.get((stream, n))
+        if source is None:
+            source = self._sources[(stream, n)] = NeuroGymBatches(self.task, self.env_kwargs, n, self.max_trial_steps,
+                                                                       self.wrappers)
+        return source
 
     def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask):
         """The loss of a host-simulated batch, for :meth:`ActorCritic.update_with`."""

@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rewardrnn import keys
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners.base import SongCriterion
 from rewardrnn.learners.perturbation import (
@@ -54,6 +55,7 @@ from rewardrnn.learners.perturbation import (
     PerturbationLearner,
     PerturbationState,
 )
+from rewardrnn.manipulation import rate as manipulated
 from rewardrnn.networks import rate
 from rewardrnn.tasks.engine import Outcomes, TaskEnv, Trials
 
@@ -176,22 +178,35 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
         return new, NativeTrial(condition, error, actions, baseline, value_loss)
 
     def simulate(self, params: rate.Params, key: jax.Array, n: int, condition: jax.Array | None = None,
-                 keep_rates: bool = False) -> tuple[Trials, Outcomes, jax.Array | None, jax.Array]:
+                 keep_rates: bool = False, manipulation=None) -> tuple[Trials, Outcomes, jax.Array | None, jax.Array]:
         """``n`` trials at once (kicks on, no learning; conditions drawn uniformly unless given),
         stepped together with each step's kicks drawn as it comes, so memory is that of one
         step (not of whole trials). Returns the trials, their outcomes, the rates (T, n, N) each
-        step's action read (``keep_rates``; None otherwise) and the inputs (T, n, n_in)."""
+        step's action read (``keep_rates``; None otherwise) and the inputs (T, n, n_in).
+        ``manipulation``: a :class:`rewardrnn.manipulation.applied.Applied` acting on the network
+        (:mod:`rewardrnn.manipulation.rate`) on the very same trials, inputs, starts and kicks
+        (its extra noise from a stream of its own)."""
         k_trials, k_in, k_x0, k_kick = jax.random.split(key, 4)
         trials = self.env.sample_trials(k_trials, n, condition)
         inputs = self.env.inputs(k_in, trials)  # U[k] drives x_k -> x_{k+1}
         shape = (n, self.network.n_units)
+        cut = None if manipulation is None else manipulated.cut_params(manipulation, params)
+        k_extra = jax.random.fold_in(k_kick, keys.MANIPULATION_NOISE_STREAM)
 
         def body(x, step):
             t, u = step
             kick = self.kick_values(jax.random.fold_in(k_kick, t), shape, t >= self.config.kick_start)
             r_now = rate.rates(x, self.network)
-            return rate.step(params, self.network, x, u, kick, self.a), (self.actions(r_now),
-                                                                          r_now if keep_rates else None)
+            if manipulation is None:
+                x_next = rate.step(params, self.network, x, u, kick, self.a)
+            else:
+                on = manipulation.on(self.env.epoch_flags(trials, t))
+                r_now = manipulated.read_rates(manipulation, on, r_now)
+                q_extra = jax.random.normal(jax.random.fold_in(k_extra, t), shape) if manipulation.noisy else None
+                cut_drive = None if cut is None else rate.external_drive(cut, u, kick)
+                x_next = manipulated.step(manipulation, on, params, cut, self.network, x,
+                                          rate.external_drive(params, u, kick), cut_drive, q_extra, self.a)
+            return x_next, (self.actions(r_now), r_now if keep_rates else None)
 
         x0 = rate.initial_state(k_x0, self.network, (n,))
         _, (actions, r_prev) = jax.lax.scan(body, x0, (jnp.arange(self.n_steps), inputs))

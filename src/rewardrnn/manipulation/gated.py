@@ -1,5 +1,6 @@
-"""A manipulation of Song et al.'s gated network as arrays (:class:`Applied`), and one
-manipulated step (:func:`step`), for the actor-critic's simulation loop.
+"""A manipulation (:class:`~rewardrnn.manipulation.applied.Applied`) acting on one step of Song
+et al.'s gated network (:func:`step`: the native tasks' loop, where the readout reads the state
+before the step; :func:`host_step`: NeuroGym's, where it reads the state after it).
 
 At a step where the manipulation is on for a trial (:meth:`Applied.on`: its epochs, or always):
 
@@ -19,58 +20,10 @@ computed once per simulation, :func:`cut_weights`).
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
-import numpy as np
-
+from rewardrnn.manipulation.applied import Applied
 from rewardrnn.networks import gru
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class Applied:
-    """One manipulation as arrays: ``silenced`` (N,) bool, ``current`` (N,), ``noise_std`` (),
-    kept weights ``keep_rec`` (N, N; presynaptic rows), ``keep_in`` (n_inputs, N) and
-    ``keep_out`` (N, n_actions), 1 kept and 0 cut, and ``during`` (n_flags,) the epoch flags in
-    which it acts (the task's ``flag_names``). Static: whether it acts over the whole trial,
-    and which parts are there (so that an absent part costs nothing)."""
-
-    silenced: jax.Array
-    current: jax.Array
-    noise_std: jax.Array
-    keep_rec: jax.Array
-    keep_in: jax.Array
-    keep_out: jax.Array
-    during: jax.Array
-    whole_trial: bool = dataclasses.field(metadata=dict(static=True), default=True)
-    cuts: bool = dataclasses.field(metadata=dict(static=True), default=False)
-    noisy: bool = dataclasses.field(metadata=dict(static=True), default=False)
-
-    @classmethod
-    def build(cls, n_units: int, n_inputs: int, n_actions: int, n_flags: int, *, silenced=(), current=None,
-              noise_std: float = 0.0, keep_rec=None, keep_in=None, keep_out=None, during=None) -> Applied:
-        """From numpy pieces (None: nothing of that kind); ``during`` (n_flags,) bool or None
-        for the whole trial."""
-        mask = np.zeros(n_units, bool)
-        mask[np.asarray(silenced, int)] = True
-        ones = lambda shape: np.ones(shape, np.float32)  # noqa: E731
-        cuts = any(k is not None and not np.all(k == 1) for k in (keep_rec, keep_in, keep_out))
-        return cls(silenced=jnp.asarray(mask), current=jnp.asarray(np.zeros(n_units) if current is None else current,
-                                                                  jnp.float32),
-                   noise_std=jnp.asarray(noise_std, jnp.float32),
-                   keep_rec=jnp.asarray(ones((n_units, n_units)) if keep_rec is None else keep_rec, jnp.float32),
-                   keep_in=jnp.asarray(ones((n_inputs, n_units)) if keep_in is None else keep_in, jnp.float32),
-                   keep_out=jnp.asarray(ones((n_units, n_actions)) if keep_out is None else keep_out, jnp.float32),
-                   during=jnp.asarray(np.ones(n_flags, bool) if during is None else during),
-                   whole_trial=during is None, cuts=bool(cuts), noisy=bool(noise_std > 0))
-
-    def on(self, flags: jax.Array) -> jax.Array:
-        """(B,) whether the manipulation acts at this step, from the step's epoch flags (B, n_flags)."""
-        if self.whole_trial:
-            return jnp.ones(flags.shape[:-1], bool)
-        return jnp.any(flags & self.during, axis=-1)
 
 
 def cut_weights(applied: Applied, policy: gru.Params, weights: tuple) -> tuple | None:
@@ -113,3 +66,18 @@ def step(applied: Applied, on: jax.Array, policy: gru.Params, weights: tuple, cu
     intact = run(w_in, w_rec, w_gates, policy["W_out"])
     pick = lambda m, i: jnp.where(col if m.ndim == 2 else on, m, i)  # noqa: E731
     return jax.tree_util.tree_map(pick, manipulated, intact)
+
+
+def host_step(applied: Applied, on: jax.Array, policy: gru.Params, weights: tuple, cut: tuple | None, x: jax.Array,
+              u: jax.Array, q: jax.Array, q_extra: jax.Array | None, a: float) -> tuple[jax.Array, jax.Array]:
+    """(x', logits) of one manipulated step of NeuroGym's loop (:mod:`rewardrnn.learners.actor_critic_host`),
+    where the readout reads the state *after* the step: :func:`step`, then the logits of x' with
+    the silenced units at 0 and the cut readout, where ``on``."""
+    _, x_next, _ = step(applied, on, policy, weights, cut, x, u, q, q_extra, a)
+    col = on[:, None]
+    shown = jnp.where(col & applied.silenced, 0.0, x_next)
+    logits = gru.readout(policy, shown)
+    if cut is not None:
+        manipulated = jax.nn.relu(shown) @ cut[3] + policy["b_out"]
+        logits = manipulated if applied.whole_trial else jnp.where(col, manipulated, logits)
+    return x_next, logits

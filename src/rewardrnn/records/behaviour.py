@@ -22,7 +22,7 @@ def behaviour_table(learner: ActorCritic, policy: gru.Params, masks: gru.Masks, 
                     trials_per_condition: int, batch_size: int = 5000, manipulation=None) -> pd.DataFrame:
     """Simulate ``trials_per_condition`` trials of every condition (cycled through the grid as in
     pyrl's analysis runs, spec §6.1) with the stochastic policy and noise on; with
-    ``manipulation`` (:class:`rewardrnn.manipulation.gated.Applied`), the manipulated network
+    ``manipulation`` (:class:`rewardrnn.manipulation.applied.Applied`), the manipulated network
     on the very same trials, noise and action draws (a difference is the manipulation's).
 
     Columns: trial, condition, one column per condition variable and per derived variable (e.g.

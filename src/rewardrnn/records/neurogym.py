@@ -30,14 +30,17 @@ BATCH = 200
 
 
 def record(learner: HostBatchActorCritic, policy, masks, seed: int, n_trials: int,
-           path: Path | str | None, stream: int = ENV_RECORD) -> pd.DataFrame:
+           path: Path | str | None, stream: int = ENV_RECORD, manipulation=None) -> pd.DataFrame:
     """Simulate ``n_trials`` trials (environments and noise seeded from ``seed`` and ``stream``);
-    write the activity dataset to ``path`` (nothing when None) and return the behaviour table."""
+    write the activity dataset to ``path`` (nothing when None) and return the behaviour table.
+    With ``manipulation`` (:class:`rewardrnn.manipulation.applied.Applied`, its ``during``
+    over the environment's periods), the manipulated network in the very same environments."""
     tables, parts = [], []
     for b, start in enumerate(range(0, n_trials, BATCH)):
         n = min(BATCH, n_trials - start)
         key = fold(jax.random.PRNGKey(seed), HOST_BATCH_STREAM, stream, b)
-        sim = learner.simulate(policy, masks, key, seed, stream, b, n, keep_states=path is not None)
+        sim = learner.simulate(policy, masks, key, seed, stream, b, n, keep_states=path is not None,
+                               manipulation=manipulation)
         batch = sim.batch
         steps = np.arange(batch.actions.shape[0])
         last = batch.actions[np.minimum(batch.end_step, len(steps) - 1), np.arange(n)]

@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rewardrnn.records import write_dataset
+from rewardrnn.keys import MANIPULATION_NOISE_STREAM
 from rewardrnn.learners.perturbation import PerturbationLearner
+from rewardrnn.manipulation import rate as manipulated
 from rewardrnn.networks import rate
+from rewardrnn.records import write_dataset
 from rewardrnn.tasks.miconi import selective_integration_inputs
 
 #: Biases of selective-integration test trials (spec §5: -0.5..0.5 in steps of 0.1).
@@ -45,12 +47,14 @@ def _conditions(learner: PerturbationLearner, trials_per_condition: int) -> pd.D
 
 
 def record(learner: PerturbationLearner, params: rate.Params, key: jax.Array, trials_per_condition: int,
-           path: Path | str | None, sample_ms: int = 10) -> pd.DataFrame:
+           path: Path | str | None, sample_ms: int = 10, manipulation=None) -> pd.DataFrame:
     """Simulate test trials (perturbations on, no learning), write the activity dataset to
     ``path`` (nothing when None: a behaviour-only run) and return the trial table (with
     ``error``, ``correct`` = error below the task's threshold, and ``final_output``). DNMS tasks:
     ``trials_per_condition`` trials of each type (the paper decoded 20 per condition); selective
-    integration: of each (context, bias 1, bias 2) in the test grid."""
+    integration: of each (context, bias 1, bias 2) in the test grid. With ``manipulation``
+    (:class:`rewardrnn.manipulation.applied.Applied`, its ``during`` over the task's
+    ``epoch_names``), the manipulated network on the very same trials and kicks."""
     task, net = learner.task, learner.network
     table = _conditions(learner, trials_per_condition)
     n = len(table)
@@ -63,7 +67,12 @@ def record(learner: PerturbationLearner, params: rate.Params, key: jax.Array, tr
         else:
             inputs = task.inputs(k_in, row[0].astype(jnp.int32))
         x0 = rate.initial_state(k_x0, net)
-        _, r, _, _ = learner.run(params, jnp.zeros(net.n_units, jnp.float32), x0, inputs, learner.kicks(k_kick))
+        kicks = learner.kicks(k_kick)
+        if manipulation is None:
+            _, r, _, _ = learner.run(params, jnp.zeros(net.n_units, jnp.float32), x0, inputs, kicks)
+        else:
+            r = _run_manipulated(learner, params, manipulation, x0, inputs, kicks,
+                                 jax.random.fold_in(k_kick, MANIPULATION_NOISE_STREAM))
         return inputs, r
 
     if task.name == "selective-integration":
@@ -90,3 +99,24 @@ def record(learner: PerturbationLearner, params: rate.Params, key: jax.Array, tr
                     coords=coords, attrs={"task": task.name, "dt_ms": float(sample_ms), "learner": "perturbation"})
     write_dataset(ds, path)
     return table
+
+
+def _run_manipulated(learner: PerturbationLearner, params: rate.Params, applied, x0: jax.Array, inputs: jax.Array,
+                     kicks: jax.Array, key: jax.Array) -> jax.Array:
+    """The rates (T, N) after each step of one trial run under ``applied``
+    (:mod:`rewardrnn.manipulation.rate`; the rates read, silenced units at 0 where it acts),
+    as :meth:`PerturbationLearner.run` runs the intact network."""
+    net = learner.network
+    cut = manipulated.cut_params(applied, params)
+    drive = rate.external_drive(params, inputs, kicks)
+    cut_drive = None if cut is None else rate.external_drive(cut, inputs, kicks)
+    flags = learner.task.epoch_flags()
+
+    def body(x, t):
+        on = applied.on(flags[t])
+        q_extra = jax.random.normal(jax.random.fold_in(key, t), x.shape) if applied.noisy else None
+        x = manipulated.step(applied, on, params, cut, net, x, drive[t], None if cut is None else cut_drive[t],
+                             q_extra, learner.a)
+        return x, manipulated.read_rates(applied, on, rate.rates(x, net))
+
+    return jax.lax.scan(body, x0, jnp.arange(inputs.shape[0]))[1]

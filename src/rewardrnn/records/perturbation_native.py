@@ -33,24 +33,29 @@ from rewardrnn.records.behaviour import (
 
 
 def record(learner: NativePerturbationLearner, state: PerturbationState, key: jax.Array,
-           trials_per_condition: int, path: Path | str | None, batch_size: int = 1000) -> pd.DataFrame:
+           trials_per_condition: int, path: Path | str | None, batch_size: int = 1000,
+           manipulation=None) -> pd.DataFrame:
     """Simulate ``trials_per_condition`` trials of every condition with the parameters of
     ``state`` (its baselines give ``value``), write the activity dataset to ``path`` (nothing
-    when None: a behaviour-only run) and return the behaviour table, row for row."""
+    when None: a behaviour-only run) and return the behaviour table, row for row. With
+    ``manipulation`` (:class:`rewardrnn.manipulation.applied.Applied`), the manipulated network
+    on the very same trials and kicks."""
     env = learner.env
     conditions = condition_cycle(env, trials_per_condition)
     n_total = len(conditions)
     batch_size = max(1, min(batch_size, n_total))
 
     @jax.jit  # the weights are arguments: one compiled program for every network of a task
-    def simulate(params, key, condition):
-        return learner.simulate(params, key, condition.shape[0], condition, keep_rates=path is not None)
+    def simulate(params, key, condition, manipulation):
+        return learner.simulate(params, key, condition.shape[0], condition, keep_rates=path is not None,
+                                manipulation=manipulation)
 
     parts, activity = [], []
     for i, start in enumerate(range(0, n_total, batch_size)):
         cond = conditions[start:start + batch_size]
         padded = np.resize(cond, batch_size)
-        trials, outcomes, r_prev, inputs = simulate(state.params, jax.random.fold_in(key, i), jnp.asarray(padded))
+        trials, outcomes, r_prev, inputs = simulate(state.params, jax.random.fold_in(key, i), jnp.asarray(padded),
+                                                   manipulation)
         keep = len(cond)
         parts.append(jax.tree_util.tree_map(lambda a, k=keep: np.asarray(a)[:k], (trials, per_trial_outcomes(outcomes))))
         if path is not None:

@@ -44,6 +44,19 @@ class ContinuousTask:
     error_threshold: float = 1.0  # criterion: > 95 of the last 100 trials below it (spec §4.1)
     paper_trials: int = 10_000  # training length of the paper's figure
     network: str = "tanh"  # the network kind the task is trained with (rate.KINDS)
+    #: The trial's epochs as (name, first step, end step) in ms (1 ms steps), for ``perturb --during``.
+    epochs: tuple[tuple[str, int, int], ...] = ()
+
+    @property
+    def epoch_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _, _ in self.epochs)
+
+    def epoch_flags(self) -> jax.Array:
+        """(n_steps, n_epochs) bools: whether step t lies in each epoch."""
+        t = jnp.arange(self.n_steps)[:, None]
+        starts = jnp.asarray([a for _, a, _ in self.epochs], jnp.int32)
+        ends = jnp.asarray([b for _, _, b in self.epochs], jnp.int32)
+        return (t >= starts) & (t < ends)
 
     def describe_criterion(self) -> str:
         return f"more than 95 of the last 100 trials with error < {self.error_threshold:g}"
@@ -85,7 +98,9 @@ DNMS = ContinuousTask(
     reference="Miconi 2017 Fig. 1; spec miconi2017.md §4.1",
     n_inputs=3, n_steps=1000, trial_types=("AA", "AB", "BA", "BB"),
     targets=(-DNMS_TARGET, DNMS_TARGET, DNMS_TARGET, -DNMS_TARGET), response_start=800,
-    inputs=_pulses((1, 201), 400, 200, 1000), eta=0.1, max_dw=3e-4)
+    inputs=_pulses((1, 201), 400, 200, 1000), eta=0.1, max_dw=3e-4,
+    epochs=(("first-stimulus", 0, 201), ("delay", 201, 400), ("second-stimulus", 400, 600), ("wait", 600, 800),
+            ("response", 800, 1000)))
 
 #: DNMS with a 1-s delay (spec §4.4): stimulus 1 at 1-400, stimulus 2 at 1400-1799, response
 #: 1800-1999; eta = 0.03.
@@ -93,7 +108,8 @@ DNMS_LONG_DELAY = ContinuousTask(
     name="dnms-long-delay", summary="DNMS with a 1-s delay (Miconi 2017, revision)",
     reference="spec miconi2017.md §4.4", n_inputs=3, n_steps=2000, trial_types=DNMS.trial_types,
     targets=DNMS.targets, response_start=1800, inputs=_pulses((1, 401), 1400, 400, 2000),
-    eta=0.03, max_dw=3e-4)
+    eta=0.03, max_dw=3e-4, epochs=(("first-stimulus", 0, 401), ("delay", 401, 1400), ("second-stimulus", 1400, 1800),
+                                   ("response", 1800, 2000)))
 
 #: DNMS with a variable 300-798-ms delay (spec §4.4): stimulus 1 at 1-300, stimulus 2 (300 ms)
 #: from 601 + floor(U * 499), response 1400-1599; eta = 0.003.
@@ -103,7 +119,8 @@ DNMS_VARIABLE_DELAY = ContinuousTask(
     targets=DNMS.targets, response_start=1400,
     inputs=_pulses((1, 301), lambda key: 601 + jnp.floor(jax.random.uniform(key) * 499).astype(jnp.int32),
                    300, 1600),
-    eta=0.003, max_dw=3e-4, paper_trials=50_000)
+    eta=0.003, max_dw=3e-4, paper_trials=50_000,
+    epochs=(("first-stimulus", 0, 301), ("delay-and-second-stimulus", 301, 1400), ("response", 1400, 1600)))
 
 
 def selective_integration_inputs(key, attend_2, bias_1, bias_2, n_steps: int = 700):
@@ -139,7 +156,7 @@ SELECTIVE_INTEGRATION = ContinuousTask(
     reference="Miconi 2017 Fig. 4; spec miconi2017.md §4.2", n_inputs=5, n_steps=700,
     trial_types=("attend-1 +", "attend-2 +", "attend-1 -", "attend-2 -"), targets=(1.0, 1.0, -1.0, -1.0),
     response_start=500, inputs=_selective_inputs, eta=0.01, max_dw=2e-4, kick_amplitude=30.0,
-    paper_trials=20_000)
+    paper_trials=20_000, epochs=(("stimulus", 0, 500), ("response", 500, 700)))
 
 #: DNMS in the E/I network with Dale's law (spec §4.4): threshold-linear units, targets 0.02
 #: ("same") and 5.98 ("different"), criterion error < 2.5; eta = 3e-5, MAXDW = 1e-4.
@@ -147,7 +164,7 @@ DNMS_EI = ContinuousTask(
     name="dnms-ei", summary="DNMS in an E/I network with Dale's law (Miconi 2017, revision)",
     reference="spec miconi2017.md §4.4", n_inputs=3, n_steps=1000, trial_types=DNMS.trial_types,
     targets=(0.02, 5.98, 5.98, 0.02), response_start=800, inputs=DNMS.inputs, eta=3e-5, max_dw=1e-4,
-    error_threshold=2.5, paper_trials=30_000, network="ei")
+    error_threshold=2.5, paper_trials=30_000, network="ei", epochs=DNMS.epochs)
 
 CONTINUOUS_TASKS = {t.name: t for t in (DNMS, DNMS_LONG_DELAY, DNMS_VARIABLE_DELAY, SELECTIVE_INTEGRATION, DNMS_EI)}
 

@@ -239,8 +239,20 @@ class NeuroGymBatches:
         self.envs = [make_env(task, env_kwargs, wrappers) for _ in range(n)]
         self.max_steps = max_steps
 
-    def run(self, act: Callable[[np.ndarray, int], np.ndarray], seed: int, stream: int, update: int) -> Batch:
-        """One trial in every environment; ``act(observations (B, n_in), step) -> actions (B,)``."""
+    @property
+    def periods(self) -> tuple[str, ...]:
+        """The environment's period names (NeuroGym's ``timing``), in trial order; none for an
+        environment without NeuroGym's periods."""
+        env = self.envs[0].unwrapped
+        timing = getattr(env, "timing", None)
+        return tuple(timing) if isinstance(timing, dict) and hasattr(env, "in_period") else ()
+
+    def run(self, act: Callable[..., np.ndarray], seed: int, stream: int, update: int,
+            periods: tuple[str, ...] = ()) -> Batch:
+        """One trial in every environment; ``act(observations (B, n_in), step) -> actions (B,)``.
+        With ``periods`` (NeuroGym period names), ``act(observations, step, in_period)`` also
+        gets (B, len(periods)) bools: whether each environment's current time, that of the
+        observation it shows, lies in each period (``TrialEnv.in_period``)."""
         n = len(self.envs)
         first = []
         for i, env in enumerate(self.envs):
@@ -256,7 +268,14 @@ class NeuroGymBatches:
         info_rows: list[dict] = [{} for _ in range(n)]
         t = 0
         while alive.any() and t < self.max_steps:
-            action = np.asarray(act(inputs[-1], t))
+            if periods:
+                flags = np.zeros((n, len(periods)), bool)
+                for i in np.flatnonzero(alive):
+                    env = self.envs[i].unwrapped
+                    flags[i] = [env.in_period(p) for p in periods]
+                action = np.asarray(act(inputs[-1], t, flags))
+            else:
+                action = np.asarray(act(inputs[-1], t))
             next_inputs, reward_t = np.zeros_like(inputs[0]), np.zeros(n, np.float32)
             for i in np.flatnonzero(alive):
                 ob, reward_t[i], terminated, truncated, info = self.envs[i].step(int(action[i]))

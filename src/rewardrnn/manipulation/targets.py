@@ -1,0 +1,339 @@
+"""What ``rewardrnn perturb`` manipulates in each kind of run (:func:`target`): the trained
+network as unit groups see it (:class:`~.groups.NetworkView`), which connections exist, the
+epochs ``--during`` may name, and how the run's trials are simulated (intact, or under an
+:class:`~.applied.Applied` manipulation, on the same trials) and summarised.
+
+* :class:`GatedNative`: Song et al.'s gated decision network (the actor-critic and the supervised
+  learner on native tasks and task files); epochs are the task's.
+* :class:`RateNative`: Miconi's rate network acting in Song's tasks (``perturbation/native``).
+  It has no readout weights: its choice units are units 0..K-1, so ``readout:ACTION:K`` is the
+  choice unit of ACTION and the K-1 units with the largest weights onto it (relative to the
+  other choice units); ``--cut readout`` is refused (silence a choice unit instead).
+* :class:`GatedNeuroGym`: the gated network on a NeuroGym environment (``actor-critic/ngym``);
+  actions and inputs are named by their indices ("0" is fixation, NeuroGym's convention), the
+  epochs are the environment's periods (its ``timing``), and ``-n`` is trials per action.
+* :class:`RateMiconi`: Miconi's rate network on his tasks (``perturbation``): no actions; the
+  output neuron is a unit (``readout:K``: the K units with the largest weights onto it, ``|J[out,
+  i]|``); the epochs are the task's windows (:attr:`~rewardrnn.tasks.miconi.ContinuousTask.epochs`);
+  ``exc`` / ``inh`` on the E/I network. Its measures: the trial error (mean ``|output - target|``
+  over the response window, the training error of the spec) and P(error below the task's
+  threshold), Miconi's criterion for one trial.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+import pandas as pd
+
+from rewardrnn import keys, safe_files
+from rewardrnn.analysis.behaviour import (fit_points, json_scalar, performance_by_condition, psychometric_points,
+                                          table_performance)
+from rewardrnn.errors import ConfigError
+from rewardrnn.manipulation import groups
+from rewardrnn.training.run_folder import RunFolder
+
+#: A readout weight standing for "is the readout" (a rate network's choice unit of an action).
+_SELF = 1e9
+
+
+class Target:
+    """The interface (module docstring). Attributes set by each kind: ``network`` (words),
+    ``view``, ``n_readout`` (readout columns; 0: none), ``existing`` (bool arrays of the
+    connections that exist: ``recurrent`` (N, N) [pre, post], ``input`` (n_in, N), ``readout``
+    (N, n_readout)), ``epochs`` (names ``--during`` accepts), ``flag_names`` (what
+    :attr:`Applied.during` indexes), ``tau_ms`` / ``dt_ms`` (the extra noise's convention),
+    ``condition_variables`` and ``measures`` ((summary key, words, scale: 100 for a share shown
+    in %) of the pooled numbers, in the order the summary, the CLI, the figure and the report
+    show them)."""
+
+    network: str
+    view: groups.NetworkView
+    n_readout: int
+    existing: dict
+    epochs: tuple[str, ...] = ()
+    flag_names: tuple[str, ...] = ()
+    tau_ms: float
+    dt_ms: float
+    condition_variables: tuple[str, ...] = ()
+    measures: tuple = ()
+    no_epochs = "this run's trials have no epochs"
+    no_readout = "this network has no readout weights"
+
+    def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
+        """The behaviour table of the run's evaluation trials, intact (``applied`` None) or manipulated."""
+        raise NotImplementedError
+
+    def describe(self, table: pd.DataFrame) -> dict:
+        """The pooled and per-condition numbers of one behaviour table."""
+        raise NotImplementedError
+
+
+def target(folder: RunFolder, seed: int) -> Target:
+    """The target of ``seed``'s network in ``folder`` (every run kind)."""
+    kinds = {"actor-critic": GatedNative, "supervised": GatedNative, "perturbation/native": RateNative,
+             "actor-critic/ngym": GatedNeuroGym, "perturbation": RateMiconi}
+    try:
+        kind = kinds[folder.kind.name]
+    except KeyError:
+        raise ConfigError(f"perturb does not know the run kind {folder.kind.name!r} of {folder.path}; "
+                          f"kinds: {', '.join(kinds)}") from None
+    return kind(folder, seed)
+
+
+# ---- Song's tasks ------------------------------------------------------------------------------
+class _SongTask(Target):
+    """Summaries of a native task's behaviour table (P(decision), P(correct | decision), P(choice),
+    per condition, psychometric fit)."""
+
+    def __init__(self, folder: RunFolder, seed: int):
+        self.folder, self.seed = folder, seed
+        env = folder.learner.env
+        self.protocol = env.protocol
+        self.epochs, self.flag_names = tuple(env.epoch_names), tuple(env.flag_names)
+        self.dt_ms = float(env.dt_ms)
+        self.condition_variables = tuple(self.protocol.conditions)
+        from rewardrnn.figures.perturbation import SONG_MEASURES
+        self.measures = SONG_MEASURES
+
+    def describe(self, table: pd.DataFrame) -> dict:
+        protocol = self.protocol
+        decided = table[table["decision"]]
+        p_choice = {a: float((decided["choice"] == a).mean()) if len(decided) else 0.0
+                    for i, a in enumerate(protocol.actions) if i != protocol.fixate_action}
+        per_condition = performance_by_condition(table, list(protocol.conditions))
+        variables = [v for v in protocol.conditions if v in per_condition]
+        rows = []
+        for row in per_condition.to_dict("records"):
+            select = np.ones(len(table), bool)
+            for v in variables:
+                if row[v] != "all":
+                    select &= (table[v] == row[v]).to_numpy()
+            chosen = table.loc[select & table["decision"].to_numpy(bool), "choice"]
+            rows.append({**{k: json_scalar(v) for k, v in row.items()},
+                         "p_choice": {a: float((chosen == a).mean()) if len(chosen) else 0.0 for a in p_choice}})
+        out = {**table_performance(protocol, table), "p_choice": p_choice, "n_trials": int(len(table)),
+               "per_condition": rows}
+        spec = protocol.psychometric
+        if spec is not None:
+            out["psychometric"] = _psychometric(table, spec)
+        return out
+
+    def selectivity(self, action: str) -> np.ndarray:
+        """Each unit's choice d′ for ``action`` from the run's records (:func:`choice_dprime`)."""
+        env = self.folder.learner.env
+        response = env.epoch_names.index(self.protocol.response_epoch)
+        return choice_dprime(self.folder, self.seed, action, env.epoch_names[max(response - 1, 0)],
+                             self.protocol.fixate_action)
+
+
+def _psychometric(table: pd.DataFrame, spec) -> dict:
+    points = psychometric_points(table, spec.signed_stimulus, spec.positive_action, spec.among)
+    try:
+        fit = fit_points(points)
+    except ValueError as error:
+        return {"skipped": str(error)}
+    import json
+    return {"mu": fit.mu, "mu_se": fit.mu_se, "sigma": fit.sigma, "sigma_se": fit.sigma_se, "stimulus": spec.label,
+            "positive_action": spec.positive_action, "points": json.loads(points.to_json(orient="records"))}
+
+
+class GatedNative(_SongTask):
+    """Song et al.'s gated decision network on a native task (actor-critic, supervised)."""
+
+    network = "decision"
+
+    def __init__(self, folder: RunFolder, seed: int):
+        super().__init__(folder, seed)
+        self.policy = folder.best_params(seed)["policy"]
+        self.masks = folder.learner_state(seed).policy_masks
+        self.view, self.n_readout, self.existing = _gated_view(self.policy, self.masks, tuple(self.protocol.actions),
+                                                               tuple(self.protocol.inputs), self.selectivity)
+        self.tau_ms = float(folder.learner.policy_config.tau_ms)
+
+    def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
+        from rewardrnn.records.behaviour import behaviour_table
+        return behaviour_table(self.folder.learner, self.policy, self.masks, jax.random.PRNGKey(keys.EVALUATION_SEED),
+                               trials_per_condition, manipulation=applied)
+
+
+def _gated_view(policy, masks, actions, inputs, selectivity):
+    """(view, readout columns, existing connections) of a gated network's parameters."""
+    n = int(policy["x0"].shape[0])
+    rec, gates = np.asarray(masks["W_rec"]), np.asarray(masks["W_rec_gates"])
+    signs = np.asarray(masks["dale_sign"]) if "dale_sign" in masks else None
+    view = groups.NetworkView(n_units=n, actions=actions, inputs=inputs, readout=np.asarray(policy["W_out"]),
+                              dale_signs=signs, selectivity=selectivity)
+    existing = {"recurrent": (rec > 0) | (gates[:, :n] > 0) | (gates[:, n:] > 0),
+                "input": np.ones((len(inputs), n), bool), "readout": np.ones((n, len(actions)), bool)}
+    return view, len(actions), existing
+
+
+class RateNative(_SongTask):
+    """Miconi's rate network acting in a native task (module docstring)."""
+
+    network = "rate (Miconi's rule)"
+    no_readout = ("Miconi's rate network has no readout weights: its choice units are units; silence them "
+                  "(readout:ACTION:1 is ACTION's choice unit) or cut their inputs with FROM->TO")
+
+    def __init__(self, folder: RunFolder, seed: int):
+        super().__init__(folder, seed)
+        learner = folder.learner
+        self.state = folder.learner_state(seed)._replace(params=folder.best_params(seed))
+        params, net = self.state.params, learner.network
+        j, w_in = np.asarray(params["J"]), np.asarray(params["W_in"])
+        actions = tuple(self.protocol.actions)
+        readout = np.zeros((net.n_units, len(actions)))
+        for unit, action in enumerate(learner.choices):
+            readout[:, action] = j[unit]
+            readout[unit, action] = _SELF
+        self.view = groups.NetworkView(n_units=net.n_units, actions=actions, inputs=tuple(self.protocol.inputs),
+                                       readout=readout, selectivity=self.selectivity)
+        self.n_readout = 0
+        self.existing = {"recurrent": j.T != 0, "input": w_in.T != 0, "readout": np.zeros((net.n_units, 0), bool)}
+        self.tau_ms = float(net.tau_ms)
+
+    def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
+        from rewardrnn.records import perturbation_native
+        return perturbation_native.record(self.folder.learner, self.state, jax.random.PRNGKey(keys.EVALUATION_SEED),
+                                          trials_per_condition, None, manipulation=applied)
+
+
+# ---- NeuroGym ----------------------------------------------------------------------------------
+class GatedNeuroGym(Target):
+    """Song et al.'s gated network on a NeuroGym environment (module docstring)."""
+
+    network = "decision"
+    no_epochs = "this environment has no NeuroGym periods (timing)"
+
+    def __init__(self, folder: RunFolder, seed: int):
+        from rewardrnn.verbs import NeuroGymActorCritic
+        self.folder, self.seed = folder, seed
+        learner = folder.learner
+        self.policy = folder.best_params(seed)["policy"]
+        self.masks = folder.learner_state(seed).policy_masks
+        actions = tuple(str(a) for a in range(learner.env.n_actions))
+        inputs = tuple(str(i) for i in range(learner.env.n_inputs))
+        self.view, self.n_readout, self.existing = _gated_view(self.policy, self.masks, actions, inputs,
+                                                               self.selectivity)
+        self.epochs = self.flag_names = learner.periods()
+        self.tau_ms, self.dt_ms = float(learner.policy_config.tau_ms), float(learner.env.dt_ms)
+        self.trials_per_action = NeuroGymActorCritic()._n_trials
+        self.measures = (("p_decision", "P(respond)", 100.0), ("p_correct", "P(correct | respond)", 100.0),
+                         ("performance", "NeuroGym performance", 100.0))
+
+    def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
+        from rewardrnn.records import neurogym
+        table = neurogym.record(self.folder.learner, self.policy, self.masks, self.seed,
+                                self.trials_per_action(self.folder, trials_per_condition), None, keys.ENV_EVALUATION,
+                                manipulation=applied)
+        table["choice"] = table["choice"].astype(str)
+        return table
+
+    @functools.cached_property
+    def condition_variables(self) -> tuple[str, ...]:
+        from rewardrnn.analysis.generic_suite import condition_column
+        column = condition_column(self.behaviour(1, None))
+        return (column,) if column else ()
+
+    def describe(self, table: pd.DataFrame) -> dict:
+        out = _neurogym_numbers(table)
+        out["p_choice"] = _choice_shares(table, self.view.actions)
+        out["n_trials"] = int(len(table))
+        rows = []
+        for column in self.condition_variables:
+            for value, part in table.groupby(column):
+                rows.append({column: json_scalar(value), **_neurogym_numbers(part),
+                             "p_choice": _choice_shares(part, self.view.actions)})
+            rows.append({column: "all", **_neurogym_numbers(table)})
+        out["per_condition"] = rows or [_neurogym_numbers(table)]
+        return out
+
+    def selectivity(self, action: str) -> np.ndarray:
+        periods = self.epochs
+        epoch = periods[-2] if len(periods) >= 2 else None
+        return choice_dprime(self.folder, self.seed, action, epoch, 0, chosen_column="choice", decided="responded")
+
+
+def _neurogym_numbers(table: pd.DataFrame) -> dict:
+    """P(respond) (``p_decision``), P(correct | respond) and NeuroGym's mean performance."""
+    responded = table["responded"].to_numpy(bool)
+    correct = table["correct"].to_numpy(bool)
+    return {"p_decision": float(responded.mean()), "p_correct": float(correct[responded].mean()) if responded.any()
+            else float("nan"), "performance": float(table["performance"].mean()), "n": int(len(table))}
+
+
+def _choice_shares(table: pd.DataFrame, actions) -> dict:
+    """Each action's share of the last actions of the trials that responded (``0``: the trial
+    responded, then was back at fixation at its last step)."""
+    chosen = table.loc[table["responded"].to_numpy(bool), "choice"].astype(str)
+    return {a: float((chosen == a).mean()) if len(chosen) else 0.0 for a in actions}
+
+
+# ---- Miconi's tasks ----------------------------------------------------------------------------
+class RateMiconi(Target):
+    """Miconi's rate network on his tasks (module docstring)."""
+
+    network = "rate (Miconi's rule)"
+    no_readout = "Miconi's rate network has no readout weights: its output is a unit (silence it, or cut FROM->TO)"
+
+    def __init__(self, folder: RunFolder, seed: int):
+        self.folder, self.seed = folder, seed
+        learner = folder.learner
+        task, net = learner.task, learner.network
+        self.params = folder.best_params(seed)
+        j, w_in = np.asarray(self.params["J"]), np.asarray(self.params["W_in"])
+        signs = None
+        if net.kind == "ei":
+            signs = np.where(np.arange(net.n_units) < net.n_units // 2, 1, -1)
+        self.view = groups.NetworkView(n_units=net.n_units, actions=(), inputs=tuple(f"input {i}" for i in
+                                                                                     range(task.n_inputs)),
+                                       readout=j[net.output_unit][:, None], dale_signs=signs)
+        self.n_readout = 0
+        self.existing = {"recurrent": j.T != 0, "input": w_in.T != 0, "readout": np.zeros((net.n_units, 0), bool)}
+        self.epochs = self.flag_names = task.epoch_names
+        self.tau_ms, self.dt_ms = float(net.tau_ms), float(learner.config.dt_ms)
+        self.condition_variables = ("trial_type",) if task.name != "selective-integration" else ("context",)
+        self.measures = (("p_correct", f"P(error < {task.error_threshold:g})", 100.0), ("mean_error", "mean error", 1.0))
+
+    def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
+        from rewardrnn.records import perturbation
+        return perturbation.record(self.folder.learner, self.params, jax.random.PRNGKey(keys.EVALUATION_SEED),
+                                   trials_per_condition, None, manipulation=applied)
+
+    def describe(self, table: pd.DataFrame) -> dict:
+        numbers = lambda t: {"p_correct": float(t["correct"].mean()), "mean_error": float(t["error"].mean()),  # noqa: E731
+                             "n": int(len(t))}
+        column = self.condition_variables[0]
+        rows = [{column: json_scalar(v), **numbers(part)} for v, part in table.groupby(column)]
+        rows.append({column: "all", **numbers(table)})
+        return {**numbers(table), "n_trials": int(len(table)), "per_condition": rows}
+
+
+# ---- selectivity from records ------------------------------------------------------------------
+def choice_dprime(folder: RunFolder, seed: int, action: str, epoch: str | None, fixate, *,
+                  chosen_column: str = "choice", decided: str = "decision") -> np.ndarray:
+    """Each unit's d′ between decided trials that chose ``action`` and those that chose another,
+    over ``epoch`` (the one before the response epoch, the stimulus in Song's tasks; the whole
+    trial when None), from the run's records (recorded with the defaults first if missing)."""
+    from rewardrnn import verbs
+    from rewardrnn.analysis import neural
+    from rewardrnn.records.activity import open_activity
+
+    if not verbs.current_records(folder, seed):
+        verbs.record(folder.path, seed=seed)
+    ds = open_activity(safe_files.inside(verbs.records_dir(folder.path, seed), verbs.ACTIVITY))
+    try:
+        table = neural.trial_table(ds)
+        done = table[decided].to_numpy(bool)
+        chose = (table[chosen_column].astype(str) == str(action)).to_numpy()
+        if not (done & chose).any() or not (done & ~chose).any():
+            raise ConfigError(f"unit group dprime:{action}:K: the records have no decided trials "
+                              f"{'choosing' if not (done & chose).any() else 'not choosing'} {action}")
+        d = neural.choice_selectivity(ds.assign_coords(chose=("trial", chose)), label="chose", epoch=epoch,
+                                      where=done)
+        return np.asarray(d.values, float)
+    finally:
+        ds.close()
