@@ -40,6 +40,12 @@ def test_unit_groups_resolve_on_a_planted_network():
     picked = groups.units("random:3", view, seed=7)
     assert len(picked) == 3 and picked.tolist() == groups.units("random:3", view, seed=7).tolist()
     assert groups.union(["0", "4", "0-1"], view).tolist() == [0, 1, 4]
+    # class:NAME: the members of a class the analyses assign (here planted)
+    planted = {"chosen_value": np.asarray([0, 1, 0, 0, 1], bool)}
+    classed = planted_view(classes=lambda name: planted.get(name, np.zeros(5, bool)))
+    assert groups.units("class:chosen_value", classed).tolist() == [1, 4]
+    with pytest.raises(ConfigError, match="no unit of this network is of class 'choice'"):
+        groups.units("class:choice", classed)
 
 
 @pytest.mark.parametrize("group, words", [
@@ -49,6 +55,7 @@ def test_unit_groups_resolve_on_a_planted_network():
     ("readout:JUMP:2", "'JUMP' is not an action of this task"),
     ("exc", "has no Dale's principle"),
     ("dprime:CHOOSE-LEFT:2", "has no choice selectivity"),
+    ("class:chosen_value", "analyze assigns no classes to this network's units"),
     ("motion-units", "is not a group"),
 ])
 def test_bad_unit_groups_are_named(group, words):
@@ -72,6 +79,10 @@ def test_cut_and_stimulation_grammar():
     assert Manipulation().is_empty() and not Manipulation(noise=0.1).is_empty()
     name = Manipulation.from_options(silence=["readout:CHOOSE-LEFT:10"], during="stimulus").folder_name()
     assert name == "silence_readout-CHOOSE-LEFT-10__during_stimulus"
+    value = Manipulation.from_options(silence=["all"], network="value")
+    assert value.folder_name() == "value__silence_all" and value.words() == "value network: silence all"
+    with pytest.raises(ConfigError, match="--network 'policy': choose decision or value"):
+        Manipulation(network="policy")
 
 
 # ---- a trained network ---------------------------------------------------------------------------
@@ -105,6 +116,30 @@ def test_an_empty_manipulation_is_the_intact_network_exactly(trained):
     pd.testing.assert_frame_equal(intact[BEHAVIOUR], perturbed[BEHAVIOUR])
     evaluated = rewardrnn.evaluate(trained, trials_per_condition=20)
     assert intact["correct"].tolist() == evaluated["correct"].tolist()  # the intact run is `evaluate`'s
+
+
+@pytest.mark.slow
+def test_the_value_network_is_essential_for_predicting_not_for_executing(trained):
+    """--network value: the behaviour is the intact run's trial for trial whatever is done to the
+    value network (it never acts); an empty manipulation gives its predictions exactly; with
+    every unit silenced, or the readout cut, V is the readout's bias at every step."""
+    value_columns = ["value_loss", "value_at_choice"]
+    summary = rewardrnn.perturb(trained, network="value", trials_per_condition=10, name="value-empty")
+    both = pd.read_csv(trained / "perturbations" / "value-empty" / "trials.csv")
+    intact, perturbed = (both[both["manipulated"] == m].drop(columns="manipulated").reset_index(drop=True)
+                         for m in (False, True))
+    pd.testing.assert_frame_equal(intact, perturbed)
+    assert summary["network"] == "value" and summary["intact"]["value_reward_r"] > 0.3  # V predicts the reward
+    b_out = float(np.asarray(rewardrnn.load_run(trained).best_params()["value"]["b_out"])[0])
+    for name, kwargs in (("value-silenced", {"silence": "all"}), ("value-readout", {"cut": "readout"})):
+        summary = rewardrnn.perturb(trained, network="value", trials_per_condition=10, name=name, **kwargs)
+        both = pd.read_csv(trained / "perturbations" / name / "trials.csv")
+        lesioned = both[both["manipulated"]].drop(columns="manipulated").reset_index(drop=True)
+        np.testing.assert_allclose(lesioned["value_at_choice"], b_out, rtol=1e-6)
+        pd.testing.assert_frame_equal(lesioned.drop(columns=value_columns), intact.drop(columns=value_columns))
+        assert summary["difference"]["p_correct"] == 0 and summary["difference"]["value_loss"] > 0
+    result = runner.invoke(app, ["perturb", str(trained), "--network", "value", "--silence", "class:choice"])
+    assert result.exit_code == 2 and "on the economic task only" in result.output, result.output
 
 
 @pytest.mark.slow

@@ -82,7 +82,7 @@ def test_silencing_miconis_output_neuron_leaves_an_error_of_the_target(runs):
         rewardrnn.perturb(run, silence=str(out_unit), during=during, trials_per_condition=5, name=label)
         intact, perturbed = halves(run, label)
         np.testing.assert_allclose(perturbed["error"], perturbed["target"].abs(), rtol=1e-6)
-        assert (perturbed["final_output"] == 0).all()
+        assert (perturbed["final_output"] == 0).all() and (perturbed["response_output"] == 0).all()
         assert not np.allclose(intact["error"], perturbed["error"])
     rewardrnn.perturb(run, silence=str(out_unit), during="first-stimulus", trials_per_condition=5, name="early")
     _, early = halves(run, "early")
@@ -141,6 +141,8 @@ def test_cutting_exc_to_inh_removes_the_e_to_i_connections_of_a_dale_network(run
     ("rdm-rate", ["--cut", "readout:CHOOSE-LEFT"], "its choice units are units"),
     ("ngym", ["--during", "go"], "epochs: fixation, stimulus, delay, decision"),
     ("ngym", ["--silence", "readout:CHOOSE-LEFT:2"], "is not an action of this task (0, 1, 2)"),
+    ("dnms", ["--network", "value", "--silence", "1"], "Miconi's rule has no value network"),
+    ("ngym", ["--network", "value", "--silence", "1"], "the value network of NeuroGym runs cannot be manipulated"),
 ])
 def test_each_kind_refuses_what_its_network_lacks_in_one_line(runs, name, args, words):
     run = runs(name)

@@ -58,19 +58,20 @@ train.__doc__ += """
 
 def perturb(run: str | Path, *, silence=(), cut=(), stimulate=(), noise: float = 0.0, during: str | None = None,
             seed: int | None = None, trials_per_condition: int = 200, manipulation_seed: int = 0,
-            name: str | None = None, overwrite: bool = False) -> dict:
+            name: str | None = None, overwrite: bool = False, network: str = "decision") -> dict:
     """``rewardrnn perturb`` from Python: run the trained network of ``seed`` intact and under
     a manipulation on the same trials and write ``RUN/perturbations/NAME/``
     (:mod:`rewardrnn.perturbations`). ``silence``: unit groups; ``cut``: cut strings;
     ``stimulate``: ``"GROUP=AMPLITUDE"`` strings; ``noise``: extra variance; ``during``:
-    comma-separated epochs. Returns the summary (also in ``summary.json``)."""
+    comma-separated epochs; ``network``: ``decision`` or ``value``. Returns the summary (also in
+    ``summary.json``)."""
     from rewardrnn.perturbations import perturb as _perturb
     from rewardrnn.manipulation.spec import Manipulation
 
     as_tuple = lambda v: (v,) if isinstance(v, str) else tuple(v)  # noqa: E731
     manipulation = Manipulation.from_options(silence=as_tuple(silence), cut=as_tuple(cut),
                                              stimulate=as_tuple(stimulate), noise=noise, during=during,
-                                             seed=manipulation_seed)
+                                             seed=manipulation_seed, network=network)
     return _perturb(run, manipulation, seed=seed, trials_per_condition=trials_per_condition, name=name,
                     overwrite=overwrite)[0]
 

@@ -352,6 +352,9 @@ def perturb(
                                "and perturbed)"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     manipulation_seed: int = typer.Option(0, help="seed of the manipulation's random choices (random:K, cut fractions)"),
+    network: str = typer.Option("decision", "--network", help="the network manipulated: decision, or value (the "
+                                "actor-critic's value network: behaviour is unchanged, its predictions are "
+                                "compared)"),
     name: Optional[str] = typer.Option(None, help="folder under RUN/perturbations [default: from the manipulation]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace another manipulation's results under --name"),
     trust_code: bool = _trust_code_option(),
@@ -364,7 +367,7 @@ def perturb(
 
     with _clean_errors(trust_code):
         manipulation = Manipulation.from_options(silence=silence, cut=cut, stimulate=stimulate, noise=noise,
-                                                 during=during, seed=manipulation_seed)
+                                                 during=during, seed=manipulation_seed, network=network)
         summary, out = run_perturbation(run, manipulation, seed=seed, trials_per_condition=trials, name=name,
                                         overwrite=overwrite)
     typer.echo(f"manipulation: {summary['manipulation']['words']}")

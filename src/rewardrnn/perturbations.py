@@ -12,8 +12,8 @@ Writes ``RUN/perturbations/NAME/``:
   ``perturbed``, each with the run kind's pooled numbers (Song's tasks: ``p_decision``,
   ``p_correct`` (P(correct | decision)), ``p_choice`` (each action's share of decided trials);
   NeuroGym: the same from NeuroGym's trials, with ``performance``; Miconi's tasks:
-  ``p_correct`` and ``mean_error``), ``per_condition`` and, where the task has a psychometric
-  curve, ``psychometric`` (``mu``, the point of subjective equality, and ``sigma``, both in the
+  ``p_correct``, ``p_sign_correct`` and ``mean_error``), ``per_condition`` and, where the task
+  has a psychometric curve, ``psychometric`` (``mu``, the point of subjective equality, and ``sigma``, both in the
   task's signed-stimulus unit, with standard errors); and ``difference`` (perturbed minus
   intact, for the pooled numbers and mu, sigma);
 * ``psychometric.png`` / ``.svg`` (both curves, where there is one) and ``performance.png`` /
@@ -60,7 +60,7 @@ def perturb(run: str | Path, manipulation: Manipulation, seed: int | None = None
     _, s = folder.seed_index(seed)
     name = check_name(name) if name is not None else manipulation.folder_name()
     with run_folder.locked(folder.path):
-        target = targets.target(folder, s)
+        target = targets.target(folder, s, manipulation.network)
         applied, resolved = resolve(manipulation, target)
         out = safe_files.inside(folder.path, FOLDER, name)
         _check_not_other(out, manipulation, overwrite)
@@ -71,7 +71,7 @@ def perturb(run: str | Path, manipulation: Manipulation, seed: int | None = None
                    "measures": {key: words for key, words, _ in target.measures},
                    "manipulation": {**manipulation.to_dict(), "words": manipulation.words(), **resolved},
                    "intact": target.describe(intact), "perturbed": target.describe(perturbed)}
-        summary["difference"] = difference(summary["intact"], summary["perturbed"])
+        summary["difference"] = difference(summary["intact"], summary["perturbed"], summary["measures"])
         out = folder.derived_folder(FOLDER, name)
         both = pd.concat([intact.assign(manipulated=False), perturbed.assign(manipulated=True)], ignore_index=True)
         safe_files.atomic_write_text(out / "trials.csv", both.to_csv(index=False))
@@ -84,15 +84,16 @@ def pooled_line(summary: dict, label: str) -> str:
     """One line of ``summary[label]`` (``intact`` or ``perturbed``): its pooled measures in
     their words, each action's share and the psychometric mu."""
     part = summary[label]
-    numbers = [f"{words} {_number(part.get(key))}" for key, words in summary["measures"].items()]
+    numbers = [f"{words} {number_text(part.get(key))}" for key, words in summary["measures"].items()]
     numbers += [f"P({a}) {p:.3f}" for a, p in part.get("p_choice", {}).items()]
     if "mu" in part.get("psychometric", {}):
         numbers.append(f"mu {part['psychometric']['mu']:+.3f}")
     return f"{label:<9} " + "  ".join(numbers)
 
 
-def _number(value) -> str:
-    return "–" if value is None or value != value else f"{value:.3f}"
+def number_text(value) -> str:
+    """A pooled number as the CLI and the report show it (3 decimals; – where there is none)."""
+    return "–" if not isinstance(value, (int, float)) or value != value else f"{value:.3f}"
 
 
 def resolve(manipulation: Manipulation, target: targets.Target) -> tuple[Applied, dict]:
@@ -175,12 +176,10 @@ def _describe_cut(cut: Cut) -> str:
     return f"{cut.what}, fraction {cut.fraction:g} of the existing connections at random"
 
 
-def difference(intact: dict, perturbed: dict) -> dict:
-    """Perturbed minus intact: each pooled number both have (P(decision), P(correct | decision),
-    NeuroGym's performance, Miconi's mean error), each P(choice), and the psychometric mu and
-    sigma where both fits exist."""
-    out = {k: perturbed[k] - intact[k] for k in ("p_decision", "p_correct", "performance", "mean_error")
-           if intact.get(k) is not None and perturbed.get(k) is not None}
+def difference(intact: dict, perturbed: dict, measures) -> dict:
+    """Perturbed minus intact: each of the pooled ``measures`` (keys) both have, each P(choice),
+    and the psychometric mu and sigma where both fits exist."""
+    out = {k: perturbed[k] - intact[k] for k in measures if intact.get(k) is not None and perturbed.get(k) is not None}
     if "p_choice" in intact:
         out["p_choice"] = {a: perturbed["p_choice"][a] - intact["p_choice"][a] for a in intact["p_choice"]}
     a, b = intact.get("psychometric", {}), perturbed.get("psychometric", {})

@@ -80,12 +80,12 @@ def _learning_caption(folder: RunFolder) -> str:
 def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
     """The run's perturbations of ``seed`` (``rewardrnn perturb``): a table of intact against
     perturbed behaviour and their figures; nothing when there are none."""
-    from rewardrnn.perturbations import FOLDER
+    from rewardrnn.perturbations import FOLDER, number_text
 
     root = folder.derived_path(FOLDER)
     if not root.is_dir():
         return []
-    rows, figures = [], []
+    rows, figures, measures = [], [], None
     for sub in sorted(root.iterdir()):
         if sub.is_symlink() or not sub.is_dir():  # a linked folder is never read
             continue
@@ -98,12 +98,13 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
                 continue
             intact, perturbed, diff = summary["intact"], summary["perturbed"], summary["difference"]
             words = str(summary["manipulation"]["words"])
+            # the measures of the run kind (a summary from before they were named: Song's two)
+            measures = measures or dict(summary.get("measures") or SONG_MEASURE_WORDS)
+            cells = [f"{number_text(intact.get(k))} → {number_text(perturbed.get(k))}" for k in measures]
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue
         shift = f"{diff['psychometric_mu']:+.2f}" if "psychometric_mu" in diff else ""
-        rows.append((html.escape(sub.name), html.escape(words),
-                     f"{intact['p_decision']:.3f} → {perturbed['p_decision']:.3f}",
-                     f"{intact['p_correct']:.3f} → {perturbed['p_correct']:.3f}", shift))
+        rows.append((html.escape(sub.name), html.escape(words), *cells, shift))
         for name in ("psychometric", "performance"):
             png = sub / f"{name}.png"
             if safe_files.regular_file_inside(folder.path, png):
@@ -112,11 +113,18 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
                                f"the same trials.</figcaption></figure>")
     if not rows:
         return []
-    table = html_table(rows, ("perturbation", "manipulation", "P(decision)", "P(correct | decision)",
-                              "shift of μ (stimulus units)"), escape=False)
+    header = ("perturbation", "manipulation", *(html.escape(str(w)) for w in measures.values()),
+              "shift of μ (stimulus units)")
+    if not any(row[-1] for row in rows):  # no psychometric curve in this run kind
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    table = html_table(rows, header, escape=False)
     return ["<h2>Perturbations</h2><p>Each manipulation run beside the intact network on the same trials "
             "(<code>rewardrnn perturb</code>); intact → perturbed.</p>", table,
             "<div class='figures'>", *figures, "</div>"]
+
+
+#: The pooled measures of a perturbation summary written before summaries named theirs.
+SONG_MEASURE_WORDS = (("p_decision", "P(decision)"), ("p_correct", "P(correct | decision)"))
 
 
 def _sweep_report(folder: Path, out: str | Path | None) -> Path:

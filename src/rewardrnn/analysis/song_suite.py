@@ -224,13 +224,7 @@ def _economic(task, table, ds, result):
                                                  "B chosen (%)", f"indifference: 1A = {idpt['indifference_b_per_a']:.2f}B")
     if "value_rates" not in ds:
         return
-    full = neural.trial_table(ds)
-    keep = (full["decision"] & (full["n_A"] > 0) & (full["n_B"] > 0)).to_numpy(bool)
-    responses = neural.window_mean(ds, "value_rates", "choice", (-500, 0), where=keep).values
-    kept = full[keep]
-    regs = population.economic_regressors(kept["n_A"].to_numpy(), kept["n_B"].to_numpy(),
-                                          (kept["chosen_juice"] == "B").to_numpy(), idpt["indifference_b_per_a"])
-    types = population.classify_units(responses, regs)
+    types = value_unit_types(ds, idpt["indifference_b_per_a"])
     selective = types[types != ""]
     share = pd.Series(selective).value_counts(normalize=True).reindex(list(population.VALUE_UNIT_TYPES), fill_value=0)
     offer = share["offer_value_A"] + share["offer_value_B"]
@@ -239,6 +233,23 @@ def _economic(task, table, ds, result):
                                      "choice": _fmt(share["choice"])}
     result.paper["value_units"] = "about 60 % offer value, 20 % chosen value, 20 % choice (Fig. 4)"
     result.figures["value_unit_types"] = figs.bars(100 * share, "selective value units (%)")
+
+
+def value_unit_types(ds, indifference_b_per_a: float | None = None) -> np.ndarray:
+    """The type of each value-network unit of an economic task's records (spec §6.8): its mean
+    rate over the 500 ms before the choice, on decided trials offering both juices, regressed on
+    chosen value, offer value A / B and choice (:func:`population.classify_units`); "" for an
+    unselective unit. ``indifference_b_per_a``: the network's indifference point (fitted from the
+    records' behaviour when None)."""
+    full = neural.trial_table(ds)
+    if indifference_b_per_a is None:
+        indifference_b_per_a = behaviour.indifference_point(full)["indifference_b_per_a"]
+    keep = (full["decision"] & (full["n_A"] > 0) & (full["n_B"] > 0)).to_numpy(bool)
+    responses = neural.window_mean(ds, "value_rates", "choice", (-500, 0), where=keep).values
+    kept = full[keep]
+    regs = population.economic_regressors(kept["n_A"].to_numpy(), kept["n_B"].to_numpy(),
+                                          (kept["chosen_juice"] == "B").to_numpy(), indifference_b_per_a)
+    return population.classify_units(responses, regs)
 
 
 #: How far (relative) a fitted indifference point may be from the trained juice ratio.

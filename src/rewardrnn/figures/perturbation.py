@@ -60,20 +60,26 @@ def performance_comparison(intact: list[dict], perturbed: list[dict], variables:
     a, b = rows_of(intact), rows_of(perturbed)
     names = [_tick(r[label]) if label else "all" for r in a]
     x = np.arange(len(names))
-    fig, axes = plt.subplots(1, len(measures), figsize=(4 * len(measures), 3.6), constrained_layout=True,
+    n_cols = len(measures) if len(measures) <= 3 else 2
+    n_rows = -(-len(measures) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.4 * n_rows + 0.3), constrained_layout=True,
                              squeeze=False)
-    axes = axes[0]
+    axes = axes.ravel()
+    for extra in axes[len(measures):]:
+        extra.set_visible(False)
     for ax, (key, words_of_measure, scale) in zip(axes, measures):
         ylabel = "\n".join(textwrap.wrap(words_of_measure + (" (%)" if scale == 100.0 else ""), 40))
-        top = 0.0
+        top = bottom = 0.0
         for shift, rows, (name, color) in ((-0.2, a, INTACT), (0.2, b, PERTURBED)):
             heights = [scale * float(r[key]) if r.get(key) is not None and r[key] == r[key] else 0.0 for r in rows]
-            top = max([top, *heights])
+            top, bottom = max([top, *heights]), min([bottom, *heights])
             ax.bar(x + shift, heights, width=0.4, color=color, alpha=0.8, label=name)
         ax.set_xticks(x, names, rotation=45 if len(names) > 6 else 0, fontsize=8)
         pooled = " (other variables pooled)" if len(variables) > 1 else ""
         ax.set(xlabel=(label or "all trials") + pooled, ylabel=ylabel,
-               ylim=(0, 118) if scale == 100.0 else (0, 1.18 * top or 1.0))
+               ylim=(0, 118) if scale == 100.0 else (1.18 * bottom, 1.18 * top or 1.0))
+        if bottom < 0:
+            ax.axhline(0, color="0.5", lw=0.6)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].legend(frameon=False, fontsize=8, ncols=2, loc="upper center")
     fig.suptitle("\n".join(textwrap.wrap(words, 90)), fontsize=8)

@@ -81,3 +81,34 @@ def host_step(applied: Applied, on: jax.Array, policy: gru.Params, weights: tupl
         manipulated = jax.nn.relu(shown) @ cut[3] + policy["b_out"]
         logits = manipulated if applied.whole_trial else jnp.where(col, manipulated, logits)
     return x_next, logits
+
+
+def run_value(applied: Applied, on: jax.Array, value: gru.Params, masks: gru.Masks, inputs: jax.Array,
+              keys: jax.Array, std: float, a: float, extra_keys: jax.Array | None) -> jax.Array:
+    """The predictions V (T, B) of the actor-critic's gated value network run under ``applied``
+    on its inputs (T, B, n_in: the decision network's rates and one-hot actions,
+    :meth:`~rewardrnn.learners.actor_critic.ActorCritic.value_inputs`), manipulated at the steps
+    where ``on`` (T, B). The recurrent noise is the intact run's (``keys``: one per trial,
+    :func:`gru.block_noise`), the extra noise from ``extra_keys``. V_k is the readout of state
+    k with the silenced units at 0 (and the readout cut) where the manipulation acts at step k,
+    as the intact ``readout(x_k)`` of :func:`gru.run_keyed` elsewhere."""
+    weights = gru.effective_weights(value, masks)
+    cut = cut_weights(applied, value, weights)
+    steps, n_trials = inputs.shape[:2]
+    n = value["x0"].shape[-1]
+    rows = gru.padded_steps(steps) + 1
+    padded_inputs, padded_on = gru.pad_steps(inputs, rows), gru.pad_steps(on, rows)
+
+    def draw(j):
+        return (gru.block_noise(keys, j, (n,), std),
+                gru.block_noise(extra_keys, j, (n,)) if applied.noisy else None)
+
+    def one(k, carry, noise):
+        x, v = carry
+        logits, x_next, _ = step(applied, padded_on[k], value, weights, cut, x, padded_inputs[k], noise[0],
+                                 noise[1], a)
+        return x_next, v.at[k].set(logits[:, 0])
+
+    x0 = jnp.broadcast_to(value["x0"], (n_trials, n))
+    _, v = gru.block_loop(lambda k, c: k < steps, one, draw, (x0, jnp.zeros((rows, n_trials), jnp.float32)))
+    return v[:steps]

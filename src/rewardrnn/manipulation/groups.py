@@ -11,7 +11,10 @@
 * ``dprime:ACTION:K``: the K units most selective for choosing ACTION by their rates (d′ of
   each unit's rate over the stimulus epoch between trials that chose ACTION and trials that
   chose another action, from the run's records: the choice-selective units of ``analyze``);
-* ``exc`` / ``inh``: the excitatory / inhibitory units of a network with Dale's principle.
+* ``exc`` / ``inh``: the excitatory / inhibitory units of a network with Dale's principle;
+* ``class:NAME``: the units of a class that ``analyze`` assigns (the value network's units on
+  the economic task: ``chosen_value``, ``offer_value_A``, ``offer_value_B``, ``offer_value``
+  (either), ``choice``; spec §6.8).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import numpy as np
 
 from rewardrnn.errors import ConfigError
 
-FORMS = "indices (3,17,42 or 0-9), all, random:K, readout:K, readout:ACTION:K, dprime:ACTION:K, exc, inh"
+FORMS = ("indices (3,17,42 or 0-9), all, random:K, readout:K, readout:ACTION:K, dprime:ACTION:K, exc, inh, "
+         "class:NAME")
 _INDICES = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 
 
@@ -32,7 +36,8 @@ _INDICES = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 class NetworkView:
     """What groups are resolved against: sizes, names, the readout weights (N, n_actions), the
     Dale signs (+1/-1 per unit, None without Dale's principle) and, lazily, each unit's choice
-    d′ for an action (``selectivity(action) -> (N,)``; None where the run has no such measure)."""
+    d′ for an action (``selectivity(action) -> (N,)``) and the members of a class
+    (``classes(name) -> (N,) bool``); None where the run has no such measure."""
 
     n_units: int
     actions: tuple[str, ...]
@@ -40,6 +45,7 @@ class NetworkView:
     readout: np.ndarray
     dale_signs: np.ndarray | None = None
     selectivity: Callable[[str], np.ndarray] | None = None
+    classes: Callable[[str], np.ndarray] | None = None
 
 
 def units(group: str, net: NetworkView, seed: int = 0) -> np.ndarray:
@@ -71,6 +77,14 @@ def units(group: str, net: NetworkView, seed: int = 0) -> np.ndarray:
     if kind == "readout" and rest.isdigit():
         k = _count(text, rest, n)
         return np.sort(np.argsort(-np.linalg.norm(net.readout, axis=1), kind="stable")[:k])
+    if kind == "class":
+        if net.classes is None:
+            raise ConfigError(f"unit group {text!r}: analyze assigns no classes to this network's units (the value "
+                              "network's units on the economic task have them: --network value)")
+        members = np.flatnonzero(net.classes(rest))
+        if not members.size:
+            raise ConfigError(f"unit group {text!r}: no unit of this network is of class {rest!r}")
+        return members
     if kind in ("readout", "dprime"):
         action, _, count = rest.rpartition(":")
         if action not in net.actions:

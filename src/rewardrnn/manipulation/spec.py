@@ -19,7 +19,9 @@ Options (each repeatable except ``noise``; everything combines):
   negative amplitude inhibits;
 * ``noise``: extra private noise of variance ``VAR`` per unit, in the convention of the network's
   own ``var_rec`` (per-step std ``sqrt(2 tau / dt * VAR)``), drawn from a stream of its own;
-* ``during``: the epochs in which all of the above act (default: the whole trial).
+* ``during``: the epochs in which all of the above act (default: the whole trial);
+* ``network``: which network is manipulated, ``decision`` (default) or ``value`` (the
+  actor-critic's value network: the behaviour cannot change, its predictions can).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from dataclasses import asdict, dataclass
 
 from rewardrnn.errors import ConfigError
 
+#: The networks a manipulation can act on.
+NETWORKS = ("decision", "value")
 #: The weights a cut can name on its own.
 CUT_TARGETS = ("recurrent", "input", "readout")
 #: Characters a perturbation's folder name may hold.
@@ -98,7 +102,8 @@ def parse_stimulation(text: str) -> tuple[str, float]:
 class Manipulation:
     """Everything done to the network (module docstring): unit groups to silence, cuts,
     stimulations (group, amplitude), extra noise variance, the epochs it acts in (empty: the
-    whole trial) and the seed of its random choices (``random:K`` groups, cut fractions)."""
+    whole trial), the seed of its random choices (``random:K`` groups, cut fractions) and the
+    network it acts on."""
 
     silence: tuple[str, ...] = ()
     cut: tuple[Cut, ...] = ()
@@ -106,8 +111,11 @@ class Manipulation:
     noise: float = 0.0
     during: tuple[str, ...] = ()
     seed: int = 0
+    network: str = "decision"
 
     def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ConfigError(f"--network {self.network!r}: choose {' or '.join(NETWORKS)}")
         if isinstance(self.noise, bool) or not (isinstance(self.noise, (int, float)) and math.isfinite(self.noise)
                                                 and self.noise >= 0):
             raise ConfigError(f"--noise must be a variance >= 0 (the network's var_rec convention), got {self.noise!r}")
@@ -116,13 +124,13 @@ class Manipulation:
 
     @classmethod
     def from_options(cls, silence=(), cut=(), stimulate=(), noise: float = 0.0, during: str | None = None,
-                     seed: int = 0) -> Manipulation:
+                     seed: int = 0, network: str = "decision") -> Manipulation:
         """From the command line's strings (``during`` comma-separated epochs)."""
         epochs = tuple(e.strip() for e in (during or "").split(",") if e.strip())
         return cls(silence=tuple(str(g).strip() for g in silence or ()),
                    cut=tuple(parse_cut(c) for c in cut or ()),
                    stimulate=tuple(parse_stimulation(s) for s in stimulate or ()),
-                   noise=noise, during=epochs, seed=seed)
+                   noise=noise, during=epochs, seed=seed, network=network)
 
     def is_empty(self) -> bool:
         """Whether nothing is done (the perturbed network is the intact one)."""
@@ -144,7 +152,8 @@ class Manipulation:
         if self.noise:
             parts.append(f"extra noise var {self.noise:g}")
         text = "; ".join(parts) or "nothing (intact)"
-        return text + (f" during {', '.join(self.during)}" if self.during else "")
+        text += f" during {', '.join(self.during)}" if self.during else ""
+        return text if self.network == "decision" else f"{self.network} network: {text}"
 
     def folder_name(self) -> str:
         """A readable folder name for ``RUN/perturbations/`` (a hash when the words do not fit)."""
@@ -154,6 +163,8 @@ class Manipulation:
             parts.append("during_" + "+".join(self.during))
         if self.seed:
             parts.append(f"seed{self.seed}")
+        if self.network != "decision":
+            parts.insert(0, self.network)
         name = "__".join(parts) or "intact"
         name = re.sub(r"[^A-Za-z0-9._+=-]", "-", name.replace("->", "-to-").replace(":", "-"))
         if not _NAME.match(name):

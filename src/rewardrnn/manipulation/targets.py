@@ -17,11 +17,15 @@ epochs ``--during`` may name, and how the run's trials are simulated (intact, or
   i]|``); the epochs are the task's windows (:attr:`~rewardrnn.tasks.miconi.ContinuousTask.epochs`);
   ``exc`` / ``inh`` on the E/I network. Its measures: the trial error (mean ``|output - target|``
   over the response window, the training error of the spec) and P(error below the task's
-  threshold), Miconi's criterion for one trial.
+  threshold), Miconi's criterion for one trial, and P(the output's mean over the response
+  window has the target's sign): on DNMS (targets ±0.98, threshold 1) an output held at 0 has
+  an error of 0.98 and passes the threshold, but has no sign.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 
 import jax
@@ -33,6 +37,7 @@ from rewardrnn.analysis.behaviour import (fit_points, json_scalar, performance_b
                                           table_performance)
 from rewardrnn.errors import ConfigError
 from rewardrnn.manipulation import groups
+from rewardrnn.networks import gru
 from rewardrnn.training.run_folder import RunFolder
 
 #: A readout weight standing for "is the readout" (a rate network's choice unit of an action).
@@ -71,8 +76,9 @@ class Target:
         raise NotImplementedError
 
 
-def target(folder: RunFolder, seed: int) -> Target:
-    """The target of ``seed``'s network in ``folder`` (every run kind)."""
+def target(folder: RunFolder, seed: int, network: str = "decision") -> Target:
+    """The target of ``seed``'s ``network`` (``decision``, or ``value``: the actor-critic's value
+    network on native tasks) in ``folder`` (every run kind)."""
     kinds = {"actor-critic": GatedNative, "supervised": GatedNative, "perturbation/native": RateNative,
              "actor-critic/ngym": GatedNeuroGym, "perturbation": RateMiconi}
     try:
@@ -80,6 +86,8 @@ def target(folder: RunFolder, seed: int) -> Target:
     except KeyError:
         raise ConfigError(f"perturb does not know the run kind {folder.kind.name!r} of {folder.path}; "
                           f"kinds: {', '.join(kinds)}") from None
+    if network == "value":
+        return GatedValue(folder, seed)
     return kind(folder, seed)
 
 
@@ -112,14 +120,22 @@ class _SongTask(Target):
                 if row[v] != "all":
                     select &= (table[v] == row[v]).to_numpy()
             chosen = table.loc[select & table["decision"].to_numpy(bool), "choice"]
-            rows.append({**{k: json_scalar(v) for k, v in row.items()},
+            rows.append({**{k: json_scalar(v) for k, v in row.items()}, **self.numbers(table[select]),
                          "p_choice": {a: float((chosen == a).mean()) if len(chosen) else 0.0 for a in p_choice}})
-        out = {**table_performance(protocol, table), "p_choice": p_choice, "n_trials": int(len(table)),
-               "per_condition": rows}
+        out = {**table_performance(protocol, table), **self.numbers(table), **self.pooled_only(table),
+               "p_choice": p_choice, "n_trials": int(len(table)), "per_condition": rows}
         spec = protocol.psychometric
         if spec is not None:
             out["psychometric"] = _psychometric(table, spec)
         return out
+
+    def numbers(self, table: pd.DataFrame) -> dict:
+        """The kind's own numbers of the trials of ``table``, pooled and per condition (none here)."""
+        return {}
+
+    def pooled_only(self, table: pd.DataFrame) -> dict:
+        """The kind's own numbers of the whole table only (none here)."""
+        return {}
 
     def selectivity(self, action: str) -> np.ndarray:
         """Each unit's choice d′ for ``action`` from the run's records (:func:`choice_dprime`)."""
@@ -161,14 +177,92 @@ class GatedNative(_SongTask):
 
 def _gated_view(policy, masks, actions, inputs, selectivity):
     """(view, readout columns, existing connections) of a gated network's parameters."""
-    n = int(policy["x0"].shape[0])
+    n, n_out = int(policy["x0"].shape[0]), int(policy["W_out"].shape[1])
     rec, gates = np.asarray(masks["W_rec"]), np.asarray(masks["W_rec_gates"])
     signs = np.asarray(masks["dale_sign"]) if "dale_sign" in masks else None
     view = groups.NetworkView(n_units=n, actions=actions, inputs=inputs, readout=np.asarray(policy["W_out"]),
                               dale_signs=signs, selectivity=selectivity)
     existing = {"recurrent": (rec > 0) | (gates[:, :n] > 0) | (gates[:, n:] > 0),
-                "input": np.ones((len(inputs), n), bool), "readout": np.ones((n, len(actions)), bool)}
-    return view, len(actions), existing
+                "input": np.ones((len(inputs), n), bool), "readout": np.ones((n, n_out), bool)}
+    return view, n_out, existing
+
+
+class GatedValue(_SongTask):
+    """The actor-critic's gated value network on a native task (Song et al.'s baseline). It reads
+    the decision network's rates and its one-hot action (input channels ``r0`` .. ``r{N-1}`` and
+    the task's actions, so ``--cut input:CHOOSE-LEFT`` removes the action input) and predicts
+    the return to go, ``V_k``; it never acts, so the behaviour of the perturbed run is the intact
+    run's, trial for trial (the paper's "not executing" half). What changes is the prediction;
+    the numbers, pooled and per condition: ``value_loss`` (the value network's training loss on
+    these trials: the mean over executed steps of ``(V_k - G_k)^2``, ``G_k`` the return to go,
+    in squared reward units), ``value_at_choice`` (mean ``V`` at the step that ended the trial,
+    in reward units) and, pooled, ``value_reward_r`` (Pearson r across trials between ``V`` at
+    that step and the trial's reward). Groups: ``readout:K`` (the largest ``|W_out|`` of the
+    prediction) and, on the economic task, ``class:NAME`` (the value-unit classes ``analyze``
+    assigns, spec §6.8)."""
+
+    network = "value"
+    no_readout = "the value network's readout is its prediction"
+
+    def __init__(self, folder: RunFolder, seed: int):
+        kind = folder.kind.name
+        if kind != "actor-critic":
+            owner = {"supervised": "the supervised learner trains no value network",
+                     "perturbation/native": "Miconi's rule has no value network (its baseline is a running average)",
+                     "perturbation": "Miconi's rule has no value network (its baseline is a running average)",
+                     "actor-critic/ngym": "the value network of NeuroGym runs cannot be manipulated yet"}
+            raise ConfigError(f"--network value: {owner.get(kind, f'{kind} runs have no value network')}; "
+                              "--network decision manipulates the decision network")
+        learner = folder.learner
+        if learner.value_net is not gru:
+            raise ConfigError(f"--network value: this run's baseline is {learner.config.baseline!r}, not Song et "
+                              "al.'s value network (--baseline gru): it has no units to manipulate")
+        super().__init__(folder, seed)
+        best = folder.best_params(seed)
+        state = folder.learner_state(seed)
+        self.policy, self.masks = best["policy"], state.policy_masks
+        self.value, self.value_masks = best["value"], state.value_masks
+        actions = tuple(self.protocol.actions)
+        n_policy = int(self.policy["x0"].shape[0])
+        self.view, self.n_readout, self.existing = _gated_view(
+            self.value, self.value_masks, (), tuple(f"r{i}" for i in range(n_policy)) + actions, None)
+        self.view = dataclasses.replace(self.view, classes=self.unit_classes)
+        self.tau_ms = float(learner.value_config.tau_ms)
+        # the behaviour beside the value network's numbers (unchanged by its manipulation, by construction)
+        self.measures = (("value_loss", "value loss: mean (V - return)² per step", 1.0),
+                         ("value_at_choice", "V at the choice step (reward units)", 1.0), *self.measures)
+
+    def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
+        from rewardrnn.records.value import value_table
+        return value_table(self.folder.learner, (self.policy, self.masks, self.value, self.value_masks),
+                           jax.random.PRNGKey(keys.EVALUATION_SEED), trials_per_condition, manipulation=applied)
+
+    def numbers(self, table: pd.DataFrame) -> dict:
+        return {"value_loss": float(table["value_loss"].mean()) if len(table) else float("nan"),
+                "value_at_choice": float(table["value_at_choice"].mean()) if len(table) else float("nan")}
+
+    def pooled_only(self, table: pd.DataFrame) -> dict:
+        v, reward = table["value_at_choice"].to_numpy(float), table["reward"].to_numpy(float)
+        spread = v.std() > 0 and reward.std() > 0
+        return {"value_reward_r": float(np.corrcoef(v, reward)[0, 1]) if spread else float("nan")}
+
+    def unit_classes(self, name: str) -> np.ndarray:
+        """Whether each value unit is of class ``name`` (``analyze``'s value-unit types on the
+        economic task, from the run's records: :func:`rewardrnn.analysis.song_suite.value_unit_types`)."""
+        from rewardrnn.analysis import population
+        if self.protocol.name != "economic":
+            raise ConfigError(f"unit group class:{name}: analyze classifies value units on the economic task only")
+        known = population.VALUE_UNIT_TYPES + ("offer_value",)
+        if name not in known:
+            raise ConfigError(f"unit group class:{name}: not a value-unit class; classes: {', '.join(known)}")
+        types = _records_value_unit_types(self.folder, self.seed)
+        return np.isin(types, ("offer_value_A", "offer_value_B")) if name == "offer_value" else types == name
+
+
+def _records_value_unit_types(folder: RunFolder, seed: int) -> np.ndarray:
+    from rewardrnn.analysis.song_suite import value_unit_types
+    with _records(folder, seed) as ds:
+        return value_unit_types(ds)
 
 
 class RateNative(_SongTask):
@@ -296,7 +390,8 @@ class RateMiconi(Target):
         self.epochs = self.flag_names = task.epoch_names
         self.tau_ms, self.dt_ms = float(net.tau_ms), float(learner.config.dt_ms)
         self.condition_variables = ("trial_type",) if task.name != "selective-integration" else ("context",)
-        self.measures = (("p_correct", f"P(error < {task.error_threshold:g})", 100.0), ("mean_error", "mean error", 1.0))
+        self.measures = (("p_correct", f"P(error < {task.error_threshold:g})", 100.0),
+                         ("p_sign_correct", "P(output's sign = target's)", 100.0), ("mean_error", "mean error", 1.0))
 
     def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
         from rewardrnn.records import perturbation
@@ -304,8 +399,11 @@ class RateMiconi(Target):
                                    trials_per_condition, None, manipulation=applied)
 
     def describe(self, table: pd.DataFrame) -> dict:
-        numbers = lambda t: {"p_correct": float(t["correct"].mean()), "mean_error": float(t["error"].mean()),  # noqa: E731
-                             "n": int(len(t))}
+        def numbers(t):
+            sign_right = np.sign(t["response_output"]) == np.sign(t["target"])
+            return {"p_correct": float(t["correct"].mean()), "p_sign_correct": float(sign_right.mean()),
+                    "mean_error": float(t["error"].mean()), "n": int(len(t))}
+
         column = self.condition_variables[0]
         rows = [{column: json_scalar(v), **numbers(part)} for v, part in table.groupby(column)]
         rows.append({column: "all", **numbers(table)})
@@ -318,14 +416,9 @@ def choice_dprime(folder: RunFolder, seed: int, action: str, epoch: str | None, 
     """Each unit's d′ between decided trials that chose ``action`` and those that chose another,
     over ``epoch`` (the one before the response epoch, the stimulus in Song's tasks; the whole
     trial when None), from the run's records (recorded with the defaults first if missing)."""
-    from rewardrnn import verbs
     from rewardrnn.analysis import neural
-    from rewardrnn.records.activity import open_activity
 
-    if not verbs.current_records(folder, seed):
-        verbs.record(folder.path, seed=seed)
-    ds = open_activity(safe_files.inside(verbs.records_dir(folder.path, seed), verbs.ACTIVITY))
-    try:
+    with _records(folder, seed) as ds:
         table = neural.trial_table(ds)
         done = table[decided].to_numpy(bool)
         chose = (table[chosen_column].astype(str) == str(action)).to_numpy()
@@ -335,5 +428,18 @@ def choice_dprime(folder: RunFolder, seed: int, action: str, epoch: str | None, 
         d = neural.choice_selectivity(ds.assign_coords(chose=("trial", chose)), label="chose", epoch=epoch,
                                       where=done)
         return np.asarray(d.values, float)
+
+
+@contextlib.contextmanager
+def _records(folder: RunFolder, seed: int):
+    """The activity dataset of ``seed``'s records (recorded with the defaults first if missing)."""
+    from rewardrnn import verbs
+    from rewardrnn.records.activity import open_activity
+
+    if not verbs.current_records(folder, seed):
+        verbs.record(folder.path, seed=seed)
+    ds = open_activity(safe_files.inside(verbs.records_dir(folder.path, seed), verbs.ACTIVITY))
+    try:
+        yield ds
     finally:
         ds.close()

@@ -87,6 +87,7 @@ def record(learner: PerturbationLearner, params: rate.Params, key: jax.Array, tr
     table["error"] = np.sum(np.abs(output - target[:, None]) * mask, axis=1) / mask.sum()
     table["correct"] = table["error"] < task.error_threshold
     table["final_output"] = output[:, -1]
+    table["response_output"] = np.sum(output * mask, axis=1) / mask.sum()
     if path is None:
         return table
     sampled = np.arange(sample_ms - 1, task.n_steps, sample_ms)
