@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 
 from rewardrnn import keys, safe_files
-from rewardrnn.analysis.behaviour import (fit_points, json_scalar, performance_by_condition, psychometric_points,
-                                          table_performance)
+from rewardrnn.analysis.behaviour import (NotEnoughTrials, fit_points, json_scalar, performance_by_condition,
+                                          psychometric_points, table_performance)
 from rewardrnn.errors import ConfigError
 from rewardrnn.manipulation import groups
 from rewardrnn.networks import gru
@@ -255,7 +255,11 @@ class GatedValue(_SongTask):
         known = population.VALUE_UNIT_TYPES + ("offer_value",)
         if name not in known:
             raise ConfigError(f"unit group class:{name}: not a value-unit class; classes: {', '.join(known)}")
-        types = _records_value_unit_types(self.folder, self.seed)
+        try:
+            types = _records_value_unit_types(self.folder, self.seed)
+        except NotEnoughTrials as error:
+            raise ConfigError(f"unit group class:{name}: the records cannot classify the value units ({error}); "
+                              "record more trials (rewardrnn record -n) or train further") from None
         return np.isin(types, ("offer_value_A", "offer_value_B")) if name == "offer_value" else types == name
 
 
