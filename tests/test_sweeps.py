@@ -34,7 +34,10 @@ def _sweep(args, timeout=LIMIT_S):
 def four_points(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
     path = folder / "sweep.toml"
-    path.write_text(f"[base]\n{TINY}max_updates = 4\ncheckfreq = 2\n\n[grid]\nlr = [0.002, 0.004]\nseed = [1, 2]\n")
+    # each trained network is also perturbed: one perturbation it takes, one it cannot (a unit past N = 16)
+    path.write_text(f"[base]\n{TINY}max_updates = 4\ncheckfreq = 2\n\n[grid]\nlr = [0.002, 0.004]\nseed = [1, 2]\n"
+                    "\n[[perturbations]]\nsilence = 'readout:4'\ntrials_per_condition = 2\n"
+                    "\n[[perturbations]]\nname = 'past-n'\nsilence = ['20']\ntrials_per_condition = 2\n")
     out = folder / "out"
     # two jobs of two vectorised seeds each, on one Ray worker: the sweep's behaviour (four points,
     # two seeds per job) at one worker's start-up and compilation (two workers side by side are in
@@ -56,6 +59,14 @@ def test_a_four_point_sweep_runs_on_local_ray(four_points):
         assert config["lr"] == rows["lr"].iloc[0] and rows["lr"].nunique() == 1
         assert (config["seed"], config["n_seeds"]) == (1, 2) and sorted(rows["seed"]) == [1, 2]
     assert "4 points: 0 reached the criterion, 0 failed" in result.stdout
+    # the perturbations of every seed: intact and perturbed numbers, or the one that could not run
+    assert table["silence_readout-4:intact_p_decision"].notna().all()
+    assert table["silence_readout-4:perturbed_p_correct"].notna().all()
+    assert table["past-n:error"].str.contains("unit 20 is past the network's 16 units").all()
+    for folder, seed in zip(table["folder"], table["seed"]):
+        summary = json.loads((out / folder / "perturbations" / f"silence_readout-4__seed{seed}" / "summary.json")
+                             .read_text())
+        assert summary["seed"] == seed and summary["manipulation"]["words"] == "silence readout:4"
     page = (out / "report.html").read_text()
     assert "<h2>lr</h2>" in page and page.count("data:image/png;base64,") == 1
     # every point is a normal run folder: the verbs work on it
@@ -136,6 +147,10 @@ BAD_SWEEPS = [
      "rewards.correct must be a number"),
     ("[base]\ntask = 'rdm-fixed\n", "is not valid TOML"),
     ("[base]\ntask = 'no-such-task'\n[grid]\nseed = [1]\n", "unknown task 'no-such-task'"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nseed = [1]\n[[perturbations]]\ncut = 'recurrent:2'\n",
+     "perturbation 1: --cut 'recurrent:2': the fraction must be in [0, 1]"),
+    ("[base]\ntask = 'rdm-fixed'\n[grid]\nseed = [1]\n[[perturbations]]\nlesion = 'all'\n",
+     "perturbation 1: unknown key(s) ['lesion']"),
 ]
 
 

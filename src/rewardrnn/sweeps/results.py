@@ -29,9 +29,12 @@ def finished(folder: Path) -> bool:
     return summary.get("run_id") == identity.get("run_id")
 
 
-def outcome_of_folder(folder: Path, resumed: bool | None = None, job_wall_s: float | None = None) -> dict[str, Any]:
+def outcome_of_folder(folder: Path, resumed: bool | None = None, job_wall_s: float | None = None,
+                      perturbations=(), perturbation_errors: dict[str, str] | None = None) -> dict[str, Any]:
     """What a finished job's run folder says, per seed: status, criterion, trials, updates, the
-    last validation's numbers, wall seconds."""
+    last validation's numbers, wall seconds and, for each of the sweep's ``perturbations``,
+    ``NAME:intact_KEY`` / ``NAME:perturbed_KEY`` of each pooled measure (from
+    ``perturbations/NAME__seedS/summary.json``) or ``NAME:error``."""
     folder = Path(folder)
     if not finished(folder):
         return {"error": None, "seeds": {}}
@@ -47,9 +50,29 @@ def outcome_of_folder(folder: Path, resumed: bool | None = None, job_wall_s: flo
             for name in FINAL:
                 if name in last and len(last):
                     row[f"final_{name}"] = float(last[name].iloc[0])
+        for spec in perturbations:
+            row.update(_perturbation_columns(folder, spec.name, int(s["seed"]), perturbation_errors or {}))
         seeds[int(s["seed"])] = row
     return {"error": None, "seeds": seeds, "wall_s": summary.get("wall_s"), "job_wall_s": job_wall_s,
             "resumed": resumed}
+
+
+def _perturbation_columns(folder: Path, name: str, seed: int, errors: dict[str, str]) -> dict[str, Any]:
+    from rewardrnn import safe_files
+    from rewardrnn.perturbations import FOLDER
+
+    folder_name = f"{name}__seed{seed}"
+    if folder_name in errors:
+        return {f"{name}:error": errors[folder_name]}
+    path = folder / FOLDER / folder_name / "summary.json"
+    try:
+        if not safe_files.regular_file_inside(folder, path):
+            return {}
+        summary = json.loads(path.read_text())
+        return {f"{name}:{part}_{key}": summary[part].get(key) for key in summary["measures"]
+                for part in ("intact", "perturbed")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}
 
 
 def outcome_of_error(message: str) -> dict[str, Any]:

@@ -16,6 +16,8 @@ jobs and keeps every finished one; ``--resume`` skips finished jobs and resumes 
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sys
 import time
@@ -55,8 +57,8 @@ def run(sweep: Sweep, sweep_file: Path, out: Path, *, address: str | None = None
             if overwrite and (out / SWEEP_JSON).is_file():
                 _remove_previous(out)
             _write_sweep(out, sweep, sweep_file)
-            outcomes = {job.name: results.outcome_of_folder(out / job.name) for job in sweep.jobs
-                        if job.name not in running}
+            outcomes = {job.name: results.outcome_of_folder(out / job.name, perturbations=sweep.perturbations)
+                        for job in sweep.jobs if job.name not in running}
             table = results.write(out, sweep, outcomes)
             if todo:
                 table = _run_jobs(ray, sweep, todo, out, outcomes, gpus_per_job, progress)
@@ -172,7 +174,8 @@ def _jobs_json(sweep: Sweep) -> list[dict[str, Any]]:
 
 
 def _write_sweep(out: Path, sweep: Sweep, sweep_file: Path) -> None:
-    run_folder.write_json(out / SWEEP_JSON, {"axes": list(sweep.axes), "base": sweep.base, "jobs": _jobs_json(sweep)})
+    run_folder.write_json(out / SWEEP_JSON, {"axes": list(sweep.axes), "base": sweep.base, "jobs": _jobs_json(sweep),
+                                             "perturbations": [dataclasses.asdict(p) for p in sweep.perturbations]})
     run_folder.atomic_write_bytes(out / SWEEP_COPY, lambda f: f.write(Path(sweep_file).read_bytes()))
 
 
@@ -183,7 +186,9 @@ def _run_jobs(ray, sweep: Sweep, todo: list[Job], out: Path, outcomes: dict, gpu
     gpus = _gpus_per_job(ray, gpus_per_job)
     remote = ray.remote(train_job).options(num_cpus=1, num_gpus=gpus, max_retries=MAX_RETRIES,
                                            retry_exceptions=False)
-    pending = {remote.remote(job.kind.name, job.config.to_dict(), str(out / job.name)): job for job in todo}
+    perturbations = [dataclasses.asdict(p) for p in sweep.perturbations]
+    pending = {remote.remote(job.kind.name, job.config.to_dict(), str(out / job.name), perturbations): job
+               for job in todo}
     slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
     display = _Display(len(sweep.jobs), len(sweep.jobs) - len(todo), slots, enabled=progress)
     table = None
@@ -195,7 +200,8 @@ def _run_jobs(ray, sweep: Sweep, todo: list[Job], out: Path, outcomes: dict, gpu
                 try:
                     summary = ray.get(ref)
                     outcomes[job.name] = results.outcome_of_folder(out / job.name, summary["resumed"],
-                                                                   summary["job_wall_s"])
+                                                                   summary["job_wall_s"], sweep.perturbations,
+                                                                   summary.get("perturbation_errors"))
                     display.finished(job, ok=True)
                 except Exception as error:  # the job raised (or died more often than its retries)
                     outcomes[job.name] = results.outcome_of_error(_one_line(error))

@@ -14,11 +14,24 @@ A sweep file (TOML) holds::
     N = 50
     "task_settings.stimulus.duration" = 500
 
+    [[perturbations]]      # optional: each trained network is then perturbed (rewardrnn perturb)
+    silence = "readout:10"
+    during = "stimulus"
+    trials_per_condition = 100
+
 Keys are config fields (``lr``, ``N``, ``dale``...), ``task`` and ``learner`` (to sweep across
 tasks or learners), or ``task_settings.KEY`` / ``task_options.KEY`` for a task's variant and
 options. Every point's configuration is built and checked before the first run starts: a key
 that no learner has, an empty grid, a value of the wrong type, a learner flag on the wrong
 learner... each stops the sweep with one line naming the point and the key.
+
+A ``[[perturbations]]`` table holds ``rewardrnn perturb``'s options (``silence``, ``cut``,
+``stimulate``: a string or a list of strings; ``noise``; ``during``; ``network``;
+``manipulation_seed``; ``trials_per_condition``; ``name``). Each is parsed before any training;
+after a job trains, every seed's best network runs intact and under each, into
+``JOB/perturbations/NAME__seedS/``, and the results table gains ``NAME:intact_KEY`` and
+``NAME:perturbed_KEY`` for each pooled measure (a unit group that the trained network cannot
+resolve is that perturbation's ``NAME:error``, not the job's).
 """
 
 from __future__ import annotations
@@ -37,7 +50,10 @@ from rewardrnn.tasks.variants import flatten
 from rewardrnn.training import run_files
 from rewardrnn.training.kinds import RunKind, kind_for
 
-SECTIONS = ("base", "grid", "points")
+SECTIONS = ("base", "grid", "points", "perturbations")
+#: Keys of a ``[[perturbations]]`` table.
+PERTURBATION_KEYS = ("silence", "cut", "stimulate", "noise", "during", "network", "manipulation_seed",
+                     "trials_per_condition", "name")
 #: Largest sweep file read (a sweep file is a few lines of TOML).
 MAX_FILE_BYTES = 10_000_000
 #: Keys of a point that name a table entry of the config rather than a field.
@@ -57,12 +73,29 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Perturbation:
+    """One ``[[perturbations]]`` entry, checked: its folder name, the manipulation's options as
+    :func:`rewardrnn.perturbations.perturb` takes them (JSON-ready, for the workers) and the
+    trials per condition."""
+
+    name: str
+    options: dict[str, Any]
+    trials_per_condition: int
+
+    def manipulation(self):
+        from rewardrnn.manipulation.spec import Manipulation
+        return Manipulation.from_options(**self.options)
+
+
+@dataclass(frozen=True)
 class Sweep:
-    """The checked sweep: the base fields, the varied keys in order, and the jobs."""
+    """The checked sweep: the base fields, the varied keys in order, the jobs and the
+    perturbations run on every trained network."""
 
     base: dict[str, Any]
     axes: tuple[str, ...]
     jobs: tuple[Job, ...]
+    perturbations: tuple[Perturbation, ...] = ()
 
     @property
     def n_points(self) -> int:
@@ -84,8 +117,8 @@ def read(path: str | Path, seeds_per_job: int = 1, max_points: int = MAX_SWEEP_P
     data = run_files.parse(path, what="sweep file")
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"sweep file {path}: unknown section(s) {unknown}; a sweep file has [base], [grid] and "
-                          f"[[points]]")
+        raise ConfigError(f"sweep file {path}: unknown section(s) {unknown}; a sweep file has [base], [grid], "
+                          f"[[points]] and [[perturbations]]")
     if isinstance(seeds_per_job, bool) or not isinstance(seeds_per_job, int) or seeds_per_job < 1:
         raise ConfigError(f"--seeds-per-job must be an integer >= 1, got {seeds_per_job!r}")
     base = data.get("base", {})
@@ -121,7 +154,49 @@ def read(path: str | Path, seeds_per_job: int = 1, max_points: int = MAX_SWEEP_P
     names = [job.name for job in jobs]
     if len(set(names)) != len(names):  # values that differ only in characters a folder name drops
         jobs = [dataclasses.replace(job, name=f"{i + 1:03d}_{job.name}") for i, job in enumerate(jobs)]
-    return Sweep(base=base, axes=axes, jobs=tuple(jobs))
+    perturbations = _perturbations(path, data.get("perturbations", []))
+    return Sweep(base=base, axes=axes, jobs=tuple(jobs), perturbations=perturbations)
+
+
+def _perturbations(path: Path, entries) -> tuple[Perturbation, ...]:
+    """The ``[[perturbations]]`` of a sweep file, each parsed into a manipulation (so that a bad
+    option stops the sweep before any training); names unique."""
+    from rewardrnn.manipulation.spec import check_name
+    from rewardrnn.perturbations import DEFAULT_TRIALS_PER_CONDITION
+
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"sweep file {path}: perturbations must be an array of tables ([[perturbations]])")
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"sweep file {path}: perturbation {i + 1}"
+        unknown = sorted(set(entry) - set(PERTURBATION_KEYS))
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {unknown}; keys: {', '.join(PERTURBATION_KEYS)}")
+        options = {}
+        for key in ("silence", "cut", "stimulate"):
+            value = entry.get(key, [])
+            value = [value] if isinstance(value, str) else value
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: {key} must be a string or a list of strings, got {value!r}")
+            options[key] = value
+        options["noise"] = entry.get("noise", 0.0)
+        options["during"] = entry.get("during")
+        options["network"] = entry.get("network", "decision")
+        options["seed"] = entry.get("manipulation_seed", 0)
+        n = entry.get("trials_per_condition", DEFAULT_TRIALS_PER_CONDITION)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"{where}: trials_per_condition must be an integer >= 1, got {n!r}")
+        try:
+            manipulation = Perturbation("", options, n).manipulation()
+            name = check_name(entry["name"]) if "name" in entry else manipulation.folder_name()
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        out.append(Perturbation(name, options, n))
+    names = [p.name for p in out]
+    if len(set(names)) != len(names):
+        twice = sorted(n for n in names if names.count(n) > 1)[0]
+        raise ConfigError(f"sweep file {path}: two perturbations are named {twice!r}; give each a name")
+    return tuple(out)
 
 
 def describe(point: dict[str, Any]) -> str:
@@ -232,6 +307,8 @@ def saved_sweep(folder: Path) -> Sweep:
     try:
         jobs = tuple(Job(name=j["name"], varied=j["varied"], seeds=tuple(j["seeds"]), kind=BY_NAME[j["kind"]],
                          config=BY_NAME[j["kind"]].config_class.from_dict(j["config"])) for j in data["jobs"])
-        return Sweep(base=data["base"], axes=tuple(data["axes"]), jobs=jobs)
+        perturbations = tuple(Perturbation(p["name"], p["options"], p["trials_per_condition"])
+                              for p in data.get("perturbations", []))
+        return Sweep(base=data["base"], axes=tuple(data["axes"]), jobs=jobs, perturbations=perturbations)
     except (KeyError, TypeError, ValueError) as err:
         raise RunFolderError(f"{Path(folder) / 'sweep.json'} is not a rewardrnn sweep ({type(err).__name__}: {err})") from None

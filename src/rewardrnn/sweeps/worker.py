@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 
-def train_job(kind_name: str, config: dict[str, Any], out: str) -> dict[str, Any]:
-    """Train the job; returns its summary plus ``resumed`` (whether it continued a checkpoint)
-    and ``job_wall_s`` (seconds in this call, JAX start and compilation included)."""
+def train_job(kind_name: str, config: dict[str, Any], out: str, perturbations: list[dict] = ()) -> dict[str, Any]:
+    """Train the job, then run the sweep's ``perturbations`` (:class:`rewardrnn.sweeps.spec.Perturbation`
+    as dicts) on every seed's best network; returns its summary plus ``resumed`` (whether it
+    continued a checkpoint), ``perturbation_errors`` ({``NAME__seedS``: the one-line error of a
+    perturbation the trained network could not take}) and ``job_wall_s`` (seconds in this
+    call, JAX start and compilation included)."""
     started = time.perf_counter()
     from rewardrnn import runtime
 
@@ -24,4 +27,26 @@ def train_job(kind_name: str, config: dict[str, Any], out: str) -> dict[str, Any
     folder = Path(out)
     resume = (folder / run_folder.CONFIG).is_file()
     result = train(BY_NAME[kind_name].config_class.from_dict(config), folder, resume=resume, progress=False)
-    return {**result.summary, "resumed": resume, "job_wall_s": time.perf_counter() - started}
+    errors = perturb_seeds(folder, [int(s["seed"]) for s in result.summary["seeds"]], perturbations)
+    return {**result.summary, "resumed": resume, "perturbation_errors": errors,
+            "job_wall_s": time.perf_counter() - started}
+
+
+def perturb_seeds(folder: Path, seeds: list[int], perturbations: list[dict]) -> dict[str, str]:
+    """Each perturbation on each seed's best network, into ``perturbations/NAME__seedS``
+    (replacing an earlier try's); returns the one-line errors of those that could not run."""
+    from rewardrnn.errors import ConfigError, RunFolderError
+    from rewardrnn.perturbations import perturb
+    from rewardrnn.sweeps.spec import Perturbation
+
+    errors = {}
+    for entry in perturbations:
+        spec = Perturbation(**entry)
+        for seed in seeds:
+            name = f"{spec.name}__seed{seed}"
+            try:
+                perturb(folder, spec.manipulation(), seed=seed, trials_per_condition=spec.trials_per_condition,
+                        name=name, overwrite=True)
+            except (ConfigError, RunFolderError) as error:
+                errors[name] = str(error)
+    return errors
