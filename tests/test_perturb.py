@@ -244,12 +244,16 @@ def test_bad_input_is_one_line_and_writes_nothing(trained, args, words):
 @pytest.mark.slow
 def test_the_report_shows_the_runs_perturbations(trained):
     rewardrnn.perturb(trained, silence="readout:CHOOSE-LEFT:5", trials_per_condition=10, name="left-units")
+    rewardrnn.perturb(trained, silence="readout:5", network="value", trials_per_condition=10, name="value-units")
     assert runner.invoke(app, ["analyze", str(trained), "--behaviour-trials", "10"]).exit_code == 0
     result = runner.invoke(app, ["report", str(trained)])
     assert result.exit_code == 0, result.output
     page = (trained / "report.html").read_text()
     section = page[page.index("<h2>Perturbations</h2>"):]
     assert "silence readout:CHOOSE-LEFT:5" in section and "left-units" in section
+    # the value network's perturbations in a table of their own, in its measures
+    value = section[section.index("<h3>value network</h3>"):]
+    assert "value network: silence readout:5" in value and "value loss" in value
     assert section.count("<img") >= 2  # the psychometric and performance figures
     assert "(the stop criterion" in page and "Miconi" not in page  # the actor-critic's learning-curve caption, not Miconi's
 

@@ -60,7 +60,7 @@ def perturb(run: str | Path, manipulation: Manipulation, seed: int | None = None
     _, s = folder.seed_index(seed)
     name = check_name(name) if name is not None else manipulation.folder_name()
     with run_folder.locked(folder.path):
-        target = targets.target(folder, s, manipulation.network)
+        target = targets.target(folder, s, manipulation.network, activity=lambda: _activity(folder, s))
         applied, resolved = resolve(manipulation, target)
         out = safe_files.inside(folder.path, FOLDER, name)
         _check_not_other(out, manipulation, overwrite)
@@ -78,6 +78,15 @@ def perturb(run: str | Path, manipulation: Manipulation, seed: int | None = None
         run_folder.write_json(out / "summary.json", summary)
         _figures(target, summary, out)
     return summary, out
+
+
+def _activity(folder: RunFolder, seed: int) -> Path:
+    """The seed's activity records, recorded with the defaults first if missing or stale."""
+    from rewardrnn import verbs
+
+    if not verbs.current_records(folder, seed):
+        verbs.record(folder.path, seed=seed)
+    return safe_files.inside(verbs.records_dir(folder.path, seed), verbs.ACTIVITY)
 
 
 def pooled_line(summary: dict, label: str) -> str:

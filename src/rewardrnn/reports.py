@@ -78,14 +78,16 @@ def _learning_caption(folder: RunFolder) -> str:
 
 
 def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
-    """The run's perturbations of ``seed`` (``rewardrnn perturb``): a table of intact against
-    perturbed behaviour and their figures; nothing when there are none."""
+    """The run's perturbations of ``seed`` (``rewardrnn perturb``): per network manipulated (the
+    decision network, the value network), a table of intact against perturbed numbers in that
+    network's measures, then the figures; nothing when there are none."""
     from rewardrnn.perturbations import FOLDER, number_text
 
     root = folder.derived_path(FOLDER)
     if not root.is_dir():
         return []
-    rows, figures, measures = [], [], None
+    tables: dict[tuple, list] = {}  # (network, measures) -> rows
+    figures = []
     for sub in sorted(root.iterdir()):
         if sub.is_symlink() or not sub.is_dir():  # a linked folder is never read
             continue
@@ -99,28 +101,32 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
             intact, perturbed, diff = summary["intact"], summary["perturbed"], summary["difference"]
             words = str(summary["manipulation"]["words"])
             # the measures of the run kind (a summary from before they were named: Song's two)
-            measures = measures or dict(summary.get("measures") or SONG_MEASURE_WORDS)
-            cells = [f"{number_text(intact.get(k))} → {number_text(perturbed.get(k))}" for k in measures]
+            measures = tuple(dict(summary.get("measures") or SONG_MEASURE_WORDS).items())
+            network = str(summary.get("network", "decision"))
+            cells = [f"{number_text(intact.get(k))} → {number_text(perturbed.get(k))}" for k, _ in measures]
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue
         shift = f"{diff['psychometric_mu']:+.2f}" if "psychometric_mu" in diff else ""
-        rows.append((html.escape(sub.name), html.escape(words), *cells, shift))
+        tables.setdefault((network, measures), []).append((html.escape(sub.name), html.escape(words), *cells, shift))
         for name in ("psychometric", "performance"):
             png = sub / f"{name}.png"
             if safe_files.regular_file_inside(folder.path, png):
                 figures.append(f"<figure{figure_class(png)}><img alt='{html.escape(sub.name)} {name}' src='{png_file_uri(png)}'>"
                                f"<figcaption><b>{html.escape(words)}.</b> Intact (black) and perturbed (red) on "
                                f"the same trials.</figcaption></figure>")
-    if not rows:
+    if not tables:
         return []
-    header = ("perturbation", "manipulation", *(html.escape(str(w)) for w in measures.values()),
-              "shift of μ (stimulus units)")
-    if not any(row[-1] for row in rows):  # no psychometric curve in this run kind
-        header, rows = header[:-1], [row[:-1] for row in rows]
-    table = html_table(rows, header, escape=False)
-    return ["<h2>Perturbations</h2><p>Each manipulation run beside the intact network on the same trials "
-            "(<code>rewardrnn perturb</code>); intact → perturbed.</p>", table,
-            "<div class='figures'>", *figures, "</div>"]
+    parts = ["<h2>Perturbations</h2><p>Each manipulation run beside the intact network on the same trials "
+             "(<code>rewardrnn perturb</code>); intact → perturbed.</p>"]
+    for (network, measures), rows in tables.items():
+        header = ("perturbation", "manipulation", *(html.escape(str(w)) for _, w in measures),
+                  "shift of μ (stimulus units)")
+        if not any(row[-1] for row in rows):  # no psychometric curve in this run kind
+            header, rows = header[:-1], [row[:-1] for row in rows]
+        if len(tables) > 1:
+            parts.append(f"<h3>{html.escape(network)} network</h3>")
+        parts.append(html_table(rows, header, escape=False))
+    return parts + ["<div class='figures'>", *figures, "</div>"]
 
 
 #: The pooled measures of a perturbation summary written before summaries named theirs.

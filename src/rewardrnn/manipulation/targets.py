@@ -25,6 +25,8 @@ epochs ``--during`` may name, and how the run's trials are simulated (intact, or
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from pathlib import Path
 import dataclasses
 import functools
 
@@ -32,7 +34,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from rewardrnn import keys, safe_files
+from rewardrnn import keys
 from rewardrnn.analysis.behaviour import (NotEnoughTrials, fit_points, json_scalar, performance_by_condition,
                                           psychometric_points, table_performance)
 from rewardrnn.errors import ConfigError
@@ -42,6 +44,12 @@ from rewardrnn.training.run_folder import RunFolder
 
 #: A readout weight standing for "is the readout" (a rate network's choice unit of an action).
 _SELF = 1e9
+
+
+def learner_actions(folder: RunFolder) -> int:
+    """The number of actions of a NeuroGym run's environment (``-n`` is trials per action there,
+    as ``evaluate``)."""
+    return int(folder.learner.env.n_actions)
 
 
 class Target:
@@ -64,6 +72,7 @@ class Target:
     dt_ms: float
     condition_variables: tuple[str, ...] = ()
     measures: tuple = ()
+    activity: Callable[[], Path] | None = None
     no_epochs = "this run's trials have no epochs"
     no_readout = "this network has no readout weights"
 
@@ -76,9 +85,12 @@ class Target:
         raise NotImplementedError
 
 
-def target(folder: RunFolder, seed: int, network: str = "decision") -> Target:
+def target(folder: RunFolder, seed: int, network: str = "decision",
+           activity: Callable[[], Path] | None = None) -> Target:
     """The target of ``seed``'s ``network`` (``decision``, or ``value``: the actor-critic's value
-    network on native tasks) in ``folder`` (every run kind)."""
+    network on native tasks) in ``folder`` (every run kind). ``activity``: the path of the seed's
+    activity records, recorded first if missing (the face's ``record``; groups that need the
+    records, ``dprime:`` and ``class:``, are refused without it)."""
     kinds = {"actor-critic": GatedNative, "supervised": GatedNative, "perturbation/native": RateNative,
              "actor-critic/ngym": GatedNeuroGym, "perturbation": RateMiconi}
     try:
@@ -86,9 +98,9 @@ def target(folder: RunFolder, seed: int, network: str = "decision") -> Target:
     except KeyError:
         raise ConfigError(f"perturb does not know the run kind {folder.kind.name!r} of {folder.path}; "
                           f"kinds: {', '.join(kinds)}") from None
-    if network == "value":
-        return GatedValue(folder, seed)
-    return kind(folder, seed)
+    made = GatedValue(folder, seed) if network == "value" else kind(folder, seed)
+    made.activity = activity
+    return made
 
 
 # ---- Song's tasks ------------------------------------------------------------------------------
@@ -141,7 +153,7 @@ class _SongTask(Target):
         """Each unit's choice d′ for ``action`` from the run's records (:func:`choice_dprime`)."""
         env = self.folder.learner.env
         response = env.epoch_names.index(self.protocol.response_epoch)
-        return choice_dprime(self.folder, self.seed, action, env.epoch_names[max(response - 1, 0)],
+        return choice_dprime(self.activity, action, env.epoch_names[max(response - 1, 0)],
                              self.protocol.fixate_action)
 
 
@@ -256,16 +268,16 @@ class GatedValue(_SongTask):
         if name not in known:
             raise ConfigError(f"unit group class:{name}: not a value-unit class; classes: {', '.join(known)}")
         try:
-            types = _records_value_unit_types(self.folder, self.seed)
+            types = _records_value_unit_types(self.activity)
         except NotEnoughTrials as error:
             raise ConfigError(f"unit group class:{name}: the records cannot classify the value units ({error}); "
                               "record more trials (rewardrnn record -n) or train further") from None
         return np.isin(types, ("offer_value_A", "offer_value_B")) if name == "offer_value" else types == name
 
 
-def _records_value_unit_types(folder: RunFolder, seed: int) -> np.ndarray:
+def _records_value_unit_types(activity) -> np.ndarray:
     from rewardrnn.analysis.song_suite import value_unit_types
-    with _records(folder, seed) as ds:
+    with _records(activity) as ds:
         return value_unit_types(ds)
 
 
@@ -307,7 +319,6 @@ class GatedNeuroGym(Target):
     no_epochs = "this environment has no NeuroGym periods (timing)"
 
     def __init__(self, folder: RunFolder, seed: int):
-        from rewardrnn.verbs import NeuroGymActorCritic
         self.folder, self.seed = folder, seed
         learner = folder.learner
         self.policy = folder.best_params(seed)["policy"]
@@ -318,14 +329,13 @@ class GatedNeuroGym(Target):
                                                                self.selectivity)
         self.epochs = self.flag_names = learner.periods()
         self.tau_ms, self.dt_ms = float(learner.policy_config.tau_ms), float(learner.env.dt_ms)
-        self.trials_per_action = NeuroGymActorCritic()._n_trials
         self.measures = (("p_decision", "P(respond)", 100.0), ("p_correct", "P(correct | respond)", 100.0),
                          ("performance", "NeuroGym performance", 100.0))
 
     def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
         from rewardrnn.records import neurogym
         table = neurogym.record(self.folder.learner, self.policy, self.masks, self.seed,
-                                self.trials_per_action(self.folder, trials_per_condition), None, keys.ENV_EVALUATION,
+                                trials_per_condition * learner_actions(self.folder), None, keys.ENV_EVALUATION,
                                 manipulation=applied)
         table["choice"] = table["choice"].astype(str)
         return table
@@ -352,7 +362,7 @@ class GatedNeuroGym(Target):
     def selectivity(self, action: str) -> np.ndarray:
         periods = self.epochs
         epoch = periods[-2] if len(periods) >= 2 else None
-        return choice_dprime(self.folder, self.seed, action, epoch, 0, chosen_column="choice", decided="responded")
+        return choice_dprime(self.activity, action, epoch, 0, chosen_column="choice", decided="responded")
 
 
 def _neurogym_numbers(table: pd.DataFrame) -> dict:
@@ -415,14 +425,14 @@ class RateMiconi(Target):
 
 
 # ---- selectivity from records ------------------------------------------------------------------
-def choice_dprime(folder: RunFolder, seed: int, action: str, epoch: str | None, fixate, *,
+def choice_dprime(activity, action: str, epoch: str | None, fixate, *,
                   chosen_column: str = "choice", decided: str = "decision") -> np.ndarray:
     """Each unit's d′ between decided trials that chose ``action`` and those that chose another,
     over ``epoch`` (the one before the response epoch, the stimulus in Song's tasks; the whole
-    trial when None), from the run's records (recorded with the defaults first if missing)."""
+    trial when None), from the run's records at ``activity()``."""
     from rewardrnn.analysis import neural
 
-    with _records(folder, seed) as ds:
+    with _records(activity) as ds:
         table = neural.trial_table(ds)
         done = table[decided].to_numpy(bool)
         chose = (table[chosen_column].astype(str) == str(action)).to_numpy()
@@ -435,14 +445,13 @@ def choice_dprime(folder: RunFolder, seed: int, action: str, epoch: str | None, 
 
 
 @contextlib.contextmanager
-def _records(folder: RunFolder, seed: int):
-    """The activity dataset of ``seed``'s records (recorded with the defaults first if missing)."""
-    from rewardrnn import verbs
+def _records(activity):
+    """The activity dataset at ``activity()`` (the face records it first if missing)."""
     from rewardrnn.records.activity import open_activity
 
-    if not verbs.current_records(folder, seed):
-        verbs.record(folder.path, seed=seed)
-    ds = open_activity(safe_files.inside(verbs.records_dir(folder.path, seed), verbs.ACTIVITY))
+    if activity is None:
+        raise ConfigError("this unit group needs the run's activity records, and none were given")
+    ds = open_activity(activity())
     try:
         yield ds
     finally:
