@@ -30,6 +30,37 @@ def test_every_task_passes_the_env_checker(name):
     assert env.unwrapped.action_space.name == {a: i for i, a in enumerate(task.actions)}
 
 
+@pytest.mark.parametrize("name", sorted(rewardrnn.envs.ENV_IDS))
+def test_observation_spaces_are_bounded_where_the_inputs_are(name):
+    """A channel with input noise (Gaussian) in any epoch is unbounded; a noise-free one is
+    bounded by the values it takes (FIXATION in [0, 1]); every observation of trials run to
+    their last step (always FIXATE) lies inside the space."""
+    env = gymnasium.make(rewardrnn.envs.ENV_IDS[name]).unwrapped
+    task, space = env.protocol, env.observation_space
+    noisy = {c for c, epochs in task.noisy_inputs.items() if epochs and task.input_noise_var > 0}
+    for i, channel in enumerate(task.inputs):
+        assert np.isinf([space.low[i], space.high[i]]).all() == (channel in noisy), channel
+    if "FIXATION" in task.inputs:
+        i = task.inputs.index("FIXATION")
+        assert (space.low[i], space.high[i]) == (0.0, 1.0)
+    for seed in range(5):
+        obs, _ = env.reset(seed=seed)
+        done = False
+        while not done:
+            assert space.contains(obs)
+            obs, _, done, _, _ = env.step(0)
+
+
+def test_a_task_without_input_noise_passes_the_env_checker_without_a_warning():
+    import warnings
+
+    env = rewardrnn.envs.TaskGymEnv("dnms-choice")
+    assert np.isfinite(env.observation_space.low).all() and np.isfinite(env.observation_space.high).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env, skip_render_check=True)
+
+
 def test_ids_and_seeding():
     assert rewardrnn.envs.ENV_IDS["rdm-fixed"] == "rewardrnn/RdmFixed-v0"
     assert rewardrnn.envs.ENV_IDS["economic"] == "rewardrnn/Economic-v0"

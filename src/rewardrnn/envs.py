@@ -9,7 +9,9 @@ One episode is one trial, with the engine's rules exactly (spec §1.3): the firs
 zeros (no input has been shown at k = 0); ``step(a)`` judges action ``a`` at step ``k``, returns
 the reward R[k] (discounted, as in training) and the input of index ``k + 1``; the episode
 terminates when the trial ends (a choice, a broken fixation, or the last step). Observations are
-float32 numpy arrays; the spaces are named as in NeuroGym (``observation_space.name`` maps each
+float32 numpy arrays, bounded per channel where the inputs are (:func:`observation_bounds`: a
+noise-free channel such as FIXATION in [0, 1]; a channel with input noise stays unbounded, as
+Gaussian noise is); the spaces are named as in NeuroGym (``observation_space.name`` maps each
 input channel to its index, ``action_space.name`` each action). ``info`` carries the trial's
 conditions (``trial``), ``new_trial`` (True on the step that ended it), ``decision``, ``correct``
 and ``step``; ``reset(seed=...)`` seeds everything random.
@@ -53,7 +55,8 @@ class TaskGymEnv(gymnasium.Env):
         self.protocol = vary(base, settings or {})
         self.task_env = TaskEnv(self.protocol, dt_ms)
         e = self.task_env
-        self.observation_space = spaces.Box(-np.inf, np.inf, (e.n_inputs,), np.float32)
+        low, high = observation_bounds(e)
+        self.observation_space = spaces.Box(low, high, (e.n_inputs,), np.float32)
         self.observation_space.name = {name: i for i, name in enumerate(self.protocol.inputs)}
         self.action_space = spaces.Discrete(e.n_actions)
         self.action_space.name = {name: i for i, name in enumerate(self.protocol.actions)}
@@ -98,6 +101,34 @@ class TaskGymEnv(gymnasium.Env):
         if terminated:
             self._inputs = None  # the next step needs a reset
         return obs, float(reward), terminated, False, info
+
+
+#: Trials per condition drawn to find the range of the noise-free channels.
+BOUND_TRIALS_PER_CONDITION = 16
+#: A noise-free channel taking more distinct values than this in those trials is treated as
+#: continuous (a level drawn at random): its range cannot be known from samples, so it stays
+#: unbounded.
+MAX_DISTINCT_LEVELS = 64
+
+
+def observation_bounds(task_env: TaskEnv) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) per input channel for the observation space. A channel with input noise in
+    any epoch (Gaussian, so unbounded) is (-inf, inf); so is a noise-free channel with more than
+    ``MAX_DISTINCT_LEVELS`` distinct values in ``BOUND_TRIALS_PER_CONDITION`` trials of every
+    condition (a continuously drawn level); any other noise-free channel is bounded by the least
+    and largest value it takes in those trials and 0 (the first observation, and after a trial's
+    last step), e.g. FIXATION in [0, 1]."""
+    e = task_env
+    n = BOUND_TRIALS_PER_CONDITION * e.n_conditions
+    trials = e.sample_trials(jax.random.PRNGKey(0), n, jnp.tile(jnp.arange(e.n_conditions), BOUND_TRIALS_PER_CONDITION))
+    mean, _ = e.mean_inputs(trials, jnp.arange(1, e.n_steps + 1)[:, None])
+    mean = np.asarray(mean).reshape(-1, e.n_inputs)
+    noisy = np.asarray(e._noise_channels).any(axis=0) & (e.input_noise_std > 0)
+    low, high = np.full(e.n_inputs, -np.inf, np.float32), np.full(e.n_inputs, np.inf, np.float32)
+    for c in range(e.n_inputs):
+        if not noisy[c] and len(np.unique(mean[:, c])) <= MAX_DISTINCT_LEVELS:
+            low[c], high[c] = min(0.0, float(mean[:, c].min())), max(0.0, float(mean[:, c].max()))
+    return low, high
 
 
 def register_all() -> None:
