@@ -216,6 +216,13 @@ def test_fixedpoints_right_after_training_records_first_and_reads_tiers(tmp_path
             assert len(entry["selection"]) == fp.LARGEST_CHANNELS + 1 and "norm" in entry["selection"]
     refused = runner.invoke(app, ["fixedpoints", str(out), "--network", "critic"])
     assert refused.exit_code == 2 and "allowed decision, value" in refused.output
+    # the report shows the value network's points: a row per input condition, its counts as in the file
+    assert runner.invoke(app, ["report", str(out)]).exit_code == 0
+    page = (out / "report.html").read_text()
+    section = page[page.index("<h2>The value network's fixed points</h2>"):]
+    section = section[:section.index("</div>")]
+    assert f"{value['points']:,} distinct points" in section and section.count("<tr>") == len(value["conditions"]) + 1
+    assert "Value network: fixed and slow points" in section and "<img" in section
 
 
 def relu_line_attractor():

@@ -77,6 +77,70 @@ def _learning_caption(folder: RunFolder) -> str:
             "the stochastic policy) against training trials; the dashed line is the criterion's accuracy.")
 
 
+#: (title, caption) of the value network's fixed-point figures (``rewardrnn fixedpoints --network value``).
+VALUE_FIXED_POINT_FIGURES = {
+    "fixedpoints_value_pca": (
+        "Value network: fixed and slow points",
+        "The value network's fixed and slow points over the first two principal components of its recorded rates "
+        "(grey: the recorded trials), per input condition (the decision network held at its own slowest point of "
+        "that condition, the action FIXATE), the slowest mode drawn at each point."),
+    "fixedpoints_value_spectra": (
+        "Value network: spectra",
+        "Eigenvalue moduli |λ| of the value network's linearised map at its points, per input condition (< 1 "
+        "decays, 1 holds, > 1 grows per step); silent units' own leaks greyed."),
+}
+
+
+def _value_fixed_point_parts(folder: RunFolder, seed: int) -> list[str]:
+    """The value network's fixed points of ``seed`` (``rewardrnn fixedpoints --network value``,
+    ``fixedpoints_value.json`` and its figures): per input condition, the counts by tier, the
+    slowest non-trivial mode and the prediction V at the points; nothing when it was not run."""
+    from rewardrnn.figures import labels
+
+    analysis_dir = folder.derived_path("analysis", f"seed{seed}")
+    path = analysis_dir / "fixedpoints_value.json"
+    if not safe_files.regular_file_inside(folder.path, path):
+        return []
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict) or saved.get("run_id") != folder.identity["run_id"]:
+            return []
+        # a condition without points has its counts only
+        rows = [(html.escape(str(name)), labels.number(c["n_fixed"]), labels.number(c["n_slow"]),
+                 _eigenvalue(c.get("slowest_nontrivial_abs_eig")), labels.number(c.get("n_modes_near_1")),
+                 labels.number(c.get("value_output")))
+                for name, c in saved["conditions"].items()]
+        distance = saved.get("distance_from_recorded", {})
+        tiers = saved["tiers"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return []
+    parts = ["<h2>The value network's fixed points</h2>",
+             f"<p>{labels.number(saved.get('points'))} distinct points from {labels.number(saved.get('candidates'))} "
+             f"candidates (<code>rewardrnn fixedpoints --network value</code>); fixed: q &lt; {tiers['fixed_q']:g}, "
+             f"slow: q &lt; {tiers['slow_q']:g} (q = ½‖F(x*, u) − x*‖², squared state units per step). "
+             "Each input condition holds the decision network at its own slowest point of that condition and the "
+             "action FIXATE.",
+             (f" The points lie at a median ‖rates‖ of {labels.number(distance['points_rate_norm_median'])} against "
+              f"{labels.number(distance['recorded_rate_norm_median'])} in the recorded trials.</p>"
+              if {"points_rate_norm_median", "recorded_rate_norm_median"} <= set(distance) else "</p>"),
+             html_table(rows, ("input condition", "fixed", "slow", "slowest non-trivial |λ| (median)",
+                               "modes within 0.01 of 1 (median)", "V at the points (reward units, median)"),
+                        escape=False),
+             "<div class='figures'>"]
+    for name, (title, caption) in VALUE_FIXED_POINT_FIGURES.items():
+        png = safe_files.inside(analysis_dir, f"{name}.png")
+        if safe_files.regular_file_inside(folder.path, png):
+            parts.append(f"<figure{figure_class(png)}><img alt='{name}' src='{png_file_uri(png)}'>"
+                         f"<figcaption><b>{html.escape(title)}.</b> {html.escape(caption)}</figcaption>"
+                         "</figure>")
+    return parts + ["</div>"]
+
+
+def _eigenvalue(value) -> str:
+    """|λ| with the four decimals that tell a slow mode (0.9998) from a held one (1.0000)."""
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "–"
+
+
 def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
     """The run's perturbations of ``seed`` (``rewardrnn perturb``): per network manipulated (the
     decision network, the value network), a table of intact against perturbed numbers in that
@@ -201,6 +265,7 @@ def build_report(run: str | Path, seed: int | None = None, out: str | Path | Non
                          f"<figcaption><b>{html.escape(labels.label(name))}.</b> "
                          f"{html.escape(labels.caption(name))}</figcaption></figure>")
     parts.append("</div>")
+    parts.extend(_value_fixed_point_parts(folder, s))
     parts.extend(_perturbation_parts(folder, s))
     parts.append("<h2>Configuration</h2>")
     parts.append(html_table([(k, _short(v)) for k, v in resolved.items()], ("field", "value")))
