@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import chromium
 import rewardrnn
 from refusals import assert_refused
 from rewardrnn.cli import app
@@ -120,6 +121,12 @@ def test_silencing_every_unit_of_a_neurogym_network_is_its_readouts_bias_policy(
     rewardrnn.perturb(run, stimulate="all=20", during="stimulus", trials_per_condition=5, name="push")
     intact, pushed = halves(run, "push")
     assert not intact["choice"].equals(pushed["choice"]) or not intact["end_time_ms"].equals(pushed["end_time_ms"])
+    # the report shows them in NeuroGym's measures, every figure readable at a 1,200-px window
+    result = runner.invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    section = (run / "report.html").read_text().split("<h2>Perturbations</h2>")[1]
+    assert "P(respond)" in section and "NeuroGym performance" in section and "push" in section
+    chromium.check_readable(run / "report.html")
 
 
 def test_cutting_exc_to_inh_removes_the_e_to_i_connections_of_a_dale_network(runs):

@@ -60,7 +60,7 @@ def performance_comparison(intact: list[dict], perturbed: list[dict], variables:
     a, b = rows_of(intact), rows_of(perturbed)
     names = [_tick(r[label]) if label else "all" for r in a]
     x = np.arange(len(names))
-    n_cols = len(measures) if len(measures) <= 3 else 2
+    n_cols = min(2, len(measures))  # two panels across at most: readable at report size
     n_rows = -(-len(measures) // n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.4 * n_rows + 0.3), constrained_layout=True,
                              squeeze=False)
