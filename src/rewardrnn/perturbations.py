@@ -76,7 +76,7 @@ def perturb(run: str | Path, manipulation: Manipulation, seed: int | None = None
         both = pd.concat([intact.assign(manipulated=False), perturbed.assign(manipulated=True)], ignore_index=True)
         safe_files.atomic_write_text(out / "trials.csv", both.to_csv(index=False))
         run_folder.write_json(out / "summary.json", summary)
-        _figures(target, summary, out)
+        _figures(target, summary, out, target.variables(intact))
     return summary, out
 
 
@@ -211,7 +211,7 @@ def _check_not_other(out: Path, manipulation: Manipulation, overwrite: bool) -> 
                              "or give --overwrite")
 
 
-def _figures(target: targets.Target, summary: dict, out: Path) -> None:
+def _figures(target: targets.Target, summary: dict, out: Path, variables: tuple[str, ...]) -> None:
     from rewardrnn.figures import perturbation as figs
     words = summary["manipulation"]["words"]
     a, b = summary["intact"].get("psychometric", {}), summary["perturbed"].get("psychometric", {})
@@ -219,5 +219,5 @@ def _figures(target: targets.Target, summary: dict, out: Path) -> None:
         fig = figs.psychometric_comparison(a, b, a["stimulus"], f"P({a['positive_action']}) (%)", words)
         safe_files.save_figure(fig, out, "psychometric", dpi=150)
     fig = figs.performance_comparison(summary["intact"]["per_condition"], summary["perturbed"]["per_condition"],
-                                      list(target.condition_variables), words, target.measures)
+                                      list(variables), words, target.measures)
     safe_files.save_figure(fig, out, "performance", dpi=150)

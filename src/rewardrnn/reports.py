@@ -145,6 +145,7 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
     """The run's perturbations of ``seed`` (``rewardrnn perturb``): per network manipulated (the
     decision network, the value network), a table of intact against perturbed numbers in that
     network's measures, then the figures; nothing when there are none."""
+    from rewardrnn.figures.perturbation import SONG_MEASURES
     from rewardrnn.perturbations import FOLDER, number_text
 
     root = folder.derived_path(FOLDER)
@@ -165,7 +166,7 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
             intact, perturbed, diff = summary["intact"], summary["perturbed"], summary["difference"]
             words = str(summary["manipulation"]["words"])
             # the measures of the run kind (a summary from before they were named: Song's two)
-            measures = tuple(dict(summary.get("measures") or SONG_MEASURE_WORDS).items())
+            measures = tuple(dict(summary.get("measures") or {k: w for k, w, _ in SONG_MEASURES}).items())
             network = str(summary.get("network", "decision"))
             cells = [f"{number_text(intact.get(k))} → {number_text(perturbed.get(k))}" for k, _ in measures]
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
@@ -193,8 +194,7 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
     return parts + ["<div class='figures'>", *figures, "</div>"]
 
 
-#: The pooled measures of a perturbation summary written before summaries named theirs.
-SONG_MEASURE_WORDS = (("p_decision", "P(decision)"), ("p_correct", "P(correct | decision)"))
+
 
 
 def _sweep_report(folder: Path, out: str | Path | None) -> Path:

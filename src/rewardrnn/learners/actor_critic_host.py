@@ -68,7 +68,8 @@ class HostBatchActorCritic:
 
         self._step = jax.jit(step)
 
-        def manipulated_step(policy, masks, applied, on, x, u, key):
+        def manipulated_step(policy, masks, applied, flags, x, u, key):
+            on = applied.on(flags)  # flags (B, periods): the environments' periods, or none for a whole trial
             k_noise, k_act = jax.random.split(key)
             q = core.policy_noise * jax.random.normal(k_noise, x.shape, jnp.float32)
             q_extra = None
@@ -174,8 +175,8 @@ class HostBatchActorCritic:
             if manipulation is None:
                 x[0], action, prob = self._step(policy, masks, x[0], jnp.asarray(obs), step_key)
             else:
-                on = np.ones(n, bool) if in_period is None else np.asarray(manipulation.on(jnp.asarray(in_period)))
-                x[0], action, prob = self._manipulated_step(policy, masks, manipulation, jnp.asarray(on), x[0],
+                flags = np.zeros((n, 0), bool) if in_period is None else in_period
+                x[0], action, prob = self._manipulated_step(policy, masks, manipulation, flags, x[0],
                                                             jnp.asarray(obs), step_key)
             if keep_states:
                 states.append(np.asarray(x[0]))

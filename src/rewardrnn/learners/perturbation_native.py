@@ -190,8 +190,9 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
         trials = self.env.sample_trials(k_trials, n, condition)
         inputs = self.env.inputs(k_in, trials)  # U[k] drives x_k -> x_{k+1}
         shape = (n, self.network.n_units)
-        cut = None if manipulation is None else manipulated.cut_params(manipulation, params)
-        k_extra = jax.random.fold_in(k_kick, keys.MANIPULATION_NOISE_STREAM)
+        if manipulation is not None:
+            cut = manipulated.cut_params(manipulation, params)
+            k_extra = jax.random.fold_in(k_kick, keys.MANIPULATION_NOISE_STREAM)
 
         def body(x, step):
             t, u = step

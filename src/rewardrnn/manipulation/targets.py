@@ -28,7 +28,6 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 import dataclasses
-import functools
 
 import jax
 import numpy as np
@@ -44,12 +43,6 @@ from rewardrnn.training.run_folder import RunFolder
 
 #: A readout weight standing for "is the readout" (a rate network's choice unit of an action).
 _SELF = 1e9
-
-
-def learner_actions(folder: RunFolder) -> int:
-    """The number of actions of a NeuroGym run's environment (``-n`` is trials per action there,
-    as ``evaluate``)."""
-    return int(folder.learner.env.n_actions)
 
 
 class Target:
@@ -83,6 +76,10 @@ class Target:
     def describe(self, table: pd.DataFrame) -> dict:
         """The pooled and per-condition numbers of one behaviour table."""
         raise NotImplementedError
+
+    def variables(self, table: pd.DataFrame) -> tuple[str, ...]:
+        """The condition variables of ``table``'s ``per_condition`` rows."""
+        return self.condition_variables
 
 
 def target(folder: RunFolder, seed: int, network: str = "decision",
@@ -335,15 +332,16 @@ class GatedNeuroGym(Target):
     def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
         from rewardrnn.records import neurogym
         table = neurogym.record(self.folder.learner, self.policy, self.masks, self.seed,
-                                trials_per_condition * learner_actions(self.folder), None, keys.ENV_EVALUATION,
+                                trials_per_condition * self.folder.learner.env.n_actions,  # per action, as evaluate
+                                None, keys.ENV_EVALUATION,
                                 manipulation=applied)
         table["choice"] = table["choice"].astype(str)
         return table
 
-    @functools.cached_property
-    def condition_variables(self) -> tuple[str, ...]:
+    def variables(self, table: pd.DataFrame) -> tuple[str, ...]:
+        """NeuroGym's trials name their own condition: the column the generic suite groups by."""
         from rewardrnn.analysis.generic_suite import condition_column
-        column = condition_column(self.behaviour(1, None))
+        column = condition_column(table)
         return (column,) if column else ()
 
     def describe(self, table: pd.DataFrame) -> dict:
@@ -351,7 +349,7 @@ class GatedNeuroGym(Target):
         out["p_choice"] = _choice_shares(table, self.view.actions)
         out["n_trials"] = int(len(table))
         rows = []
-        for column in self.condition_variables:
+        for column in self.variables(table):
             for value, part in table.groupby(column):
                 rows.append({column: json_scalar(value), **_neurogym_numbers(part),
                              "p_choice": _choice_shares(part, self.view.actions)})
