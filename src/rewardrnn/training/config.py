@@ -19,6 +19,7 @@ from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.protocol import Protocol
 from rewardrnn.tasks import files, variants
 from rewardrnn.tasks.registry import build_task, get_task
+from rewardrnn.training import curriculum
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -54,7 +55,8 @@ class TrainConfig(SavedConfig):
     (spec §5.9: e.g. N = 150 for multisensory, lr = 0.002 for romo, baseline_Win = 10 for the
     economic task). ``task_options`` are the task's own options (e.g. ``{"juice_ratio": 4.1}``);
     ``task_settings`` a variant of the task (``{"stimulus.duration": "uniform(300, 700)"}``, see
-    :mod:`rewardrnn.tasks.variants`). ``task`` is a registered name or a task file
+    :mod:`rewardrnn.tasks.variants`); ``curriculum`` its stages, each a variant
+    (:mod:`rewardrnn.training.curriculum`; empty: none). ``task`` is a registered name or a task file
     (``path/to/file.py:NAME``, saved with its absolute path).
     ``baseline``: the value network, ``"gru"`` (default) or ``"linear"`` (spec §3.4), or a scalar
     baseline beyond the paper (:mod:`rewardrnn.learners.actor_critic`): ``"none"`` (the raw
@@ -78,6 +80,7 @@ class TrainConfig(SavedConfig):
     learner: str = "actor-critic"
     task_options: dict[str, Any] = field(default_factory=dict)
     task_settings: dict[str, Any] = field(default_factory=dict)
+    curriculum: list[dict[str, Any]] = field(default_factory=list)  # stages (rewardrnn.training.curriculum)
     seed: int = 1
     n_seeds: int = 1
     dt_ms: float = 10.0
@@ -120,6 +123,7 @@ class TrainConfig(SavedConfig):
             raise ConfigError(f"learner must be {self.LEARNER!r} here, got {self.learner!r}")
         normalise_task(self)
         task = self.protocol()  # unknown task or option -> error listing the known ones
+        object.__setattr__(self, "curriculum", curriculum.normalise(self, self.curriculum))
         check_seeds(self)
         check_int(self, "baseline_N", 1, resources.MAX_UNITS)
         check_int(self, "checkfreq", 1)

@@ -16,6 +16,7 @@ from rewardrnn.tasks.engine import TaskEnv
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS, get_continuous_task
 from rewardrnn.tasks import files
 from rewardrnn.tasks.registry import is_protocol_task
+from rewardrnn.training import curriculum
 from rewardrnn.training.config import SavedConfig, cached_protocol, check_int, check_seeds, normalise_task
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
@@ -42,6 +43,7 @@ class PerturbationTrainConfig(SavedConfig):
     task: str = "dnms"
     learner: str = "perturbation"
     task_settings: dict = dataclasses.field(default_factory=dict)
+    curriculum: list = dataclasses.field(default_factory=list)  # stages (rewardrnn.training.curriculum; native tasks)
     seed: int = 1
     n_seeds: int = 1
     n_trials: int | None = None
@@ -70,11 +72,15 @@ class PerturbationTrainConfig(SavedConfig):
     def __post_init__(self) -> None:
         if self.native:
             normalise_task(self)
+            object.__setattr__(self, "curriculum", curriculum.normalise(self, self.curriculum))
         else:
             get_continuous_task(self.task)
             if self.task_settings:
                 raise ConfigError(f"task settings (--set) vary a protocol task; {self.task} is one of Miconi's "
                                   f"({', '.join(CONTINUOUS_TASKS)}), which take none")
+            if self.curriculum:
+                raise ConfigError(f"a curriculum's stages are task variants (--set keys); {self.task} is one of "
+                                  f"Miconi's ({', '.join(CONTINUOUS_TASKS)}), which take none")
         if self.learner != "perturbation":
             raise ConfigError(f"learner must be 'perturbation' here, got {self.learner!r}")
         check_seeds(self)

@@ -2,7 +2,7 @@
 
 On a terminal (rich): a bar per seed toward its budget of updates, with the updates done, trials
 per second, elapsed and remaining time, the latest validation's numbers and the seed's status
-(training / ✓ criterion / ✗ stalled), advanced between validations after every update when the
+(training / ✓ criterion / ✗ stalled; a curriculum's stage), advanced between validations after every update when the
 trainer can say so (:meth:`Progress.tick`). Not on a terminal (logs, pipes): one plain line per
 seed and validation. Disabled (``-q``): nothing.
 """
@@ -20,12 +20,18 @@ def format_row(row: dict) -> str:
     """One line: seed, updates, trials, the performance numbers, the wall time and a flag
     (criterion met, new best, or why the seed stopped)."""
     numbers = _numbers(row)
-    return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  {numbers}  "
+    return (f"seed {row['seed']:>3}  updates {row['updates']:>6}  trials {row['trials']:>7}  {_stage(row)}{numbers}  "
             f"{row['wall_s']:7.1f} s{_flag(row)}")
 
 
+def _stage(row: dict) -> str:
+    """The curriculum stage validated (nothing without a curriculum)."""
+    return f"stage {row['stage']}  " if "stage" in row else ""
+
+
 def _flag(row: dict) -> str:
-    return (" ✓ criterion" if row["criterion_met"] else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
+    return (" ✓ criterion" if row["criterion_met"] else f" → stage {row['stage'] + 1}" if row.get("stage_done")
+            else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
             else f" ✗ stalled ({row['stall_reason']})" if row["status"] == "stalled"
             else " *" if row["new_best"] else "")
 
@@ -132,7 +138,8 @@ class Progress:
                 reached = row["criterion_met"] or row["status"] == "reached criterion"
                 stopped = reached or row["status"] not in ("running", "restarted")
                 status = (f"✓ criterion at {row['trials']:,} trials" if reached
-                          else _flag(row).strip() or f"✗ {row['status']}" if stopped else f"training  {_numbers(row)}")
+                          else _flag(row).strip() or f"✗ {row['status']}" if stopped
+                          else f"training  {_stage(row)}{_numbers(row)}")
                 self.bars.update(self.tasks[seed], completed=updates, status=status)
                 (self.training.discard if stopped else self.training.add)(seed)
             self._refresh_fields()

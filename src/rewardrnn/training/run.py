@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
-from rewardrnn.training import checkpoint, run_folder
+from rewardrnn.training import checkpoint, curriculum, run_folder
 from rewardrnn.training.kinds import kind_of
 from rewardrnn.training.progress import Progress
 from rewardrnn.training.trainer import Trainer, TrainerState
@@ -62,10 +62,11 @@ def _train(config, out: Path, resume: bool, progress: bool, overwrite: bool, on_
         def build() -> None:  # before the folder is touched: a task that cannot be built leaves it as it was
             built["resolved"] = config.resolved()
             built["learner"] = built["resolved"].build_learner()
+            built["stages"] = curriculum.stage_plans(built["resolved"], built["learner"])
 
         config, identity, load = run_folder.prepare(out, config, resume, overwrite, before_write=build)
         resolved, learner = built["resolved"], built["learner"]
-        trainer = Trainer(learner, resolved.plan())
+        trainer = Trainer(learner, resolved.plan(), built["stages"])
         ckpt = out / run_folder.CHECKPOINT
         template = trainer.initial_state()
         n_seeds = len(trainer.plan.seeds)

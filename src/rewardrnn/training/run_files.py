@@ -18,6 +18,12 @@ its variant as tables::
     "conditions.coherence" = [3.2, 6.4, 12.8, 25.6]
     "stimulus.duration" = "uniform(500, 1000)"
 
+    [[curriculum]]      # optional: stages, each a variant (rewardrnn.training.curriculum)
+    set = { "conditions.coherence" = [25.6] }
+
+    [[curriculum]]      # the last stage is the task itself
+    set = {}
+
 Options given on the command line override the file's (a ``--set`` key overrides the same key of
 ``[task_settings]``).
 """
@@ -67,6 +73,8 @@ def parse(path: Path, what: str) -> dict[str, Any]:
 def check_keys(kind, data: dict[str, Any]) -> None:
     """Refuse keys that are not fields of ``kind``'s config, naming the key and the known ones."""
     known = [f.name for f in dataclasses.fields(kind.config_class)]
+    if "curriculum" in data and "curriculum" not in known:
+        raise ConfigError(f"[[curriculum]] stages are task variants (--set keys); {kind.title} takes none")
     unknown = sorted(set(data) - set(known))
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} for {kind.title}; known keys: {', '.join(known)}")
@@ -94,5 +102,8 @@ def to_toml(config) -> str:
     data = config.to_dict()
     head = {k: data.pop(k) for k in ("task", "learner") if k in data}
     tables = {k: data.pop(k) for k in TABLES if k in data}
+    stages = [{k: v for k, v in stage.items() if v is not None} for stage in data.pop("curriculum", [])]
     body = {k: v for k, v in data.items() if v is not None}
+    if stages:  # written last: [[curriculum]] tables
+        tables["curriculum"] = stages
     return tomli_w.dumps({**head, **body, **{k: v for k, v in tables.items() if v}})

@@ -101,13 +101,15 @@ def stall_reason(rows: list[dict[str, Any]], rule: StallRule, from_update_zero: 
 
 def stall_reasons(history: list[dict[str, Any]], seeds: tuple[int, ...], rule: StallRule) -> dict[int, str]:
     """Seed index -> reason, for every seed of ``seeds`` that has stalled in ``history`` (rows of
-    every seed, as in metrics.csv). A seed that met its criterion never stalls."""
+    every seed, as in metrics.csv). A seed that met its criterion never stalls; in a curriculum
+    only the rows of a seed's current stage count (scores of two stages' variants are not
+    comparable), and a seed that has just ended a stage does not stall."""
     reasons = {}
     by_seed = rows_by_seed(history, seeds)
     for i, seed in enumerate(seeds):
         every = by_seed[seed]
-        rows = current_attempt(every)
-        if any(r.get("criterion_met") for r in rows):
+        rows = current_stage(current_attempt(every))
+        if any(r.get("criterion_met") or r.get("stage_done") for r in rows):
             continue
         reason = stall_reason(rows, rule, from_update_zero=len(rows) == len(every))
         if reason is not None:
@@ -128,6 +130,17 @@ def current_attempt(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the row of a restart has status ``restarted``)."""
     starts = [k for k, r in enumerate(rows) if r.get("status") == RESTARTED]
     return rows[starts[-1] + 1:] if starts else rows
+
+
+def current_stage(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the stage a curriculum's seed validated last (rows without a ``stage``: all).
+    A stage's rows begin with the validation after the one that ended the stage before."""
+    if not rows or rows[-1].get("stage") in (None, ""):
+        return rows
+    last, k = rows[-1]["stage"], len(rows)
+    while k > 0 and rows[k - 1].get("stage") == last:
+        k -= 1
+    return rows[k:]
 
 
 def attempts(rows: list[dict[str, Any]]) -> tuple[int, int]:

@@ -33,6 +33,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from rewardrnn.keys import RESTART_STREAM, fold
 from rewardrnn.learners.base import Learner, all_finite
 from rewardrnn.runtime import stop_requested
+from rewardrnn.training.curriculum import StagePlan, trials_per_stage
 from rewardrnn.training.stalls import NO_PROGRESS, RESTARTED, StallRule, attempts, rows_by_seed, stall_reasons
 
 #: Name of the vmap axis over seeds, and of the mesh axis over which batches of seeds are spread.
@@ -69,21 +70,25 @@ class TrainerState(NamedTuple):
     done: np.ndarray  # (S,) bool: met the stop criterion
     criterion_update: np.ndarray  # (S,) int32, -1 until the criterion is met
     nonfinite: np.ndarray  # (S,) bool: stopped because its parameters stopped being finite
+    # (S, stages - 1) int32: the update at which each seed ended each stage before the last, -1
+    # until it does; None without a curriculum (so that a run without one saves what it always did)
+    stage_end: np.ndarray | None = None
 
 
 def stack(trees: list[Any]) -> Any:
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
 
 
-def initial_state(learner: Learner, seeds: tuple[int, ...] | list[int]) -> TrainerState:
-    """Fresh state for every seed (seed s -> PRNGKey(s)); also the template a checkpoint is read
-    into."""
+def initial_state(learner: Learner, seeds: tuple[int, ...] | list[int], n_stages: int = 1) -> TrainerState:
+    """Fresh state for every seed (seed s -> PRNGKey(s)), in the first of ``n_stages`` stages;
+    also the template a checkpoint is read into."""
     states = stack([learner.init(jax.random.PRNGKey(s)) for s in seeds])
     n = len(seeds)
     return TrainerState(learner=states, best=learner.best_params(states),
                         best_score=np.full(n, -np.inf, np.float32), best_update=np.zeros(n, np.int32),
                         done=np.zeros(n, bool), criterion_update=np.full(n, -1, np.int32),
-                        nonfinite=np.zeros(n, bool))
+                        nonfinite=np.zeros(n, bool),
+                        stage_end=np.full((n, n_stages - 1), -1, np.int32) if n_stages > 1 else None)
 
 
 class CompiledSteps:
@@ -227,11 +232,20 @@ class HostSteps:
 
 
 class Trainer:
-    """One learner, one plan: the steps (compiled or host) and the per-seed bookkeeping."""
+    """One learner, one plan: the steps (compiled or host) and the per-seed bookkeeping.
 
-    def __init__(self, learner: Learner, plan: TrainerPlan):
+    With ``stages`` (a curriculum, :mod:`rewardrnn.training.curriculum`; the last stage's learner
+    is ``learner``), each seed trains with its current stage's learner, on that stage's variant,
+    and moves to the next stage at that stage's criterion or budget; ``learner``'s criterion is
+    the run's stop criterion."""
+
+    def __init__(self, learner: Learner, plan: TrainerPlan, stages: tuple[StagePlan, ...] | None = None):
         self.learner, self.plan = learner, plan
-        self.steps = HostSteps(learner, plan) if learner.host_stepped else CompiledSteps(learner, plan)
+        self.stages = stages or (StagePlan(learner, None),)
+        steps = lambda one: HostSteps(one, plan) if one.host_stepped else CompiledSteps(one, plan)  # noqa: E731
+        self.stage_steps = [steps(stage.learner) for stage in self.stages[:-1]]
+        self.steps = steps(learner)
+        self.stage_steps.append(self.steps)
         self.stalled: dict[int, str] = {}  # seed index -> reason; derived from the history (run)
         n = len(plan.seeds)
         self.restarts = np.zeros(n, np.int64)  # per seed, derived from the history (run)
@@ -240,10 +254,66 @@ class Trainer:
     def on_updates(self, ticker: Callable[..., None]) -> None:
         """Have ``ticker(n)`` (every training seed did ``n`` updates) or ``ticker(n, seed)`` (that
         seed did) called after every update between validations (a live display)."""
-        self.steps.on_updates(ticker)
+        for steps in self.stage_steps:
+            steps.on_updates(ticker)
 
     def initial_state(self) -> TrainerState:
-        return initial_state(self.learner, self.plan.seeds)
+        return initial_state(self.learner, self.plan.seeds, len(self.stages))
+
+    def stage(self, state: TrainerState) -> np.ndarray:
+        """Each seed's current stage (0-based; 0 without a curriculum; the last stage once done)."""
+        if state.stage_end is None:
+            return np.zeros(len(self.plan.seeds), np.int64)
+        return (np.asarray(state.stage_end) >= 0).sum(axis=1)
+
+    def stage_start(self, state: TrainerState) -> np.ndarray:
+        """The update at which each seed's current stage began (its attempt's start for the first)."""
+        stage = self.stage(state)
+        if state.stage_end is None:
+            return self.offset.copy()
+        ends = np.asarray(state.stage_end, np.int64)
+        previous = ends[np.arange(len(stage)), np.maximum(stage - 1, 0)]
+        return np.where(stage > 0, previous, self.offset)
+
+    def _by_stage(self, state: TrainerState, active: np.ndarray):
+        """(stage index, its steps, the active seeds in it) for every stage with active seeds."""
+        stage = self.stage(state)
+        for k, steps in enumerate(self.stage_steps):
+            mask = active & (stage == k)
+            if mask.any():
+                yield k, steps, mask
+
+    def _stage_numbers(self, state: TrainerState, perf: dict[str, np.ndarray], method: str) -> np.ndarray:
+        """``learner.<method>(perf)`` (score, criterion_met, criterion_gap), each seed by its own
+        stage's learner."""
+        stage = self.stage(state)
+        out = np.asarray(getattr(self.learner, method)(perf))
+        for k, plan in enumerate(self.stages[:-1]):
+            if (stage == k).any():
+                out = np.where(stage == k, np.asarray(getattr(plan.learner, method)(perf)), out)
+        return out
+
+    def chunk(self, state: TrainerState, active: np.ndarray):
+        """``checkfreq`` updates of the active seeds, each with its stage's learner: the learner
+        states, the chunk's mean metrics and trace (as :meth:`CompiledSteps.chunk`)."""
+        learner, metrics, trace = state.learner, {}, None
+        for _, steps, mask in self._by_stage(state, active):
+            learner, part, part_trace = steps.chunk(learner, mask)
+            for name, value in part.items():
+                value = np.asarray(value)
+                metrics[name] = np.where(mask.reshape((-1,) + (1,) * (value.ndim - 1)), value, metrics.get(name, value))
+            if part_trace is not None:
+                part_trace = np.asarray(part_trace)
+                trace = part_trace if trace is None else np.where(mask[:, None], part_trace, trace)
+        return learner, metrics, trace
+
+    def validate(self, state: TrainerState, active: np.ndarray) -> dict[str, np.ndarray]:
+        """Validation performance of the active seeds, each on its stage's variant."""
+        perf: dict[str, np.ndarray] = {}
+        for _, steps, mask in self._by_stage(state, active):
+            for name, value in steps.validate(state.learner, mask).items():
+                perf[name] = np.where(mask, np.asarray(value), perf.get(name, np.asarray(value)))
+        return perf
 
     def active(self, state: TrainerState) -> np.ndarray:
         """Seeds still training: not stopped at the criterion, for non-finite parameters or as
@@ -257,31 +327,47 @@ class Trainer:
         return self.offset + np.asarray(self.learner.updates(state.learner))
 
     def record(self, state: TrainerState, perf: dict[str, np.ndarray], active: np.ndarray
-               ) -> tuple[TrainerState, np.ndarray, np.ndarray]:
+               ) -> tuple[TrainerState, np.ndarray, np.ndarray, np.ndarray]:
         """Best-parameter tracking, non-finite check and stop criterion after a validation (spec
         §4.7), on the host. A seed whose parameters are not finite keeps its last best and stops.
-        Returns the new state, which seeds improved their best and which met the criterion now."""
+        In a curriculum, a seed that meets its stage's criterion or spends its budget moves to the
+        next stage (its best score starts afresh there); the last stage's criterion is the run's.
+        Returns the new state, which seeds improved their best, which met the run's criterion now
+        and which ended a stage before the last now."""
         perf = {k: np.asarray(v) for k, v in perf.items()}
         finite = all_finite(self.learner.best_params(state.learner))
         ok = active & finite
-        met = np.asarray(self.learner.criterion_met(perf)) & ok & ~state.done
-        score = np.asarray(self.learner.score(perf))
-        improved = ((score > state.best_score) | met) & ok
+        stage = self.stage(state)
+        last = stage == len(self.stages) - 1
+        stage_met = np.asarray(self._stage_numbers(state, perf, "criterion_met")) & ok & ~state.done
+        met = stage_met & last
+        score = np.asarray(self._stage_numbers(state, perf, "score"))
+        improved = ((score > state.best_score) | stage_met) & ok
         pick = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda a, b: np.where(improved.reshape((-1,) + (1,) * (np.ndim(a) - 1)), np.asarray(a), np.asarray(b)),
             new, old)
         updates = self.total_updates(state)
         own = np.asarray(perf.get("criterion_update", updates - self.offset), np.float64)  # NaN: inactive seeds
         reached_at = np.where(np.isfinite(own), own + self.offset, -1).astype(np.int64)
+        budgets = np.array([np.iinfo(np.int64).max if plan.max_updates is None else plan.max_updates
+                            for plan in self.stages], np.int64)[stage]
+        advanced = ok & ~last & (stage_met | (updates - self.stage_start(state) >= budgets))
+        best_score = np.where(improved, score, state.best_score)
+        stage_end = state.stage_end
+        if stage_end is not None:
+            stage_end = np.array(stage_end)
+            rows = np.flatnonzero(advanced)
+            stage_end[rows, stage[rows]] = updates[rows]
         state = state._replace(
             best=pick(self.learner.best_params(state.learner), state.best),
-            best_score=np.where(improved, score, state.best_score).astype(np.float32),
+            best_score=np.where(advanced, -np.inf, best_score).astype(np.float32),
             best_update=np.where(improved, updates, state.best_update).astype(np.int32),
             done=state.done | met,
             criterion_update=np.where(met, reached_at, state.criterion_update).astype(np.int32),
             nonfinite=state.nonfinite | (active & ~finite),
+            stage_end=stage_end,
         )
-        return state, improved, met
+        return state, improved, met, advanced
 
     def status(self, state: TrainerState) -> list[str]:
         """Why each seed stopped, or that it is still running."""
@@ -318,7 +404,10 @@ class Trainer:
             fresh = self.learner.init(fold(jax.random.PRNGKey(row["seed"]), RESTART_STREAM, int(self.restarts[i]) + 1))
             learner = jax.tree_util.tree_map(lambda full, one, i=i: _put_back(full, np.asarray(one)[None], np.array([i])),
                                              state.learner, fresh)
-            state = state._replace(learner=learner)
+            stage_end = None if state.stage_end is None else np.array(state.stage_end)
+            if stage_end is not None:
+                stage_end[i] = -1  # a fresh network starts the curriculum afresh
+            state = state._replace(learner=learner, stage_end=stage_end)
             self.offset[i] = row["updates"]
             self.restarts[i] += 1
             row.update(status=RESTARTED)
@@ -333,9 +422,15 @@ class Trainer:
         far) of the learner's trace metric (zero columns if it has none)."""
 
         def validate_and_save(state, chunk_metrics, active, trace):
-            perf = self.steps.validate(state.learner, active)
-            state, improved, met = self.record(state, perf, active)
-            rows = self.history_rows(state, perf, chunk_metrics, active, improved, met, wall())
+            perf = self.validate(state, active)
+            validated = self.stage(state)
+            scores = {name: self._stage_numbers(state, perf, name) for name in ("score", "criterion_gap")}
+            state, improved, met, advanced = self.record(state, perf, active)
+            rows = self.history_rows(state, perf, chunk_metrics, active, improved, met, wall(), scores)
+            if state.stage_end is not None:  # which stage each row's validation was of, and whether it ended it
+                for row in rows:
+                    i = self.plan.seeds.index(row["seed"])
+                    row.update(stage=int(validated[i]) + 1, stage_done=bool(advanced[i]))
             self.find_stalls(history + rows)
             status = self.status(state)
             for row in rows:  # a seed that stalled at this validation says so in its row
@@ -353,16 +448,18 @@ class Trainer:
         while (active := self.active(state)).any():
             if stop_requested():  # a SIGTERM whose KeyboardInterrupt was swallowed on its way
                 raise KeyboardInterrupt
-            learner_state, metrics, chunk_trace = self.steps.chunk(state.learner, active)
+            learner_state, metrics, chunk_trace = self.chunk(state, active)
             if self.learner.trace_metric is not None:
                 trace = np.concatenate([trace, np.asarray(chunk_trace, np.float32)], axis=1)
             state = validate_and_save(state._replace(learner=learner_state), metrics, active, trace)
         return state, trace
 
-    def history_rows(self, state: TrainerState, perf, metrics, active, improved, met, wall_s: float) -> list[dict]:
-        """One metrics.csv row per seed validated: updates, trials, the performance, the chunk's
-        mean metrics (absent at update 0), whether it is a new best / met the criterion now, its
-        status and the wall seconds so far."""
+    def history_rows(self, state: TrainerState, perf, metrics, active, improved, met, wall_s: float,
+                     scores: dict[str, np.ndarray]) -> list[dict]:
+        """One metrics.csv row per seed validated: updates, trials, the performance, its score and
+        criterion gap (``scores``, each seed by its stage's criterion), the chunk's mean metrics
+        (absent at update 0), whether it is a new best / met the criterion now, its status and
+        the wall seconds so far."""
         rows = []
         updates = self.total_updates(state)
         status = self.status(state)
@@ -372,9 +469,7 @@ class Trainer:
             row = {"seed": seed, "updates": int(updates[i]), "trials": int(updates[i]) * self.learner.trials_per_update,
                    "attempt": int(self.restarts[i])}
             row.update({k: float(v[i]) for k, v in perf.items() if k != "criterion_update"})
-            one = {k: v[i:i + 1] for k, v in perf.items()}
-            row["score"] = float(np.asarray(self.learner.score(one))[0])
-            row["criterion_gap"] = float(np.asarray(self.learner.criterion_gap(one))[0])
+            row.update(score=float(scores["score"][i]), criterion_gap=float(scores["criterion_gap"][i]))
             row.update({k: float(np.asarray(v)[i]) for k, v in (metrics or {}).items()})
             row.update(new_best=bool(improved[i]), criterion_met=bool(met[i]), status=status[i],
                        wall_s=round(wall_s, 3))
@@ -400,6 +495,10 @@ class Trainer:
                 row["stall_reason"] = self.stalled[i]
             if self.plan.restarts:
                 row["restarts"] = int(self.restarts[i])
+            if state.stage_end is not None:
+                row["stage"] = int(self.stage(state)[i]) + 1
+                row["trials_per_stage"] = trials_per_stage(
+                    np.append(state.stage_end[i], crit), int(updates[i]), int(self.offset[i]), per_update)
             if trace.shape[1]:
                 row["final_trace_mean"] = float(np.nanmean(trace[i, max(0, int(updates[i]) - 100):int(updates[i])]))
             seeds.append(row)
