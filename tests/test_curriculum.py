@@ -16,6 +16,7 @@ from rewardrnn.errors import ConfigError
 from rewardrnn.training import TrainConfig, train
 from rewardrnn.training.curriculum import trials_per_stage
 from rewardrnn.training.perturbation_config import PerturbationTrainConfig
+from rewardrnn.training.run_folder import RunFolder
 from rewardrnn.training.stalls import current_stage
 
 TINY = dict(N=16, baseline_N=16, p0=0.25, n_validation=50, checkfreq=5, n_gradient=2)
@@ -49,6 +50,10 @@ def test_stages_end_at_their_criterion_or_budget_and_train_their_variant(tmp_pat
     for a, b in zip(leaves(states[5].learner), leaves(alone.state.learner)):
         np.testing.assert_array_equal(a, b)
     assert result.summary["seeds"][0]["status"] in ("budget spent", "reached criterion")
+    saved = RunFolder(tmp_path / "c").state  # what every verb reads: the folder's template has the stages
+    assert np.asarray(saved.stage_end).tolist() == [[0, 5]]
+    for a, b in zip(leaves(saved.best), leaves(result.state.best)):
+        np.testing.assert_array_equal(a, b)
 
     # interrupted in stage 2 -> 3, resumed: the same run, bit for bit
     def stop_at_five(state, history):

@@ -14,7 +14,9 @@ def learning_curve(metrics: pd.DataFrame, p_correct_target: float | None = None,
     """Validation reward and accuracy (``accuracy``: P(correct | decision) for Song's tasks,
     NeuroGym's performance for its environments) vs training trials, one line per seed;
     new-best validations marked, the criterion's target drawn as a dashed line; with several
-    seeds, their median and interquartile range (over the seeds validated at each point)."""
+    seeds, their median and interquartile range (over the seeds validated at each point). In a
+    curriculum (a ``stage_done`` column) each seed's stage ends are marked with a triangle: the
+    accuracy there is of that stage's variant."""
     fig, (ax_r, ax_c) = plt.subplots(1, 2, figsize=(9, 3.4), constrained_layout=True)
     for seed, rows in metrics.groupby("seed"):
         trials = rows["trials"] / 1000
@@ -22,11 +24,16 @@ def learning_curve(metrics: pd.DataFrame, p_correct_target: float | None = None,
         ax_c.plot(trials, 100 * rows[accuracy], lw=1)
         best = rows[rows["new_best"].astype(bool)]
         ax_c.plot(best["trials"] / 1000, 100 * best[accuracy], "k.", ms=3)
+        if "stage_done" in rows:
+            ended = rows[rows["stage_done"].astype(str) == "True"]
+            ax_c.plot(ended["trials"] / 1000, 100 * ended[accuracy], "v", color="C3", ms=5,
+                      label="curriculum stage ended" if seed == metrics["seed"].iloc[0] else None)
     if metrics["seed"].nunique() > 1:  # median and interquartile range across the seeds still training
         grid = metrics.pivot_table(index="trials", columns="seed", values=accuracy)
         q1, median, q3 = (100 * grid.quantile(q, axis=1) for q in (0.25, 0.5, 0.75))
         ax_c.fill_between(grid.index / 1000, q1, q3, color="k", alpha=0.15, lw=0)
         ax_c.plot(grid.index / 1000, median, color="k", lw=1.8, label="median, IQR")
+    if ax_c.get_legend_handles_labels()[0]:
         ax_c.legend(frameon=False, fontsize=8)
     if p_correct_target is not None:
         ax_c.axhline(100 * p_correct_target, color="k", ls="--", lw=0.8)
