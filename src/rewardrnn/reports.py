@@ -194,9 +194,6 @@ def _perturbation_parts(folder: RunFolder, seed: int) -> list[str]:
     return parts + ["<div class='figures'>", *figures, "</div>"]
 
 
-
-
-
 def _sweep_report(folder: Path, out: str | Path | None) -> Path:
     """The page of a sweep folder, from its saved jobs and results table."""
     import pandas as pd

@@ -40,6 +40,7 @@ import jax
 import numpy as np
 
 from rewardrnn.errors import ConfigError
+from rewardrnn.tasks import variants
 
 #: The keys of one ``[[curriculum]]`` table.
 STAGE_KEYS = ("set", "trials")
@@ -59,8 +60,6 @@ def normalise(config, stages: Any) -> list[dict[str, Any]]:
     checked and in their saved form: ``[{"set": {...}, "trials": N or None}, ...]``, each ``set``
     normalised against the task with the run's settings. ``[]`` for no curriculum. A one-line
     :class:`ConfigError` naming the stage and the bad key or value otherwise."""
-    from rewardrnn.tasks import variants
-
     if stages is None or (isinstance(stages, (list, tuple)) and len(stages) == 0):
         return []
     if not isinstance(stages, (list, tuple)) or not all(isinstance(s, dict) for s in stages):
@@ -127,12 +126,7 @@ def _state_shapes(learner) -> Any:
 def trials_per_stage(stage_end: np.ndarray, updates: int, offset: int, trials_per_update: int) -> list[int]:
     """A seed's trials in each stage, from the updates at which its stages ended (``-1`` where a
     stage has not ended), its updates so far and the updates before its current attempt."""
-    counts, start = [], offset
-    for end in np.asarray(stage_end).tolist():
-        stop = updates if end < 0 else end
-        counts.append(max(0, stop - start) * trials_per_update)
-        if end < 0:
-            counts.extend([0] * (len(stage_end) - len(counts)))
-            break
-        start = end
-    return counts
+    ends = np.asarray(stage_end, np.int64)
+    stops = np.where(ends < 0, updates, ends)  # a stage not ended runs to now (0 trials after the current one)
+    starts = np.concatenate([[offset], stops[:-1]])
+    return (np.maximum(0, stops - starts) * trials_per_update).tolist()

@@ -221,7 +221,8 @@ class RunFolder:
     @functools.cached_property
     def state(self) -> TrainerState:
         """Every seed's saved state, read into a template built from one seed's initialisation."""
-        one = initial_state(self.learner, self.seeds[:1], len(getattr(self.resolved, "curriculum", None) or [None]))
+        n_stages = max(1, len(getattr(self.resolved, "curriculum", [])))  # a kind without variants has none
+        one = initial_state(self.learner, self.seeds[:1], n_stages)
         n = len(self.seeds)
         template = jax_tree_map(lambda a: np.broadcast_to(np.asarray(a), (n,) + np.shape(a)[1:]), one)
         path = safe_files.inside(self.path, CHECKPOINT)

@@ -276,17 +276,16 @@ class Trainer:
         return np.where(stage > 0, previous, self.offset)
 
     def _by_stage(self, state: TrainerState, active: np.ndarray):
-        """(stage index, its steps, the active seeds in it) for every stage with active seeds."""
+        """(its steps, the active seeds in it) for every stage with active seeds."""
         stage = self.stage(state)
         for k, steps in enumerate(self.stage_steps):
             mask = active & (stage == k)
             if mask.any():
-                yield k, steps, mask
+                yield steps, mask
 
-    def _stage_numbers(self, state: TrainerState, perf: dict[str, np.ndarray], method: str) -> np.ndarray:
-        """``learner.<method>(perf)`` (score, criterion_met, criterion_gap), each seed by its own
-        stage's learner."""
-        stage = self.stage(state)
+    def _stage_numbers(self, stage: np.ndarray, perf: dict[str, np.ndarray], method: str) -> np.ndarray:
+        """``learner.<method>(perf)`` (score, criterion_met, criterion_gap), each seed by the
+        learner of its stage ``stage`` (0-based, per seed)."""
         out = np.asarray(getattr(self.learner, method)(perf))
         for k, plan in enumerate(self.stages[:-1]):
             if (stage == k).any():
@@ -297,7 +296,7 @@ class Trainer:
         """``checkfreq`` updates of the active seeds, each with its stage's learner: the learner
         states, the chunk's mean metrics and trace (as :meth:`CompiledSteps.chunk`)."""
         learner, metrics, trace = state.learner, {}, None
-        for _, steps, mask in self._by_stage(state, active):
+        for steps, mask in self._by_stage(state, active):
             learner, part, part_trace = steps.chunk(learner, mask)
             for name, value in part.items():
                 value = np.asarray(value)
@@ -310,7 +309,7 @@ class Trainer:
     def validate(self, state: TrainerState, active: np.ndarray) -> dict[str, np.ndarray]:
         """Validation performance of the active seeds, each on its stage's variant."""
         perf: dict[str, np.ndarray] = {}
-        for _, steps, mask in self._by_stage(state, active):
+        for steps, mask in self._by_stage(state, active):
             for name, value in steps.validate(state.learner, mask).items():
                 perf[name] = np.where(mask, np.asarray(value), perf.get(name, np.asarray(value)))
         return perf
@@ -339,9 +338,9 @@ class Trainer:
         ok = active & finite
         stage = self.stage(state)
         last = stage == len(self.stages) - 1
-        stage_met = np.asarray(self._stage_numbers(state, perf, "criterion_met")) & ok & ~state.done
+        stage_met = self._stage_numbers(stage, perf, "criterion_met") & ok & ~state.done
         met = stage_met & last
-        score = np.asarray(self._stage_numbers(state, perf, "score"))
+        score = self._stage_numbers(stage, perf, "score")
         improved = ((score > state.best_score) | stage_met) & ok
         pick = lambda new, old: jax.tree_util.tree_map(  # noqa: E731
             lambda a, b: np.where(improved.reshape((-1,) + (1,) * (np.ndim(a) - 1)), np.asarray(a), np.asarray(b)),
@@ -423,14 +422,9 @@ class Trainer:
 
         def validate_and_save(state, chunk_metrics, active, trace):
             perf = self.validate(state, active)
-            validated = self.stage(state)
-            scores = {name: self._stage_numbers(state, perf, name) for name in ("score", "criterion_gap")}
+            validated = self.stage(state)  # before record() moves seeds on
             state, improved, met, advanced = self.record(state, perf, active)
-            rows = self.history_rows(state, perf, chunk_metrics, active, improved, met, wall(), scores)
-            if state.stage_end is not None:  # which stage each row's validation was of, and whether it ended it
-                for row in rows:
-                    i = self.plan.seeds.index(row["seed"])
-                    row.update(stage=int(validated[i]) + 1, stage_done=bool(advanced[i]))
+            rows = self.history_rows(state, perf, chunk_metrics, active, improved, met, wall(), validated, advanced)
             self.find_stalls(history + rows)
             status = self.status(state)
             for row in rows:  # a seed that stalled at this validation says so in its row
@@ -455,21 +449,25 @@ class Trainer:
         return state, trace
 
     def history_rows(self, state: TrainerState, perf, metrics, active, improved, met, wall_s: float,
-                     scores: dict[str, np.ndarray]) -> list[dict]:
+                     validated: np.ndarray, advanced: np.ndarray) -> list[dict]:
         """One metrics.csv row per seed validated: updates, trials, the performance, its score and
-        criterion gap (``scores``, each seed by its stage's criterion), the chunk's mean metrics
-        (absent at update 0), whether it is a new best / met the criterion now, its status and
-        the wall seconds so far."""
+        criterion gap (each seed by the criterion of the stage it was ``validated`` in), the
+        chunk's mean metrics (absent at update 0), whether it is a new best / met the criterion
+        now, its status and the wall seconds so far; in a curriculum, the stage validated (from 1)
+        and whether the seed ended it there (``advanced``)."""
         rows = []
         updates = self.total_updates(state)
         status = self.status(state)
+        score, gap = (self._stage_numbers(validated, perf, name) for name in ("score", "criterion_gap"))
         for i, seed in enumerate(self.plan.seeds):
             if not active[i]:
                 continue
             row = {"seed": seed, "updates": int(updates[i]), "trials": int(updates[i]) * self.learner.trials_per_update,
                    "attempt": int(self.restarts[i])}
             row.update({k: float(v[i]) for k, v in perf.items() if k != "criterion_update"})
-            row.update(score=float(scores["score"][i]), criterion_gap=float(scores["criterion_gap"][i]))
+            row.update(score=float(score[i]), criterion_gap=float(gap[i]))
+            if state.stage_end is not None:
+                row.update(stage=int(validated[i]) + 1, stage_done=bool(advanced[i]))
             row.update({k: float(np.asarray(v)[i]) for k, v in (metrics or {}).items()})
             row.update(new_best=bool(improved[i]), criterion_met=bool(met[i]), status=status[i],
                        wall_s=round(wall_s, 3))
