@@ -198,10 +198,11 @@ def test_no_import_cycle_among_the_package_modules():
 def test_layers_import_only_downwards():
     """Analyses read records, never the learners or the trainer; nothing below the faces imports
     them; tasks know nothing of networks or learners, networks nothing of tasks. A sweep runs
-    verbs (train, perturb) over many run folders: the sweeps package is a face."""
+    verbs (train, perturb) over many run folders: the sweeps package is a face; so are the
+    experiments, which train and analyse folders of cells (``rewardrnn experiment ...``)."""
     graph = _graph()
     faces = {"rewardrnn.api", "rewardrnn.cli", "rewardrnn.reports", "rewardrnn.verbs", "rewardrnn.export",
-             "rewardrnn.perturbations"} | {m for m in graph if m.startswith("rewardrnn.sweeps.")}
+             "rewardrnn.perturbations"} | {m for m in graph if m.startswith(("rewardrnn.sweeps.", "rewardrnn.experiments"))}
     below = {"analysis": ("learners", "training", "records", "networks"), "tasks": ("networks", "learners", "training"),
              "networks": ("tasks", "learners", "training"), "learners": ("training", "records"),
              "records": ("training", "analysis"), "training": ("records", "analysis")}

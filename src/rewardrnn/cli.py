@@ -513,13 +513,14 @@ def fixedpoints(
 
 @app.command()
 def report(
-    run: Path = typer.Argument(..., help="run folder"),
+    run: Path = typer.Argument(..., help="run folder (or a sweep's or an experiment's folder)"),
     seed: Optional[int] = typer.Option(None, help="which trained seed (default: the first)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file [default: RUN/report.html]"),
     trust_code: bool = _trust_code_option(),
 ) -> None:
     """One self-contained HTML page: config, learning curve, key numbers beside the paper's, figures
-    (a sweep folder: trials to criterion against each swept option, and the table)."""
+    (a sweep folder: trials to criterion against each swept option, and the table; an experiment
+    folder: the experiment's tables and figures, rebuilt from its cells)."""
     from rewardrnn.reports import build_report
 
     with _clean_errors(trust_code):
@@ -623,6 +624,45 @@ def experiment_baselines(
     for r in results.itertuples():
         median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"
         typer.echo(f"{r.task:<9} {r.cell:<14} {r.reached}/{r.seeds} seeds at criterion{median}")
+    typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
+
+
+@experiment_app.command("learners")
+def experiment_learners(
+    out: Path = typer.Option(Path("runs/learners"), "--out", "-o", help="experiment folder (one run folder per cell)"),
+    tasks: Optional[str] = typer.Option(None, help="tasks, comma-separated [default: Song et al.'s seven and "
+                                        "dnms-choice (dnms)]"),
+    learners: str = typer.Option("actor-critic,supervised,perturbation", help="learners, comma-separated"),
+    seeds: int = typer.Option(10, help="seeds per cell"),
+    seed: int = typer.Option(1, help="first seed"),
+    trials: int = typer.Option(50_000, help="trial budget per seed, the same for every learner (rounded up to whole "
+                               "validation periods of the task)"),
+    dynamics: bool = typer.Option(True, "--dynamics/--no-dynamics",
+                                  help="compare the dynamics of the networks at criterion (fixed points, time "
+                                       "constants, participation ratio, DMD similarity)"),
+    candidates: int = typer.Option(1024, help="fixed-point candidates per network"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="retrain cells already finished in --out"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+) -> None:
+    """Song et al.'s actor-critic, the supervised learner and Miconi's rule on the same tasks, with
+    the same budget of trials per seed: seeds at criterion, trials to criterion, wall seconds, and
+    the trained networks' dynamics compared (fixed points, time constants, dimensionality,
+    dynamical similarity). Every cell is a normal run folder; `rewardrnn report OUT` rebuilds the page."""
+    from rewardrnn.experiments.learners import LearnersExperiment, run
+
+    def names(text: str) -> tuple[str, ...]:
+        return tuple(name.strip() for name in text.split(",") if name.strip())
+
+    with _clean_errors():
+        options = {} if tasks is None else {"tasks": names(tasks)}
+        experiment = LearnersExperiment(learners=names(learners), seeds=seeds, first_seed=seed, trials=trials,
+                                        dynamics=dynamics, candidates=candidates, **options)
+        with _interruptible(out, kept="cells (and the last validation of the cell in progress)",
+                            resume_with="the same command (without --overwrite)"):
+            results = run(experiment, out, overwrite=overwrite, progress=not quiet)
+    for r in results.itertuples():
+        median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"
+        typer.echo(f"{r.task:<12} {r.cell:<13} {r.reached}/{r.seeds} seeds at criterion{median}; {r.wall_s:,.0f} s")
     typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
 
 

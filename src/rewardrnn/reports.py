@@ -202,7 +202,18 @@ def _sweep_report(folder: Path, out: str | Path | None) -> Path:
     from rewardrnn.sweeps.spec import saved_sweep
 
     sweep = saved_sweep(folder)
-    page = results.write_page(folder, sweep, pd.read_csv(folder / results.RESULTS))
+    return _copied(results.write_page(folder, sweep, pd.read_csv(folder / results.RESULTS)), out)
+
+
+def _experiment_report(folder: Path, name: str, out: str | Path | None) -> Path:
+    """The page of an experiment folder, rebuilt from its cells (nothing trained)."""
+    from rewardrnn.experiments import rebuild_page
+
+    return _copied(rebuild_page(folder, name), out)
+
+
+def _copied(page: Path, out: str | Path | None) -> Path:
+    """``page``, copied to ``out`` when another file is asked for."""
     if out is not None and Path(out).resolve() != page.resolve():
         run_folder.check_writable_folder(Path(out).parent, "--out folder")
         run_folder.atomic_write_bytes(Path(out), lambda f: f.write(page.read_bytes()))
@@ -212,9 +223,16 @@ def _sweep_report(folder: Path, out: str | Path | None) -> Path:
 
 def build_report(run: str | Path, seed: int | None = None, out: str | Path | None = None) -> Path:
     """Write the report of ``run`` (analysing it first if needed) to ``out`` (default
-    ``RUN/report.html``); returns its path. A sweep folder gets the sweep's page."""
-    if (Path(run) / "sweep.json").is_file() and not (Path(run) / run_folder.CONFIG).is_file():
-        return _sweep_report(Path(run), out)
+    ``RUN/report.html``); returns its path. A sweep folder gets the sweep's page, an experiment
+    folder (``rewardrnn experiment ...``) the experiment's."""
+    from rewardrnn.experiments.cells import saved_experiment_name
+
+    if not (Path(run) / run_folder.CONFIG).is_file():
+        if (Path(run) / "sweep.json").is_file():
+            return _sweep_report(Path(run), out)
+        name = saved_experiment_name(Path(run))
+        if name is not None:
+            return _experiment_report(Path(run), name, out)
     folder = RunFolder(run)
     run, config = folder.path, folder.config
     _, s = folder.seed_index(seed)

@@ -34,12 +34,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
-from rewardrnn import safe_files
-from rewardrnn.errors import ConfigError, RunFolderError
+from rewardrnn.errors import ConfigError
+from rewardrnn.experiments import cells
+from rewardrnn.experiments.cells import summarise
 from rewardrnn.safe_files import save_figure
 from rewardrnn.learners.perturbation import REWARD_BASELINES
 from rewardrnn.training.config import BASELINES as ACTOR_CRITIC_BASELINES
@@ -125,164 +124,73 @@ class BaselinesExperiment:
         from rewardrnn.training.perturbation_config import PerturbationTrainConfig
 
         if self.learner == "actor-critic":
-            cells = []
+            found = []
             cap = {} if self.max_updates is None else {"max_updates": self.max_updates}
             for task in self.tasks:
                 for baseline in self.baselines:
-                    cells.append((task, baseline, TrainConfig(task=task, seed=self.first_seed, n_seeds=self.seeds,
+                    found.append((task, baseline, TrainConfig(task=task, seed=self.first_seed, n_seeds=self.seeds,
                                                               patience=0, baseline=baseline, **cap)))
                 if self.lesion_value_at is not None:
-                    cells.append((task, f"gru-lesion@{self.lesion_value_at}", TrainConfig(
+                    found.append((task, f"gru-lesion@{self.lesion_value_at}", TrainConfig(
                         task=task, seed=self.first_seed, n_seeds=self.seeds, patience=0, baseline="gru",
                         lesion_value_at=self.lesion_value_at, **cap)))
-            return cells
-        cells = []
+            return found
+        found = []
         for task in self.tasks:
             for baseline in self.baselines:
                 extra = self.value_options if baseline == "value" else {}
-                cells.append((task, baseline, PerturbationTrainConfig(
+                found.append((task, baseline, PerturbationTrainConfig(
                     task=task, seed=self.first_seed, n_seeds=self.seeds, n_trials=self.trials,
                     chunk_trials=NATIVE_CURVE_TRIALS if task in TASKS else CURVE_TRIALS,
                     reward_baseline=baseline, patience=0, **extra)))
             native = task if task in TASKS else NATIVE_VERSION.get(task)
             if self.reference and native is not None:
                 n_gradient = TrainConfig(task=native).resolved().n_gradient
-                cells.append((task, "actor-critic", TrainConfig(
+                found.append((task, "actor-critic", TrainConfig(
                     task=native, seed=self.first_seed, n_seeds=self.seeds, patience=0,
                     max_updates=max(1, -(-self.trials // n_gradient)))))
-        return cells
+        return found
 
 
 def run(experiment: BaselinesExperiment, out: Path | str, *, overwrite: bool = False,
         progress: bool = True) -> pd.DataFrame:
-    """Train every cell into ``out`` (a cell already finished there with the same configuration is
-    kept and an interrupted one resumed, so an interrupted experiment continues; a cell trained
-    with other options is refused unless ``overwrite``), then write the tables, figures and page.
-    Returns the results table."""
-    from rewardrnn.training.run import train
-
+    """Train every cell into ``out`` (:func:`rewardrnn.experiments.cells.train_cells`: a finished
+    cell is kept, an interrupted one resumed, one with other options refused unless
+    ``overwrite``), then write the tables, figures and page. Returns the results table."""
     out = Path(out)
-    cells = experiment.cells()
-    _check_experiment_folder(out)
-    if not overwrite:  # never replace a cell trained with other options: refuse before any work
-        for task, name, config in cells:
-            folder = out / task / name
-            if (folder / run_folder.CONFIG).is_file() and not _same_config(folder, config):
-                raise ConfigError(f"{folder} holds a run with other options; choose another --out or give --overwrite")
-    run_folder.check_writable_folder(out, "--out")
-    run_folder.write_json(out / MARKER, {"experiment": "baselines"})
-    for task, name, config in cells:
-        folder = safe_files.folder_inside(out, task, name)
-        if _finished(folder, config) and not overwrite:
-            continue
-        resume = (folder / run_folder.CHECKPOINT).is_file() and not overwrite
-        train(config, folder, resume=resume, overwrite=overwrite, progress=progress)
+    cells.train_cells(out, experiment.cells(), EXPERIMENT, overwrite=overwrite, progress=progress)
     return write_results(experiment, out)
 
 
 #: The learners whose baselines the experiment compares.
 LEARNERS = ("perturbation", "actor-critic")
-#: What marks a folder as a baselines experiment's (written before its first cell).
-MARKER = "experiment.json"
-
-
-def _check_experiment_folder(out: Path) -> None:
-    """``out`` may be missing, empty or a baselines experiment's folder (marked by :data:`MARKER`,
-    or by an earlier version's ``summary.json``); anything else is refused, before any work."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise RunFolderError(f"--out {out} exists and is not a folder")
-    if not any(out.iterdir()):
-        return
-    for name in (MARKER, "summary.json"):
-        try:
-            if json.loads((out / name).read_text()).get("experiment") == "baselines":
-                return
-        except (OSError, ValueError, AttributeError, RecursionError):
-            continue
-    what = "a run" if (out / run_folder.CONFIG).exists() else "a sweep" if (out / "sweep.json").exists() else \
-        "files that are not a baselines experiment"
-    raise RunFolderError(f"--out {out} holds {what}; an experiment writes a folder of its own: choose another --out")
-
-
-def _same_config(folder: Path, config) -> bool:
-    try:
-        saved = json.loads((folder / run_folder.CONFIG).read_text())
-    except (OSError, ValueError):
-        return False
-    mine = config.to_dict()
-    return all(saved.get(k) == v for k, v in mine.items() if not k.startswith("_"))
-
-
-def _finished(folder: Path, config) -> bool:
-    return (folder / run_folder.SUMMARY).is_file() and _same_config(folder, config)
+#: The experiment's name in its folder's marker.
+EXPERIMENT = "baselines"
 
 
 # ---- results -----------------------------------------------------------------------------------
-def seed_rows(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
-    """One row per cell and seed: reached, trials to criterion, status."""
-    rows = []
-    for task, name, config in experiment.cells():
-        summary = json.loads((out / task / name / run_folder.SUMMARY).read_text())
-        for seed in summary["seeds"]:
-            rows.append({"task": task, "cell": name, "learner": summary["learner"], "trained_on": config.task,
-                         "seed": seed["seed"], "reached": bool(seed["reached_criterion"]),
-                         "trials_to_criterion": seed["trials_to_criterion"], "status": seed.get("status", ""),
-                         "wall_s": summary["wall_s"]})
-    return pd.DataFrame(rows)
-
-
-def summarise(seeds: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: seeds, seeds at criterion and their fraction, median and IQR of trials to
-    criterion over the seeds that reached it, and the cell's wall time."""
-    rows = []
-    for (task, cell), group in seeds.groupby(["task", "cell"], sort=False):
-        reached = group.loc[group["reached"], "trials_to_criterion"].to_numpy(float)
-        q1, median, q3 = np.percentile(reached, [25, 50, 75]) if len(reached) else (np.nan,) * 3
-        rows.append({"task": task, "cell": cell, "learner": group["learner"].iloc[0],
-                     "trained_on": group["trained_on"].iloc[0], "seeds": len(group),
-                     "reached": len(reached), "fraction_reached": len(reached) / len(group),
-                     "median_trials": median, "q25_trials": q1, "q75_trials": q3,
-                     "wall_s": float(group["wall_s"].iloc[0])})
-    return pd.DataFrame(rows)
-
-
-def learning_curves(folder: Path, budget: int) -> pd.DataFrame:
-    """Fraction correct (module docstring) against training trials up to ``budget``, one column
-    per seed; a seed that stopped keeps its last value."""
-    metrics = pd.read_csv(folder / run_folder.METRICS)
-    if "good_of_last_100" in metrics:  # Miconi's rule on his task: its measure needs trials, none at 0
-        metrics = metrics[metrics["trials"] > 0].copy()
-        metrics["fraction_correct"] = metrics["good_of_last_100"] / 100.0
-    else:
-        metrics["fraction_correct"] = metrics["p_decision"] * metrics["p_correct"]
-    table = metrics.pivot_table(index="trials", columns="seed", values="fraction_correct", aggfunc="last")
-    return table.reindex(sorted(set(table.index) | {budget})).ffill()
-
-
 def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
     """results.csv, seeds.csv, summary.json, the figures and report.html from the cells in ``out``."""
-    seeds = seed_rows(experiment, out)
+    seeds = cells.seed_rows(out, experiment.cells())
     results = summarise(seeds)
-    run_folder.atomic_write_bytes(out / "seeds.csv", lambda f: f.write(seeds.to_csv(index=False).encode()))
-    run_folder.atomic_write_bytes(out / "results.csv", lambda f: f.write(results.round(4).to_csv(index=False).encode()))
-    run_folder.write_json(out / "summary.json", {"experiment": "baselines", **_jsonable(dataclasses.asdict(experiment)),
+    cells.write_csv(out / "seeds.csv", seeds, None)
+    cells.write_csv(out / "results.csv", results)
+    run_folder.write_json(out / "summary.json", {"experiment": EXPERIMENT,
+                                                 **cells.jsonable(dataclasses.asdict(experiment)),
                                                  "results": json.loads(results.to_json(orient="records"))})
     if experiment.lesion_value_at is not None:
-        lesion = lesion_rows(experiment, out)
-        run_folder.atomic_write_bytes(out / "lesion.csv", lambda f: f.write(lesion.round(4).to_csv(index=False).encode()))
+        cells.write_csv(out / "lesion.csv", lesion_rows(experiment, out))
     figures = {}
     curves_caption = CURVES_CAPTION if experiment.learner != "actor-critic" else (
         "Fraction correct, P(decision) x P(correct | decision) on the validation trials, against training trials: "
         "median (line) and IQR (band) across seeds; a seed that stopped at its criterion keeps its last value.")
     for task in experiment.tasks:
-        cells = [(name, config) for t, name, config in experiment.cells() if t == task]
-        budget = max(experiment.budget(config) for _, config in cells)
-        curves = {name: learning_curves(out / task / name, budget) for name, _ in cells}
-        figures[f"{task}_learning_curves"] = (_curve_figure(task, curves, budget, experiment.lesion_trials(task)),
+        mine = [(name, config) for t, name, config in experiment.cells() if t == task]
+        budget = max(experiment.budget(config) for _, config in mine)
+        curves = {name: cells.learning_curves(out / task / name, budget) for name, _ in mine}
+        figures[f"{task}_learning_curves"] = (cells.curve_figure(task, curves, budget, experiment.lesion_trials(task)),
                                               curves_caption)
-        figures[f"{task}_trials_to_criterion"] = (_ttc_figure(task, seeds[seeds["task"] == task], budget),
+        figures[f"{task}_trials_to_criterion"] = (cells.ttc_figure(task, seeds[seeds["task"] == task], budget),
                                                   TTC_CAPTION)
     for name, (fig, _) in figures.items():
         save_figure(fig, out, name, dpi=110)
@@ -311,62 +219,16 @@ def lesion_rows(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=list))
-
-
-def _curve_figure(task: str, curves: dict[str, pd.DataFrame], budget: int, lesion_trials: int | None = None):
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    if lesion_trials is not None:
-        ax.axvline(lesion_trials, color="0.4", lw=0.8, ls=":", label="value network removed")
-    for name, table in curves.items():
-        q = table.quantile([0.25, 0.5, 0.75], axis=1).T
-        ax.plot(q.index, q[0.5], label=name, lw=1.6, ls="--" if name == "actor-critic" else "-")
-        ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.2)
-    ax.set(xlabel="training trials", ylabel="fraction correct", title=f"{task}: median and IQR across seeds",
-           xlim=(0, budget), ylim=(0, 1.02))
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def _ttc_figure(task: str, seeds: pd.DataFrame, budget: int):
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    cells = list(dict.fromkeys(seeds["cell"]))
-    for i, cell in enumerate(cells):
-        group = seeds[seeds["cell"] == cell]
-        y = np.where(group["reached"], group["trials_to_criterion"].astype(float), budget * 1.08)
-        x = i + np.linspace(-0.15, 0.15, len(y))
-        ax.scatter(x, y, s=14, c=np.where(group["reached"], "C0", "C3"))
-    ax.axhline(budget, color="0.6", lw=0.8, ls=":")
-    ax.set_xticks(range(len(cells)), cells)
-    ax.set(ylabel="trials to criterion", title=f"{task}: one dot per seed (red: not reached within {budget:,})")
-    fig.tight_layout()
-    return fig
-
-
 def _write_page(experiment: BaselinesExperiment, results: pd.DataFrame, figures: dict, out: Path) -> None:
-    import html
+    from rewardrnn.figures.html import html_table
 
-    from rewardrnn.figures.html import STYLE, html_table, png_file_uri
-
-    def fmt(x):
-        return "" if pd.isna(x) else f"{x:,.0f}"
-
-    rows = [(r.task, r.cell, r.trained_on, f"{r.reached} / {r.seeds}", fmt(r.median_trials),
-             f"{fmt(r.q25_trials)}-{fmt(r.q75_trials)}" if r.reached else "", f"{r.wall_s:.0f}")
-            for r in results.itertuples()]
-    table = html_table(rows, ("task", "cell", "trained on", "seeds at criterion", "median trials", "IQR", "wall s"))
+    table = html_table(cells.results_rows(results), cells.RESULTS_HEADER)
     if experiment.learner == "actor-critic":
         who = "Song et al.'s actor-critic"
         budget = "the default 100,000 updates" if experiment.max_updates is None else \
             f"{experiment.max_updates:,} updates (rounded up to the validation period)"
     else:
         who, budget = "Miconi's rule", f"{experiment.trials:,} trials"
-    imgs = "".join(f'<figure><img src="{png_file_uri(out / f"{name}.png")}" alt="{html.escape(name)}">'
-                   f"<figcaption>{html.escape(caption)}</figcaption></figure>" for name, (_, caption) in figures.items())
-    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>reward baselines</title><style>{STYLE}</style>"
-            f"</head><body><h1>Reward baselines for {who}</h1><p>{experiment.seeds} seeds per cell, at most "
-            f"{budget} per seed. Median and IQR over the seeds that reached the criterion.</p>"
-            f"{table}<div class='figures'>{imgs}</div></body></html>")
-    run_folder.atomic_write_bytes(out / "report.html", lambda f: f.write(text.encode()))
+    cells.page("reward baselines", f"Reward baselines for {who}",
+               f"<p>{experiment.seeds} seeds per cell, at most {budget} per seed. Median and IQR over the seeds that "
+               f"reached the criterion.</p>{table}", figures, out)
