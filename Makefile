@@ -15,12 +15,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# The tests also cover the optional extras (Gymnasium, NeuroGym, Stable-Baselines3, NWB, Ray). Both
+# The tests also cover the optional extras (Gymnasium, NeuroGym, Stable-Baselines3, NWB, Ray, PyDMD). Both
 # NeuroGym and SB3 import PyTorch: the CPU build 2.13.0 where this machine has its wheel,
 # otherwise whatever torch the index offers.
 $(EXTRAS): $(STAMP)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" || $(BIN)/python -m pip install --quiet torch
-	$(BIN)/python -m pip install --quiet -e ".[test,gym,neurogym,sb3,nwb,sweep]"
+	$(BIN)/python -m pip install --quiet -e ".[test,gym,neurogym,sb3,nwb,sweep,dynamics]"
 	touch $(EXTRAS)
 
 install: $(STAMP)

@@ -65,7 +65,7 @@ def export_run(run: str | Path, fmt: str = "npz", seed: int | None = None, out: 
         raise ConfigError(f"--out {path} must end in .{fmt} (the format written)")
     if path.resolve().parent == folder.path.resolve() and path.name in run_folder.RUN_FILES:
         raise RunFolderError(f"--out {path} would replace the run's own {path.name}; choose another file")
-    if folder.kind.learner in ("actor-critic", "supervised"):  # Song et al.'s gated network
+    if folder.kind.network == "gated":  # Song et al.'s gated network
         arrays, description = _actor_critic(folder, seed)
     else:
         arrays, description = _perturbation(folder, seed)

@@ -68,9 +68,9 @@ def _fixed_points_from_their_file(folder: RunFolder, seed: int, numbers: dict) -
 
 def _learning_caption(folder: RunFolder) -> str:
     """The learning curve's caption, in the words of the run's kind."""
-    if folder.kind.name == "perturbation":
+    if folder.kind.family == "rate/miconi":
         return "Miconi's rule: the trial error (mean absolute error of the output) against training trials."
-    if folder.kind.name == "actor-critic/ngym":
+    if folder.kind.family == "gated/neurogym":
         return ("Validation performance (NeuroGym's trial performance, the environment's own measure) against "
                 "training trials; the dashed line is the target.")
     return ("Validation P(decision) and P(correct | decision) (the stop criterion's measures, on fresh trials with "

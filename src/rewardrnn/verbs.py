@@ -270,13 +270,15 @@ def gated_dynamics(params, masks, alpha: float, tau_ms: float, channels, name: s
                     dt_ms=float(alpha * tau_ms), inputs=tuple(channels), name=name)
 
 
-ADAPTERS = {"actor-critic": NativeActorCritic(), "perturbation": Perturbation(),
-            "perturbation/native": NativePerturbation(), "actor-critic/ngym": NeuroGymActorCritic(),
-            "supervised": NativeActorCritic()}  # the actor-critic's network: the same tables and analyses
+#: The adapter of each family of trained network (:attr:`rewardrnn.training.kinds.RunKind.family`):
+#: every learner of a family (the actor-critic and the supervised learner on Song's tasks, ...)
+#: is simulated, recorded and analysed the same way.
+ADAPTERS = {"gated/native": NativeActorCritic(), "rate/miconi": Perturbation(), "rate/native": NativePerturbation(),
+            "gated/neurogym": NeuroGymActorCritic()}
 
 
 def adapter(folder: RunFolder):
-    return ADAPTERS[folder.kind.name]
+    return ADAPTERS[folder.kind.family]
 
 
 def _metrics(folder: RunFolder) -> pd.DataFrame | None:
@@ -340,7 +342,7 @@ def plot(run: str | Path, seed: int | None = None) -> list[Path]:
         learning = ad.learning_figure(folder)
         if learning is None:
             raise RunFolderError(f"{folder.path} has no training history yet; train it first")
-        save(learning, "error_curve" if folder.kind.name == "perturbation" else "learning_curve")
+        save(learning, "error_curve" if folder.kind.family == "rate/miconi" else "learning_curve")
         ad.extra_figures(folder, seed, save)
     return written
 

@@ -63,7 +63,12 @@ def dmd_spectrum(activity: np.ndarray, dt_ms: float, n_components: int = N_COMPO
     principal components (centred), fitted on consecutive steps within trials and mapped to a
     step of :data:`REFERENCE_DT_MS` ms (lambda ** (REFERENCE_DT_MS / dt_ms)). Fewer eigenvalues
     when the activity spans fewer dimensions."""
-    from pydmd import DMD
+    try:
+        from pydmd import DMD
+    except ImportError:
+        from rewardrnn.errors import ConfigError
+        raise ConfigError("the dynamical similarity fits DMD operators with PyDMD: "
+                          "pip install 'rewardrnn[dynamics]' (or pydmd)") from None
 
     from rewardrnn.analysis.population import pca
 

@@ -88,13 +88,13 @@ def target(folder: RunFolder, seed: int, network: str = "decision",
     network on native tasks) in ``folder`` (every run kind). ``activity``: the path of the seed's
     activity records, recorded first if missing (the face's ``record``; groups that need the
     records, ``dprime:`` and ``class:``, are refused without it)."""
-    kinds = {"actor-critic": GatedNative, "supervised": GatedNative, "perturbation/native": RateNative,
-             "actor-critic/ngym": GatedNeuroGym, "perturbation": RateMiconi}
+    families = {"gated/native": GatedNative, "rate/native": RateNative, "gated/neurogym": GatedNeuroGym,
+                "rate/miconi": RateMiconi}  # by the trained network's family (RunKind.family), not the learner
     try:
-        kind = kinds[folder.kind.name]
+        kind = families[folder.kind.family]
     except KeyError:
-        raise ConfigError(f"perturb does not know the run kind {folder.kind.name!r} of {folder.path}; "
-                          f"kinds: {', '.join(kinds)}") from None
+        raise ConfigError(f"perturb does not know the network family {folder.kind.family!r} of {folder.path}; "
+                          f"families: {', '.join(families)}") from None
     made = GatedValue(folder, seed) if network == "value" else kind(folder, seed)
     made.activity = activity
     return made

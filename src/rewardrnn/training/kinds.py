@@ -41,15 +41,27 @@ LEARNERS = ("actor-critic", "perturbation", "supervised")
 @dataclass(frozen=True)
 class RunKind:
     """One kind of run. ``flags`` maps each command-line flag that applies (its name with
-    underscores) to the config field it sets (``task_options.<name>`` for a task option)."""
+    underscores) to the config field it sets (``task_options.<name>`` for a task option).
+    ``network`` is the trained network's family (``gated``: Song et al.'s gated network;
+    ``rate``: Miconi's rate network); with ``source`` it is everything that comes after training
+    needs to know (:attr:`family`): the verbs, records, manipulations, export and the report
+    dispatch on the family, never on the learner, so a new learner of an existing family adds
+    nothing there."""
 
     name: str
     learner: str
     source: str
+    network: str
     title: str
     config_class: type
     accepts: Callable[[str], bool]
     flags: dict[str, str]
+
+    @property
+    def family(self) -> str:
+        """``network/source``: how the trained network is simulated and read after training
+        (``gated/native``, ``gated/neurogym``, ``rate/native``, ``rate/miconi``)."""
+        return f"{self.network}/{self.source}"
 
     def config_options(self, task: str, given: dict[str, Any]) -> dict[str, Any]:
         """Config fields from command-line flags (``None`` = not given); a flag that does not
@@ -106,7 +118,7 @@ _COMMON = {"seed": "seed", "seeds": "n_seeds", "patience": "patience", "restart_
 #: Flags of the kinds whose task is a protocol (registered or from a file).
 _PROTOCOL = {"set": "task_settings"}
 KINDS: tuple[RunKind, ...] = (
-    RunKind("actor-critic", "actor-critic", "native", "the actor-critic (Song et al. 2017)", TrainConfig,
+    RunKind("actor-critic", "actor-critic", "native", "gated", "the actor-critic (Song et al. 2017)", TrainConfig,
             is_protocol_task,
             {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
              "baseline": "baseline", "baseline_constant": "baseline_constant", "baseline_rate": "baseline_rate",
@@ -115,13 +127,13 @@ KINDS: tuple[RunKind, ...] = (
              "t0_return": "t0_return",
              "entropy_bonus": "entropy_bonus",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}),
-    RunKind("perturbation", "perturbation", "miconi", "the perturbation rule (Miconi 2017)",
+    RunKind("perturbation", "perturbation", "miconi", "rate", "the perturbation rule (Miconi 2017)",
             PerturbationTrainConfig, lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
              "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
              "value_readout": "value_readout_ms", "value_input": "value_input"}),
-    RunKind("perturbation/native", "perturbation", "native",
+    RunKind("perturbation/native", "perturbation", "native", "rate",
             "the perturbation rule (Miconi 2017) acting in a native task", PerturbationTrainConfig,
             is_protocol_task,
             {**_COMMON, **_PROTOCOL, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
@@ -129,13 +141,13 @@ KINDS: tuple[RunKind, ...] = (
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
              "value_readout": "value_readout_ms", "value_input": "value_input", "dt": "dt_ms", "tau": "tau_ms",
              "choice_threshold": "choice_threshold", "n_validation": "n_validation"}),
-    RunKind("supervised", "supervised", "native", "supervised learning (BPTT on the best action)",
+    RunKind("supervised", "supervised", "native", "gated", "supervised learning (BPTT on the best action)",
             SupervisedTrainConfig, is_protocol_task,
             {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "dale": "dale",
              "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act",
              "loss": "loss"}),
-    RunKind("actor-critic/ngym", "actor-critic", "neurogym", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
+    RunKind("actor-critic/ngym", "actor-critic", "neurogym", "gated", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
             neurogym.is_environment,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
