@@ -58,13 +58,16 @@ class HostBatchActorCritic:
         self._sources: dict[tuple[str, int], NeuroGymBatches] = {}
         core = self.core
 
+        def act(logits, k_act):  # sample the policy, or (the supervised learner's reading) take its argmax
+            gumbel = 0.0 if core.config.greedy else jax.random.gumbel(k_act, logits.shape, jnp.float32)
+            return jnp.argmax(logits + gumbel, axis=-1)
+
         def step(policy, masks, x, u, key):
             k_noise, k_act = jax.random.split(key)
             q = core.policy_noise * jax.random.normal(k_noise, x.shape, jnp.float32)
             x = gru.stepper(policy, masks, core.alpha)(x, u, q)
             logits = gru.readout(policy, x)
-            gumbel = jax.random.gumbel(k_act, logits.shape, jnp.float32)
-            return x, jnp.argmax(logits + gumbel, axis=-1), jax.nn.softmax(logits)
+            return x, act(logits, k_act), jax.nn.softmax(logits)
 
         self._step = jax.jit(step)
 
@@ -78,8 +81,7 @@ class HostBatchActorCritic:
             weights = gru.effective_weights(policy, masks)
             x, logits = gated.host_step(applied, on, policy, weights, gated.cut_weights(applied, policy, weights), x,
                                         u, q, q_extra, core.alpha)
-            gumbel = jax.random.gumbel(k_act, logits.shape, jnp.float32)
-            return x, jnp.argmax(logits + gumbel, axis=-1), jax.nn.softmax(logits)
+            return x, act(logits, k_act), jax.nn.softmax(logits)
 
         self._manipulated_step = jax.jit(manipulated_step)
         self._update = jax.jit(lambda s, noise_key, *b: core.update_with(s, self._losses, noise_key, *b))
@@ -139,9 +141,7 @@ class HostBatchActorCritic:
         for _ in range(n_updates):
             updates = int(state.updates)
             key = fold(jax.random.PRNGKey(seed), HOST_BATCH_STREAM, updates)
-            sim = self.simulate(state.policy, state.policy_masks, key, seed, ENV_TRAIN, updates,
-                                self.core.config.n_gradient)
-            b = sim.batch
+            b = self.training_batch(state, key, seed, updates)
             padded = _padded({"inputs": b.inputs, "actions": b.actions, "reward": b.reward, "mask": b.mask},
                              _bucket(b.actions.shape[0]))
             state, m = self._update(state, key, *(jnp.asarray(padded[k]) for k in ("inputs", "actions", "reward",
@@ -150,6 +150,11 @@ class HostBatchActorCritic:
             if on_update is not None:
                 on_update()
         return state, {k: float(np.mean([m[k] for m in metrics])) for k in metrics[0]}
+
+    def training_batch(self, state: LearnerState, key: jax.Array, seed: int, update: int) -> Batch:
+        """The batch of update ``update``: ``n_gradient`` trials in which the policy acts."""
+        return self.simulate(state.policy, state.policy_masks, key, seed, ENV_TRAIN, update,
+                             self.core.config.n_gradient).batch
 
     def validate_seed(self, state: LearnerState, seed: int, n: int) -> dict[str, float]:
         """Mean reward, NeuroGym performance and P(respond) of ``n`` fresh trials."""

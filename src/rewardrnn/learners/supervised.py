@@ -38,9 +38,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rewardrnn.keys import ENV_TRAIN
 from rewardrnn.learners.actor_critic import ActorCritic, LearnerState
+from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks.engine import Trials
+from rewardrnn.tasks.neurogym import Batch
 
 
 class Supervised(ActorCritic):
@@ -81,11 +84,53 @@ class Supervised(ActorCritic):
                                self.alpha)  # x[k]: the state the action of step k is read from
         target, counted = self.targets(batch.trials, steps)
         z = gru.readout(policy, states)
-        if self.config.supervised_loss == "mse":
-            per_step = jnp.mean((z - jax.nn.one_hot(target, z.shape[-1], dtype=z.dtype)) ** 2, axis=-1)
-        else:
-            per_step = -jnp.take_along_axis(jax.nn.log_softmax(z), target[..., None], axis=-1)[..., 0]
+        per_step = step_losses(z, target, self.config.supervised_loss)
         n = self._across_trials(jnp.sum(counted))
         loss = jnp.sum(counted * per_step) / n
         hits = jnp.sum(counted * (jnp.argmax(z, axis=-1) == target)) / n
+        return loss, {"supervised_loss": loss, "step_accuracy": hits}
+
+
+def step_losses(logits: jax.Array, target: jax.Array, loss: str) -> jax.Array:
+    """Per-step loss (T, B) of linear outputs ``logits`` (T, B, actions) against target actions
+    (T, B): ``-log softmax(z)[target]`` or, ``loss="mse"``, ``mean_a (z[a] - onehot[a])^2``."""
+    if loss == "mse":
+        return jnp.mean((logits - jax.nn.one_hot(target, logits.shape[-1], dtype=logits.dtype)) ** 2, axis=-1)
+    return -jnp.take_along_axis(jax.nn.log_softmax(logits), target[..., None], axis=-1)[..., 0]
+
+
+class SupervisedOnHost(HostBatchActorCritic):
+    """The supervised learner on a NeuroGym environment: NeuroGym's own supervised convention.
+    Each update's ``n_gradient`` trials are read as NeuroGym's ``Dataset`` reads them (the
+    trial's observations ``env.ob`` and ground truth ``env.gt``: fixation, then the correct
+    choice, at every step; :meth:`~rewardrnn.tasks.neurogym.NeuroGymBatches.ground_truth`), and
+    the loss is the mean over their steps of the cross-entropy on ``gt`` (or, ``loss="mse"``,
+    PsychRNN's squared error on its one-hot vector). Validation, records and every verb are the
+    NeuroGym actor-critic's: the network *acts* in freshly seeded environments, by its most
+    probable action (``act="greedy"``) or by sampling, and the stop criterion is NeuroGym's
+    performance. The value network is kept, untrained."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.core.value_optimizer = optax.set_to_zero()  # the value network is not trained
+
+    def describe(self) -> str:
+        return (f"supervised learning (BPTT, {self.core.config.supervised_loss} on NeuroGym's ground truth) on "
+                f"{self.task[5:] if self.task.startswith('ngym:') else self.task} (dt {self.env.dt_ms:g} ms)")
+
+    def training_batch(self, state: LearnerState, key: jax.Array, seed: int, update: int) -> Batch:
+        return self._source(ENV_TRAIN, self.core.config.n_gradient).ground_truth(seed, ENV_TRAIN, update)
+
+    def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask):
+        """The mean over the trials' steps of the loss on the ground-truth ``actions`` (T, B),
+        the network run on the trials' observations with recurrent noise."""
+        core = self.core
+        steps, batch = actions.shape
+        noise = jax.vmap(lambda t: core.policy_noise * jax.random.normal(
+            jax.random.fold_in(noise_key, t), (batch, self.policy_config.n_units), jnp.float32))(jnp.arange(steps + 1))
+        states = gru.run(policy, state.policy_masks, inputs, noise, core.alpha)[1:]  # x after input t
+        z = gru.readout(policy, states)
+        n = jnp.maximum(jnp.sum(mask), 1.0)
+        loss = jnp.sum(mask * step_losses(z, actions, core.config.supervised_loss)) / n
+        hits = jnp.sum(mask * (jnp.argmax(z, axis=-1) == actions)) / n
         return loss, {"supervised_loss": loss, "step_accuracy": hits}

@@ -300,6 +300,52 @@ class NeuroGymBatches:
                      reward_total=reward.sum(0), responded=responded, info=info_rows)
 
 
+    def ground_truth(self, seed: int, stream: int, update: int) -> Batch:
+        """One trial of every environment as NeuroGym's supervised ``Dataset`` reads it: the
+        trial's observations ``env.ob`` and ground-truth actions ``env.gt`` (fixation, then the
+        correct choice) for all its steps, without stepping the environment (at most
+        ``max_steps`` steps). ``actions`` are the ground truth; rewards and performance are 0
+        (no action was taken)."""
+        obs, gts = [], []
+        for i, env in enumerate(self.envs):
+            base = env.unwrapped
+            s = env_seed(seed, stream, update, i)
+            base.seed(s)
+            env.reset(seed=s)
+            base.new_trial()
+            obs.append(np.asarray(base.ob, np.float32).reshape(len(base.ob), -1)[:self.max_steps])
+            gts.append(np.asarray(base.gt).reshape(len(base.gt))[:self.max_steps])
+        n, steps = len(self.envs), max(len(g) for g in gts)
+        inputs = np.zeros((steps + 1, n, obs[0].shape[1]), np.float32)
+        actions, mask = np.zeros((steps, n), np.int32), np.zeros((steps, n), np.float32)
+        for i, (ob, gt) in enumerate(zip(obs, gts)):
+            inputs[:len(ob), i], actions[:len(gt), i], mask[:len(gt), i] = ob, gt, 1.0
+        zeros = np.zeros(n, np.float32)
+        return Batch(inputs=inputs, actions=actions, reward=np.zeros_like(mask), mask=mask,
+                     end_step=np.array([len(g) - 1 for g in gts]), performance=zeros, reward_total=zeros,
+                     responded=np.zeros(n, bool), info=[_scalars(getattr(env.unwrapped, "trial", {}) or {})
+                                                        for env in self.envs])
+
+
+def check_ground_truth(task: str, env, wrappers: tuple[str, ...]) -> None:
+    """Refuse (one line) supervised learning on an environment without NeuroGym's trial arrays
+    (``new_trial``, ``ob``, ``gt``: a plain gymnasium environment) or with wrappers (they act on
+    steps, which the trial arrays bypass)."""
+    base = env.unwrapped
+    if wrappers:
+        raise ConfigError(f"{task}: the supervised learner reads NeuroGym's trial arrays (ob, gt), which wrappers "
+                          f"({', '.join(wrappers)}) do not change; train it without wrappers")
+    if not (callable(getattr(base, "new_trial", None)) and hasattr(base, "seed")):
+        raise ConfigError(f"{task}: the supervised learner needs a NeuroGym TrialEnv (its trials' ground truth gt); "
+                          f"this environment has none")
+    base.seed(0)
+    env.reset(seed=0)
+    base.new_trial()
+    if getattr(base, "gt", None) is None or np.asarray(base.gt).ndim != 1 or len(base.gt) != len(base.ob):
+        raise ConfigError(f"{task}: the supervised learner needs one ground-truth action per step (env.gt); "
+                          "this environment's trials have none")
+
+
 def _scalars(trial: dict) -> dict:
     """The scalar entries of a NeuroGym trial dict (numbers and strings), as plain Python values."""
     out = {}

@@ -13,6 +13,7 @@ perturbation/native Song et al.'s tasks, the rate network acting :class:`Perturb
 actor-critic/ngym   any NeuroGym environment (``ngym:<id>``)     :class:`NeuroGymTrainConfig`
                     or a file's env (``my_env.py:NAME``)
 supervised          Song et al.'s tasks, BPTT on the best action :class:`SupervisedTrainConfig`
+supervised/ngym     any NeuroGym environment, BPTT on its gt     :class:`SupervisedNeuroGymTrainConfig`
 ==================  ==========================================  =======================
 
 Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
@@ -31,7 +32,7 @@ from rewardrnn.tasks import neurogym
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS, is_protocol_task
 from rewardrnn.training.config import SupervisedTrainConfig, TrainConfig
-from rewardrnn.training.neurogym_config import NeuroGymTrainConfig
+from rewardrnn.training.neurogym_config import NeuroGymTrainConfig, SupervisedNeuroGymTrainConfig
 from rewardrnn.training.perturbation_config import PerturbationTrainConfig
 
 #: Learners by the name a user gives (``--learner``).
@@ -152,6 +153,11 @@ KINDS: tuple[RunKind, ...] = (
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
              "env_kwargs": "env_kwargs", "wrappers": "wrappers"}),
+    RunKind("supervised/ngym", "supervised", "neurogym", "gated", "supervised learning on NeuroGym (its ground truth)",
+            SupervisedNeuroGymTrainConfig, neurogym.is_environment,
+            {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "max_updates": "max_updates",
+             "n_validation": "n_validation", "checkfreq": "checkfreq", "env_kwargs": "env_kwargs", "act": "act",
+             "loss": "loss"}),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
@@ -175,7 +181,7 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
-                      f"NeuroGym's, the supervised learner Song's and task files")
+                      f"NeuroGym's, the supervised learner Song's, NeuroGym's and task files")
 
 
 def learners_for(task: str) -> tuple[str, ...]:

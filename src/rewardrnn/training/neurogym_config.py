@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from rewardrnn import resources
 from rewardrnn.errors import ConfigError
@@ -27,6 +29,8 @@ class NeuroGymTrainConfig(SavedConfig):
     ``wrappers`` are NeuroGym wrappers by name (:data:`~rewardrnn.tasks.neurogym.WRAPPERS`),
     applied in order; the network's dt is the environment's. Network constants are the paper's (spec §3.6), learning rates §4.6; the run
     stops when NeuroGym's own performance of the validation trials reaches ``target``."""
+
+    LEARNER: ClassVar[str] = "actor-critic"
 
     task: str = "ngym:PerceptualDecisionMaking-v0"
     learner: str = "actor-critic"
@@ -52,8 +56,8 @@ class NeuroGymTrainConfig(SavedConfig):
         if files.is_task_file(self.task):  # the run folder saves the file's absolute path
             object.__setattr__(self, "task", files.canonical(self.task))
         object.__setattr__(self, "wrappers", neurogym.check_wrappers(self.wrappers))
-        if self.learner != "actor-critic":
-            raise ConfigError(f"NeuroGym tasks train with the actor-critic; got learner {self.learner!r}")
+        if self.learner != self.LEARNER:
+            raise ConfigError(f"learner must be {self.LEARNER!r} here, got {self.learner!r}")
         check_seeds(self)
         for name in ("max_updates", "checkfreq"):
             check_int(self, name, 1)
@@ -76,15 +80,58 @@ class NeuroGymTrainConfig(SavedConfig):
         return {**self.env_kwargs, **({"dt": self.dt_ms} if self.dt_ms is not None else {})}
 
     def build_learner(self) -> HostBatchActorCritic:
-        """The actor-critic sized for the environment (its dt, observation and action sizes)."""
-        sizes = neurogym.sizes(neurogym.make_env(self.task, self.make_kwargs(), self.wrappers), self.task)
+        """The learner sized for the environment (its dt, observation and action sizes)."""
+        environment = neurogym.make_env(self.task, self.make_kwargs(), self.wrappers)
+        sizes = neurogym.sizes(environment, self.task)
+        self.check_environment(environment)
         policy = gru.GRUConfig(n_inputs=sizes.n_inputs, n_outputs=sizes.n_actions, n_units=self.N)
         value = gru.GRUConfig(n_inputs=self.N + sizes.n_actions, n_outputs=1, n_units=self.N,
                               input_scale_units=self.N)
-        learning = ActorCriticConfig(n_gradient=self.n_gradient, lr=self.lr, baseline_lr=self.baseline_lr)
-        return HostBatchActorCritic(self.task, self.make_kwargs(), sizes, policy, value, learning, self.target,
-                                    self.max_trial_steps, self.wrappers)
+        return self.learner_class()(self.task, self.make_kwargs(), sizes, policy, value, self.learner_config(),
+                                    self.target, self.max_trial_steps, self.wrappers)
+
+    def learner_config(self) -> ActorCriticConfig:
+        return ActorCriticConfig(n_gradient=self.n_gradient, lr=self.lr, baseline_lr=self.baseline_lr)
+
+    def learner_class(self) -> type[HostBatchActorCritic]:
+        return HostBatchActorCritic
+
+    def check_environment(self, environment) -> None:
+        """Refuse an environment this learner cannot train (one line); any for the actor-critic."""
 
     def plan(self) -> TrainerPlan:
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=self.checkfreq, max_updates=self.max_updates,
                            n_validation=self.n_validation, stall=rule_for(self.patience), restarts=self.restart_stalled)
+
+
+@dataclass(frozen=True)
+class SupervisedNeuroGymTrainConfig(NeuroGymTrainConfig):
+    """The supervised learner on a NeuroGym environment (:class:`rewardrnn.learners.supervised.SupervisedOnHost`):
+    the actor-critic's network, options and trainer, learned by BPTT on NeuroGym's ground truth
+    (``env.gt``) at every step; ``act`` and ``loss`` as for native tasks
+    (:class:`~rewardrnn.training.config.SupervisedTrainConfig`)."""
+
+    LEARNER: ClassVar[str] = "supervised"
+
+    learner: str = "supervised"
+    act: str = "greedy"
+    loss: str = "cross-entropy"
+
+    def __post_init__(self) -> None:
+        from rewardrnn.training.config import ACTS, LOSSES
+
+        super().__post_init__()
+        if self.act not in ACTS:
+            raise ConfigError(f"act must be one of {', '.join(ACTS)}; got {self.act!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+
+    def learner_config(self) -> ActorCriticConfig:
+        return dataclasses.replace(super().learner_config(), greedy=self.act == "greedy", supervised_loss=self.loss)
+
+    def learner_class(self) -> type[HostBatchActorCritic]:
+        from rewardrnn.learners.supervised import SupervisedOnHost
+        return SupervisedOnHost
+
+    def check_environment(self, environment) -> None:
+        neurogym.check_ground_truth(self.task, environment, self.wrappers)
