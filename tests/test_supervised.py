@@ -116,3 +116,52 @@ def test_supervised_learns_rdm_fixed_to_the_papers_criterion(tmp_path):
     assert json.loads((out / "config.json").read_text())["learner"] == "supervised"
     result = runner.invoke(app, ["perturb", str(out), "-n", "20", "--silence", "readout:10"])
     assert result.exit_code == 0, result.output
+
+
+# ---- Miconi's tasks: his rate network by BPTT on his targets --------------------------------------
+def test_rate_supervised_update_cycles_trial_types_and_counts_trials_for_miconis_criterion():
+    from rewardrnn.training.perturbation_config import SupervisedMiconiTrainConfig
+
+    learner = SupervisedMiconiTrainConfig(task="dnms", n_units=20).build_learner()
+    assert learner.batch == learner.trials_per_update == 4  # one of each trial type (AA, AB, BA, BB)
+    state = learner.init(jax.random.PRNGKey(0))
+    new, metrics = jax.jit(learner.update)(state)
+    assert int(new.trial) == 4 and int(learner.updates(new)) == 1
+    recent = np.asarray(new.recent_errors)
+    assert np.isfinite(recent[:4]).all() and np.isinf(recent[4:]).all()
+    assert float(metrics["error"]) == pytest.approx(recent[:4].mean(), rel=1e-6)
+    assert not np.array_equal(np.asarray(new.params["J"]), np.asarray(state.params["J"]))
+    assert np.array_equal(np.asarray(new.params["W_in"]), np.asarray(state.params["W_in"]))  # J only, as his rule
+    assert not np.asarray(learner.kicks(jax.random.PRNGKey(1))).any()  # no perturbations
+    # his criterion, met at trial 198 of a batch of 4 trials 197-200, is reported at update 50
+    met = new._replace(criterion_trial=jnp.asarray(198, jnp.int32))
+    assert int(learner.evaluate(met, met.key, 0)["criterion_update"]) == 50
+
+
+def test_rate_supervised_options_are_checked():
+    from rewardrnn.training.perturbation_config import SupervisedMiconiTrainConfig
+
+    for options, message in (({"task": "rdm-fixed"}, "trains Song et al.'s gated network"),
+                             ({"loss": "cross-entropy"}, "loss on Miconi's tasks must be one of mse, abs"),
+                             ({"lr": 0}, "lr must be a positive"), ({"batch": 0}, "batch"),
+                             ({"reward_baseline": "running"}, "no reward baseline")):
+        with pytest.raises(ConfigError, match=message):
+            SupervisedMiconiTrainConfig(**options)
+
+
+@pytest.mark.slow
+def test_supervised_learns_dnms_on_miconis_network_and_every_verb_reads_it(tmp_path):
+    """Not the silent-output shortcut (an output of 0 has error 0.98, below Miconi's threshold
+    of 1): the error of the last 100 trials is far below it."""
+    out = tmp_path / "dnms"
+    result = runner.invoke(app, ["train", "dnms", "--learner", "supervised", "--trials", "1000", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kind"] == "supervised/miconi" and summary["seeds"][0]["reached_criterion"]
+    assert summary["seeds"][0]["trials_to_criterion"] <= 1000 and summary["seeds"][0]["trials_to_criterion"] % 4 == 0
+    assert -summary["seeds"][0]["best_score"] < 0.1  # mean error of the last 100 trials
+    for args in (["evaluate", str(out), "-n", "20"], ["record", str(out), "-n", "5"],
+                 ["fixedpoints", str(out), "--candidates", "64"], ["perturb", str(out), "-n", "20", "--silence", "readout:5"],
+                 ["export", str(out), "--format", "npz"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)

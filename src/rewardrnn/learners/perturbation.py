@@ -463,6 +463,18 @@ class PerturbationLearner:
             delta = jnp.clip(-self.config.eta * e, -self.config.max_dw, self.config.max_dw)
             apply = state.trial > self.config.warmup_trials  # "learning starts when the trial index > 100"
             params = dict(params, J=rate.impose_signs(params["J"] + jnp.where(apply, delta, 0.0), self.network))
+        new = self.after_trial(state, trial_type, error, params, xbar, key, value)
+        if trace_mask is not None and jnp.ndim(baseline):
+            mean_baseline = jnp.sum(baseline * trace_mask) / jnp.maximum(jnp.sum(trace_mask), 1.0)
+        else:
+            mean_baseline = jnp.mean(baseline)
+        return new, mean_baseline, value_loss
+
+    def after_trial(self, state: PerturbationState, trial_type: jax.Array, error: jax.Array, params: rate.Params,
+                    xbar: jax.Array, key: jax.Array, value: ValueState | None) -> PerturbationState:
+        """The state after a trial of ``error``, with the new ``params``, ``xbar``, ``key`` and
+        value network: the running averages of the error, the last 100 errors and Miconi's
+        criterion (the trial count at which more than 95 of the last 100 were good)."""
         slot = trial_type if self.config.reward_baseline == "trial-type" else 0
         alpha = self.config.alpha_baseline
         baselines = state.baselines.at[slot].set(alpha * state.baselines[slot] + (1 - alpha) * error)
@@ -470,13 +482,8 @@ class PerturbationLearner:
         done = state.trial + 1
         met = ((done >= CRITERION_WINDOW) & (jnp.sum(recent < self.error_threshold) >= CRITERION_NEEDED)
                & (state.criterion_trial < 0))
-        new = PerturbationState(params, xbar, baselines, done, key, recent,
-                                jnp.where(met, done, state.criterion_trial), value)
-        if trace_mask is not None and jnp.ndim(baseline):
-            mean_baseline = jnp.sum(baseline * trace_mask) / jnp.maximum(jnp.sum(trace_mask), 1.0)
-        else:
-            mean_baseline = jnp.mean(baseline)
-        return new, mean_baseline, value_loss
+        return PerturbationState(params, xbar, baselines, done, key, recent,
+                                 jnp.where(met, done, state.criterion_trial), value)
 
     def baseline(self, state: PerturbationState, trial_type: jax.Array, rates: jax.Array, error: jax.Array,
                  mask: jax.Array | None = None):

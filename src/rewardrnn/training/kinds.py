@@ -14,6 +14,7 @@ actor-critic/ngym   any NeuroGym environment (``ngym:<id>``)     :class:`NeuroGy
                     or a file's env (``my_env.py:NAME``)
 supervised          Song et al.'s tasks, BPTT on the best action :class:`SupervisedTrainConfig`
 supervised/ngym     any NeuroGym environment, BPTT on its gt     :class:`SupervisedNeuroGymTrainConfig`
+supervised/miconi   Miconi's tasks, BPTT on his targets          :class:`SupervisedMiconiTrainConfig`
 ==================  ==========================================  =======================
 
 Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
@@ -33,7 +34,7 @@ from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS, is_protocol_task
 from rewardrnn.training.config import SupervisedTrainConfig, TrainConfig
 from rewardrnn.training.neurogym_config import NeuroGymTrainConfig, SupervisedNeuroGymTrainConfig
-from rewardrnn.training.perturbation_config import PerturbationTrainConfig
+from rewardrnn.training.perturbation_config import PerturbationTrainConfig, SupervisedMiconiTrainConfig
 
 #: Learners by the name a user gives (``--learner``).
 LEARNERS = ("actor-critic", "perturbation", "supervised")
@@ -148,6 +149,10 @@ KINDS: tuple[RunKind, ...] = (
              "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act",
              "loss": "loss"}),
+    RunKind("supervised/miconi", "supervised", "miconi", "rate", "supervised learning on Miconi's tasks (his targets)",
+            SupervisedMiconiTrainConfig, lambda task: task in CONTINUOUS_TASKS,
+            {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials", "lr": "lr", "loss": "loss",
+             "trial_order": "trial_order"}),
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "gated", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
             neurogym.is_environment,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
@@ -181,7 +186,7 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
-                      f"NeuroGym's, the supervised learner Song's, NeuroGym's and task files")
+                      f"NeuroGym's, the supervised learner every one of them")
 
 
 def learners_for(task: str) -> tuple[str, ...]:

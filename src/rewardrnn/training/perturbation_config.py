@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rewardrnn import resources
 from rewardrnn.errors import ConfigError
@@ -39,6 +40,8 @@ class PerturbationTrainConfig(SavedConfig):
     (Miconi's on his tasks, Song's on ``n_validation`` trials after every chunk on a native task)
     unless ``stop_at_criterion`` is off. ``dt_ms``, ``tau_ms`` and ``choice_threshold`` are the
     acting network's (native tasks only; None: 10 ms, 100 ms, 0.3)."""
+
+    LEARNER: ClassVar[str] = "perturbation"
 
     task: str = "dnms"
     learner: str = "perturbation"
@@ -81,8 +84,8 @@ class PerturbationTrainConfig(SavedConfig):
             if self.curriculum:
                 raise ConfigError(f"a curriculum's stages are task variants (--set keys); {self.task} is one of "
                                   f"Miconi's ({', '.join(CONTINUOUS_TASKS)}), which take none")
-        if self.learner != "perturbation":
-            raise ConfigError(f"learner must be 'perturbation' here, got {self.learner!r}")
+        if self.learner != self.LEARNER:
+            raise ConfigError(f"learner must be {self.LEARNER!r} here, got {self.learner!r}")
         check_seeds(self)
         check_int(self, "n_units", 12, resources.MAX_UNITS)
         check_int(self, "patience", 0)
@@ -169,3 +172,53 @@ class PerturbationTrainConfig(SavedConfig):
         return TrainerPlan(seeds=tuple(self.seeds), checkfreq=r.chunk_trials, max_updates=r.n_trials,
                            n_validation=r.n_validation or 0, stop_at_criterion=self.stop_at_criterion,
                            stall=rule_for(self.patience), restarts=self.restart_stalled)
+
+
+#: The rate network's supervised losses (:class:`rewardrnn.learners.supervised.SupervisedRate`):
+#: PsychRNN's squared error, or Miconi's own absolute error.
+RATE_LOSSES = ("mse", "abs")
+
+
+@dataclass(frozen=True)
+class SupervisedMiconiTrainConfig(PerturbationTrainConfig):
+    """The supervised learner on one of Miconi's tasks (:class:`rewardrnn.learners.supervised.SupervisedRate`):
+    his rate network, trials, trial budget and criterion, learned by BPTT with Adam (``lr``) on
+    ``loss`` against his targets. His rule's options (eta, kicks, baselines) do not apply."""
+
+    LEARNER: ClassVar[str] = "supervised"
+
+    learner: str = "supervised"
+    lr: float = 1e-3
+    loss: str = "mse"
+    batch: int | None = None  # trials per update (None: one of each trial type)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.native:
+            raise ConfigError(f"{self.task}: the supervised learner trains Song et al.'s gated network on a protocol "
+                              "task (kind supervised); on Miconi's tasks his rate network")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ConfigError(f"lr must be a positive learning rate, got {self.lr!r}")
+        if self.loss not in RATE_LOSSES:
+            raise ConfigError(f"loss on Miconi's tasks must be one of {', '.join(RATE_LOSSES)}; got {self.loss!r}")
+        if self.batch is not None:
+            check_int(self, "batch", 1, resources.MAX_BATCH_TRIALS)
+        if self.reward_baseline != PerturbationTrainConfig.reward_baseline:
+            raise ConfigError("--reward-baseline is Miconi's rule's; the supervised learner has no reward baseline")
+
+    def build_learner(self) -> PerturbationLearner:
+        from rewardrnn.learners.supervised import SupervisedRate
+
+        task = get_continuous_task(self.task)
+        network = rate.RateConfig(n_inputs=task.n_inputs, n_units=self.n_units, kind=task.network)
+        return SupervisedRate(task, self.rule(), network, self.lr, self.loss, self.batch)
+
+    def plan(self) -> TrainerPlan:
+        """As Miconi's rule's, counted in updates of ``batch`` trials (rounded up)."""
+        plan = super().plan()
+        batch = self.build_batch()
+        return dataclasses.replace(plan, checkfreq=-(-plan.checkfreq // batch), max_updates=-(-plan.max_updates // batch))
+
+    def build_batch(self) -> int:
+        """Trials per update: ``batch``, or one of each of the task's trial types."""
+        return self.batch if self.batch is not None else get_continuous_task(self.task).n_types
