@@ -77,8 +77,9 @@ def test_tasks_lists_one_line_each():
                      "my_env.py:NAME"]
     learners = {line.split()[0]: line.split("[learners: ")[1].split(";")[0] for line in result.output.splitlines()}
     assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation + supervised"
-    assert learners["ngym:<id>"] == learners["my_env.py:NAME"] == "actor-critic"
-    assert learners["dnms"] == learners["dnms-ei"] == "perturbation"
+    assert learners["ngym:<id>"].startswith("actor-critic + supervised")
+    assert learners["my_env.py:NAME"].startswith("actor-critic + supervised")
+    assert learners["dnms"] == learners["dnms-ei"] == "perturbation + supervised"
 
 
 def test_task_and_network_options_reach_the_saved_config(tmp_path):

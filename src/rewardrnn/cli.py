@@ -95,9 +95,10 @@ def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (
     for task in CONTINUOUS_TASKS.values():
         typer.echo(f"{task.name:<21} {task.summary} [learners: {learners(task.name)}; {task.n_types} trial types; "
                    f"stop: {task.describe_criterion()}]")
-    typer.echo("ngym:<id>             any NeuroGym environment [learners: actor-critic; extra: neurogym]")
+    typer.echo("ngym:<id>             any NeuroGym environment [learners: actor-critic + supervised (its gt); "
+               "extra: neurogym]")
     typer.echo("my_env.py:NAME        your own environment: a TrialEnv (gymnasium Env) class or a function returning one "
-               "[learners: actor-critic; extra: neurogym]")
+               "[learners: actor-critic + supervised (a TrialEnv's gt); extra: neurogym]")
 
 
 @app.command()
@@ -578,6 +579,14 @@ experiment_app = typer.Typer(no_args_is_help=True, help="Experiments beyond one 
 app.add_typer(experiment_app, name="experiment")
 
 
+def _say_results(results, out: Path) -> None:
+    """One line per cell of an experiment's results table, then where the table and page are."""
+    for r in results.itertuples():
+        median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"
+        typer.echo(f"{r.task:<12} {r.cell:<14} {r.reached}/{r.seeds} seeds at criterion{median}; {r.wall_s:,.0f} s")
+    typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
+
+
 @experiment_app.command("baselines")
 def experiment_baselines(
     out: Path = typer.Option(Path("runs/baselines"), "--out", "-o", help="experiment folder (one run folder per cell)"),
@@ -621,10 +630,7 @@ def experiment_baselines(
         with _interruptible(out, kept="cells (and the last validation of the cell in progress)",
                             resume_with="the same command (without --overwrite)"):
             results = run(experiment, out, overwrite=overwrite, progress=not quiet)
-    for r in results.itertuples():
-        median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"
-        typer.echo(f"{r.task:<9} {r.cell:<14} {r.reached}/{r.seeds} seeds at criterion{median}")
-    typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
+    _say_results(results, out)
 
 
 @experiment_app.command("learners")
@@ -660,10 +666,7 @@ def experiment_learners(
         with _interruptible(out, kept="cells (and the last validation of the cell in progress)",
                             resume_with="the same command (without --overwrite)"):
             results = run(experiment, out, overwrite=overwrite, progress=not quiet)
-    for r in results.itertuples():
-        median = "" if r.reached == 0 else f"; median {r.median_trials:,.0f} (IQR {r.q25_trials:,.0f}-{r.q75_trials:,.0f})"
-        typer.echo(f"{r.task:<12} {r.cell:<13} {r.reached}/{r.seeds} seeds at criterion{median}; {r.wall_s:,.0f} s")
-    typer.echo(f"table: {out / 'results.csv'}; page: {out / 'report.html'}")
+    _say_results(results, out)
 
 
 def main() -> None:

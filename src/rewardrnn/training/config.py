@@ -327,6 +327,19 @@ ACTS = ("greedy", "sample")
 LOSSES = ("cross-entropy", "mse")
 
 
+def check_supervised(config) -> None:
+    """Refuse (one line) a supervised config's ``act`` or ``loss`` outside :data:`ACTS` / :data:`LOSSES`."""
+    if config.act not in ACTS:
+        raise ConfigError(f"act must be one of {', '.join(ACTS)}; got {config.act!r}")
+    if config.loss not in LOSSES:
+        raise ConfigError(f"loss must be one of {', '.join(LOSSES)}; got {config.loss!r}")
+
+
+def supervised_learning(config, learning: ActorCriticConfig) -> ActorCriticConfig:
+    """The gated network's learning options with a supervised config's ``act`` and ``loss``."""
+    return dataclasses.replace(learning, greedy=config.act == "greedy", supervised_loss=config.loss)
+
+
 @dataclass(frozen=True)
 class SupervisedTrainConfig(TrainConfig):
     """The supervised learner (:mod:`rewardrnn.learners.supervised`) on a native task: the
@@ -341,13 +354,10 @@ class SupervisedTrainConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.act not in ACTS:
-            raise ConfigError(f"act must be one of {', '.join(ACTS)}; got {self.act!r}")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        check_supervised(self)
 
     def learner_config(self) -> ActorCriticConfig:
-        return dataclasses.replace(super().learner_config(), greedy=self.act == "greedy", supervised_loss=self.loss)
+        return supervised_learning(self, super().learner_config())
 
     def learner_class(self) -> type[ActorCritic]:
         from rewardrnn.learners.supervised import Supervised

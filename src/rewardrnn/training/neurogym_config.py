@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -13,7 +12,8 @@ from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks import files, neurogym
-from rewardrnn.training.config import SavedConfig, check_int, check_positive, check_seeds
+from rewardrnn.training.config import (SavedConfig, check_int, check_positive, check_seeds, check_supervised,
+                                       supervised_learning)
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -118,16 +118,11 @@ class SupervisedNeuroGymTrainConfig(NeuroGymTrainConfig):
     loss: str = "cross-entropy"
 
     def __post_init__(self) -> None:
-        from rewardrnn.training.config import ACTS, LOSSES
-
         super().__post_init__()
-        if self.act not in ACTS:
-            raise ConfigError(f"act must be one of {', '.join(ACTS)}; got {self.act!r}")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        check_supervised(self)
 
     def learner_config(self) -> ActorCriticConfig:
-        return dataclasses.replace(super().learner_config(), greedy=self.act == "greedy", supervised_loss=self.loss)
+        return supervised_learning(self, super().learner_config())
 
     def learner_class(self) -> type[HostBatchActorCritic]:
         from rewardrnn.learners.supervised import SupervisedOnHost
