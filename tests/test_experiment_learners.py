@@ -27,7 +27,7 @@ def test_tiny_experiment_trains_compares_dynamics_and_resumes(tmp_path):
     # seeds 3 and 4 of the supervised learner reach rdm-fixed's criterion at the first validation
     # (1,000 trials); the actor-critic and Miconi's rule do not within that budget
     args = ["experiment", "learners", "--tasks", "rdm-fixed", "--seed", "3", "--seeds", "2", "--trials", "1000",
-            "--candidates", "64", "-q", "-o", str(out)]
+            "--candidates", "64", "--record-trials", "3", "-q", "-o", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     results = pd.read_csv(out / "results.csv").set_index("cell")
@@ -43,6 +43,8 @@ def test_tiny_experiment_trains_compares_dynamics_and_resumes(tmp_path):
     networks = pd.read_csv(out / "dynamics.csv")
     assert list(zip(networks["learner"], networks["seed"])) == [("supervised", 3), ("supervised", 4)]
     saved = json.loads((out / "rdm-fixed" / "supervised" / "analysis" / "seed3" / "fixedpoints.json").read_text())
+    recorded = json.loads((out / "rdm-fixed" / "supervised" / "records" / "seed3" / "identity.json").read_text())
+    assert recorded["trials_per_condition"] == 3 and saved["candidates"] == 64
     first = networks.iloc[0]
     assert (first["n_fixed"], first["n_slow"]) == (saved["tiers"]["fixed"], saved["tiers"]["slow"])
     assert first["points"] == first["n_fixed"] + first["n_slow"]
@@ -99,6 +101,7 @@ def test_every_learner_gets_the_same_budget_on_one_validation_grid():
     ({"trials": 2.5}, "--trials must be an integer"),
     ({"candidates": True}, "--candidates must be an integer"),
     ({"dynamics": "yes"}, "dynamics must be true or false"),
+    ({"record_trials": 0}, "--record-trials must be an integer >= 1"),
 ])
 def test_bad_options_are_refused_by_name(options, message):
     with pytest.raises(ConfigError, match=message):

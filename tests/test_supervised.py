@@ -162,6 +162,6 @@ def test_supervised_learns_dnms_on_miconis_network_and_every_verb_reads_it(tmp_p
     assert -summary["seeds"][0]["best_score"] < 0.1  # mean error of the last 100 trials
     for args in (["evaluate", str(out), "-n", "20"], ["record", str(out), "-n", "5"],
                  ["fixedpoints", str(out), "--candidates", "64"], ["perturb", str(out), "-n", "20", "--silence", "readout:5"],
-                 ["export", str(out), "--format", "npz"]):
+                 ["analyze", str(out)], ["plot", str(out)], ["report", str(out)], ["export", str(out), "--format", "npz"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)

@@ -647,6 +647,7 @@ def experiment_learners(
                                   help="compare the dynamics of the networks at criterion (fixed points, time "
                                        "constants, participation ratio, DMD similarity)"),
     candidates: int = typer.Option(1024, help="fixed-point candidates per network"),
+    record_trials: int = typer.Option(10, help="trials per condition recorded from each network for its dynamics"),
     overwrite: bool = typer.Option(False, "--overwrite", help="retrain cells already finished in --out"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
 ) -> None:
@@ -662,7 +663,8 @@ def experiment_learners(
     with _clean_errors():
         options = {} if tasks is None else {"tasks": names(tasks)}
         experiment = LearnersExperiment(learners=names(learners), seeds=seeds, first_seed=seed, trials=trials,
-                                        dynamics=dynamics, candidates=candidates, **options)
+                                        dynamics=dynamics, candidates=candidates, record_trials=record_trials,
+                                        **options)
         with _interruptible(out, kept="cells (and the last validation of the cell in progress)",
                             resume_with="the same command (without --overwrite)"):
             results = run(experiment, out, overwrite=overwrite, progress=not quiet)

@@ -64,6 +64,9 @@ EXPERIMENT = "learners"
 DEFAULT_TRIALS = 50_000
 #: Fixed-point candidates per network (``rewardrnn analyze``'s; ``rewardrnn fixedpoints``: 4,096).
 DEFAULT_CANDIDATES = 1024
+#: Trials per condition recorded from each network for its dynamics (``rewardrnn record``'s
+#: default is the paper's, up to 100: 760 MB per mante network).
+DEFAULT_RECORD_TRIALS = 10
 #: Colours of the fixed points' stability types in the figures.
 STABILITY_COLOURS = {"stable": "#4c72b0", "marginal": "#dd8452", "saddle": "#c44e52", "unstable": "#8172b3"}
 #: A slowest non-trivial mode counts as a rotation when |Im lambda| exceeds this.
@@ -85,8 +88,9 @@ SIMILARITY_CAPTION = ("Dynamical similarity: median spectral distance between ne
 @dataclasses.dataclass(frozen=True)
 class LearnersExperiment:
     """What to run: tasks (Song et al.'s protocol tasks; ``dnms`` means ``dnms-choice``), learners,
-    seeds ``first_seed .. first_seed + seeds - 1``, the trial budget per seed, and whether (and
-    with how many fixed-point candidates) to compare the trained networks' dynamics."""
+    seeds ``first_seed .. first_seed + seeds - 1``, the trial budget per seed, and whether to
+    compare the trained networks' dynamics (from ``record_trials`` recorded trials per condition
+    and ``candidates`` fixed-point candidates per network)."""
 
     tasks: tuple[str, ...] = tuple(TASKS)
     learners: tuple[str, ...] = LEARNERS
@@ -95,6 +99,7 @@ class LearnersExperiment:
     trials: int = DEFAULT_TRIALS
     dynamics: bool = True
     candidates: int = DEFAULT_CANDIDATES
+    record_trials: int = DEFAULT_RECORD_TRIALS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple("dnms-choice" if t == "dnms" else t for t in self.tasks))
@@ -113,7 +118,8 @@ class LearnersExperiment:
             if len(set(values)) != len(values):
                 raise ConfigError(f"{name}: each name once, got {', '.join(values)}")
         for flag, value, low in (("--seeds", self.seeds, 1), ("--seed", self.first_seed, 0),
-                                 ("--trials", self.trials, 1), ("--candidates", self.candidates, 1)):
+                                 ("--trials", self.trials, 1), ("--candidates", self.candidates, 1),
+                                 ("--record-trials", self.record_trials, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{flag} must be an integer >= {low}, got {value!r}")
         for _, _, config in self.cells():  # every cell's options checked before any work
@@ -161,10 +167,12 @@ def run(experiment: LearnersExperiment, out: Path | str, *, overwrite: bool = Fa
 
 
 # ---- dynamics ----------------------------------------------------------------------------------
-def network_dynamics(folder: Path, seed: int, candidates: int) -> tuple[dict, list[dict], np.ndarray]:
+def network_dynamics(folder: Path, seed: int, candidates: int, record_trials: int = DEFAULT_RECORD_TRIALS
+                     ) -> tuple[dict, list[dict], np.ndarray]:
     """One trained network's dynamics: (row of ``dynamics.csv``, rows of ``fixedpoints.csv``, DMD
-    spectrum). The fixed points are ``rewardrnn fixedpoints``' (reused when this run's own file
-    holds a search with the same candidates), on the seed's records (made first if missing)."""
+    spectrum), from the seed's records with ``record_trials`` trials per condition (made first
+    unless the run's records are those) and ``rewardrnn fixedpoints`` on them (reused when the
+    run's own file holds a search with the same candidates on those records)."""
     from rewardrnn import verbs
     from rewardrnn.analysis import fixedpoints as fp
     from rewardrnn.analysis import similarity
@@ -174,7 +182,10 @@ def network_dynamics(folder: Path, seed: int, candidates: int) -> tuple[dict, li
 
     run = RunFolder(folder)
     out = run.derived_path("analysis", f"seed{seed}")
-    summary = _saved_fixed_points(out / "fixedpoints.json", run.identity["run_id"], candidates)
+    fresh = not _records_hold(run, seed, record_trials)
+    if fresh:
+        verbs.record(folder, trials_per_condition=record_trials, seed=seed)
+    summary = None if fresh else _saved_fixed_points(out / "fixedpoints.json", run.identity["run_id"], candidates)
     if summary is None:
         summary, _ = verbs.fixedpoints(folder, seed=seed, candidates=candidates)
     with _open_points(out / "fixedpoints.nc") as points:
@@ -221,6 +232,19 @@ def _open_points(path: Path):
                              f"run `rewardrnn fixedpoints` on the run again") from None
 
 
+def _records_hold(run, seed: int, trials: int) -> bool:
+    """Whether the run's records of ``seed`` are its own, of ``trials`` trials per condition."""
+    from rewardrnn import verbs
+
+    if not verbs.current_records(run, seed):
+        return False
+    try:
+        return json.loads((verbs.records_dir(run.path, seed) / "identity.json").read_text()).get(
+            "trials_per_condition") == trials
+    except (OSError, ValueError):
+        return False
+
+
 def _saved_fixed_points(path: Path, run_id: str, candidates: int) -> dict | None:
     try:
         saved = json.loads(path.read_text())
@@ -242,7 +266,8 @@ def dynamics_tables(experiment: LearnersExperiment, out: Path, seeds: pd.DataFra
         if progress:
             print(f"dynamics {i}/{len(reached)}: {row.task} {row.cell} seed {row.seed}", flush=True)
         key = {"task": row.task, "learner": row.cell, "seed": int(row.seed)}
-        network, rows, spectrum = network_dynamics(out / row.task / row.cell, int(row.seed), experiment.candidates)
+        network, rows, spectrum = network_dynamics(out / row.task / row.cell, int(row.seed), experiment.candidates,
+                                                   experiment.record_trials)
         networks.append({**key, **network})
         conditions.extend({**key, **r} for r in rows)
         spectra.extend({**key, "mode": k, "real": float(e.real), "imag": float(e.imag), "abs": float(abs(e))}
@@ -435,7 +460,8 @@ def _write_page(experiment: LearnersExperiment, results: pd.DataFrame, tables, f
             body += ("<h2>Dynamics of the networks at criterion (medians over networks)</h2>" + html_table(
                 rows, ("task", "learner", "networks", "participation ratio", "fixed + slow points", "stable", "saddle",
                        "marginal", "rotational", "slow rotational", "slowest time constant (ms)"))
-                + f"<p>Fixed and slow points from {experiment.candidates:,} candidates per network (q below 1e-4 "
+                + f"<p>Each network recorded on {experiment.record_trials} trials per condition; fixed and slow "
+                  f"points from {experiment.candidates:,} candidates per network (q below 1e-4 "
                   "squared state units per step); types as shares of those points; rotational: the slowest "
                   "non-trivial mode is a complex pair; slow rotational: and within 0.01 of |lambda| = 1.</p>")
         if len(pairs):
