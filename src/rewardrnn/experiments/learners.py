@@ -427,9 +427,11 @@ def _similarity_figure(task: str, pairs: pd.DataFrame, learners: tuple[str, ...]
         grid[i, j] = grid[j, i] = r.median_distance
     fig, ax = plt.subplots(figsize=(4.6, 3.9))
     image = ax.imshow(grid, cmap="viridis")
+    middle = np.nanmean([np.nanmin(grid), np.nanmax(grid)])
     for i, j in itertools.product(range(len(present)), repeat=2):
-        if np.isfinite(grid[i, j]):
-            ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color="w", fontsize=8)
+        if np.isfinite(grid[i, j]):  # dark text on the bright (large) cells, white on the dark ones
+            ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=9,
+                    color="k" if grid[i, j] > middle else "w")
     ax.set_xticks(range(len(present)), present, fontsize=8)
     ax.set_yticks(range(len(present)), present, fontsize=8)
     fig.colorbar(image, ax=ax, label="median spectral distance")
