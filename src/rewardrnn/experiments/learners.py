@@ -364,8 +364,8 @@ def write_results(experiment: LearnersExperiment, out: Path, progress: bool = Fa
     return results
 
 
-def _present(learners: tuple[str, ...], table: pd.DataFrame, column: str = "learner") -> list[str]:
-    return [learner for learner in learners if (table[column] == learner).any()]
+def _present(learners: tuple[str, ...], table: pd.DataFrame) -> list[str]:
+    return [learner for learner in learners if (table["learner"] == learner).any()]
 
 
 def _dynamics_figure(task: str, networks: pd.DataFrame, learners: tuple[str, ...]):

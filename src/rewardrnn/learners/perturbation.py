@@ -504,12 +504,13 @@ class PerturbationLearner:
         return per_step, per_step, value, loss
 
     def train(self, state: PerturbationState, n_trials: int) -> tuple[PerturbationState, jax.Array]:
-        """``n_trials`` trials in sequence (the weights change after each); returns the per-trial
-        errors (n_trials,). Pure: jit it, vmap it over seeds."""
+        """``n_trials`` trials in sequence, ``n_trials // trials_per_update`` updates (the weights
+        change after each); returns each update's error (Miconi's rule: one per trial). Pure: jit
+        it, vmap it over seeds."""
         def body(s, _):
-            s, record = self.trial(s)
-            return s, record.error
-        return jax.lax.scan(body, state, None, length=n_trials)
+            s, metrics = self.update(s)
+            return s, metrics["error"]
+        return jax.lax.scan(body, state, None, length=n_trials // self.trials_per_update)
 
 
 def trials_to_criterion(errors, threshold: float = 1.0, window: int = CRITERION_WINDOW,

@@ -159,8 +159,8 @@ class RateSupervisedState(NamedTuple):
 class SupervisedRate(PerturbationLearner):
     """The supervised learner on Miconi's tasks (DNMS, selective integration): his rate network,
     trials and criterion, with his rule replaced by BPTT on his targets. Each update is a batch
-    of ``batch`` trials (default: one of each of the task's trial types, cycled as his rule's
-    trials are; ``trial_order="random"``: random types); the network runs without perturbations
+    of ``batch`` trials (the config's default: one of each of the task's trial types, cycled as
+    his rule's trials are; ``trial_order="random"``: random types); the network runs without perturbations
     (the kicks are his rule's exploration, not the task's); the loss is the mean squared error of
     the output neuron's rate against each trial's target over the response window (PsychRNN's
     loss; ``loss="abs"``: Miconi's own error, the mean absolute one), averaged over the batch;
@@ -171,15 +171,16 @@ class SupervisedRate(PerturbationLearner):
     does lr 3e-3, which silences the output (error 0.98: below Miconi's threshold of 1, so his
     criterion counts those trials as good; measured in docs/learners.md). The criterion is Miconi's: more than 95 of the last
     100 training trials with error below the task's threshold (counted trial by trial; the
-    trials to criterion are rounded up to the update). Records and every verb are those of his
+    trials to criterion are rounded up to the update). The config
+    (:class:`~rewardrnn.training.perturbation_config.SupervisedMiconiTrainConfig`) resolves
+    ``lr``, ``loss`` and ``batch``. Records and every verb are those of his
     rule's runs (the same network family), without kicks."""
 
     def __init__(self, task: ContinuousTask, config: PerturbationConfig, network: rate.RateConfig,
-                 lr: float = 1e-3, loss: str = "mse", batch: int | None = None):
+                 lr: float, loss: str, batch: int):
         super().__init__(task, config, network)
-        self.lr, self.loss = lr, loss
-        self.batch = task.n_types if batch is None else batch
-        self.trials_per_update = self.batch
+        self.lr, self.loss, self.batch = lr, loss, batch
+        self.trials_per_update = batch
         self.optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(lr))
 
     def describe(self) -> str:
@@ -235,10 +236,3 @@ class SupervisedRate(PerturbationLearner):
         for i in range(self.batch):  # Miconi's bookkeeping, trial by trial (his criterion counts trials)
             after = self.after_trial(after, trial_types[i], errors[i], params, state.xbar, key, None)
         return RateSupervisedState(*after, opt=opt), {"error": jnp.mean(errors), "supervised_loss": loss}
-
-    def train(self, state: RateSupervisedState, n_trials: int) -> tuple[RateSupervisedState, jax.Array]:
-        """``n_trials // batch`` updates; returns the per-update mean errors."""
-        def body(s, _):
-            s, metrics = self.update(s)
-            return s, metrics["error"]
-        return jax.lax.scan(body, state, None, length=n_trials // self.batch)

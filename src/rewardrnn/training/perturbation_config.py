@@ -18,7 +18,7 @@ from rewardrnn.tasks.miconi import CONTINUOUS_TASKS, get_continuous_task
 from rewardrnn.tasks import files
 from rewardrnn.tasks.registry import is_protocol_task
 from rewardrnn.training import curriculum
-from rewardrnn.training.config import SavedConfig, cached_protocol, check_int, check_seeds, normalise_task
+from rewardrnn.training.config import SavedConfig, cached_protocol, check_int, check_positive, check_seeds, normalise_task
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -197,8 +197,7 @@ class SupervisedMiconiTrainConfig(PerturbationTrainConfig):
         if self.native:
             raise ConfigError(f"{self.task}: the supervised learner trains Song et al.'s gated network on a protocol "
                               "task (kind supervised); on Miconi's tasks his rate network")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            raise ConfigError(f"lr must be a positive learning rate, got {self.lr!r}")
+        check_positive(self, "lr")
         if self.loss not in RATE_LOSSES:
             raise ConfigError(f"loss on Miconi's tasks must be one of {', '.join(RATE_LOSSES)}; got {self.loss!r}")
         if self.batch is not None:
@@ -211,14 +210,14 @@ class SupervisedMiconiTrainConfig(PerturbationTrainConfig):
 
         task = get_continuous_task(self.task)
         network = rate.RateConfig(n_inputs=task.n_inputs, n_units=self.n_units, kind=task.network)
-        return SupervisedRate(task, self.rule(), network, self.lr, self.loss, self.batch)
+        return SupervisedRate(task, self.rule(), network, self.lr, self.loss, self.trials_per_update())
 
     def plan(self) -> TrainerPlan:
         """As Miconi's rule's, counted in updates of ``batch`` trials (rounded up)."""
         plan = super().plan()
-        batch = self.build_batch()
+        batch = self.trials_per_update()
         return dataclasses.replace(plan, checkfreq=-(-plan.checkfreq // batch), max_updates=-(-plan.max_updates // batch))
 
-    def build_batch(self) -> int:
+    def trials_per_update(self) -> int:
         """Trials per update: ``batch``, or one of each of the task's trial types."""
         return self.batch if self.batch is not None else get_continuous_task(self.task).n_types
