@@ -130,7 +130,7 @@ def train(
     max_updates: Optional[int] = typer.Option(None, help="stop after this many updates, rounded up to the validation period [default: 100000]"),
     n_validation: Optional[int] = typer.Option(None, help="validation trials [default: the task's]"),
     checkfreq: Optional[int] = typer.Option(None, help="updates between validations and checkpoints [default: 50; perturbation learner: trials, 250 (1000 on a native task)]"),
-    learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.), perturbation (Miconi; on Song's tasks the rate network acts) or supervised (BPTT on the best action, Song's tasks) [default: actor-critic on Song's tasks, perturbation on Miconi's]"),
+    learner: Optional[str] = typer.Option(None, help="actor-critic (Song et al.), perturbation (Miconi; on Song's tasks the rate network acts) supervised (BPTT on the best action, Song's tasks) or local (an eligibility rule with Song's value network, Song's tasks) [default: actor-critic on Song's tasks, perturbation on Miconi's]"),
     trials: Optional[int] = typer.Option(None, help="perturbation learner: trials per seed at most, in chunks of 250 [default: the paper's]"),
     nonlinearity: Optional[str] = typer.Option(None, help="perturbation learner: S of the trace: cube, signed-square, identity, signed-sqrt [default: cube]"),
     update_form: Optional[str] = typer.Option(None, help="perturbation learner: code (eta |Rbar| (R - Rbar) e) or paper [default: code]"),
@@ -155,6 +155,14 @@ def train(
     loss: Optional[str] = typer.Option(None, help="supervised learner: cross-entropy on the best action, or mse "
                                        "(PsychRNN's mean squared error of the linear outputs against the one-hot "
                                        "target) [default: cross-entropy]"),
+    rule: Optional[str] = typer.Option(None, help="local learner: the eligibility, eprop (the gated unit's own, "
+                                       "Bellec et al. 2020) or rflo (a leaky unit's, Murray 2019) [default: eprop]"),
+    feedback: Optional[str] = typer.Option(None, help="local learner: the output error reaches the units through "
+                                           "random (fixed random weights) or readout (the transposed readout) "
+                                           "[default: random]"),
+    track_alignment: Optional[bool] = typer.Option(
+        None, "--track-alignment/--no-track-alignment", help="local learner: the cosine of each update with BPTT's "
+        "gradient of the same batch, a metric (doubles an update's cost) [default: off]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="environments (NeuroGym ids, your env files): a JSON object of the environment's arguments"),
     wrappers: Optional[str] = typer.Option(None, "--wrappers", help="environments: NeuroGym wrappers applied in order, "
                                            "comma-separated: PassAction, PassReward, ReactionTime, Noise, "
@@ -181,7 +189,7 @@ def train(
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
                  restart_stalled=restart_stalled, entropy_bonus=entropy_bonus, act=act, loss=loss,
-                 env_kwargs=_json_object(env_kwargs),
+                 rule=rule, feedback=feedback, track_alignment=track_alignment, env_kwargs=_json_object(env_kwargs),
                  wrappers=None if wrappers is None else tuple(w.strip() for w in wrappers.split(",") if w.strip()))
     with _clean_errors(trust_code):
         if resume and overwrite:
@@ -638,7 +646,7 @@ def experiment_learners(
     out: Path = typer.Option(Path("runs/learners"), "--out", "-o", help="experiment folder (one run folder per cell)"),
     tasks: Optional[str] = typer.Option(None, help="tasks, comma-separated [default: Song et al.'s seven and "
                                         "dnms-choice (dnms)]"),
-    learners: str = typer.Option("actor-critic,supervised,perturbation", help="learners, comma-separated"),
+    learners: str = typer.Option("actor-critic,supervised,perturbation", help="learners, comma-separated: actor-critic, supervised, perturbation, local"),
     seeds: int = typer.Option(10, help="seeds per cell"),
     seed: int = typer.Option(1, help="first seed"),
     trials: int = typer.Option(50_000, help="trial budget per seed, the same for every learner (rounded up to whole "

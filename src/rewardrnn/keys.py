@@ -26,6 +26,9 @@ VALUE_NETWORK_STREAM = 0xBA5E
 RESTART_STREAM = 0x2E57
 #: Stream of the action-sampling and recurrent noise of trials simulated on the host (NeuroGym).
 HOST_BATCH_STREAM = 7919
+#: Folded into a seed's key for the local rule's fixed random feedback weights (``--learner local``),
+#: so the decision and value networks start as the actor-critic's of the same seed.
+FEEDBACK_STREAM = 0xFEED
 #: Folded into a trial's noise key: the stream of a manipulation's extra noise (``rewardrnn perturb``).
 MANIPULATION_NOISE_STREAM = 0x4E015E
 #: Streams of the NeuroGym environments' own random generators: training, validation,

@@ -57,7 +57,7 @@ from rewardrnn.tasks.registry import TASKS
 from rewardrnn.training import run_folder
 
 #: The learners compared, in the table's order.
-LEARNERS = ("actor-critic", "supervised", "perturbation")
+LEARNERS = ("actor-critic", "supervised", "perturbation", "local")
 #: The experiment's name in its folder's marker.
 EXPERIMENT = "learners"
 #: Trial budget per seed when none is given (Miconi's rule's default on a native task).
@@ -140,7 +140,7 @@ class LearnersExperiment:
 
     def cells(self) -> list[cells.Cell]:
         """(task folder, learner, run config) of every cell, in order."""
-        from rewardrnn.training.config import SupervisedTrainConfig, TrainConfig
+        from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, TrainConfig
         from rewardrnn.training.perturbation_config import PerturbationTrainConfig
 
         found = []
@@ -150,7 +150,8 @@ class LearnersExperiment:
             updates = budget // TrainConfig(task=task).resolved().n_gradient
             configs = {"actor-critic": lambda: TrainConfig(**common, max_updates=updates),
                        "supervised": lambda: SupervisedTrainConfig(**common, max_updates=updates),
-                       "perturbation": lambda: PerturbationTrainConfig(**common, n_trials=budget, chunk_trials=period)}
+                       "perturbation": lambda: PerturbationTrainConfig(**common, n_trials=budget, chunk_trials=period),
+                       "local": lambda: LocalTrainConfig(**common, max_updates=updates, track_alignment=True)}
             found.extend((task, learner, configs[learner]()) for learner in self.learners)
         return found
 

@@ -460,6 +460,13 @@ class ActorCritic(SongCriterion):
         key, k_batch = jax.random.split(state.key)
         grad_fn = jax.grad(losses, argnums=(0, 1), has_aux=True)
         (g_policy, g_value), metrics = grad_fn(state.policy, state.value, state, k_batch, *batch)
+        return self.apply_gradients(state, key, g_policy, g_value, metrics)
+
+    def apply_gradients(self, state: LearnerState, key: jax.Array, g_policy, g_value,
+                        metrics: dict[str, jax.Array]) -> tuple[LearnerState, dict[str, jax.Array]]:
+        """The update of both networks by the gradients (or a rule's estimates of them) of this
+        device's share of a batch: summed across the trial axis, clipped, Adam's step, skipped
+        when not finite; ``key`` is the state's next key."""
         (g_policy, g_value), metrics = jax.tree_util.tree_map(self._across_trials, ((g_policy, g_value), metrics))
         policy, policy_opt, norm_p, ok_p = _apply(self.policy_optimizer, state.policy, state.policy_opt, g_policy)
         value, value_opt, norm_v, ok_v = _apply(self.value_optimizer, state.value, state.value_opt, g_value)

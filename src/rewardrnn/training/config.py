@@ -362,3 +362,41 @@ class SupervisedTrainConfig(TrainConfig):
     def learner_class(self) -> type[ActorCritic]:
         from rewardrnn.learners.supervised import Supervised
         return Supervised
+
+
+@dataclass(frozen=True)
+class LocalTrainConfig(TrainConfig):
+    """The local rule (:mod:`rewardrnn.learners.local`) on a native task: the actor-critic's
+    networks, value network (and ``baseline`` choices), optimiser and trainer, with the decision
+    network learning by an eligibility rule instead of BPTT. ``rule``: ``eprop`` (the gated
+    unit's own eligibility, Bellec et al. 2020) or ``rflo`` (a leaky unit's, Murray 2019);
+    ``feedback``: ``random`` (fixed random feedback weights) or ``readout`` (the transposed
+    readout); ``track_alignment``: the cosine with BPTT's gradient as a metric of every update."""
+
+    LEARNER: ClassVar[str] = "local"
+
+    learner: str = "local"
+    rule: str = "eprop"
+    feedback: str = "random"
+    track_alignment: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from rewardrnn.learners.local import FEEDBACKS, RULES
+
+        if self.rule not in RULES:
+            raise ConfigError(f"rule must be one of {', '.join(RULES)}; got {self.rule!r}")
+        if self.feedback not in FEEDBACKS:
+            raise ConfigError(f"feedback must be one of {', '.join(FEEDBACKS)}; got {self.feedback!r}")
+        if not isinstance(self.track_alignment, bool):
+            raise ConfigError(f"track_alignment must be true or false, got {self.track_alignment!r}")
+
+    def learner_config(self) -> ActorCriticConfig:
+        from rewardrnn.learners.local import LocalRuleConfig
+
+        return LocalRuleConfig(**dataclasses.asdict(super().learner_config()), rule=self.rule,
+                               feedback=self.feedback, track_alignment=self.track_alignment)
+
+    def learner_class(self) -> type[ActorCritic]:
+        from rewardrnn.learners.local import LocalActorCritic
+        return LocalActorCritic

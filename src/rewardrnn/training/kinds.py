@@ -15,6 +15,7 @@ actor-critic/ngym   any NeuroGym environment (``ngym:<id>``)     :class:`NeuroGy
 supervised          Song et al.'s tasks, BPTT on the best action :class:`SupervisedTrainConfig`
 supervised/ngym     any NeuroGym environment, BPTT on its gt     :class:`SupervisedNeuroGymTrainConfig`
 supervised/miconi   Miconi's tasks, BPTT on his targets          :class:`SupervisedMiconiTrainConfig`
+local               Song et al.'s tasks, a local eligibility rule :class:`LocalTrainConfig`
 ==================  ==========================================  =======================
 
 Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
@@ -32,12 +33,12 @@ from rewardrnn.errors import ConfigError, UnknownNameError
 from rewardrnn.tasks import neurogym
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS, is_protocol_task
-from rewardrnn.training.config import SupervisedTrainConfig, TrainConfig
+from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, TrainConfig
 from rewardrnn.training.neurogym_config import NeuroGymTrainConfig, SupervisedNeuroGymTrainConfig
 from rewardrnn.training.perturbation_config import PerturbationTrainConfig, SupervisedMiconiTrainConfig
 
 #: Learners by the name a user gives (``--learner``).
-LEARNERS = ("actor-critic", "perturbation", "supervised")
+LEARNERS = ("actor-critic", "perturbation", "supervised", "local")
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,14 @@ KINDS: tuple[RunKind, ...] = (
              "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act",
              "loss": "loss"}),
+    RunKind("local", "local", "native", "gated", "a local rule (e-prop / RFLO eligibility) with Song's value network",
+            LocalTrainConfig, is_protocol_task,
+            {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
+             "baseline": "baseline", "baseline_constant": "baseline_constant", "baseline_rate": "baseline_rate",
+             "baseline_per_condition": "baseline_per_condition", "lesion_value_at": "lesion_value_at",
+             "dale": "dale", "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
+             "t0_return": "t0_return", "entropy_bonus": "entropy_bonus", "max_updates": "max_updates",
+             "n_validation": "n_validation", "checkfreq": "checkfreq", "rule": "rule", "feedback": "feedback", "track_alignment": "track_alignment"}),
     RunKind("supervised/miconi", "supervised", "miconi", "rate", "supervised learning on Miconi's tasks (his targets)",
             SupervisedMiconiTrainConfig, lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials", "lr": "lr", "loss": "loss",
@@ -186,7 +195,7 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
-                      f"NeuroGym's, the supervised learner every one of them")
+                      f"NeuroGym's, the supervised learner every one of them, the local rule Song's")
 
 
 def learners_for(task: str) -> tuple[str, ...]:
