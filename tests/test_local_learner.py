@@ -178,3 +178,29 @@ def test_random_feedback_aligns_with_bptt_and_every_verb_reads_the_network(tmp_p
                  ["analyze", str(out)], ["report", str(out)], ["export", str(out), "--format", "npz"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
+
+
+def test_the_experiments_train_the_local_rule_with_the_actor_critics_baselines():
+    from rewardrnn.experiments.baselines import BaselinesExperiment
+    from rewardrnn.experiments.learners import LearnersExperiment
+
+    cells = BaselinesExperiment(learner="local", tasks=("rdm-fixed",), baselines=("gru", "none"), seeds=2,
+                                max_updates=100).cells()
+    assert [(name, type(config).__name__, config.baseline) for _, name, config in cells] == [
+        ("gru", "LocalTrainConfig", "gru"), ("none", "LocalTrainConfig", "none")]
+    (task, learner, config), = LearnersExperiment(tasks=("rdm-fixed",), learners=("local",), seeds=2,
+                                                  trials=1000).cells()
+    assert learner == "local" and config.track_alignment and config.max_updates == 100
+
+
+@pytest.mark.slow
+def test_the_local_rule_learns_a_neurogym_task_to_its_criterion(tmp_path):
+    pytest.importorskip("neurogym")
+    out = tmp_path / "ngym"
+    result = runner.invoke(app, ["train", "ngym:PerceptualDecisionMaking-v0", "--learner", "local", "--max-updates",
+                                 "200", "--track-alignment", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["kind"] == "local/ngym" and summary["seeds"][0]["reached_criterion"], result.output  # 3,000 trials measured
+    result = runner.invoke(app, ["evaluate", str(out), "-n", "20"])
+    assert result.exit_code == 0, result.output

@@ -95,10 +95,10 @@ def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (
     for task in CONTINUOUS_TASKS.values():
         typer.echo(f"{task.name:<21} {task.summary} [learners: {learners(task.name)}; {task.n_types} trial types; "
                    f"stop: {task.describe_criterion()}]")
-    typer.echo("ngym:<id>             any NeuroGym environment [learners: actor-critic + supervised (its gt); "
+    typer.echo("ngym:<id>             any NeuroGym environment [learners: actor-critic + supervised (its gt) + local; "
                "extra: neurogym]")
     typer.echo("my_env.py:NAME        your own environment: a TrialEnv (gymnasium Env) class or a function returning one "
-               "[learners: actor-critic + supervised (a TrialEnv's gt); extra: neurogym]")
+               "[learners: actor-critic + supervised (a TrialEnv's gt) + local; extra: neurogym]")
 
 
 @app.command()
@@ -604,11 +604,11 @@ def experiment_baselines(
     tasks: str = typer.Option("dnms", help="tasks, comma-separated: Miconi's (dnms...) or Song's (rdm-fixed..., where the rate network acts)"),
     baselines: Optional[str] = typer.Option(None, help="baselines, comma-separated [default: Miconi's rule: "
                                             "trial-type,running,value,none; the actor-critic: gru,linear,running,constant,none]"),
-    learner: str = typer.Option("perturbation", help="perturbation (Miconi's rule) or actor-critic (Song et al.'s; "
-                                "tasks: Song's)"),
-    max_updates: Optional[int] = typer.Option(None, help="actor-critic: updates per cell at most, as for train [default: 100000]"),
+    learner: str = typer.Option("perturbation", help="perturbation (Miconi's rule), actor-critic (Song et al.'s; "
+                                "tasks: Song's) or local (the local rule with the actor-critic's baselines; tasks: Song's)"),
+    max_updates: Optional[int] = typer.Option(None, help="actor-critic, local: updates per cell at most, as for train [default: 100000]"),
     lesion_value_at: Optional[int] = typer.Option(
-        None, help="actor-critic: add a cell whose value network is removed from this update on (the lesion)"),
+        None, help="actor-critic, local: add a cell whose value network is removed from this update on (the lesion)"),
     reference: bool = typer.Option(True, "--reference/--no-reference",
                                    help="add the actor-critic on the task's native version (dnms -> dnms-choice)"),
     value_input: Optional[str] = typer.Option(None, help="value baseline: rates or stimuli [default: rates]"),
@@ -620,7 +620,8 @@ def experiment_baselines(
     """Miconi's rule with each reward baseline (trial-type, running, value, none) against the
     actor-critic: seeds at criterion, trials to criterion, learning curves (the unified model).
     With --learner actor-critic: Song et al.'s actor-critic with each baseline (gru, linear:
-    the value network; running, constant, none) and optionally a value-network lesion."""
+    the value network; running, constant, none) and optionally a value-network lesion; with --learner
+    local, the same cells for the local rule."""
     from rewardrnn.experiments.baselines import BaselinesExperiment, run
 
     def names(text: str) -> tuple[str, ...]:
@@ -630,9 +631,11 @@ def experiment_baselines(
         value_options = {k: v for k, v in (("value_input", value_input), ("value_readout_ms", value_readout))
                          if v is not None}
         if baselines is None:
-            baselines = "gru,linear,running,constant,none" if learner == "actor-critic" else "trial-type,running,value,none"
+            baselines = "gru,linear,running,constant,none" if learner in ("actor-critic", "local") else \
+                "trial-type,running,value,none"
         experiment = BaselinesExperiment(tasks=names(tasks), baselines=names(baselines), seeds=seeds,
-                                         first_seed=seed, trials=trials, reference=reference and learner != "actor-critic",
+                                         first_seed=seed, trials=trials,
+                                         reference=reference and learner not in ("actor-critic", "local"),
                                          value_options=value_options, learner=learner, max_updates=max_updates,
                                          lesion_value_at=lesion_value_at)
         with _interruptible(out, kept="cells (and the last validation of the cell in progress)",

@@ -76,9 +76,9 @@ class BaselinesExperiment:
     def __post_init__(self) -> None:
         if self.learner not in LEARNERS:
             raise ConfigError(f"--learner must be one of {', '.join(LEARNERS)}; got {self.learner!r}")
-        actor_critic = self.learner == "actor-critic"
+        actor_critic = self.learner in GATED_LEARNERS
         if not actor_critic and (self.max_updates is not None or self.lesion_value_at is not None):
-            raise ConfigError("--max-updates and --lesion-value-at apply to --learner actor-critic; "
+            raise ConfigError("--max-updates and --lesion-value-at apply to --learner actor-critic and local; "
                               "Miconi's rule is capped by --trials")
         tasks_words = (f"one of Song's tasks ({', '.join(TASKS)}): the actor-critic trains those" if actor_critic else
                        f"a task; choose among {', '.join(CONTINUOUS_TASKS)} (Miconi's) or {', '.join(TASKS)} (Song's)")
@@ -112,7 +112,7 @@ class BaselinesExperiment:
     def budget(self, config) -> int:
         """A cell's trial budget per seed: Miconi's rule's ``trials``; the actor-critic's updates
         (rounded up to the validation period, as the trainer does) times its trials per update."""
-        if self.learner != "actor-critic":
+        if self.learner not in GATED_LEARNERS:
             return self.trials
         resolved = config.resolved()
         updates = -(-resolved.max_updates // resolved.checkfreq) * resolved.checkfreq
@@ -120,18 +120,19 @@ class BaselinesExperiment:
 
     def cells(self) -> list[tuple[str, str, Any]]:
         """(task folder, cell name, run config) of every cell, in order."""
-        from rewardrnn.training.config import TrainConfig
+        from rewardrnn.training.config import LocalTrainConfig, TrainConfig
         from rewardrnn.training.perturbation_config import PerturbationTrainConfig
 
-        if self.learner == "actor-critic":
+        if self.learner in GATED_LEARNERS:
+            config_class = LocalTrainConfig if self.learner == "local" else TrainConfig
             found = []
             cap = {} if self.max_updates is None else {"max_updates": self.max_updates}
             for task in self.tasks:
                 for baseline in self.baselines:
-                    found.append((task, baseline, TrainConfig(task=task, seed=self.first_seed, n_seeds=self.seeds,
-                                                              patience=0, baseline=baseline, **cap)))
+                    found.append((task, baseline, config_class(task=task, seed=self.first_seed, n_seeds=self.seeds,
+                                                               patience=0, baseline=baseline, **cap)))
                 if self.lesion_value_at is not None:
-                    found.append((task, f"gru-lesion@{self.lesion_value_at}", TrainConfig(
+                    found.append((task, f"gru-lesion@{self.lesion_value_at}", config_class(
                         task=task, seed=self.first_seed, n_seeds=self.seeds, patience=0, baseline="gru",
                         lesion_value_at=self.lesion_value_at, **cap)))
             return found
@@ -163,7 +164,9 @@ def run(experiment: BaselinesExperiment, out: Path | str, *, overwrite: bool = F
 
 
 #: The learners whose baselines the experiment compares.
-LEARNERS = ("perturbation", "actor-critic")
+LEARNERS = ("perturbation", "actor-critic", "local")
+#: The learners of Song's gated network, whose baselines are the actor-critic's.
+GATED_LEARNERS = ("actor-critic", "local")
 #: The experiment's name in its folder's marker.
 EXPERIMENT = "baselines"
 
@@ -181,7 +184,7 @@ def write_results(experiment: BaselinesExperiment, out: Path) -> pd.DataFrame:
     if experiment.lesion_value_at is not None:
         cells.write_csv(out / "lesion.csv", lesion_rows(experiment, out))
     figures = {}
-    curves_caption = CURVES_CAPTION if experiment.learner != "actor-critic" else (
+    curves_caption = CURVES_CAPTION if experiment.learner not in GATED_LEARNERS else (
         "Fraction correct, P(decision) x P(correct | decision) on the validation trials, against training trials: "
         "median (line) and IQR (band) across seeds; a seed that stopped at its criterion keeps its last value.")
     for task in experiment.tasks:
@@ -223,8 +226,9 @@ def _write_page(experiment: BaselinesExperiment, results: pd.DataFrame, figures:
     from rewardrnn.figures.html import html_table
 
     table = html_table(cells.results_rows(results), cells.RESULTS_HEADER)
-    if experiment.learner == "actor-critic":
-        who = "Song et al.'s actor-critic"
+    if experiment.learner in GATED_LEARNERS:
+        who = "Song et al.'s actor-critic" if experiment.learner == "actor-critic" else \
+            "the local rule (e-prop eligibility, random feedback)"
         budget = "the default 100,000 updates" if experiment.max_updates is None else \
             f"{experiment.max_updates:,} updates (rounded up to the validation period)"
     else:

@@ -45,13 +45,14 @@ class HostBatchActorCritic:
     :meth:`train_chunk` and :meth:`validate_seed` for one seed at a time)."""
 
     host_stepped = True
+    core_class = ActorCritic  # the learner whose update and options this one runs on host-simulated batches
     trace_metric = None
     performance_names = ("reward", "performance", "p_respond")
 
     def __init__(self, task: str, env_kwargs: dict, env: EnvSizes, policy: gru.GRUConfig, value: gru.GRUConfig,
                  learning: ActorCriticConfig, target: float, max_trial_steps: int, wrappers: tuple[str, ...] = ()):
         self.task, self.env_kwargs, self.env, self.wrappers = task, dict(env_kwargs), env, tuple(wrappers)
-        self.core = ActorCritic(env, policy, value, learning)
+        self.core = self.core_class(env, policy, value, learning)
         self.target = target
         self.max_trial_steps = max_trial_steps
         self.policy_config, self.value_config = policy, value
@@ -84,7 +85,7 @@ class HostBatchActorCritic:
             return x, act(logits, k_act), jax.nn.softmax(logits)
 
         self._manipulated_step = jax.jit(manipulated_step)
-        self._update = jax.jit(lambda s, noise_key, *b: core.update_with(s, self._losses, noise_key, *b))
+        self._update = jax.jit(self.host_update)
 
     # ---- the learner interface ---------------------------------------------------------------
     @property
@@ -205,14 +206,23 @@ class HostBatchActorCritic:
                                                                        self.wrappers)
         return source
 
+    def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask):
+        """One update from a host-simulated batch (jitted once per padded length)."""
+        return self.core.update_with(state, self._losses, noise_key, inputs, actions, reward, mask)
+
+    def recurrent_noise(self, noise_key: jax.Array, steps: int, batch: int) -> jax.Array:
+        """(steps + 1, B, N): the recurrent noise of each step as :meth:`simulate` drew it (the
+        last row, after the last input, zero)."""
+        noise = jax.vmap(lambda t: self.core.policy_noise * jax.random.normal(
+            jax.random.split(jax.random.fold_in(noise_key, t))[0], (batch, self.policy_config.n_units),
+            jnp.float32))(jnp.arange(steps))
+        return jnp.concatenate([noise, jnp.zeros_like(noise[:1])])
+
     def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask):
         """The loss of a host-simulated batch, for :meth:`ActorCritic.update_with`."""
         core = self.core
         steps, batch = actions.shape
-        noise = jax.vmap(lambda t: core.policy_noise * jax.random.normal(
-            jax.random.split(jax.random.fold_in(noise_key, t))[0], (batch, self.policy_config.n_units),
-            jnp.float32))(jnp.arange(steps))
-        noise = jnp.concatenate([noise, jnp.zeros_like(noise[:1])])
+        noise = self.recurrent_noise(noise_key, steps, batch)
         states = gru.run(policy, state.policy_masks, inputs, noise, core.alpha)[1:]  # x after input t
         _, v = core.values(value, state.value_masks, jax.random.split(key, batch), states, actions)
         return core.objective(gru.readout(policy, states), actions, v, reward, mask)

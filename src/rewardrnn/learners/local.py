@@ -60,6 +60,7 @@ import jax.numpy as jnp
 
 from rewardrnn.keys import FEEDBACK_STREAM
 from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig, LearnerState
+from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 
 #: The local rules: e-prop's eligibility for the gated unit, or RFLO's leaky one.
@@ -189,35 +190,49 @@ class LocalActorCritic(ActorCritic):
         return state.policy["W_out"] if self.config.feedback == "readout" else state.policy_masks["feedback"]
 
     def update(self, state: LearnerState) -> tuple[LearnerState, dict[str, jax.Array]]:
-        """One update: simulate a batch (recording the gates), the value network's gradient as
-        the actor-critic's, the decision network's by the local rule."""
+        """One update on a native task: simulate a batch (recording the gates), then
+        :meth:`rule_update`."""
         key, k_batch = jax.random.split(state.key)
-        policy, masks = state.policy, state.policy_masks
         batch = self._share(self.draw_batch(k_batch, self.config.n_gradient))
-        actions, trace = self.simulate(policy, masks, batch, record=True)
+        actions, trace = self.simulate(state.policy, state.policy_masks, batch, record=True)
         out = self.env.outcomes(batch.trials, actions)
         length = self._across_seeds(out.end_step.max() + 1)
-        xs = jnp.where((jnp.arange(trace.xs.shape[0]) < length)[:, None, None], trace.xs, 0.0)
-        logits = gru.readout(policy, xs)
+        trace = trace._replace(xs=jnp.where((jnp.arange(trace.xs.shape[0]) < length)[:, None, None], trace.xs, 0.0))
 
         def value_of(value):
-            return self.values(value, state.value_masks, batch.value_keys, xs, actions, length, batch.trials)[1]
+            return self.values(value, state.value_masks, batch.value_keys, trace.xs, actions, length, batch.trials)[1]
 
-        v, value_vjp = jax.vjp(value_of, state.value)
         choosing = self.response_steps(batch.trials, actions.shape[0]) if self.config.entropy_bonus else None
+        return self.rule_update(state, key, trace, batch.inputs, actions, out.reward, out.mask, value_of, length,
+                                trials=batch.trials, choosing=choosing)
+
+    def rule_update(self, state: LearnerState, key: jax.Array, trace: gru.Trace, inputs: jax.Array,
+                    actions: jax.Array, reward: jax.Array, mask: jax.Array, value_of, length,
+                    offset: int = 0, trials=None, choosing=None) -> tuple[LearnerState, dict[str, jax.Array]]:
+        """The update from a recorded run: ``trace`` (rows 0..T-1, ``xs[0] = x0``, row k the
+        step driven by ``inputs[k]``) whose action of step t is read from row ``t + offset``
+        (0 on native tasks; 1 where the action follows the step's input, NeuroGym);
+        ``actions``, ``reward``, ``mask`` per action step; ``value_of(value)`` the value
+        network's predictions per action step (differentiable in its parameters). The value
+        network's gradient is the actor-critic's; the decision network's, the local rule's."""
+        policy, masks = state.policy, state.policy_masks
+        logits = gru.readout(policy, trace.xs[offset:offset + actions.shape[0]])
+        v, value_vjp = jax.vjp(value_of, state.value)
         lesioned = self.lesioned(state)
         (dz, dv), metrics = jax.grad(
-            lambda z, vv: self.objective(z, actions, vv, out.reward, out.mask, choosing, lesioned),
+            lambda z, vv: self.objective(z, actions, vv, reward, mask, choosing, lesioned),
             argnums=(0, 1), has_aux=True)(logits, v)
         g_value = value_vjp(dv)[0]
         if self.config.baseline == "running":
             kept = 1.0 - lesioned.astype(jnp.float32)
             g_value = jax.tree_util.tree_map(
-                lambda g: kept * g, jax.grad(self.running_baseline_loss)(state.value, batch.trials, out.reward))
-
-        g_policy = self.local_gradient(policy, masks, self.feedback(state), trace._replace(xs=xs), batch.inputs, dz)
+                lambda g: kept * g, jax.grad(self.running_baseline_loss)(state.value, trials, reward))
+        rows = trace.xs.shape[0]
+        dz = jnp.concatenate([jnp.zeros((offset,) + dz.shape[1:], dz.dtype), dz,
+                              jnp.zeros((rows - offset - dz.shape[0],) + dz.shape[1:], dz.dtype)])
+        g_policy = self.local_gradient(policy, masks, self.feedback(state), trace, inputs, dz)
         if self.config.track_alignment:
-            true = self.bptt_gradient(policy, masks, batch.inputs, trace, length, dz)
+            true = self.bptt_gradient(policy, masks, inputs, trace, length, dz)
             local_part, true_part = ({k: self._across_trials(g[k]) for k in THROUGH_TIME} for g in (g_policy, true))
             metrics["bptt_cosine"] = cosine(local_part, true_part)
         return self.apply_gradients(state, key, g_policy, g_value, metrics)
@@ -242,3 +257,31 @@ class LocalActorCritic(ActorCritic):
             states = gru.replay(p, masks, inputs, trace, self.alpha, length)
             return jnp.sum(jax.lax.stop_gradient(dz) * gru.readout(p, states))
         return jax.grad(loss)(policy)
+
+
+class LocalOnHost(HostBatchActorCritic):
+    """The local rule on a NeuroGym environment: the NeuroGym actor-critic's trials (the policy
+    acting in freshly seeded environments), validation and verbs, with each update's batch
+    re-run to record its gates (the same inputs and noise: the trajectory is the one that acted)
+    and learned by :meth:`LocalActorCritic.rule_update`; the value network as the actor-critic's."""
+
+    core_class = LocalActorCritic
+
+    def describe(self) -> str:
+        rule = {"eprop": "e-prop", "rflo": "RFLO"}[self.core.config.rule]
+        name = self.task[5:] if self.task.startswith("ngym:") else self.task
+        return (f"a local rule ({rule} eligibility, {self.core.config.feedback} feedback) with Song's value network on "
+                f"{name} (dt {self.env.dt_ms:g} ms, {self.core.config.n_gradient} environments per update)")
+
+    def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask):
+        core = self.core
+        steps, batch = actions.shape
+        key, k_batch = jax.random.split(state.key)  # as ActorCritic.update_with: k_batch for the value noise
+        # inputs (T + 1, B, n_in), as the actor-critic's pass reads them: row T drives nothing read
+        trace = gru.record(state.policy, state.policy_masks, inputs, self.recurrent_noise(noise_key, steps, batch),
+                           core.alpha)
+
+        def value_of(value):  # the NeuroGym actor-critic's value pass (_losses)
+            return core.values(value, state.value_masks, jax.random.split(k_batch, batch), trace.xs[1:], actions)[1]
+
+        return core.rule_update(state, key, trace, inputs, actions, reward, mask, value_of, steps + 1, offset=1)

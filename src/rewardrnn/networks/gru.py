@@ -430,6 +430,14 @@ def run_keyed(params: Params, masks: Masks, inputs: jax.Array, keys: jax.Array, 
                       *effective_weights(params, masks), float(std), a)
 
 
+def record(params: Params, masks: Masks, inputs: jax.Array, noise: jax.Array, a: float) -> Trace:
+    """The :class:`Trace` of :func:`run` (states, gates and h - x of every step; forward only,
+    no gradient): for rules that learn from the recorded run itself."""
+    w_in, b_in, w_rec, w_gates = effective_weights(params, masks)
+    return _forward(_x0(params, inputs.shape[1]), drive(inputs, w_in, b_in), noise_blocks(noise),
+                    _length(None, inputs.shape[0]), w_rec, w_gates, a)
+
+
 def replay(params: Params, masks: Masks, inputs: jax.Array, trace: Trace, a: float, length: jax.Array) -> jax.Array:
     """The states of ``trace``, recorded by a loop that ran these parameters on ``inputs`` (e.g.
     while sampling actions, :func:`record_step`), with their gradient with respect to the

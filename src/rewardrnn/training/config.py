@@ -364,6 +364,26 @@ class SupervisedTrainConfig(TrainConfig):
         return Supervised
 
 
+def check_local(config) -> None:
+    """Refuse (one line) a local-rule config's ``rule``, ``feedback`` or ``track_alignment``."""
+    from rewardrnn.learners.local import FEEDBACKS, RULES
+
+    if config.rule not in RULES:
+        raise ConfigError(f"rule must be one of {', '.join(RULES)}; got {config.rule!r}")
+    if config.feedback not in FEEDBACKS:
+        raise ConfigError(f"feedback must be one of {', '.join(FEEDBACKS)}; got {config.feedback!r}")
+    if not isinstance(config.track_alignment, bool):
+        raise ConfigError(f"track_alignment must be true or false, got {config.track_alignment!r}")
+
+
+def local_learning(config, learning: ActorCriticConfig) -> ActorCriticConfig:
+    """The gated network's learning options with a local-rule config's rule and feedback."""
+    from rewardrnn.learners.local import LocalRuleConfig
+
+    return LocalRuleConfig(**dataclasses.asdict(learning), rule=config.rule, feedback=config.feedback,
+                           track_alignment=config.track_alignment)
+
+
 @dataclass(frozen=True)
 class LocalTrainConfig(TrainConfig):
     """The local rule (:mod:`rewardrnn.learners.local`) on a native task: the actor-critic's
@@ -382,20 +402,10 @@ class LocalTrainConfig(TrainConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        from rewardrnn.learners.local import FEEDBACKS, RULES
-
-        if self.rule not in RULES:
-            raise ConfigError(f"rule must be one of {', '.join(RULES)}; got {self.rule!r}")
-        if self.feedback not in FEEDBACKS:
-            raise ConfigError(f"feedback must be one of {', '.join(FEEDBACKS)}; got {self.feedback!r}")
-        if not isinstance(self.track_alignment, bool):
-            raise ConfigError(f"track_alignment must be true or false, got {self.track_alignment!r}")
+        check_local(self)
 
     def learner_config(self) -> ActorCriticConfig:
-        from rewardrnn.learners.local import LocalRuleConfig
-
-        return LocalRuleConfig(**dataclasses.asdict(super().learner_config()), rule=self.rule,
-                               feedback=self.feedback, track_alignment=self.track_alignment)
+        return local_learning(self, super().learner_config())
 
     def learner_class(self) -> type[ActorCritic]:
         from rewardrnn.learners.local import LocalActorCritic

@@ -16,6 +16,7 @@ supervised          Song et al.'s tasks, BPTT on the best action :class:`Supervi
 supervised/ngym     any NeuroGym environment, BPTT on its gt     :class:`SupervisedNeuroGymTrainConfig`
 supervised/miconi   Miconi's tasks, BPTT on his targets          :class:`SupervisedMiconiTrainConfig`
 local               Song et al.'s tasks, a local eligibility rule :class:`LocalTrainConfig`
+local/ngym          any NeuroGym environment, the local rule     :class:`LocalNeuroGymTrainConfig`
 ==================  ==========================================  =======================
 
 Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
@@ -34,7 +35,8 @@ from rewardrnn.tasks import neurogym
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS, is_protocol_task
 from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, TrainConfig
-from rewardrnn.training.neurogym_config import NeuroGymTrainConfig, SupervisedNeuroGymTrainConfig
+from rewardrnn.training.neurogym_config import (LocalNeuroGymTrainConfig, NeuroGymTrainConfig,
+                                                SupervisedNeuroGymTrainConfig)
 from rewardrnn.training.perturbation_config import PerturbationTrainConfig, SupervisedMiconiTrainConfig
 
 #: Learners by the name a user gives (``--learner``).
@@ -172,6 +174,12 @@ KINDS: tuple[RunKind, ...] = (
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "max_updates": "max_updates",
              "n_validation": "n_validation", "checkfreq": "checkfreq", "env_kwargs": "env_kwargs", "act": "act",
              "loss": "loss"}),
+    RunKind("local/ngym", "local", "neurogym", "gated", "a local rule with Song's value network on NeuroGym",
+            LocalNeuroGymTrainConfig, neurogym.is_environment,
+            {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
+             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
+             "env_kwargs": "env_kwargs", "wrappers": "wrappers", "rule": "rule", "feedback": "feedback",
+             "track_alignment": "track_alignment"}),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
@@ -195,7 +203,7 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
-                      f"NeuroGym's, the supervised learner every one of them, the local rule Song's")
+                      f"NeuroGym's, the supervised learner every one of them, the local rule Song's and NeuroGym's")
 
 
 def learners_for(task: str) -> tuple[str, ...]:

@@ -12,8 +12,8 @@ from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks import files, neurogym
-from rewardrnn.training.config import (SavedConfig, check_int, check_positive, check_seeds, check_supervised,
-                                       supervised_learning)
+from rewardrnn.training.config import (SavedConfig, check_int, check_local, check_positive, check_seeds,
+                                       check_supervised, local_learning, supervised_learning)
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -130,3 +130,29 @@ class SupervisedNeuroGymTrainConfig(NeuroGymTrainConfig):
 
     def check_environment(self, environment) -> None:
         neurogym.check_ground_truth(self.task, environment, self.wrappers)
+
+
+@dataclass(frozen=True)
+class LocalNeuroGymTrainConfig(NeuroGymTrainConfig):
+    """The local rule on a NeuroGym environment (:class:`rewardrnn.learners.local.LocalOnHost`):
+    the NeuroGym actor-critic's networks, trials and trainer, the decision network learning by an
+    eligibility rule; ``rule``, ``feedback`` and ``track_alignment`` as for native tasks
+    (:class:`~rewardrnn.training.config.LocalTrainConfig`)."""
+
+    LEARNER: ClassVar[str] = "local"
+
+    learner: str = "local"
+    rule: str = "eprop"
+    feedback: str = "random"
+    track_alignment: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_local(self)
+
+    def learner_config(self) -> ActorCriticConfig:
+        return local_learning(self, super().learner_config())
+
+    def learner_class(self) -> type[HostBatchActorCritic]:
+        from rewardrnn.learners.local import LocalOnHost
+        return LocalOnHost
