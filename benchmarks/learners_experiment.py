@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--trials", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=Path("runs/learners"))
+    parser.add_argument("--keep", default=None, help="folder name under benchmarks/results/learners/ [default: the task; "
+                        "give another for a run of other learners, so that the task's tables are not replaced]")
     args = parser.parse_args()
     started = time.perf_counter()
     command = [sys.executable, "-m", "rewardrnn.cli", "experiment", "learners", "--tasks", args.tasks, "--learners",
@@ -39,7 +41,7 @@ def main() -> None:
     subprocess.run(command, check=True)
     wall = round(time.perf_counter() - started, 1)
     for task in args.tasks.split(","):
-        keep = RESULTS / ("dnms-choice" if task == "dnms" else task)
+        keep = RESULTS / (args.keep or ("dnms-choice" if task == "dnms" else task))
         keep.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
             if (args.out / name).is_file():
