@@ -147,12 +147,9 @@ class TrainConfig(SavedConfig):
         if self.entropy_bonus > MAX_ENTROPY_BONUS:
             raise ConfigError(f"entropy_bonus must be a number in [0, {MAX_ENTROPY_BONUS:g}] (rewards are of order 1; "
                               f"the remedies measured use 0.001-0.01), got {self.entropy_bonus!r}")
-        if self.t0_return not in T0_RETURNS:
-            raise ConfigError(f"t0_return must be one of {', '.join(T0_RETURNS)}; got {self.t0_return!r}")
-        if self.baseline not in BASELINES:
-            raise ConfigError(f"baseline must be one of {', '.join(BASELINES)}; got {self.baseline!r}")
-        if not isinstance(self.dale, bool):
-            raise ConfigError(f"dale must be true or false, got {self.dale!r}")
+        check_one_of(self, "t0_return", T0_RETURNS)
+        check_one_of(self, "baseline", BASELINES)
+        check_bool(self, "dale")
         self._check_baseline_options()
         # Network and task checks (p0, dt against epochs and tau) raise ConfigError too.
         self.policy_config(len(task.inputs), len(task.actions))
@@ -292,6 +289,20 @@ MAX_ENTROPY_BONUS = 1.0
 MAX_SEED = 2 ** 31 - 1
 
 
+def check_one_of(config, name: str, allowed: tuple[str, ...]) -> None:
+    """Refuse (one line) a field ``name`` of ``config`` that is not one of ``allowed``."""
+    value = getattr(config, name)
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def check_bool(config, name: str) -> None:
+    """Refuse (one line) a field ``name`` of ``config`` that is not true or false."""
+    value = getattr(config, name)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
 def check_seeds(config) -> None:
     """``seed`` >= 0 and ``n_seeds`` >= 1, every seed a 32-bit integer."""
     check_int(config, "seed", 0)
@@ -329,10 +340,8 @@ LOSSES = ("cross-entropy", "mse")
 
 def check_supervised(config) -> None:
     """Refuse (one line) a supervised config's ``act`` or ``loss`` outside :data:`ACTS` / :data:`LOSSES`."""
-    if config.act not in ACTS:
-        raise ConfigError(f"act must be one of {', '.join(ACTS)}; got {config.act!r}")
-    if config.loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {', '.join(LOSSES)}; got {config.loss!r}")
+    check_one_of(config, "act", ACTS)
+    check_one_of(config, "loss", LOSSES)
 
 
 def supervised_learning(config, learning: ActorCriticConfig) -> ActorCriticConfig:
@@ -368,12 +377,9 @@ def check_local(config) -> None:
     """Refuse (one line) a local-rule config's ``rule``, ``feedback`` or ``track_alignment``."""
     from rewardrnn.learners.local import FEEDBACKS, RULES
 
-    if config.rule not in RULES:
-        raise ConfigError(f"rule must be one of {', '.join(RULES)}; got {config.rule!r}")
-    if config.feedback not in FEEDBACKS:
-        raise ConfigError(f"feedback must be one of {', '.join(FEEDBACKS)}; got {config.feedback!r}")
-    if not isinstance(config.track_alignment, bool):
-        raise ConfigError(f"track_alignment must be true or false, got {config.track_alignment!r}")
+    check_one_of(config, "rule", RULES)
+    check_one_of(config, "feedback", FEEDBACKS)
+    check_bool(config, "track_alignment")
 
 
 def local_learning(config, learning: ActorCriticConfig) -> ActorCriticConfig:
@@ -385,13 +391,13 @@ def local_learning(config, learning: ActorCriticConfig) -> ActorCriticConfig:
 
 
 @dataclass(frozen=True)
-class LocalTrainConfig(TrainConfig):
-    """The local rule (:mod:`rewardrnn.learners.local`) on a native task: the actor-critic's
-    networks, value network (and ``baseline`` choices), optimiser and trainer, with the decision
-    network learning by an eligibility rule instead of BPTT. ``rule``: ``eprop`` (the gated
-    unit's own eligibility, Bellec et al. 2020) or ``rflo`` (a leaky unit's, Murray 2019);
-    ``feedback``: ``random`` (fixed random feedback weights) or ``readout`` (the transposed
-    readout); ``track_alignment``: the cosine with BPTT's gradient as a metric of every update."""
+class LocalRuleOptions:
+    """The local rule's options (:mod:`rewardrnn.learners.local`), for a config class of the
+    gated network that lists it before its base (``class C(LocalRuleOptions, TrainConfig)``):
+    ``rule``: ``eprop`` (the gated unit's own eligibility, Bellec et al. 2020) or ``rflo`` (a
+    leaky unit's, Murray 2019); ``feedback``: ``random`` (fixed random feedback weights) or
+    ``readout`` (the transposed readout); ``track_alignment``: the cosine with BPTT's gradient as
+    a metric of every update."""
 
     LEARNER: ClassVar[str] = "local"
 
@@ -406,6 +412,13 @@ class LocalTrainConfig(TrainConfig):
 
     def learner_config(self) -> ActorCriticConfig:
         return local_learning(self, super().learner_config())
+
+
+@dataclass(frozen=True)
+class LocalTrainConfig(LocalRuleOptions, TrainConfig):
+    """The local rule on a native task: the actor-critic's networks, value network (and
+    ``baseline`` choices), optimiser and trainer, with the decision network learning by an
+    eligibility rule instead of BPTT (:class:`LocalRuleOptions`)."""
 
     def learner_class(self) -> type[ActorCritic]:
         from rewardrnn.learners.local import LocalActorCritic

@@ -12,8 +12,8 @@ from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks import files, neurogym
-from rewardrnn.training.config import (SavedConfig, check_int, check_local, check_positive, check_seeds,
-                                       check_supervised, local_learning, supervised_learning)
+from rewardrnn.training.config import (LocalRuleOptions, SavedConfig, check_int, check_positive, check_seeds,
+                                       check_supervised, supervised_learning)
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -133,25 +133,10 @@ class SupervisedNeuroGymTrainConfig(NeuroGymTrainConfig):
 
 
 @dataclass(frozen=True)
-class LocalNeuroGymTrainConfig(NeuroGymTrainConfig):
+class LocalNeuroGymTrainConfig(LocalRuleOptions, NeuroGymTrainConfig):
     """The local rule on a NeuroGym environment (:class:`rewardrnn.learners.local.LocalOnHost`):
     the NeuroGym actor-critic's networks, trials and trainer, the decision network learning by an
-    eligibility rule; ``rule``, ``feedback`` and ``track_alignment`` as for native tasks
-    (:class:`~rewardrnn.training.config.LocalTrainConfig`)."""
-
-    LEARNER: ClassVar[str] = "local"
-
-    learner: str = "local"
-    rule: str = "eprop"
-    feedback: str = "random"
-    track_alignment: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_local(self)
-
-    def learner_config(self) -> ActorCriticConfig:
-        return local_learning(self, super().learner_config())
+    eligibility rule (:class:`~rewardrnn.training.config.LocalRuleOptions`)."""
 
     def learner_class(self) -> type[HostBatchActorCritic]:
         from rewardrnn.learners.local import LocalOnHost
