@@ -234,7 +234,8 @@ class LocalActorCritic(ActorCritic):
         if self.config.track_alignment:
             true = self.bptt_gradient(policy, masks, inputs, trace, length, dz)
             local_part, true_part = ({k: self._across_trials(g[k]) for k in THROUGH_TIME} for g in (g_policy, true))
-            metrics["bptt_cosine"] = cosine(local_part, true_part)
+            devices = 1 if self.trial_axis is None else self.trial_axis[1]  # apply_gradients sums metrics over them
+            metrics["bptt_cosine"] = cosine(local_part, true_part) / devices
         return self.apply_gradients(state, key, g_policy, g_value, metrics)
 
     def local_gradient(self, policy: gru.Params, masks: gru.Masks, feedback: jax.Array, trace: gru.Trace,
