@@ -204,3 +204,28 @@ def test_the_local_rule_learns_a_neurogym_task_to_its_criterion(tmp_path):
     assert summary["kind"] == "local/ngym" and summary["seeds"][0]["reached_criterion"], result.output  # 3,000 trials measured
     result = runner.invoke(app, ["evaluate", str(out), "-n", "20"])
     assert result.exit_code == 0, result.output
+
+
+def test_an_update_split_over_two_devices_is_the_update_on_one():
+    """with_trial_axis: each device records and learns from half of the update's trials; the
+    rule's estimates (and the alignment metric) are those of one device."""
+    from jax.sharding import Mesh, PartitionSpec
+
+    learner = _small_learner(track_alignment=True)  # rdm-fixed: 10 trials per update
+    state = learner.init(jax.random.PRNGKey(0))
+    # a readout that breaks fixation at different steps: trials of different lengths and rewards
+    policy = dict(state.policy, W_out=jax.random.normal(jax.random.PRNGKey(5), state.policy["W_out"].shape),
+                  b_out=jnp.asarray([2.0, 0.0, 0.0]))
+    value = dict(state.value, b_out=jnp.zeros_like(state.value["b_out"]))  # V = 0: the aborts' advantage is -1
+    state = state._replace(policy=policy, value=value)
+    split = learner.with_trial_axis("device", 2)
+    mesh = Mesh(np.asarray(jax.devices()[:2]), ("device",))
+    on_two = jax.jit(jax.shard_map(split.update, mesh=mesh, in_specs=PartitionSpec(), out_specs=PartitionSpec(),
+                                   check_vma=False))
+    one, metrics_one = jax.jit(learner.update)(state)
+    two, metrics_two = on_two(state)
+    for a, b in zip(jax.tree_util.tree_leaves((one.policy, one.value)), jax.tree_util.tree_leaves((two.policy, two.value))):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
+    for name in metrics_one:
+        np.testing.assert_allclose(float(metrics_two[name]), float(metrics_one[name]), rtol=1e-4, atol=1e-6, err_msg=name)
+    assert 0 < abs(float(metrics_one["bptt_cosine"])) <= 1
