@@ -76,9 +76,9 @@ def test_tasks_lists_one_line_each():
                      "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>",
                      "my_env.py:NAME"]
     learners = {line.split()[0]: line.split("[learners: ")[1].split(";")[0] for line in result.output.splitlines()}
-    assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation + supervised"
-    assert learners["ngym:<id>"].startswith("actor-critic + supervised")
-    assert learners["my_env.py:NAME"].startswith("actor-critic + supervised")
+    assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation + supervised + local"
+    assert learners["ngym:<id>"] == "actor-critic + supervised (its gt) + local"
+    assert learners["my_env.py:NAME"] == "actor-critic + supervised (a TrialEnv's gt) + local"
     assert learners["dnms"] == learners["dnms-ei"] == "perturbation + supervised"
 
 
