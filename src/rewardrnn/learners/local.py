@@ -47,7 +47,8 @@ Miconi's, applies its update at the end of the trial (a third factor arriving la
 With ``feedback="readout"`` and a trial whose only judged step is the first after x0, the update
 is the exact gradient (the eligibility misses nothing); ``track_alignment`` adds the cosine of
 the update with the true BPTT gradient of the same batch (the recurrent, gate and input weights)
-to the metrics (``bptt_cosine``, computed beside the update; doubles its cost).
+to the metrics (``bptt_cosine``, computed beside the update: one BPTT backward pass more, 0.88 x
+the throughput on rdm-fixed, benchmarks/results/local_speed.json).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ from rewardrnn.networks import gru
 
 #: The local rules: e-prop's eligibility for the gated unit, or RFLO's leaky one.
 RULES = ("eprop", "rflo")
+#: The rules' names in descriptions.
+RULE_NAMES = {"eprop": "e-prop", "rflo": "RFLO"}
 #: Where the output error reaches the units from: fixed random weights, or the readout itself.
 FEEDBACKS = ("random", "readout")
 
@@ -175,8 +178,7 @@ class LocalActorCritic(ActorCritic):
     feedback weights are kept with the network's fixed masks (``policy_masks["feedback"]``)."""
 
     def describe(self) -> str:
-        rule = {"eprop": "e-prop", "rflo": "RFLO"}[self.config.rule]
-        return (f"a local rule ({rule} eligibility, {self.config.feedback} feedback) with Song's value network on "
+        return (f"a local rule ({RULE_NAMES[self.config.rule]} eligibility, {self.config.feedback} feedback) with Song's value network on "
                 f"{self.env.protocol.name}, dt {self.env.dt_ms:g} ms")
 
     def init(self, key: jax.Array) -> LearnerState:
@@ -227,9 +229,7 @@ class LocalActorCritic(ActorCritic):
             kept = 1.0 - lesioned.astype(jnp.float32)
             g_value = jax.tree_util.tree_map(
                 lambda g: kept * g, jax.grad(self.running_baseline_loss)(state.value, trials, reward))
-        rows = trace.xs.shape[0]
-        dz = jnp.concatenate([jnp.zeros((offset,) + dz.shape[1:], dz.dtype), dz,
-                              jnp.zeros((rows - offset - dz.shape[0],) + dz.shape[1:], dz.dtype)])
+        dz = jnp.pad(dz, ((offset, trace.xs.shape[0] - offset - dz.shape[0]), (0, 0), (0, 0)))  # onto the rows
         g_policy = self.local_gradient(policy, masks, self.feedback(state), trace, inputs, dz)
         if self.config.track_alignment:
             true = self.bptt_gradient(policy, masks, inputs, trace, length, dz)
@@ -269,9 +269,8 @@ class LocalOnHost(HostBatchActorCritic):
     core_class = LocalActorCritic
 
     def describe(self) -> str:
-        rule = {"eprop": "e-prop", "rflo": "RFLO"}[self.core.config.rule]
         name = self.task[5:] if self.task.startswith("ngym:") else self.task
-        return (f"a local rule ({rule} eligibility, {self.core.config.feedback} feedback) with Song's value network on "
+        return (f"a local rule ({RULE_NAMES[self.core.config.rule]} eligibility, {self.core.config.feedback} feedback) with Song's value network on "
                 f"{name} (dt {self.env.dt_ms:g} ms, {self.core.config.n_gradient} environments per update)")
 
     def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask):

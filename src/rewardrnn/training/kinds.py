@@ -122,16 +122,21 @@ def cli_flag(name: str) -> str:
 _COMMON = {"seed": "seed", "seeds": "n_seeds", "patience": "patience", "restart_stalled": "restart_stalled"}
 #: Flags of the kinds whose task is a protocol (registered or from a file).
 _PROTOCOL = {"set": "task_settings"}
+#: The actor-critic's flags on native tasks and on NeuroGym (the local rule has them too).
+_ACTOR_CRITIC = {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
+                 "baseline": "baseline", "baseline_constant": "baseline_constant", "baseline_rate": "baseline_rate",
+                 "baseline_per_condition": "baseline_per_condition", "lesion_value_at": "lesion_value_at",
+                 "dale": "dale", "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
+                 "t0_return": "t0_return", "entropy_bonus": "entropy_bonus",
+                 "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}
+_ACTOR_CRITIC_NGYM = {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
+                      "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
+                      "env_kwargs": "env_kwargs", "wrappers": "wrappers"}
+#: The local rule's own flags.
+_LOCAL = {"rule": "rule", "feedback": "feedback", "track_alignment": "track_alignment"}
 KINDS: tuple[RunKind, ...] = (
     RunKind("actor-critic", "actor-critic", "native", "gated", "the actor-critic (Song et al. 2017)", TrainConfig,
-            is_protocol_task,
-            {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
-             "baseline": "baseline", "baseline_constant": "baseline_constant", "baseline_rate": "baseline_rate",
-             "baseline_per_condition": "baseline_per_condition", "lesion_value_at": "lesion_value_at",
-             "dale": "dale", "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
-             "t0_return": "t0_return",
-             "entropy_bonus": "entropy_bonus",
-             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}),
+            is_protocol_task, _ACTOR_CRITIC),
     RunKind("perturbation", "perturbation", "miconi", "rate", "the perturbation rule (Miconi 2017)",
             PerturbationTrainConfig, lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
@@ -153,33 +158,20 @@ KINDS: tuple[RunKind, ...] = (
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act",
              "loss": "loss"}),
     RunKind("local", "local", "native", "gated", "a local rule (e-prop / RFLO eligibility) with Song's value network",
-            LocalTrainConfig, is_protocol_task,
-            {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
-             "baseline": "baseline", "baseline_constant": "baseline_constant", "baseline_rate": "baseline_rate",
-             "baseline_per_condition": "baseline_per_condition", "lesion_value_at": "lesion_value_at",
-             "dale": "dale", "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
-             "t0_return": "t0_return", "entropy_bonus": "entropy_bonus", "max_updates": "max_updates",
-             "n_validation": "n_validation", "checkfreq": "checkfreq", "rule": "rule", "feedback": "feedback", "track_alignment": "track_alignment"}),
+            LocalTrainConfig, is_protocol_task, {**_ACTOR_CRITIC, **_LOCAL}),
     RunKind("supervised/miconi", "supervised", "miconi", "rate", "supervised learning on Miconi's tasks (his targets)",
             SupervisedMiconiTrainConfig, lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials", "lr": "lr", "loss": "loss",
              "trial_order": "trial_order"}),
     RunKind("actor-critic/ngym", "actor-critic", "neurogym", "gated", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
-            neurogym.is_environment,
-            {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
-             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
-             "env_kwargs": "env_kwargs", "wrappers": "wrappers"}),
+            neurogym.is_environment, _ACTOR_CRITIC_NGYM),
     RunKind("supervised/ngym", "supervised", "neurogym", "gated", "supervised learning on NeuroGym (its ground truth)",
             SupervisedNeuroGymTrainConfig, neurogym.is_environment,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "max_updates": "max_updates",
              "n_validation": "n_validation", "checkfreq": "checkfreq", "env_kwargs": "env_kwargs", "act": "act",
              "loss": "loss"}),
     RunKind("local/ngym", "local", "neurogym", "gated", "a local rule with Song's value network on NeuroGym",
-            LocalNeuroGymTrainConfig, neurogym.is_environment,
-            {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
-             "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
-             "env_kwargs": "env_kwargs", "wrappers": "wrappers", "rule": "rule", "feedback": "feedback",
-             "track_alignment": "track_alignment"}),
+            LocalNeuroGymTrainConfig, neurogym.is_environment, {**_ACTOR_CRITIC_NGYM, **_LOCAL}),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
