@@ -408,6 +408,12 @@ class ActorCritic(SongCriterion):
             loss = loss + kept * self.running_baseline_loss(value, roll.trials, out.reward)
         return loss, metrics
 
+    def returns(self, reward: jax.Array) -> jax.Array:
+        """The returns G_k (T, B) that the baseline predicts and the policy gradient weighs:
+        Song's undiscounted return-to-go of one trial (an episode of trials discounts them,
+        :mod:`rewardrnn.learners.episodic`)."""
+        return returns_to_go(reward)
+
     def lesioned(self, state: LearnerState) -> jax.Array:
         """Whether the baseline is removed at this update (``lesion_value_at``)."""
         at = self.config.lesion_value_at
@@ -431,7 +437,7 @@ class ActorCritic(SongCriterion):
         loss of its own, :meth:`running_baseline_loss`)."""
         n_trials = self._across_trials(jnp.asarray(actions.shape[1], jnp.float32))
         n_steps = self._across_trials(jnp.sum(mask))
-        g = returns_to_go(reward)
+        g = self.returns(reward)
         if self.value_net is None:
             v = jax.lax.stop_gradient(v)
         value_loss = jnp.sum(mask * (v - g) ** 2) / n_steps

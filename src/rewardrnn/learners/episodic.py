@@ -1,0 +1,183 @@
+"""Song et al.'s actor-critic over *episodes* of trials (:mod:`rewardrnn.tasks.episodes`): the
+learner of Wang et al. 2018's meta-reinforcement learning, with Song's gated decision network and
+value network.
+
+What changes from the one-trial actor-critic (:mod:`rewardrnn.learners.actor_critic`), and only
+this:
+
+* the network's state carries over from trial to trial through the whole episode (the episode
+  is one sequence of T = trials x steps-per-trial steps, never reset);
+* the inputs depend on the actions (the previous action and reward are inputs), so the sampling
+  pass computes each step's input from the task's transition, and the differentiable pass runs
+  on the inputs it saw (:func:`rewardrnn.tasks.episodes.play` rebuilds them exactly from the
+  actions and the episode's latents);
+* the return runs over the episode, discounted by ``discount`` per trial (``G_k = R_k + g_k
+  G_{k+1}`` with ``g_k = discount`` at the last step of a trial and 1 inside one; 1: undiscounted,
+  Song's return), so credit crosses trials; the value network predicts it;
+* every step of the episode is acted on and counted (there is no trial end or abort).
+
+The policy and value losses, Adam, clipping and the skip of non-finite updates are the
+actor-critic's (:meth:`ActorCritic.objective`, :meth:`ActorCritic.apply_gradients`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rewardrnn.keys import fast_threefry
+from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig
+from rewardrnn.networks import gru, linear
+from rewardrnn.tasks import episodes
+from rewardrnn.tasks.episodes import EpisodeTask
+
+
+@dataclass(frozen=True)
+class EpisodeEnv:
+    """An episodic task at a time step: what the actor-critic reads of an environment (its step
+    ``dt_ms``, its sizes). One step of the task is ``dt_ms`` of the network's time."""
+
+    task: EpisodeTask
+    dt_ms: float
+
+    @property
+    def n_inputs(self) -> int:
+        return self.task.n_inputs
+
+    @property
+    def n_actions(self) -> int:
+        return self.task.n_actions
+
+    @property
+    def n_steps(self) -> int:
+        return self.task.n_steps
+
+
+class EpisodeBatch(NamedTuple):
+    """Everything random about a batch of episodes: their latents, the policy's recurrent noise
+    (T, B, N, already scaled), the Gumbel noise of its action draws (T, B, n_actions) and one key
+    per episode for the value network's noise."""
+
+    latents: dict
+    noise: jax.Array
+    gumbel: jax.Array
+    value_keys: jax.Array
+
+
+class EpisodeActorCritic(ActorCritic):
+    """The actor-critic over episodes (module docstring). ``discount`` per trial (the task's by
+    default)."""
+
+    def __init__(self, env: EpisodeEnv, policy_config: gru.GRUConfig, value_config: gru.GRUConfig | linear.LinearConfig,
+                 config: ActorCriticConfig, discount: float | None = None, seed_axis: str | None = None,
+                 trial_axis=None):
+        super().__init__(env, policy_config, value_config, config, seed_axis, None)
+        self.task = env.task
+        self.discount = env.task.discount if discount is None else float(discount)
+        if config.baseline != "value":
+            raise ValueError("the episodic actor-critic trains Song's value network as its baseline")
+
+    performance_names = ("reward", "p_better")
+
+    @property
+    def trials_per_update(self) -> int:
+        return self.config.n_gradient * self.task.n_trials
+
+    def with_seed_axis(self, name: str) -> EpisodeActorCritic:
+        return type(self)(self.env, self.policy_config, self.value_config, self.config, self.discount, name)
+
+    def with_trial_axis(self, name: str, size: int):
+        return None  # one seed's episodes train on one device
+
+    def describe(self) -> str:
+        return (f"the actor-critic over episodes of {self.task.n_trials} trials ({self.task.name}), "
+                f"discount {self.discount:g} per trial")
+
+    # ---- the criterion (the task's) -------------------------------------------------------------
+    def criterion_met(self, perf: dict) -> np.ndarray:
+        return np.asarray(self.task.criterion.met(perf))
+
+    def criterion_gap(self, perf: dict) -> np.ndarray:
+        return np.asarray(self.task.criterion.gap(perf))
+
+    def criterion_unmet(self, row: dict) -> str:
+        return self.task.criterion.unmet(row)
+
+    def describe_criterion(self) -> str:
+        return self.task.criterion.describe()
+
+    # ---- simulation -------------------------------------------------------------------------------
+    def draw_episodes(self, key: jax.Array, n: int) -> EpisodeBatch:
+        """The latents and every noise of ``n`` episodes, from ``key``."""
+        steps, units = self.task.n_steps, self.policy_config.n_units
+        with fast_threefry():
+            k_lat, k_noise, k_gumbel, k_value = jax.random.split(key, 4)
+            return EpisodeBatch(self.task.latents(k_lat, n),
+                                self.policy_noise * jax.random.normal(k_noise, (steps, n, units)),
+                                jax.random.gumbel(k_gumbel, (steps, n, self.env.n_actions)),
+                                jax.random.split(k_value, n))
+
+    def play_episodes(self, policy: gru.Params, masks: gru.Masks, batch: EpisodeBatch) -> dict[str, jax.Array]:
+        """Run the policy through whole episodes, sampling an action at every step from
+        ``softmax(logits)`` (``argmax(logits + gumbel)``; greedy with ``config.greedy``) and
+        feeding the task's observation back as the next step's input. Returns the episodes'
+        :func:`rewardrnn.tasks.episodes.play` record plus ``states`` (T, B, N), x_k from which
+        step k's action was drawn (no gradient)."""
+        step_fn = gru.stepper(policy, masks, self.alpha)
+        n = batch.noise.shape[1]
+
+        def one(carry, k):
+            x, memory = carry
+            logits = gru.readout(policy, x)
+            pick = logits if self.config.greedy else logits + batch.gumbel[k]
+            action = jnp.argmax(pick, axis=-1).astype(jnp.int32)
+            reward, memory, observation, _ = self.task.transition(batch.latents, k, action, memory)
+            return (step_fn(x, observation, batch.noise[k]), memory), (x, action)
+
+        x0 = jnp.broadcast_to(policy["x0"], (n, self.policy_config.n_units))
+        _, (states, actions) = jax.lax.scan(one, (x0, self.task.memory(n)), jnp.arange(self.task.n_steps))
+        played = episodes.play(self.task, batch.latents, actions)
+        played["states"] = states
+        return played
+
+    def returns(self, reward: jax.Array) -> jax.Array:
+        """G_k over the episode (axis 0), discounted by ``discount`` at each trial's end."""
+        per_trial = self.task.steps_per_trial
+        last = (jnp.arange(reward.shape[0]) % per_trial) == per_trial - 1
+        factor = jnp.where(last, self.discount, 1.0)[:, None]
+
+        def back(g_next, r_and_factor):
+            r, f = r_and_factor
+            g = r + f * g_next
+            return g, g
+
+        _, g = jax.lax.scan(back, jnp.zeros(reward.shape[1:], reward.dtype), (reward, factor), reverse=True)
+        return g
+
+    # ---- learning -----------------------------------------------------------------------------------
+    def losses(self, policy, value, state, key: jax.Array):
+        """(policy loss + value loss, metrics) for one batch of episodes: the sampling pass, then
+        the differentiable pass on the inputs the network saw (same noise: the same states)."""
+        batch = self.draw_episodes(key, self.config.n_gradient)
+        played = self.play_episodes(jax.lax.stop_gradient(policy), state.policy_masks, batch)
+        states = gru.run(policy, state.policy_masks, played["inputs"], batch.noise, self.alpha)
+        actions, reward = played["actions"], played["reward"]
+        _, v = self.values(value, state.value_masks, batch.value_keys, states, actions)
+        mask = jnp.ones_like(reward)
+        loss, metrics = self.objective(gru.readout(policy, states), actions, v, reward, mask)
+        metrics["train_p_better"] = episodes.performance(self.task, batch.latents, played)["p_better"]
+        return loss, metrics
+
+    def evaluate(self, state, key: jax.Array, n: int) -> dict[str, jax.Array]:
+        return self.validate(state.policy, state.policy_masks, key, n)
+
+    def validate(self, policy: gru.Params, masks: gru.Masks, key: jax.Array, n_episodes: int) -> dict[str, jax.Array]:
+        """Performance of the current policy (sampling, noise on) on ``n_episodes`` fresh
+        episodes: mean reward per trial and P(better option) (:func:`episodes.performance`)."""
+        batch = self.draw_episodes(key, n_episodes)
+        played = self.play_episodes(policy, masks, batch)
+        return episodes.performance(self.task, batch.latents, played)
