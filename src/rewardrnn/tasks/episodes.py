@@ -181,8 +181,8 @@ def _check_probability(name: str, value: Any, low: float = 0.0, high: float = 1.
 
 
 def _check_trials(n_trials: Any) -> None:
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 2 <= n_trials <= 10_000:
-        raise ConfigError(f"n_trials must be a whole number of trials per episode in [2, 10000], got {n_trials!r}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or not 1 <= n_trials <= 10_000:
+        raise ConfigError(f"n_trials must be a whole number of trials per episode in [1, 10000], got {n_trials!r}")
 
 
 #: The bandits' input channels: the previous trial's choice (one-hot), its reward, and the
