@@ -42,13 +42,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Latents = Mapping[str, jax.Array]
 Memory = dict[str, jax.Array]
@@ -167,6 +170,30 @@ def performance(task: EpisodeTask, latents: Latents, played: Mapping[str, jax.Ar
     hits = jnp.sum(counted & (chosen == better))
     return {"reward": trial_rewards(task, played).mean(),
             "p_better": hits / jnp.maximum(jnp.sum(counted), 1)}
+
+
+
+def behaviour_table(task: EpisodeTask, latents: Latents, played: Mapping[str, jax.Array]) -> pd.DataFrame:
+    """One row per trial of the episodes played (:func:`play`), the table that
+    :mod:`rewardrnn.analysis.episodes` reads: ``episode`` (0-based), ``trial`` (from 1),
+    ``choice`` (the action at the trial's decision step), ``reward`` (the trial's total),
+    ``better`` (-1 where the options are equal), ``reversal_trial`` (from 1; the reversal task),
+    and the task's per-step information at the decision step (the arms' probabilities; the
+    two-step task's ``common`` transition and second-stage ``state2``)."""
+    import pandas as pd
+
+    n = np.asarray(played["actions"]).shape[1]
+    chosen = np.asarray(choices(task, played))
+    columns = {"episode": np.repeat(np.arange(n), task.n_trials), "trial": np.tile(np.arange(1, task.n_trials + 1), n),
+               "choice": chosen.ravel(), "reward": np.asarray(trial_rewards(task, played)).ravel(),
+               "better": np.asarray(task.better(latents)).ravel()}
+    if "reversal_trial" in latents:
+        columns["reversal_trial"] = np.repeat(np.asarray(latents["reversal_trial"]) + 1, task.n_trials)
+    for name, values in played.items():
+        if name in ("reward", "inputs", "actions", "states", "trial", "stage"):
+            continue
+        columns[name] = np.asarray(values)[task.decision_step::task.steps_per_trial].T.ravel()
+    return pd.DataFrame(columns)
 
 
 # ---- the tasks -----------------------------------------------------------------------------------
