@@ -30,23 +30,34 @@ OUT = Path(__file__).resolve().parent / "results" / "episodes"
 #: The held-out episodes' key (training used PRNGKey(seed) and its splits).
 HELD_OUT_KEY = 2018
 LAGS = 5
+#: An episode whose state reaches |x| > RUNAWAY (the trained states are otherwise within ~±50) is a runaway.
+RUNAWAY = 100.0
 
 
-def held_out_table(name: str, seed: int, n_episodes: int) -> pd.DataFrame:
+def held_out(name: str, seed: int, n_episodes: int) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """``n_episodes`` fresh episodes played by seed ``seed``'s best network (sampling, its
-    training noise on, as in validation), as a behaviour table."""
+    training noise on, as in validation): the behaviour table, the state at each trial's
+    decision step (one row per table row) and the task criterion's numbers on them."""
     from episodes_experiment import load_best  # noqa: PLC0415 (beside this file)
 
     task, learner, best = load_best(name, seed)
     masks = learner.init(jax.random.PRNGKey(seed)).policy_masks
     batch = learner.draw_episodes(jax.random.PRNGKey(HELD_OUT_KEY), n_episodes)
     played = jax.jit(learner.play_episodes)(best["policy"], masks, batch)
-    played = {k: v for k, v in played.items() if k != "states"}
-    return episodes.behaviour_table(task, batch.latents, played)
+    states = episodes.decision_states(task, played.pop("states"))
+    criterion = {k: float(v) for k, v in episodes.performance(task, batch.latents, played).items()}
+    return episodes.behaviour_table(task, batch.latents, played), states, criterion
 
 
-def analyse_seed(name: str, table: pd.DataFrame) -> dict:
+#: The latent each task's decoder reads: the left arm's (bandit, reversal) or state 2a's (two-step)
+#: reward probability on the trial, which the network is never shown.
+DECODED = {"bandit": "p_left", "reversal": "p_left", "two-step": "p_2a"}
+DECODED_WORDS = {"p_left": "P(reward | LEFT)", "p_2a": "P(reward | state 2a)"}
+
+
+def analyse_seed(name: str, table: pd.DataFrame, states: np.ndarray, criterion: dict) -> dict:
     out = {"n_episodes": int(table["episode"].nunique()),
+           "criterion_on_held_out": criterion,
            "mean_reward_per_trial": float(table["reward"].mean()),
            "learning_curve": analysis.learning_curve(table).to_dict("records"),
            "win_stay_lose_shift": analysis.win_stay_lose_shift(table)}
@@ -58,6 +69,21 @@ def analyse_seed(name: str, table: pd.DataFrame) -> dict:
         out["around_reversal"] = analysis.around_reversal(table).to_dict("records")
     if name == "two-step":
         out["two_step_stay"] = analysis.two_step_stay(table)
+    # Song's gated units are rectified, not saturating: in some episodes of some seeds the state
+    # runs away (|x| in the thousands and beyond); those episodes are counted and left out of the
+    # linear decoding, whose least squares they would dominate.
+    episode = table["episode"].to_numpy()
+    peak = pd.Series(np.abs(states).max(axis=1)).groupby(episode).max()
+    runaway = peak.index[peak > RUNAWAY].to_numpy()
+    keep = ~np.isin(episode, runaway)
+    out["runaway_episodes"] = {"n": int(len(runaway)), "of": int(len(peak)), "threshold_abs_state": RUNAWAY,
+                               "max_abs_state": float(peak.max())}
+    if len(peak) - len(runaway) < 10:
+        out["decoding"] = None  # fewer than 10 bounded episodes: nothing to cross-validate on
+        return out
+    decoded = analysis.decode_latent(states[keep], table[DECODED[name]].to_numpy()[keep], episode[keep],
+                                     table["trial"].to_numpy()[keep])
+    out["decoding"] = {"latent": DECODED[name], "episodes": int(len(peak) - len(runaway)), **decoded}
     return out
 
 
@@ -77,6 +103,13 @@ def pool(name: str, per_seed: dict[int, dict], reached: list[int]) -> dict:
            "win_stay": _pooled([r["win_stay_lose_shift"]["win_stay"]["p"] for r in rows]),
            "lose_shift": _pooled([r["win_stay_lose_shift"]["lose_shift"]["p"] for r in rows])}
     curve = np.array([[c["p"] for c in r["learning_curve"]] for r in rows])
+    out["criterion_on_held_out"] = _pooled([r["criterion_on_held_out"]["p_better"] for r in rows])
+    out["runaway_episodes_per_seed"] = {str(seed): r["runaway_episodes"]["n"] for seed, r in zip(reached, rows)}
+    decoded = [r["decoding"] for r in rows if r["decoding"] is not None]
+    out["decoding_r2"] = _pooled([d["r2"] for d in decoded])
+    for first, last in ((1, 10), (11, 30), (81, 100)):
+        out[f"decoding_r2_trials_{first}_{last}"] = _pooled(
+            [np.mean([c["r2"] for c in d["r2_by_trial"] if first <= c["trial"] <= last]) for d in decoded])
     out["p_better_trials_1_10"] = _pooled(curve[:, :10].mean(axis=1))
     out["p_better_trials_11_end"] = _pooled(curve[:, 10:].mean(axis=1))
     if "history_kernels" in rows[0]:
@@ -123,7 +156,7 @@ def figures(name: str, per_seed: dict[int, dict], reached: list[int]) -> list[st
     if not rows:
         return []
     written = []
-    panels = 2 if name != "reversal" else 3
+    panels = 3 if name != "reversal" else 4
     fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4), constrained_layout=True)
     trials = [c["trial"] for c in rows[0]["learning_curve"]]
     _mean_band(axes[0], trials, [[c["p"] for c in r["learning_curve"]] for r in rows],
@@ -138,7 +171,7 @@ def figures(name: str, per_seed: dict[int, dict], reached: list[int]) -> list[st
                                    ("unrewarded_choice", "C3", "unrewarded choice")):
             _mean_band(axes[1], lags, [[k["coef"] for k in r["history_kernels"][kind]] for r in rows], label, color)
         axes[1].axhline(0, color="0.6", lw=1)
-        axes[1].set(xlabel="Trials back (lag)", ylabel="Weight (log-odds of repeating)",
+        axes[1].set(xlabel="Trials back (lag)", ylabel="Weight (log-odds toward that choice)",
                     title="Reward-history kernels", xticks=lags)
         axes[1].legend(fontsize=8)
     if "around_reversal" in rows[0]:
@@ -162,6 +195,14 @@ def figures(name: str, per_seed: dict[int, dict], reached: list[int]) -> list[st
         axes[1].set_xticks(positions, ["common", "rare", "common", "rare"])
         axes[1].set(ylabel="P(repeat first-stage choice)", ylim=(0, 1), xlabel="rewarded        unrewarded",
                     title="Stay probability (previous trial)")
+    decoded = [r["decoding"] for r in rows if r["decoding"] is not None]
+    by_trial = [[c["r2"] for c in d["r2_by_trial"]] for d in decoded]
+    _mean_band(axes[-1], [c["trial"] for c in decoded[0]["r2_by_trial"]], by_trial,
+               f"linear read-out of {DECODED_WORDS[DECODED[name]]}", "C4")
+    axes[-1].axhline(0, color="0.6", lw=1)
+    axes[-1].set(xlabel="Trial within episode", ylabel="Cross-validated R²", ylim=(-0.1, 1.0),
+                 title="Latent reward probability in the state")
+    axes[-1].legend(fontsize=8, loc="lower right")
     fig.suptitle(LABELS[name], fontsize=10)
     path = OUT / f"{name}-behaviour.png"
     fig.savefig(path, dpi=110)
@@ -176,7 +217,7 @@ def analyse_all(tasks, n_seeds: int, n_episodes: int) -> None:
         seeds = [s["seed"] for s in summary["seeds"]][:n_seeds]
         reached = [s["seed"] for s in summary["seeds"] if s["reached_criterion"] and s["seed"] in seeds]
         task = episodes.get_episode_task(name)
-        per_seed = {seed: analyse_seed(name, held_out_table(name, seed, n_episodes)) for seed in seeds}
+        per_seed = {seed: analyse_seed(name, *held_out(name, seed, n_episodes)) for seed in seeds}
         pooled = pool(name, per_seed, reached)
         result = {"task": name, "task_summary": task.summary, "held_out_episodes_per_seed": n_episodes,
                   "held_out_key": HELD_OUT_KEY, "policy": "sampling from softmax, training noise on (as validation)",
@@ -184,5 +225,6 @@ def analyse_all(tasks, n_seeds: int, n_episodes: int) -> None:
                   "pooled_over_reached": pooled, "per_seed": {str(k): v for k, v in per_seed.items()}}
         result["figures"] = figures(name, per_seed, reached)
         (OUT / f"{name}-analyses.json").write_text(json.dumps(result, indent=1, default=float))
-        print(json.dumps({"task": name, **{k: v for k, v in pooled.items() if k not in ("around_reversal",)}},
-                         indent=1, default=float), flush=True)
+        brief = {k: (round(v["mean"], 3) if isinstance(v, dict) and "mean" in v else v) for k, v in pooled.items()
+                 if k not in ("around_reversal", "stay") and not k.endswith("_kernel")}
+        print(name, json.dumps(brief, default=float), flush=True)

@@ -151,3 +151,21 @@ def test_behaviour_table_from_played_episodes():
     table = episodes.behaviour_table(two, latents, episodes.play(two, latents, jnp.asarray([[0], [1], [0], [0]])))
     assert list(table["choice"]) == [0, 0] and list(table["reward"]) == [1, 0]
     assert list(table["common"]) == [True, False] and list(table["state2"]) == [1, 2]
+
+
+def test_decoding_a_planted_latent_from_states_recovers_its_r2():
+    # 200 episodes of 20 trials; the latent p ~ U(0, 1) per episode; 10 units of which one carries
+    # p with noise whose variance equals p's (1/12): R² = 1/2; a second latent nobody carries: R² ~ 0
+    rng = np.random.default_rng(0)
+    episode = np.repeat(np.arange(200), 20)
+    trial = np.tile(np.arange(1, 21), 200)
+    p = rng.random(200)[episode]
+    states = rng.normal(size=(4000, 10))
+    states[:, 3] = p + rng.normal(scale=np.sqrt(1 / 12), size=4000)
+    carried = analysis.decode_latent(states, p, episode, trial)
+    assert carried["r2"] == pytest.approx(0.5, abs=0.05)
+    assert len(carried["r2_by_trial"]) == 20 and all(abs(r["r2"] - 0.5) < 0.15 for r in carried["r2_by_trial"])
+    absent = analysis.decode_latent(states, rng.random(200)[episode], episode, trial)
+    assert abs(absent["r2"]) < 0.03
+    with pytest.raises(ConfigError, match="n_folds must be a whole number in .2, 200."):
+        analysis.decode_latent(states, p, episode, trial, n_folds=1)

@@ -202,3 +202,49 @@ def two_step_stay(table: pd.DataFrame) -> dict[str, object]:
             "regression": fit.as_dict(), "n": int(stay.count()),
             "convention": "stay = same first-stage choice as the previous trial; indices are differences of "
                           "stay probabilities; regression: log-odds of staying, regressors coded +1/-1"}
+
+
+def decode_latent(states: np.ndarray, target: np.ndarray, episode: np.ndarray, trial: np.ndarray,
+                  n_folds: int = 5, ridge: float = 1e-3, seed: int = 0) -> dict[str, object]:
+    """How well a linear read-out of the network's state predicts a latent variable of the
+    episode (the arms' reward probability, which option is better...) that the network was
+    never told: ridge regression of ``target`` (rows,) on ``states`` (rows, units; one row per
+    trial, e.g. the state at each trial's decision step), cross-validated over ``n_folds`` folds
+    of whole episodes (rows of one ``episode`` label are never split between training and
+    test). The states are centred on the training fold's mean and not z-scored (a unit nearly
+    constant in training would otherwise be amplified without bound on the test fold);
+    ``ridge`` is the L2 penalty relative to the mean variance direction, i.e. ``ridge`` x
+    trace(AᵀA) / units for the training fold's centred states A (scale-free: the same for
+    rates in Hz or states in [-1, 1]). Returns the cross-validated R² (1 - SSE / SS around the test
+    fold's mean: 0 for a read-out no better than the mean, 1 for a perfect one) over all rows
+    and per ``trial`` (the trial within the episode: a network that learns within episodes
+    represents the latent better as the episode goes on)."""
+    states = np.asarray(states, np.float64)
+    target = np.asarray(target, np.float64)
+    episode, trial = np.asarray(episode), np.asarray(trial)
+    if states.ndim != 2 or not len(states) == len(target) == len(episode) == len(trial):
+        raise ConfigError(f"states must be (rows, units) with one row per target, episode and trial; got states "
+                          f"{states.shape}, target {target.shape}, episode {episode.shape}, trial {trial.shape}")
+    labels = np.unique(episode)
+    if isinstance(n_folds, bool) or not isinstance(n_folds, int) or not 2 <= n_folds <= len(labels):
+        raise ConfigError(f"n_folds must be a whole number in [2, {len(labels)}] (the episodes), got {n_folds!r}")
+    fold_of = dict(zip(np.random.default_rng(seed).permutation(labels), np.arange(len(labels)) % n_folds))
+    fold = np.array([fold_of[e] for e in episode])
+    predicted = np.empty_like(target)
+    for f in range(n_folds):
+        train, test = fold != f, fold == f
+        mean, y_mean = states[train].mean(0), target[train].mean()
+        a = states[train] - mean
+        gram = a.T @ a
+        penalty = ridge * max(np.trace(gram) / gram.shape[0], 1e-12)
+        w = np.linalg.solve(gram + penalty * np.eye(gram.shape[0]), a.T @ (target[train] - y_mean))
+        predicted[test] = (states[test] - mean) @ w + y_mean
+
+    def r2(rows):
+        y, p = target[rows], predicted[rows]
+        total = np.sum((y - y.mean()) ** 2)
+        return float(1 - np.sum((y - p) ** 2) / total) if total > 0 else float("nan")
+
+    by_trial = [{"trial": int(t), "r2": r2(trial == t), "n": int(np.sum(trial == t))} for t in np.unique(trial)]
+    return {"r2": r2(np.ones(len(target), bool)), "r2_by_trial": by_trial, "n": len(target), "n_folds": n_folds,
+            "ridge": float(ridge), "convention": "cross-validated R² over folds of whole episodes; 0 = the mean"}

@@ -172,7 +172,6 @@ def performance(task: EpisodeTask, latents: Latents, played: Mapping[str, jax.Ar
             "p_better": hits / jnp.maximum(jnp.sum(counted), 1)}
 
 
-
 def behaviour_table(task: EpisodeTask, latents: Latents, played: Mapping[str, jax.Array]) -> pd.DataFrame:
     """One row per trial of the episodes played (:func:`play`), the table that
     :mod:`rewardrnn.analysis.episodes` reads: ``episode`` (0-based), ``trial`` (from 1),
@@ -194,6 +193,15 @@ def behaviour_table(task: EpisodeTask, latents: Latents, played: Mapping[str, ja
             continue
         columns[name] = np.asarray(values)[task.decision_step::task.steps_per_trial].T.ravel()
     return pd.DataFrame(columns)
+
+
+def decision_states(task: EpisodeTask, states: jax.Array) -> np.ndarray:
+    """The network's state at each trial's decision step, one row per trial in the order of
+    :func:`behaviour_table` (episode-major): ``states`` (T, n, N), the record of
+    :meth:`rewardrnn.learners.episodic.EpisodeActorCritic.play_episodes` (x_k from which step
+    k's action was drawn), gives (n x n_trials, N)."""
+    x = np.asarray(states)[task.decision_step::task.steps_per_trial]  # (n_trials, n, N)
+    return x.transpose(1, 0, 2).reshape(-1, x.shape[-1])
 
 
 # ---- the tasks -----------------------------------------------------------------------------------
