@@ -34,13 +34,13 @@ LAGS = 5
 RUNAWAY = 100.0
 
 
-def held_out(name: str, seed: int, n_episodes: int) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def held_out(name: str, seed: int, n_episodes: int, rho: float) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """``n_episodes`` fresh episodes played by seed ``seed``'s best network (sampling, its
     training noise on, as in validation): the behaviour table, the state at each trial's
     decision step (one row per table row) and the task criterion's numbers on them."""
     from episodes_experiment import load_best  # noqa: PLC0415 (beside this file)
 
-    task, learner, best = load_best(name, seed)
+    task, learner, best = load_best(name, seed, rho)
     masks = learner.init(jax.random.PRNGKey(seed)).policy_masks
     batch = learner.draw_episodes(jax.random.PRNGKey(HELD_OUT_KEY), n_episodes)
     played = jax.jit(learner.play_episodes)(best["policy"], masks, batch)
@@ -151,7 +151,7 @@ def _mean_band(ax, x, ys, label, color):
     ax.fill_between(x, m - s, m + s, color=color, alpha=0.25, lw=0)
 
 
-def figures(name: str, per_seed: dict[int, dict], reached: list[int]) -> list[str]:
+def figures(name: str, per_seed: dict[int, dict], reached: list[int], stem: str) -> list[str]:
     rows = [per_seed[s] for s in reached]
     if not rows:
         return []
@@ -204,27 +204,31 @@ def figures(name: str, per_seed: dict[int, dict], reached: list[int]) -> list[st
                  title="Latent reward probability in the state")
     axes[-1].legend(fontsize=8, loc="lower right")
     fig.suptitle(LABELS[name], fontsize=10)
-    path = OUT / f"{name}-behaviour.png"
+    path = OUT / f"{stem}-behaviour.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(path.name)
     return written
 
 
-def analyse_all(tasks, n_seeds: int, n_episodes: int) -> None:
+def analyse_all(tasks, n_seeds: int, n_episodes: int, rho: float) -> None:
+    """Analyse the trained seeds of each task trained at initial spectral radius ``rho``."""
+    from episodes_experiment import stem as stem_of  # noqa: PLC0415 (beside this file)
+
     for name in tasks:
-        summary = json.loads((OUT / f"{name}.json").read_text())["summary"]
+        stem = stem_of(name, rho)
+        summary = json.loads((OUT / f"{stem}.json").read_text())["summary"]
         seeds = [s["seed"] for s in summary["seeds"]][:n_seeds]
         reached = [s["seed"] for s in summary["seeds"] if s["reached_criterion"] and s["seed"] in seeds]
         task = episodes.get_episode_task(name)
-        per_seed = {seed: analyse_seed(name, *held_out(name, seed, n_episodes)) for seed in seeds}
+        per_seed = {seed: analyse_seed(name, *held_out(name, seed, n_episodes, rho)) for seed in seeds}
         pooled = pool(name, per_seed, reached)
-        result = {"task": name, "task_summary": task.summary, "held_out_episodes_per_seed": n_episodes,
+        result = {"task": name, "rho": rho, "task_summary": task.summary, "held_out_episodes_per_seed": n_episodes,
                   "held_out_key": HELD_OUT_KEY, "policy": "sampling from softmax, training noise on (as validation)",
                   "criterion": summary["criterion"], "reached": reached,
                   "pooled_over_reached": pooled, "per_seed": {str(k): v for k, v in per_seed.items()}}
-        result["figures"] = figures(name, per_seed, reached)
-        (OUT / f"{name}-analyses.json").write_text(json.dumps(result, indent=1, default=float))
+        result["figures"] = figures(name, per_seed, reached, stem)
+        (OUT / f"{stem}-analyses.json").write_text(json.dumps(result, indent=1, default=float))
         brief = {k: (round(v["mean"], 3) if isinstance(v, dict) and "mean" in v else v) for k, v in pooled.items()
                  if k not in ("around_reversal", "stay") and not k.endswith("_kernel")}
-        print(name, json.dumps(brief, default=float), flush=True)
+        print(stem, json.dumps(brief, default=float), flush=True)
