@@ -27,6 +27,8 @@ TINY_RUNS = {
     "rdm-fixed-perturbation": ("rdm-fixed", "perturbation/native",
                                ["--learner", "perturbation", "--N", "20", "--trials", "20", "--checkfreq", "10",
                                 "--n-validation", "20", "--seeds", "2"]),
+    "bandit": ("bandit", "actor-critic/episodes",
+               ["--N", "16", "--max-updates", "2", "--checkfreq", "1", "--n-validation", "4", "--set", "n_trials=20"]),
 }
 
 

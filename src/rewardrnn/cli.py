@@ -70,6 +70,7 @@ def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (
                                                 "--set can vary in it, with the current values")) -> None:
     """List the tasks, one line each, with the learners that train them; with TASK, the keys of
     its variants (`--set KEY=VALUE`) and their values."""
+    from rewardrnn.tasks.episodes import EPISODE_TASKS
     from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
     from rewardrnn.tasks.registry import get_task, list_tasks
     from rewardrnn.tasks.variants import SAMPLER_SYNTAX, settable
@@ -79,6 +80,13 @@ def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (
         with _clean_errors():
             if task in CONTINUOUS_TASKS:
                 raise ConfigError(f"{task} is one of Miconi's tasks, which have no --set keys (they are not protocols)")
+            if task in EPISODE_TASKS:
+                import inspect
+
+                typer.echo(f"{task}: {EPISODE_TASKS[task]().summary}\nsettable with --set KEY=VALUE (the task's options):")
+                for key, parameter in inspect.signature(EPISODE_TASKS[task]).parameters.items():
+                    typer.echo(f"  {key:<28} {parameter.default!r}")
+                return
             _trust_named_file(task)
             protocol = get_task(task)
         typer.echo(f"{protocol.name}: {protocol.summary}\nsettable with --set KEY=VALUE (durations: {SAMPLER_SYNTAX}):")
@@ -95,6 +103,10 @@ def tasks(task: Optional[str] = typer.Argument(None, help="a task name or file (
     for task in CONTINUOUS_TASKS.values():
         typer.echo(f"{task.name:<21} {task.summary} [learners: {learners(task.name)}; {task.n_types} trial types; "
                    f"stop: {task.describe_criterion()}]")
+    for name, factory in EPISODE_TASKS.items():
+        task = factory()
+        typer.echo(f"{name:<21} {task.summary} [learners: {learners(name)}; episodes of {task.n_trials} trials; "
+                   f"stop: {task.criterion.describe()}]")
     typer.echo("ngym:<id>             any NeuroGym environment [learners: actor-critic + supervised (its gt) + local; "
                "extra: neurogym]")
     typer.echo("my_env.py:NAME        your own environment: a TrialEnv (gymnasium Env) class or a function returning one "
@@ -164,6 +176,10 @@ def train(
         None, "--track-alignment/--no-track-alignment", help="local learner: the cosine of each update with BPTT's "
         "gradient of the same batch, a metric (a BPTT backward pass beside each update: 0.88x the "
         "throughput on rdm-fixed) [default: off]"),
+    rho: Optional[float] = typer.Option(None, help="episodes of trials (bandit, reversal, two-step): both networks' "
+                                        "initial spectral radius; Song's is 2 [default: 1]"),
+    discount: Optional[float] = typer.Option(None, help="episodes of trials: discount of the return per trial, in "
+                                             "[0, 1]; 1: none [default: the task's, 0.9 (Wang et al. 2018)]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="environments (NeuroGym ids, your env files): a JSON object of the environment's arguments"),
     wrappers: Optional[str] = typer.Option(None, "--wrappers", help="environments: NeuroGym wrappers applied in order, "
                                            "comma-separated: PassAction, PassReward, ReactionTime, Noise, "
@@ -190,7 +206,8 @@ def train(
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
                  restart_stalled=restart_stalled, entropy_bonus=entropy_bonus, act=act, loss=loss,
-                 rule=rule, feedback=feedback, track_alignment=track_alignment, env_kwargs=_json_object(env_kwargs),
+                 rule=rule, feedback=feedback, track_alignment=track_alignment, rho=rho, discount=discount,
+                 env_kwargs=_json_object(env_kwargs),
                  wrappers=None if wrappers is None else tuple(w.strip() for w in wrappers.split(",") if w.strip()))
     with _clean_errors(trust_code):
         if resume and overwrite:

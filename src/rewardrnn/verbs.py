@@ -48,6 +48,8 @@ MICONI_TRIALS_PER_CONDITION = {"selective-integration": 2}
 MICONI_DEFAULT_TRIALS = 20
 #: NeuroGym runs: trials per action (the environments draw their conditions themselves).
 NEUROGYM_TRIALS_PER_ACTION = (500, 50)
+#: Runs over episodes of trials: held-out episodes (behaviour, activity); -n counts episodes.
+EPISODES = (500, 200)
 
 
 def _positive_int(value, flag: str) -> int:
@@ -254,6 +256,60 @@ class NeuroGymActorCritic:
         return None
 
 
+class EpisodesActorCritic:
+    """The actor-critic over episodes of trials (bandit, reversal, two-step): the counts of
+    trials (``-n``, ``--trials-per-condition``, ``--behaviour-trials``) are of *episodes*; a
+    record row is an episode (:mod:`rewardrnn.records.episodes`)."""
+
+    def default_trials(self, folder: RunFolder, activity: bool) -> int:
+        return EPISODES[1 if activity else 0]
+
+    def _play(self, folder: RunFolder, n: int, seed: int | None, key: int, path: Path | None = None):
+        from rewardrnn.records import episodes as records
+        return records.record(folder.learner, folder.best_params(seed)["policy"],
+                              folder.learner_state(seed).policy_masks, jax.random.PRNGKey(key), n, path)
+
+    def behaviour(self, folder: RunFolder, n: int, seed: int | None, dt_ms: float | None) -> pd.DataFrame:
+        if dt_ms is not None:
+            raise ConfigError("--dt does not apply to a run over episodes (one network step per step of a trial)")
+        return self._play(folder, n, seed, keys.EVALUATION_SEED).table
+
+    def record(self, folder: RunFolder, n: int, seed: int | None, path: Path) -> pd.DataFrame:
+        return self._play(folder, n, seed, keys.RECORD_SEED, path).table
+
+    def performance(self, folder: RunFolder, table: pd.DataFrame) -> dict[str, float]:
+        from rewardrnn.tasks.episodes import table_performance
+        return table_performance(folder.learner.task, table)
+
+    def by_condition(self, folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
+        """P(better option) and reward per block of 10 trials of the episode."""
+        block = (table["trial"] - 1) // 10 * 10 + 1
+        rows = table.assign(block=block.astype(str) + "-" + (block + 9).astype(str),
+                            hit=(table["choice"] == table["better"]).where(table["better"] >= 0))
+        return rows.groupby(block, sort=True).agg(trials=("block", "first"), n=("hit", "count"),
+                                                  p_better=("hit", "mean"), reward=("reward", "mean")).reset_index(drop=True)
+
+    def analyze(self, folder: RunFolder, seed: int, behaviour_trials: int | None, ds) -> song_suite.Analysis:
+        from rewardrnn.analysis import episodes_suite
+        played = self._play(folder, behaviour_trials or self.default_trials(folder, False), seed, keys.EVALUATION_SEED)
+        return episodes_suite.analyze(folder.task, played.table, played.decision_states, played.performance)
+
+    def learning_figure(self, folder: RunFolder):
+        from rewardrnn.figures.learning import learning_curve
+        metrics = _metrics(folder)
+        return None if metrics is None else learning_curve(metrics, folder.learner.task.criterion.min_p_better,
+                                                           "p_better", "better option chosen (%)")
+
+    def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
+        return None
+
+    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
+        return _gated_dynamics(folder, seed, channels)
+
+    def protocol(self, folder: RunFolder):
+        return None
+
+
 def _gated_dynamics(folder: RunFolder, seed: int | None, channels: list[str]):
     """The decision network of an actor-critic run (Song et al.'s gated unit), noise off."""
     core = getattr(folder.learner, "core", folder.learner)  # NeuroGym's host-stepped learner wraps the core
@@ -274,7 +330,7 @@ def gated_dynamics(params, masks, alpha: float, tau_ms: float, channels, name: s
 #: every learner of a family (the actor-critic and the supervised learner on Song's tasks, ...)
 #: is simulated, recorded and analysed the same way.
 ADAPTERS = {"gated/native": NativeActorCritic(), "rate/miconi": Perturbation(), "rate/native": NativePerturbation(),
-            "gated/neurogym": NeuroGymActorCritic()}
+            "gated/neurogym": NeuroGymActorCritic(), "gated/episodes": EpisodesActorCritic()}
 
 
 def adapter(folder: RunFolder):

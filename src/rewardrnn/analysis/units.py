@@ -9,6 +9,34 @@ UNITS = {
     "performance.p_decision": "fraction (0-1) of the behaviour table's trials that ended in a choice in the response epoch",
     "performance.p_correct": "fraction (0-1) of the decided trials that were correct",
     "performance.p_sure": "fraction (0-1) of trials with the sure target offered in which it was chosen",
+    # runs over episodes of trials (rewardrnn.analysis.episodes_suite; -n / --behaviour-trials count episodes)
+    "performance.p_better": "episodes of trials: fraction (0-1) of the criterion's trials (from its first trial on, "
+                            "in episodes whose options differ by at least its gap) on which the better option was chosen",
+    "performance.reward": "mean reward per trial (reward units: 1 rewarded, 0 not)",
+    "performance.episodes": "held-out episodes played (fresh latents; sampling from the policy, training noise on)",
+    "learning_within_episode": "per trial of the episode (from 1): P(better option chosen), fraction 0-1, with its "
+                               "binomial s.e.m. and n, over the episodes whose options differ on that trial",
+    "p_better_by_block": "mean over trials 1-10 and 11-end of the learning curve within episodes, fraction 0-1",
+    "win_stay_lose_shift": "P(same choice as the previous trial | it was rewarded) and P(other choice | it was not), "
+                           "fractions 0-1 with binomial s.e.m. and n (the first trial of an episode has no previous one)",
+    "history_kernels": "logistic regression of choice (1: option 1) on the past trials' rewarded and unrewarded "
+                       "choices (+1 option 1, -1 option 0) per lag (trials back): coefficients in log-odds per unit "
+                       "regressor, s.e. from the Fisher information; rewarded_choice_decays: lag 1 positive and no "
+                       "later lag larger by more than 2 s.e.; a note instead when too few trials have the history",
+    "around_reversal": "per trial relative to the reversal (0: the first trial after it): P(choosing the option "
+                       "that was better before it), fraction 0-1 with binomial s.e.m. and n",
+    "trials_to_follow_reversal": "the first trial after the reversal (1: the first) on which P(the old better "
+                                 "option) is below 0.5; null if never within 20 trials",
+    "two_step_stay": "Daw et al. 2011: P(repeat the first-stage choice) by the previous trial's reward x transition "
+                     "(fractions 0-1, s.e.m., n); model_free_index = main effect of reward, model_based_index = "
+                     "reward x transition interaction, each a difference of stay probabilities (-1..1); regression: "
+                     "log-odds of staying on reward, transition and their product coded +1/-1",
+    "runaway_episodes": "episodes whose decision state reached |x| > 100 at a decision step (n of `of`), left out "
+                        "of the latent decoding; max_abs_state in state units",
+    "latent_decoding": "cross-validated (5 folds of whole episodes) ridge read-out of the latent reward probability "
+                       "(latent: p_left, the LEFT arm's; p_2a, state 2a's) from the state at each trial's decision "
+                       "step: R² (1 - SSE / SS around the test fold's mean; 0 = the mean) over all trials and per "
+                       "trial of the episode; null with fewer than 10 bounded episodes",
     "trials.behaviour": "trials in the behaviour table (evaluate's, the psychometric and behavioural numbers)",
     "trials.activity": "trials in the activity records (the neural numbers)",
     "psychometric": "cumulative-Gaussian fit P(positive action) = lapse/2 + (1 - lapse) Phi((x - mu) / sigma) by "

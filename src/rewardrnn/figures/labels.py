@@ -68,6 +68,16 @@ CAPTIONS = {
     "performance_by_condition": "Percent of trials performed correctly, by condition.",
     "output_by_trial_type": "The output neuron's activity through the trial, by trial type.",
     "mds": "Multidimensional scaling of the population state at successive times, by trial type.",
+    "learning_within_episode": "P(better option chosen) at each trial of held-out episodes, weights fixed: learning "
+                               "within the episode (± binomial s.e.m.; dotted: chance).",
+    "history_kernels": "Reward-history kernels: logistic-regression weights (log-odds toward the option chosen) of "
+                       "the rewarded and unrewarded choices 1-5 trials back (± s.e.).",
+    "around_reversal": "P(choosing the option that was better before the reversal), aligned on the reversal "
+                       "(dashed; 0: the first trial after it).",
+    "two_step_stay": "Two-step task: P(repeating the first-stage choice) by the previous trial's reward and "
+                     "transition (common / rare); model-based: stay after rewarded-common and unrewarded-rare.",
+    "latent_decoding": "Cross-validated R² of a linear read-out of the latent reward probability from the state at "
+                       "each trial of the episode (folds of whole episodes; 0: no better than the mean).",
     "fixedpoints_pca": "Fixed and slow points (q below the slow threshold) in the first two principal components of "
                        "the recorded rates, coloured by input condition, marker by stability (from the network's "
                        "non-trivial modes), segment along the slowest non-trivial mode; grey: recorded trials.",

@@ -29,8 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rewardrnn.keys import fast_threefry
+from rewardrnn.keys import MANIPULATION_NOISE_STREAM, fast_threefry
 from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig
+from rewardrnn.manipulation import gated
 from rewardrnn.networks import gru, linear
 from rewardrnn.tasks import episodes
 from rewardrnn.tasks.episodes import EpisodeTask
@@ -121,22 +122,43 @@ class EpisodeActorCritic(ActorCritic):
                                 jax.random.gumbel(k_gumbel, (steps, n, self.env.n_actions)),
                                 jax.random.split(k_value, n))
 
-    def play_episodes(self, policy: gru.Params, masks: gru.Masks, batch: EpisodeBatch) -> dict[str, jax.Array]:
+    def play_episodes(self, policy: gru.Params, masks: gru.Masks, batch: EpisodeBatch,
+                      manipulation=None) -> dict[str, jax.Array]:
         """Run the policy through whole episodes, sampling an action at every step from
         ``softmax(logits)`` (``argmax(logits + gumbel)``; greedy with ``config.greedy``) and
         feeding the task's observation back as the next step's input. Returns the episodes'
         :func:`rewardrnn.tasks.episodes.play` record plus ``states`` (T, B, N), x_k from which
-        step k's action was drawn (no gradient)."""
-        step_fn = gru.stepper(policy, masks, self.alpha)
+        step k's action was drawn (no gradient). ``manipulation``: a
+        :class:`rewardrnn.manipulation.applied.Applied` acting at every step (episodes have no
+        epochs; :mod:`rewardrnn.manipulation.gated`): the action is read from x_k with the
+        silenced units at 0 and the cut readout, the step is the manipulated one, on the very
+        same latents, noise and action draws as the intact play."""
         n = batch.noise.shape[1]
+        if manipulation is None:
+            step_fn = gru.stepper(policy, masks, self.alpha)
+            read, advance = (lambda x: gru.readout(policy, x)), (lambda x, u, k: step_fn(x, u, batch.noise[k]))
+        else:
+            weights = gru.effective_weights(policy, masks)
+            cut = gated.cut_weights(manipulation, policy, weights)
+            w_out = policy["W_out"] if cut is None else cut[3]
+            on = jnp.ones(n, bool)
+            extra = (jax.random.normal(jax.random.fold_in(batch.value_keys[0], MANIPULATION_NOISE_STREAM),
+                                       batch.noise.shape) if manipulation.noisy else None)
+
+            def read(x):
+                return jax.nn.relu(jnp.where(manipulation.silenced, 0.0, x)) @ w_out + policy["b_out"]
+
+            def advance(x, u, k):
+                return gated.step(manipulation, on, policy, weights, cut, x, u, batch.noise[k],
+                                  None if extra is None else extra[k], self.alpha)[1]
 
         def one(carry, k):
             x, memory = carry
-            logits = gru.readout(policy, x)
+            logits = read(x)
             pick = logits if self.config.greedy else logits + batch.gumbel[k]
             action = jnp.argmax(pick, axis=-1).astype(jnp.int32)
             reward, memory, observation, _ = self.task.transition(batch.latents, k, action, memory)
-            return (step_fn(x, observation, batch.noise[k]), memory), (x, action)
+            return (advance(x, observation, k), memory), (x, action)
 
         x0 = jnp.broadcast_to(policy["x0"], (n, self.policy_config.n_units))
         _, (states, actions) = jax.lax.scan(one, (x0, self.task.memory(n)), jnp.arange(self.task.n_steps))

@@ -89,7 +89,7 @@ def target(folder: RunFolder, seed: int, network: str = "decision",
     activity records, recorded first if missing (the face's ``record``; groups that need the
     records, ``dprime:`` and ``class:``, are refused without it)."""
     families = {"gated/native": GatedNative, "rate/native": RateNative, "gated/neurogym": GatedNeuroGym,
-                "rate/miconi": RateMiconi}  # by the trained network's family (RunKind.family), not the learner
+                "rate/miconi": RateMiconi, "gated/episodes": GatedEpisodes}  # by the trained network's family (RunKind.family), not the learner
     try:
         kind = families[folder.kind.family]
     except KeyError:
@@ -361,6 +361,58 @@ class GatedNeuroGym(Target):
         periods = self.epochs
         epoch = periods[-2] if len(periods) >= 2 else None
         return choice_dprime(self.activity, action, epoch, 0, chosen_column="choice", decided="responded")
+
+
+class GatedEpisodes(Target):
+    """Song et al.'s gated network trained over episodes of trials (bandit, reversal, two-step):
+    ``-n`` counts held-out episodes; the manipulation acts at every step (episodes have no
+    epochs); the numbers are the task criterion's P(better option), the reward per trial and
+    P(better) per block of 10 trials of the episode."""
+
+    network = "decision"
+    no_epochs = "episodes of trials have no epochs"
+
+    def __init__(self, folder: RunFolder, seed: int):
+        self.folder, self.seed = folder, seed
+        learner = folder.learner
+        self.task = learner.task
+        self.policy = folder.best_params(seed)["policy"]
+        self.masks = folder.learner_state(seed).policy_masks
+        self.view, self.n_readout, self.existing = _gated_view(self.policy, self.masks, tuple(self.task.actions),
+                                                               tuple(self.task.inputs), self.selectivity)
+        self.tau_ms, self.dt_ms = float(learner.policy_config.tau_ms), float(learner.env.dt_ms)
+        self.condition_variables = ("trials",)
+        self.measures = (("p_better", "P(better option)", 100.0), ("reward", "reward per trial", 1.0))
+
+    def behaviour(self, trials_per_condition: int, applied) -> pd.DataFrame:
+        from rewardrnn.records import episodes as records
+        return records.play(self.folder.learner, self.policy, self.masks, jax.random.PRNGKey(keys.EVALUATION_SEED),
+                            trials_per_condition, applied).table
+
+    def describe(self, table: pd.DataFrame) -> dict:
+        from rewardrnn.tasks.episodes import table_performance
+        block = (table["trial"] - 1) // 10 * 10 + 1
+        rows = [{"trials": f"{start}-{start + 9}", **table_performance(self.task, part, criterion_trials=False)}
+                for start, part in table.groupby(block, sort=True)]
+        rows.append({"trials": "all", **table_performance(self.task, table, criterion_trials=False)})
+        return {**table_performance(self.task, table), "n_episodes": int(table["episode"].nunique()),
+                "p_choice": {a: float((table["choice"] == i).mean()) for i, a in enumerate(self.task.actions)},
+                "per_condition": rows}
+
+    def selectivity(self, action: str) -> np.ndarray:
+        """Each unit's d′ between the trials on which ``action`` was chosen and the others, at
+        the decision steps of the run's records."""
+        from rewardrnn.records.activity import open_activity
+        if self.activity is None:
+            raise ConfigError("this group needs the run's records; record them first (`rewardrnn record RUN`)")
+        task = self.task
+        with open_activity(self.activity()) as ds:
+            rates = ds["rates"].values[:, task.decision_step::task.steps_per_trial]  # (episode, trial, unit)
+            chosen = ds["action_taken"].values[:, task.decision_step::task.steps_per_trial]
+        index = list(task.actions).index(action)
+        rates, chosen = rates.reshape(-1, rates.shape[-1]), chosen.ravel() == index
+        from rewardrnn.analysis.neural import dprime
+        return np.nan_to_num(dprime(rates[chosen], rates[~chosen]))
 
 
 def _neurogym_numbers(table: pd.DataFrame) -> dict:

@@ -85,8 +85,9 @@ class EpisodeCriterion:
         return f"P(better option, trials {self.from_trial}+) {value:.3f} < {self.min_p_better:g}"
 
     def describe(self) -> str:
-        return (f"P(better option) >= {self.min_p_better:g} over trials {self.from_trial}+ of episodes whose "
-                f"options differ by >= {self.min_gap:g} in reward probability")
+        among = (f" of episodes whose options differ by >= {self.min_gap:g} in reward probability"
+                 if self.min_gap > 0 else "")
+        return f"P(better option) >= {self.min_p_better:g} over trials {self.from_trial}+{among}"
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ def behaviour_table(task: EpisodeTask, latents: Latents, played: Mapping[str, ja
     """One row per trial of the episodes played (:func:`play`), the table that
     :mod:`rewardrnn.analysis.episodes` reads: ``episode`` (0-based), ``trial`` (from 1),
     ``choice`` (the action at the trial's decision step), ``reward`` (the trial's total),
-    ``better`` (-1 where the options are equal), ``reversal_trial`` (from 1; the reversal task),
+    ``better`` (-1 where the options are equal), ``option_gap`` (the episode's difference of the
+    options' reward probabilities, as the criterion reads it), ``reversal_trial`` (from 1; the reversal task),
     and the task's per-step information at the decision step (the arms' probabilities; the
     two-step task's ``common`` transition and second-stage ``state2``)."""
     import pandas as pd
@@ -185,7 +187,8 @@ def behaviour_table(task: EpisodeTask, latents: Latents, played: Mapping[str, ja
     chosen = np.asarray(choices(task, played))
     columns = {"episode": np.repeat(np.arange(n), task.n_trials), "trial": np.tile(np.arange(1, task.n_trials + 1), n),
                "choice": chosen.ravel(), "reward": np.asarray(trial_rewards(task, played)).ravel(),
-               "better": np.asarray(task.better(latents)).ravel()}
+               "better": np.asarray(task.better(latents)).ravel(),
+               "option_gap": np.repeat(np.asarray(task.option_gap(latents)), task.n_trials)}
     if "reversal_trial" in latents:
         columns["reversal_trial"] = np.repeat(np.asarray(latents["reversal_trial"]) + 1, task.n_trials)
     for name, values in played.items():
@@ -193,6 +196,19 @@ def behaviour_table(task: EpisodeTask, latents: Latents, played: Mapping[str, ja
             continue
         columns[name] = np.asarray(values)[task.decision_step::task.steps_per_trial].T.ravel()
     return pd.DataFrame(columns)
+
+
+def table_performance(task: EpisodeTask, table: pd.DataFrame, criterion_trials: bool = True) -> dict[str, float]:
+    """:func:`performance` of a :func:`behaviour_table`: ``p_better`` over the criterion's trials
+    and episodes (with ``criterion_trials`` false: over every trial of the table whose options
+    differ), ``reward`` per trial (reward units), and the trials counted."""
+    c = task.criterion
+    counted = table["better"] >= 0
+    if criterion_trials:
+        counted &= (table["trial"] >= c.from_trial) & (table["option_gap"] >= c.min_gap)
+    hits = (table["choice"] == table["better"])[counted]
+    return {"p_better": float(hits.mean()) if len(hits) else 0.0, "reward": float(table["reward"].mean()),
+            "trials_counted": int(counted.sum())}
 
 
 def decision_states(task: EpisodeTask, states: jax.Array) -> np.ndarray:

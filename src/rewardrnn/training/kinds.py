@@ -17,6 +17,8 @@ supervised/ngym     any NeuroGym environment, BPTT on its gt     :class:`Supervi
 supervised/miconi   Miconi's tasks, BPTT on his targets          :class:`SupervisedMiconiTrainConfig`
 local               Song et al.'s tasks, a local eligibility rule :class:`LocalTrainConfig`
 local/ngym          any NeuroGym environment, the local rule     :class:`LocalNeuroGymTrainConfig`
+actor-critic/       episodes of trials (``bandit``, ``reversal``, :class:`EpisodeTrainConfig`
+episodes            ``two-step``; Wang et al. 2018)
 ==================  ==========================================  =======================
 
 Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
@@ -32,9 +34,11 @@ from typing import Any
 
 from rewardrnn.errors import ConfigError, UnknownNameError
 from rewardrnn.tasks import neurogym
+from rewardrnn.tasks.episodes import EPISODE_TASKS
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS, is_protocol_task
 from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, TrainConfig
+from rewardrnn.training.episodes_config import EpisodeTrainConfig
 from rewardrnn.training.neurogym_config import (LocalNeuroGymTrainConfig, NeuroGymTrainConfig,
                                                 SupervisedNeuroGymTrainConfig)
 from rewardrnn.training.perturbation_config import PerturbationTrainConfig, SupervisedMiconiTrainConfig
@@ -172,6 +176,12 @@ KINDS: tuple[RunKind, ...] = (
              "loss": "loss"}),
     RunKind("local/ngym", "local", "neurogym", "gated", "a local rule with Song's value network on NeuroGym",
             LocalNeuroGymTrainConfig, neurogym.is_environment, {**_ACTOR_CRITIC_NGYM, **_LOCAL}),
+    RunKind("actor-critic/episodes", "actor-critic", "episodes", "gated",
+            "the actor-critic over episodes of trials (Wang et al. 2018)", EpisodeTrainConfig,
+            lambda task: task in EPISODE_TASKS,
+            {**_COMMON, "set": "task_options", "N": "N", "rho": "rho", "lr": "lr", "baseline_lr": "baseline_lr",
+             "discount": "discount", "max_updates": "max_updates", "n_validation": "n_validation",
+             "checkfreq": "checkfreq"}),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
 
@@ -188,14 +198,17 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
         if neurogym.is_neurogym(task):
             neurogym.env_id(task)  # "ngym:" alone
         raise UnknownNameError(f"unknown task {task!r}; known tasks: {', '.join(sorted(TASKS))} (actor-critic), "
-                               f"{', '.join(CONTINUOUS_TASKS)} (perturbation), a task file (path/to/file.py:NAME, a "
+                               f"{', '.join(CONTINUOUS_TASKS)} (perturbation), {', '.join(EPISODE_TASKS)} "
+                               f"(actor-critic, episodes of trials), a task file (path/to/file.py:NAME, a "
                                f"Protocol or an environment) or ngym:<NeuroGym environment id>")
     for kind in matching:
         if learner is None or kind.learner == learner:
             return kind
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
-                      f"NeuroGym's, the supervised learner every one of them, the local rule Song's and NeuroGym's")
+                      f"NeuroGym's, the supervised learner every one of them, the local rule Song's and NeuroGym's; "
+                      f"the episodes of trials ({', '.join(EPISODE_TASKS)}) train with the actor-critic only (the "
+                      f"supervised learner has no target in a bandit)")
 
 
 def learners_for(task: str) -> tuple[str, ...]:
