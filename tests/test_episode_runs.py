@@ -124,3 +124,16 @@ def test_a_stimulation_current_moves_the_state_by_its_drive(bandit):
     lam = gru.cell(jnp.asarray(x0), gru.drive(u, w_in, b_in), 0.0, w_rec, w_gates, learner.alpha)[1][0]
     moved = np.asarray(stimulated.played["states"][1]) - np.asarray(intact.played["states"][1])
     np.testing.assert_allclose(moved, learner.alpha * np.asarray(lam) * 0.5, rtol=1e-4, atol=1e-6)
+
+
+def test_a_sweep_over_an_episode_task_builds_its_runs(tmp_path):
+    from rewardrnn.sweeps.spec import read
+
+    path = tmp_path / "sweep.toml"
+    path.write_text("[base]\ntask = 'two-step'\nmax_updates = 100\n[base.task_options]\nn_trials = 40\n"
+                    "[grid]\nrho = [1.0, 2.0]\nseed = [1, 2]\n")
+    sweep = read(path, seeds_per_job=2)
+    assert [(job.varied["rho"], job.seeds) for job in sweep.jobs] == [(1.0, (1, 2)), (2.0, (1, 2))]
+    config = sweep.jobs[1].config
+    assert isinstance(config, EpisodeTrainConfig) and config.rho == 2.0 and config.n_seeds == 2
+    assert config.build_learner().task.n_trials == 40

@@ -122,3 +122,31 @@ print("updates", model._n_updates)
     result = _run("-c", script)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "updates 8" in result.stdout  # 4 rollouts of 128 steps x 2 epochs
+
+
+@pytest.mark.parametrize("name", sorted(rewardrnn.envs.EPISODE_ENV_IDS))
+def test_an_episode_task_is_a_gymnasium_episode_that_replays_through_play(name):
+    options = {"n_trials": 30, **({"first": 10, "last": 20} if name == "reversal" else {})}
+    """check_env passes; a session played step by step earns exactly the rewards that
+    rewardrnn.tasks.episodes.play gives the same actions on the episode's latents."""
+    import jax.numpy as jnp
+
+    from rewardrnn.tasks import episodes
+
+    env = gymnasium.make(rewardrnn.envs.EPISODE_ENV_IDS[name], **options)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, info = env.reset(seed=4)
+    assert not obs.any() and info["trial"] == 1
+    rng = np.random.default_rng(0)
+    latents = {k: jnp.asarray(v) for k, v in env.unwrapped.latents.items()}
+    actions, rewards, trials, done = [], [], [], False
+    while not done:
+        a = int(rng.integers(2))
+        obs, reward, done, truncated, info = env.step(a)
+        assert env.observation_space.contains(obs) and not truncated
+        actions.append(a), rewards.append(reward), trials.append(info["trial"])
+    task = env.unwrapped.task
+    assert len(actions) == task.n_steps and trials[-1] == 30 and info["new_trial"]
+    replayed = episodes.play(task, latents, jnp.asarray(actions, jnp.int32)[:, None])
+    np.testing.assert_array_equal(np.asarray(replayed["reward"])[:, 0], rewards)
+    assert sum(rewards) > 0

@@ -16,6 +16,9 @@ input channel to its index, ``action_space.name`` each action). ``info`` carries
 conditions (``trial``), ``new_trial`` (True on the step that ended it), ``decision``, ``correct``
 and ``step``; ``reset(seed=...)`` seeds everything random.
 
+The episodic tasks (``rewardrnn/Bandit-v0``, ``rewardrnn/Reversal-v0``, ``rewardrnn/TwoStep-v0``)
+are :class:`EpisodeGymEnv`: one episode is one episode of trials.
+
 Speed: at reset, one compiled call draws the trial's whole input sequence and judges every
 action at every step into a (steps x actions) table, so ``step`` is numpy indexing only.
 """
@@ -103,6 +106,68 @@ class TaskGymEnv(gymnasium.Env):
         return obs, float(reward), terminated, False, info
 
 
+class EpisodeGymEnv(gymnasium.Env):
+    """An episodic task (``bandit``, ``reversal``, ``two-step``: :mod:`rewardrnn.tasks.episodes`)
+    as a Gymnasium environment: *an episode is an episode* of ``n_trials`` trials. ``reset`` draws
+    the episode's latents (the arms' reward probabilities, the reversal, every random number the
+    rewards and transitions will use) and returns zeros (nothing has been shown at step 0);
+    ``step(a)`` is the task's transition at step k: the reward and the observation the network
+    sees next (its previous action and reward, the trial number or the two-step task's state).
+    The episode terminates after its last step. ``info``: ``trial`` (from 1), ``new_trial`` (True
+    on a trial's last step), ``step`` and the task's own per-step variables (the arms'
+    probabilities; the two-step task's ``common`` transition and ``state2``); ``latents`` (numpy)
+    holds the episode's draws, so a session replays exactly through
+    :func:`rewardrnn.tasks.episodes.play`. ``task_options`` are the task factory's."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, task: str = "bandit", **task_options: Any):
+        from rewardrnn.tasks import episodes
+
+        self.task = episodes.get_episode_task(task, **task_options)
+        t = self.task
+        # every channel of these tasks is a one-hot, a 0/1 reward or the trial's fraction of the episode
+        self.observation_space = spaces.Box(0.0, 1.0, (t.n_inputs,), np.float32)
+        self.observation_space.name = {name: i for i, name in enumerate(t.inputs)}
+        self.action_space = spaces.Discrete(t.n_actions)
+        self.action_space.name = {name: i for i, name in enumerate(t.actions)}
+        self._latents_of = jax.jit(lambda key: t.latents(key, 1))
+        self._transition = jax.jit(lambda latents, k, action, memory: t.transition(latents, k, action, memory))
+        self.latents = None
+        self._k = 0
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        key = jax.random.PRNGKey(int(self.np_random.integers(0, 2 ** 31 - 1)))
+        self.latents = jax.tree_util.tree_map(np.asarray, self._latents_of(key))
+        self._memory = self.task.memory(1)
+        self._k = 0
+        return np.zeros(self.task.n_inputs, np.float32), {"trial": 1, "new_trial": False, "step": 0}
+
+    def step(self, action):
+        if self.latents is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(int(action)):
+            raise ValueError(f"action must be an integer in 0..{self.action_space.n - 1} "
+                             f"({', '.join(self.task.actions)}), got {action!r}")
+        k = self._k
+        reward, self._memory, observation, extra = self._transition(self.latents, k, jnp.asarray([int(action)], jnp.int32),
+                                                                    self._memory)
+        per_trial = self.task.steps_per_trial
+        info = {name: np.asarray(value)[0].item() for name, value in extra.items() if name not in ("trial", "stage")}
+        info.update(trial=k // per_trial + 1, new_trial=k % per_trial == per_trial - 1, step=k)
+        self._k = k + 1
+        terminated = self._k == self.task.n_steps
+        if terminated:
+            self.latents = None  # the next step needs a reset
+        return np.asarray(observation[0], np.float32), float(reward[0]), terminated, False, info
+
+
+#: Gymnasium id of every episodic task: "rewardrnn/Bandit-v0", "rewardrnn/TwoStep-v0", ...
+EPISODE_ENV_IDS = {name: "rewardrnn/" + "".join(part.capitalize() for part in name.split("-")) + "-v0"
+                   for name in ("bandit", "reversal", "two-step")}
+
+
 #: Trials per condition drawn to find the range of the noise-free channels.
 BOUND_TRIALS_PER_CONDITION = 16
 #: A noise-free channel taking more distinct values than this in those trials is treated as
@@ -136,6 +201,9 @@ def register_all() -> None:
     for name, env_id in ENV_IDS.items():
         if env_id not in gymnasium.envs.registry:
             gymnasium.register(env_id, entry_point=TaskGymEnv, kwargs={"task": name})
+    for name, env_id in EPISODE_ENV_IDS.items():
+        if env_id not in gymnasium.envs.registry:
+            gymnasium.register(env_id, entry_point=EpisodeGymEnv, kwargs={"task": name})
 
 
 register_all()
