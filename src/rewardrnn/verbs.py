@@ -202,7 +202,21 @@ class NativePerturbation(NativeActorCritic):
         return Perturbation().dynamics(folder, seed, channels)
 
 
-class NeuroGymActorCritic:
+class _GatedWithoutProtocol:
+    """What the gated network's families without a protocol (NeuroGym, episodes) share: no
+    extra figures, the decision network's dynamics, no protocol for the fixed points' inputs."""
+
+    def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
+        return None
+
+    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
+        return _gated_dynamics(folder, seed, channels)
+
+    def protocol(self, folder: RunFolder):
+        return None
+
+
+class NeuroGymActorCritic(_GatedWithoutProtocol):
     """The actor-critic on NeuroGym environments (performance from NeuroGym's trial info)."""
 
     def default_trials(self, folder: RunFolder, activity: bool) -> int:
@@ -246,17 +260,8 @@ class NeuroGymActorCritic:
         return None if metrics is None else learning_curve(metrics, folder.resolved.target, "performance",
                                                            "NeuroGym performance (%)")
 
-    def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
-        return None
 
-    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
-        return _gated_dynamics(folder, seed, channels)
-
-    def protocol(self, folder: RunFolder):
-        return None
-
-
-class EpisodesActorCritic:
+class EpisodesActorCritic(_GatedWithoutProtocol):
     """The actor-critic over episodes of trials (bandit, reversal, two-step): the counts of
     trials (``-n``, ``--trials-per-condition``, ``--behaviour-trials``) are of *episodes*; a
     record row is an episode (:mod:`rewardrnn.records.episodes`)."""
@@ -299,15 +304,6 @@ class EpisodesActorCritic:
         metrics = _metrics(folder)
         return None if metrics is None else learning_curve(metrics, folder.learner.task.criterion.min_p_better,
                                                            "p_better", "better option chosen (%)")
-
-    def extra_figures(self, folder: RunFolder, seed: int | None, save) -> None:
-        return None
-
-    def dynamics(self, folder: RunFolder, seed: int | None, channels: list[str]):
-        return _gated_dynamics(folder, seed, channels)
-
-    def protocol(self, folder: RunFolder):
-        return None
 
 
 def _gated_dynamics(folder: RunFolder, seed: int | None, channels: list[str]):
