@@ -137,3 +137,21 @@ def test_a_sweep_over_an_episode_task_builds_its_runs(tmp_path):
     config = sweep.jobs[1].config
     assert isinstance(config, EpisodeTrainConfig) and config.rho == 2.0 and config.n_seeds == 2
     assert config.build_learner().task.n_trials == 40
+
+
+def test_an_episode_task_from_a_users_file_trains_and_is_read_back(tmp_path):
+    source = tmp_path / "lab_tasks.py"
+    source.write_text("import dataclasses\nfrom rewardrnn.tasks import episodes\n\n"
+                      "SHORT = dataclasses.replace(episodes.bandit(n_trials=10), name='short-bandit', discount=0.5)\n")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", f"{source}:SHORT", "-q", "--N", "16", "--max-updates", "2",
+                                 "--checkfreq", "1", "--n-validation", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from rewardrnn.training.run_folder import RunFolder
+    folder = RunFolder(out)
+    assert folder.kind.name == "actor-critic/episodes" and folder.task == f"{source.resolve()}:SHORT"
+    assert folder.resolved.discount == 0.5 and folder.learner.task.n_trials == 10
+    evaluated = runner.invoke(app, ["evaluate", str(out), "-n", "3"])
+    assert evaluated.exit_code == 0 and "(30 trials)" in evaluated.output, evaluated.output
+    refused = runner.invoke(app, ["train", f"{source}:SHORT", "--set", "n_trials=4", "-q", "--out", str(tmp_path / "b")])
+    assert_refused(refused.exit_code, refused.output, "is an EpisodeTask from a file: it takes no --set options")

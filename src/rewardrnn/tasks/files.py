@@ -75,6 +75,29 @@ def names_environment(task: str) -> bool:
     return environment_maker(_load_object(task)) is not None
 
 
+def names_episode_task(task: str) -> bool:
+    """True when the task file's name holds an episodic task (a
+    :class:`rewardrnn.tasks.episodes.EpisodeTask`: episodes of trials, docs/episodes.md) rather
+    than a Protocol. A file that does not exist is not one; an untrusted one is refused here."""
+    if not is_task_file(task) or not split(task)[0].is_file():
+        return False
+    from rewardrnn.tasks.episodes import EpisodeTask
+
+    return isinstance(_load_object(task), EpisodeTask)
+
+
+def load_episode_task(task: str):
+    """The :class:`~rewardrnn.tasks.episodes.EpisodeTask` named ``NAME`` in ``path/to/file.py``
+    (the trust rules of :func:`load`)."""
+    from rewardrnn.tasks.episodes import EpisodeTask
+
+    path, name = split(task)
+    value = _load_object(task)
+    if not isinstance(value, EpisodeTask):
+        raise ConfigError(f"{path}:{name} is a {type(value).__name__}, not an EpisodeTask")
+    return value
+
+
 def load_environment(task: str) -> Callable[..., Any]:
     """The environment class or factory named ``NAME`` in ``path/to/file.py`` (the trust rules of
     :func:`load`), called with the environment's keyword arguments to build one."""

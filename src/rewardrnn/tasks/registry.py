@@ -56,9 +56,11 @@ def build_task(name: str, options: dict[str, Any] | None = None, settings: dict[
 
 
 def is_protocol_task(name: Any) -> bool:
-    """True for a registered protocol's name and for a task file whose name is not an environment
-    (:func:`rewardrnn.tasks.files.names_environment`)."""
-    return isinstance(name, str) and (name in TASKS or (files.is_task_file(name) and not files.names_environment(name)))
+    """True for a registered protocol's name and for a task file whose name is neither an
+    environment (:func:`rewardrnn.tasks.files.names_environment`) nor an episodic task
+    (:func:`~rewardrnn.tasks.files.names_episode_task`)."""
+    return isinstance(name, str) and (name in TASKS or (files.is_task_file(name) and not files.names_environment(name)
+                                                        and not files.names_episode_task(name)))
 
 
 def task_options(name: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from rewardrnn import resources
 from rewardrnn.errors import ConfigError
-from rewardrnn.tasks import episodes
+from rewardrnn.tasks import episodes, files
 from rewardrnn.training.config import SavedConfig, check_int, check_positive, check_seeds
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
@@ -23,12 +23,19 @@ RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 
 @functools.lru_cache(maxsize=32)
 def _task(name: str, options: tuple) -> episodes.EpisodeTask:
+    if files.is_task_file(name):
+        if options:
+            raise ConfigError(f"{name} is an EpisodeTask from a file: it takes no --set options ({dict(options)}); "
+                              f"change it in the file")
+        return files.load_episode_task(name)
     return episodes.get_episode_task(name, **dict(options))
 
 
 @dataclass(frozen=True)
 class EpisodeTrainConfig(SavedConfig):
-    """An actor-critic run over episodes of trials. ``task_options`` are the task factory's
+    """An actor-critic run over episodes of trials: ``task`` is ``bandit``, ``reversal``,
+    ``two-step`` or a file's :class:`~rewardrnn.tasks.episodes.EpisodeTask`
+    (``path/to/file.py:NAME``, saved with its absolute path). ``task_options`` are the task factory's
     arguments (``n_trials``, ``arms``, ``p_high``, ``first``, ``last``, ``p_common``, ``p_reward``,
     ``p_switch``; ``--set KEY=VALUE`` on the command line). ``None`` means the task's value: ``N``
     (48, Wang et al. 2018's), ``n_gradient`` (20 episodes per update), ``n_validation`` (200
@@ -59,6 +66,8 @@ class EpisodeTrainConfig(SavedConfig):
     def __post_init__(self) -> None:
         if self.learner != self.LEARNER:
             raise ConfigError(f"learner must be {self.LEARNER!r} here, got {self.learner!r}")
+        if files.is_task_file(self.task):  # the run folder saves the file's absolute path
+            object.__setattr__(self, "task", files.canonical(self.task))
         if not isinstance(self.task_options, dict):
             raise ConfigError(f"task_options (--set) must be a mapping of option names to values, "
                               f"got {self.task_options!r}")

@@ -18,7 +18,8 @@ supervised/miconi   Miconi's tasks, BPTT on his targets          :class:`Supervi
 local               Song et al.'s tasks, a local eligibility rule :class:`LocalTrainConfig`
 local/ngym          any NeuroGym environment, the local rule     :class:`LocalNeuroGymTrainConfig`
 actor-critic/       episodes of trials (``bandit``, ``reversal``, :class:`EpisodeTrainConfig`
-episodes            ``two-step``; Wang et al. 2018)
+episodes            ``two-step``; Wang et al. 2018), or a
+                    file's EpisodeTask (``my_task.py:NAME``)
 ==================  ==========================================  =======================
 
 Adding a learner: one module implementing :class:`rewardrnn.learners.base.Learner`, its config
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewardrnn.errors import ConfigError, UnknownNameError
+from rewardrnn.tasks import files as task_files
 from rewardrnn.tasks import neurogym
 from rewardrnn.tasks.episodes import EPISODE_TASKS
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
@@ -178,7 +180,7 @@ KINDS: tuple[RunKind, ...] = (
             LocalNeuroGymTrainConfig, neurogym.is_environment, {**_ACTOR_CRITIC_NGYM, **_LOCAL}),
     RunKind("actor-critic/episodes", "actor-critic", "episodes", "gated",
             "the actor-critic over episodes of trials (Wang et al. 2018)", EpisodeTrainConfig,
-            lambda task: task in EPISODE_TASKS,
+            lambda task: task in EPISODE_TASKS or task_files.names_episode_task(task),
             {**_COMMON, "set": "task_options", "N": "N", "rho": "rho", "lr": "lr", "baseline_lr": "baseline_lr",
              "discount": "discount", "max_updates": "max_updates", "n_validation": "n_validation",
              "checkfreq": "checkfreq"}),
