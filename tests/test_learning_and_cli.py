@@ -73,13 +73,14 @@ def test_tasks_lists_one_line_each():
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.output.splitlines()]
     assert names == ["rdm-fixed", "rdm-rt", "wager", "mante", "multisensory", "romo", "economic", "dnms-choice",
-                     "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "ngym:<id>",
-                     "my_env.py:NAME"]
+                     "dnms", "dnms-long-delay", "dnms-variable-delay", "selective-integration", "dnms-ei", "bandit",
+                     "reversal", "two-step", "ngym:<id>", "my_env.py:NAME"]
     learners = {line.split()[0]: line.split("[learners: ")[1].split(";")[0] for line in result.output.splitlines()}
     assert learners["rdm-fixed"] == learners["dnms-choice"] == "actor-critic + perturbation + supervised + local"
     assert learners["ngym:<id>"] == "actor-critic + supervised (its gt) + local"
     assert learners["my_env.py:NAME"] == "actor-critic + supervised (a TrialEnv's gt) + local"
     assert learners["dnms"] == learners["dnms-ei"] == "perturbation + supervised"
+    assert learners["bandit"] == learners["two-step"] == "actor-critic"
 
 
 def test_task_and_network_options_reach_the_saved_config(tmp_path):
