@@ -15,7 +15,9 @@ from pathlib import Path
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
+from rewardrnn.analysis import episodes as analysis
 from rewardrnn.analysis import episodes_suite
 from rewardrnn.figures import episodes as figs
 from rewardrnn.records import episodes as records
@@ -72,10 +74,9 @@ def pool(per_seed: dict[int, dict], reached: list[int]) -> dict:
             for c in r["around_reversal"]:
                 around[c["relative_trial"]].append(c["p"])
         out["around_reversal"] = {str(k): _pooled(v) for k, v in around.items()}
-        # the first trial after the reversal (1: the first) on which P(initially better), the mean
-        # over seeds, is below 0.5
-        out["trials_to_follow_reversal"] = next((k + 1 for k, v in sorted(around.items()) if k >= 0 and np.mean(v) < 0.5),
-                                                None)
+        # on the mean over seeds of P(initially better)
+        mean = pd.DataFrame({"relative_trial": list(around), "p": [np.mean(v) for v in around.values()]})
+        out["trials_to_follow_reversal"] = analysis.trials_to_follow_reversal(mean)
     if "two_step_stay" in rows[0]:
         stay = [r["two_step_stay"] for r in rows]
         out["stay"] = {cell: _pooled(s["stay"][cell]["p"] for s in stay) for cell in stay[0]["stay"]}

@@ -42,6 +42,8 @@ def test_around_reversal_aligns_on_the_first_trial_after_it():
                                      before=3, after=3)
     assert list(curve["relative_trial"]) == [-3, -2, -1, 0, 1, 2]
     np.testing.assert_allclose(curve["p"], [1, 1, 1, 1, 1, 0])  # P(the initially better option)
+    assert analysis.trials_to_follow_reversal(curve) == 3  # switched on the 3rd trial after the reversal
+    assert analysis.trials_to_follow_reversal(curve.assign(p=1.0)) is None
 
 
 def test_win_stay_lose_shift_by_hand():

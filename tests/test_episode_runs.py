@@ -79,10 +79,11 @@ def test_the_records_of_episodes_are_the_play_they_come_from(bandit, tmp_path):
         assert not ds["inputs"].values[:, 0].any()
         assert list(ds["input"].values) == list(episodes.BANDIT_INPUTS)
         np.testing.assert_array_equal(ds["action_taken"].values.ravel(), played.table["choice"].to_numpy())
-    # the table's performance is the play's own (validation's numbers)
-    from_table = episodes.table_performance(learner.task, played.table)
-    assert from_table["p_better"] == pytest.approx(played.performance["p_better"], abs=1e-6)
-    assert from_table["reward"] == pytest.approx(played.performance["reward"], abs=1e-6)
+    # the table's performance is validation's own numbers on the same episodes
+    batch = learner.draw_episodes(jax.random.PRNGKey(0), 6)
+    validation = episodes.performance(learner.task, batch.latents, played.played)
+    assert played.performance["p_better"] == pytest.approx(float(validation["p_better"]), abs=1e-6)
+    assert played.performance["reward"] == pytest.approx(float(validation["reward"]), abs=1e-6)
     np.testing.assert_array_equal(played.decision_states, states.reshape(-1, 16))
 
 

@@ -288,11 +288,9 @@ class EpisodesActorCritic(_GatedWithoutProtocol):
 
     def by_condition(self, folder: RunFolder, table: pd.DataFrame) -> pd.DataFrame:
         """P(better option) and reward per block of 10 trials of the episode."""
-        block = (table["trial"] - 1) // 10 * 10 + 1
-        rows = table.assign(block=block.astype(str) + "-" + (block + 9).astype(str),
-                            hit=(table["choice"] == table["better"]).where(table["better"] >= 0))
-        return rows.groupby(block, sort=True).agg(trials=("block", "first"), n=("hit", "count"),
-                                                  p_better=("hit", "mean"), reward=("reward", "mean")).reset_index(drop=True)
+        from rewardrnn.tasks.episodes import block_performance
+        rows = pd.DataFrame(block_performance(folder.learner.task, table))
+        return rows.rename(columns={"trials_counted": "n"})[["trials", "n", "p_better", "reward"]]
 
     def analyze(self, folder: RunFolder, seed: int, behaviour_trials: int | None, ds) -> song_suite.Analysis:
         from rewardrnn.analysis import episodes_suite

@@ -74,6 +74,13 @@ def around_reversal(table: pd.DataFrame, before: int = 10, after: int = 20) -> p
     return pd.DataFrame([{"relative_trial": int(r), **_proportion(h)} for r, h in hits.groupby(relative[keep])])
 
 
+def trials_to_follow_reversal(around: pd.DataFrame) -> int | None:
+    """The first trial after the reversal (1: the first) on which P(the option better before it)
+    is below 0.5, from :func:`around_reversal`'s rows (columns relative_trial, p); None if none."""
+    after = around[(around["relative_trial"] >= 0) & (around["p"] < 0.5)].sort_values("relative_trial")
+    return int(after["relative_trial"].iloc[0]) + 1 if len(after) else None
+
+
 def win_stay_lose_shift(table: pd.DataFrame) -> dict[str, dict[str, float]]:
     """P(stay | the previous trial was rewarded) and P(shift | it was not), a stay being the same
     choice as on the previous trial of the episode (the first trial of each episode has none)."""

@@ -52,8 +52,7 @@ def numbers(task: str, table: pd.DataFrame, states: np.ndarray, performance: dic
     if task == "reversal":
         around = analysis.around_reversal(table)
         out["around_reversal"] = around.to_dict("records")
-        after = around[(around["relative_trial"] >= 0) & (around["p"] < 0.5)]
-        out["trials_to_follow_reversal"] = int(after["relative_trial"].iloc[0]) + 1 if len(after) else None
+        out["trials_to_follow_reversal"] = analysis.trials_to_follow_reversal(around)
     if task == "two-step":
         out["two_step_stay"] = analysis.two_step_stay(table)
     episode = table["episode"].to_numpy()

@@ -390,10 +390,8 @@ class GatedEpisodes(Target):
                             trials_per_condition, applied).table
 
     def describe(self, table: pd.DataFrame) -> dict:
-        from rewardrnn.tasks.episodes import table_performance
-        block = (table["trial"] - 1) // 10 * 10 + 1
-        rows = [{"trials": f"{start}-{start + 9}", **table_performance(self.task, part, criterion_trials=False)}
-                for start, part in table.groupby(block, sort=True)]
+        from rewardrnn.tasks.episodes import block_performance, table_performance
+        rows = block_performance(self.task, table)
         rows.append({"trials": "all", **table_performance(self.task, table, criterion_trials=False)})
         return {**table_performance(self.task, table), "n_episodes": int(table["episode"].nunique()),
                 "p_choice": {a: float((table["choice"] == i).mean()) for i, a in enumerate(self.task.actions)},

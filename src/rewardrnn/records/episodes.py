@@ -51,9 +51,9 @@ def play(learner, policy, masks, key: jax.Array, n_episodes: int, manipulation=N
     played = jax.jit(learner.play_episodes)(policy, masks, batch, manipulation)
     played = {name: np.asarray(value) for name, value in played.items()}
     states = played.pop("states")
-    performance = {k: float(v) for k, v in episodes.performance(task, batch.latents, played).items()}
     table = episodes.behaviour_table(task, batch.latents, played)
-    return Played(table, episodes.decision_states(task, states), performance, {**played, "states": states})
+    return Played(table, episodes.decision_states(task, states), episodes.table_performance(task, table),
+                  {**played, "states": states})
 
 
 def record(learner, policy, masks, key: jax.Array, n_episodes: int, path: Path | None) -> Played:

@@ -211,6 +211,14 @@ def table_performance(task: EpisodeTask, table: pd.DataFrame, criterion_trials: 
             "trials_counted": int(counted.sum())}
 
 
+def block_performance(task: EpisodeTask, table: pd.DataFrame, size: int = 10) -> list[dict]:
+    """:func:`table_performance` over every trial whose options differ, per block of ``size``
+    trials of the episode (``trials``: "1-10", "11-20", ...), in order."""
+    block = (table["trial"] - 1) // size * size + 1
+    return [{"trials": f"{start}-{start + size - 1}", **table_performance(task, part, criterion_trials=False)}
+            for start, part in table.groupby(block, sort=True)]
+
+
 def decision_states(task: EpisodeTask, states: jax.Array) -> np.ndarray:
     """The network's state at each trial's decision step, one row per trial in the order of
     :func:`behaviour_table` (episode-major): ``states`` (T, n, N), the record of
