@@ -178,8 +178,13 @@ def train(
         "throughput on rdm-fixed) [default: off]"),
     rho: Optional[float] = typer.Option(None, help="episodes of trials (bandit, reversal, two-step): both networks' "
                                         "initial spectral radius; Song's is 2 [default: 1]"),
-    discount: Optional[float] = typer.Option(None, help="episodes of trials: discount of the return per trial, in "
-                                             "[0, 1]; 1: none [default: the task's, 0.9 (Wang et al. 2018)]"),
+    discount: Optional[float] = typer.Option(None, help="episodes of trials (and NeuroGym sessions): discount of the "
+                                             "return per trial, in [0, 1]; 1: none [default: the task's, 0.9 (Wang et "
+                                             "al. 2018)]"),
+    episode_trials: Optional[int] = typer.Option(None, "--episode-trials", help="environments (NeuroGym ids, your env "
+                                                 "files): sessions of this many consecutive trials, the network's "
+                                                 "state carried over and the return across them (DawTwoStep-v0); "
+                                                 "the reward learners [default: 1, each trial afresh]"),
     env_kwargs: Optional[str] = typer.Option(None, "--env-kwargs", help="environments (NeuroGym ids, your env files): a JSON object of the environment's arguments"),
     wrappers: Optional[str] = typer.Option(None, "--wrappers", help="environments: NeuroGym wrappers applied in order, "
                                            "comma-separated: PassAction, PassReward, ReactionTime, Noise, "
@@ -207,6 +212,7 @@ def train(
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
                  restart_stalled=restart_stalled, entropy_bonus=entropy_bonus, act=act, loss=loss,
                  rule=rule, feedback=feedback, track_alignment=track_alignment, rho=rho, discount=discount,
+                 episode_trials=episode_trials,
                  env_kwargs=_json_object(env_kwargs),
                  wrappers=None if wrappers is None else tuple(w.strip() for w in wrappers.split(",") if w.strip()))
     with _clean_errors(trust_code):

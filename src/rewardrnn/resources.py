@@ -20,6 +20,8 @@ MAX_UNITS = 10_000
 MAX_BATCH_TRIALS = 100_000
 #: Time steps of one trial (200 s at 10 ms).
 MAX_TRIAL_STEPS = 20_000
+#: Longest episode of trials in steps (a NeuroGym session: ``episode_trials x max_trial_steps``).
+MAX_EPISODE_STEPS = 100_000
 #: Points of one sweep file (raise with ``rewardrnn sweep --max-points``).
 MAX_SWEEP_POINTS = 10_000
 

@@ -132,9 +132,20 @@ def _adam(lr: float, max_norm: float) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(max_norm), optax.adam(lr, b1=0.9, b2=0.999, eps=1e-8))
 
 
-def returns_to_go(rewards: jax.Array) -> jax.Array:
-    """G_k = sum_{k' >= k} R[k'] over the time axis 0 (rewards already masked)."""
-    return jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), 0), 0)
+def returns_to_go(rewards: jax.Array, factor: jax.Array | None = None) -> jax.Array:
+    """G_k = sum_{k' >= k} R[k'] over the time axis 0 (rewards already masked); with ``factor``
+    (shaped as ``rewards``, or (T, 1)), the recursion G_k = R_k + factor_k G_{k+1} (a discount at
+    chosen steps, such as the last step of each trial of an episode)."""
+    if factor is None:
+        return jnp.flip(jnp.cumsum(jnp.flip(rewards, 0), 0), 0)
+
+    def back(g_next, r_and_factor):
+        r, f = r_and_factor
+        g = r + f * g_next
+        return g, g
+
+    _, g = jax.lax.scan(back, jnp.zeros(rewards.shape[1:], rewards.dtype), (rewards, factor), reverse=True)
+    return g
 
 
 class ActorCritic(SongCriterion):
@@ -408,11 +419,13 @@ class ActorCritic(SongCriterion):
             loss = loss + kept * self.running_baseline_loss(value, roll.trials, out.reward)
         return loss, metrics
 
-    def returns(self, reward: jax.Array) -> jax.Array:
+    def returns(self, reward: jax.Array, factor: jax.Array | None = None) -> jax.Array:
         """The returns G_k (T, B) that the baseline predicts and the policy gradient weighs:
-        Song's undiscounted return-to-go of one trial (an episode of trials discounts them,
+        Song's undiscounted return-to-go of one trial; ``factor`` (T, B), the discount of an
+        episode of trials at each trial's end (:func:`returns_to_go`; NeuroGym sessions,
+        :mod:`rewardrnn.learners.actor_critic_host`; the episodic tasks,
         :mod:`rewardrnn.learners.episodic`)."""
-        return returns_to_go(reward)
+        return returns_to_go(reward, factor)
 
     def lesioned(self, state: LearnerState) -> jax.Array:
         """Whether the baseline is removed at this update (``lesion_value_at``)."""
@@ -426,18 +439,20 @@ class ActorCritic(SongCriterion):
 
     def objective(self, logits: jax.Array, actions: jax.Array, v: jax.Array, reward: jax.Array,
                   mask: jax.Array, choosing: jax.Array | None = None,
-                  lesioned: jax.Array | bool = False) -> tuple[jax.Array, dict[str, jax.Array]]:
+                  lesioned: jax.Array | bool = False,
+                  factor: jax.Array | None = None) -> tuple[jax.Array, dict[str, jax.Array]]:
         """(policy loss + value loss, metrics) of a simulated batch, all time-major (T, B):
         policy logits, sampled actions, value predictions, masked rewards and the step mask.
         Sums over trials are divided by the batch's totals (across the trial axis, if any).
         ``choosing`` (T, B): the steps the entropy bonus counts, among the executed ones (those
         of the response epoch, :meth:`response_steps`; None: every executed step). ``lesioned``:
-        the baseline is removed (V = 0 in the advantage) and not trained. With a scalar
+        the baseline is removed (V = 0 in the advantage) and not trained. ``factor``: the
+        return's discount at each step (:meth:`returns`; None: Song's return). With a scalar
         baseline, the value loss is a number reported, not trained (the running average has a
         loss of its own, :meth:`running_baseline_loss`)."""
         n_trials = self._across_trials(jnp.asarray(actions.shape[1], jnp.float32))
         n_steps = self._across_trials(jnp.sum(mask))
-        g = self.returns(reward)
+        g = self.returns(reward, factor)
         if self.value_net is None:
             v = jax.lax.stop_gradient(v)
         value_loss = jnp.sum(mask * (v - g) ** 2) / n_steps

@@ -13,6 +13,14 @@ unless the environment is built with ``abort=True``, so pyrl's R[0] workaround i
 Validation: ``n_validation`` trials with the stochastic policy; the stop criterion is NeuroGym's
 own performance (mean of ``info["performance"]``) >= ``target``. The best parameters are those of
 the best validation reward.
+
+Sessions (``episode_trials`` K > 1, issue "value-based learning across trials"): each
+environment plays an episode of K consecutive trials through which the decision network's state
+carries over (:meth:`NeuroGymBatches.run`), the way a session of NeuroGym's ``DawTwoStep-v0`` or
+``ReversalLearning-v0`` is meant to be played; the return runs over the episode, discounted by
+``discount`` at each trial's end (:meth:`Batch.trial_end_discount`), so credit crosses trials;
+trials are counted one by one (an update is ``n_gradient`` x K trials), and validation and
+records are over the episodes' trials.
 """
 
 from __future__ import annotations
@@ -50,8 +58,10 @@ class HostBatchActorCritic:
     performance_names = ("reward", "performance", "p_respond")
 
     def __init__(self, task: str, env_kwargs: dict, env: EnvSizes, policy: gru.GRUConfig, value: gru.GRUConfig,
-                 learning: ActorCriticConfig, target: float, max_trial_steps: int, wrappers: tuple[str, ...] = ()):
+                 learning: ActorCriticConfig, target: float, max_trial_steps: int, wrappers: tuple[str, ...] = (),
+                 episode_trials: int = 1, discount: float = 1.0):
         self.task, self.env_kwargs, self.env, self.wrappers = task, dict(env_kwargs), env, tuple(wrappers)
+        self.episode_trials, self.discount = int(episode_trials), float(discount)
         self.core = self.core_class(env, policy, value, learning)
         self.target = target
         self.max_trial_steps = max_trial_steps
@@ -90,7 +100,7 @@ class HostBatchActorCritic:
     # ---- the learner interface ---------------------------------------------------------------
     @property
     def trials_per_update(self) -> int:
-        return self.core.config.n_gradient
+        return self.core.config.n_gradient * self.episode_trials
 
     def init(self, key: jax.Array) -> LearnerState:
         return self.core.init(key)
@@ -131,7 +141,13 @@ class HostBatchActorCritic:
 
     def describe(self) -> str:
         return (f"the actor-critic on NeuroGym {self.task[5:]} (dt {self.env.dt_ms:g} ms, "
-                f"{self.core.config.n_gradient} environments per update)")
+                f"{self.core.config.n_gradient} environments per update{self.describe_episodes()})")
+
+    def describe_episodes(self) -> str:
+        """``, episodes of K trials (discount d per trial)`` for sessions; empty for one trial."""
+        if self.episode_trials == 1:
+            return ""
+        return f", episodes of {self.episode_trials} trials, discount {self.discount:g} per trial"
 
     # ---- host stepping -----------------------------------------------------------------------
     def train_chunk(self, state: LearnerState, seed: int, n_updates: int,
@@ -143,10 +159,12 @@ class HostBatchActorCritic:
             updates = int(state.updates)
             key = fold(jax.random.PRNGKey(seed), HOST_BATCH_STREAM, updates)
             b = self.training_batch(state, key, seed, updates)
-            padded = _padded({"inputs": b.inputs, "actions": b.actions, "reward": b.reward, "mask": b.mask},
-                             _bucket(b.actions.shape[0]))
-            state, m = self._update(state, key, *(jnp.asarray(padded[k]) for k in ("inputs", "actions", "reward",
-                                                                                     "mask")))
+            arrays = {"inputs": b.inputs, "actions": b.actions, "reward": b.reward, "mask": b.mask}
+            if self.episode_trials > 1:  # a session: the return's discount at each trial's end
+                arrays["factor"] = b.trial_end_discount(self.discount)
+            padded = {k: jnp.asarray(v) for k, v in _padded(arrays, _bucket(b.actions.shape[0])).items()}
+            state, m = self._update(state, key, *(padded[k] for k in ("inputs", "actions", "reward", "mask")),
+                                    padded.get("factor"))
             metrics.append({k: float(v) for k, v in m.items()})
             if on_update is not None:
                 on_update()
@@ -158,16 +176,22 @@ class HostBatchActorCritic:
                              self.core.config.n_gradient).batch
 
     def validate_seed(self, state: LearnerState, seed: int, n: int) -> dict[str, float]:
-        """Mean reward, NeuroGym performance and P(respond) of ``n`` fresh trials."""
+        """Mean reward, NeuroGym performance and P(respond) per trial of ``n`` fresh trials (of
+        ``ceil(n / K)`` episodes of K trials, for sessions)."""
         updates = int(state.updates)
         key = fold(jax.random.PRNGKey(seed), HOST_BATCH_STREAM, updates, 1)
-        b = self.simulate(state.policy, state.policy_masks, key, seed, ENV_VALIDATION, updates, n).batch
+        b = self.simulate(state.policy, state.policy_masks, key, seed, ENV_VALIDATION, updates,
+                          self.episodes_for(n)).batch
         return {"reward": float(b.reward_total.mean()), "performance": float(b.performance.mean()),
                 "p_respond": float(b.responded.mean())}
 
+    def episodes_for(self, n_trials: int) -> int:
+        """The episodes that hold ``n_trials`` trials (themselves, one trial per episode)."""
+        return max(1, -(-int(n_trials) // self.episode_trials))
+
     def simulate(self, policy, masks, key: jax.Array, seed: int, stream: int, update: int, n: int,
                  keep_states: bool = False, manipulation=None) -> Simulated:
-        """``n`` trials of the policy in freshly seeded environments. The recurrent noise of step
+        """``n`` episodes (trials, unless sessions) of the policy in freshly seeded environments. The recurrent noise of step
         ``t`` is drawn from ``fold_in(key, t)``, so the gradient pass can draw it again.
         ``manipulation``: a :class:`rewardrnn.manipulation.applied.Applied` acting on the network
         (:func:`rewardrnn.manipulation.gated.host_step`) on the very same environments, noise and
@@ -202,13 +226,14 @@ class HostBatchActorCritic:
     def _source(self, stream: int, n: int) -> NeuroGymBatches:
         source = self._sources.get((stream, n))
         if source is None:
-            source = self._sources[(stream, n)] = NeuroGymBatches(self.task, self.env_kwargs, n, self.max_trial_steps,
-                                                                       self.wrappers)
+            source = self._sources[(stream, n)] = NeuroGymBatches(
+                self.task, self.env_kwargs, n, self.max_trial_steps * self.episode_trials, self.wrappers, self.episode_trials)
         return source
 
-    def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask):
-        """One update from a host-simulated batch (jitted once per padded length)."""
-        return self.core.update_with(state, self._losses, noise_key, inputs, actions, reward, mask)
+    def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask, factor=None):
+        """One update from a host-simulated batch (jitted once per padded length); ``factor``
+        (T, B): the return's discount at each trial's end of a session (None: one trial)."""
+        return self.core.update_with(state, self._losses, noise_key, inputs, actions, reward, mask, factor)
 
     def recurrent_noise(self, noise_key: jax.Array, steps: int, batch: int) -> jax.Array:
         """(steps + 1, B, N): the recurrent noise of each step as :meth:`simulate` drew it (the
@@ -218,14 +243,14 @@ class HostBatchActorCritic:
             jnp.float32))(jnp.arange(steps))
         return jnp.concatenate([noise, jnp.zeros_like(noise[:1])])
 
-    def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask):
+    def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask, factor=None):
         """The loss of a host-simulated batch, for :meth:`ActorCritic.update_with`."""
         core = self.core
         steps, batch = actions.shape
         noise = self.recurrent_noise(noise_key, steps, batch)
         states = gru.run(policy, state.policy_masks, inputs, noise, core.alpha)[1:]  # x after input t
         _, v = core.values(value, state.value_masks, jax.random.split(key, batch), states, actions)
-        return core.objective(gru.readout(policy, states), actions, v, reward, mask)
+        return core.objective(gru.readout(policy, states), actions, v, reward, mask, factor=factor)
 
 
 def _padded(batch: dict[str, np.ndarray], steps: int) -> dict[str, np.ndarray]:

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rewardrnn.keys import MANIPULATION_NOISE_STREAM, fast_threefry
-from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig
+from rewardrnn.learners.actor_critic import ActorCritic, ActorCriticConfig, returns_to_go
 from rewardrnn.manipulation import gated
 from rewardrnn.networks import gru, linear
 from rewardrnn.tasks import episodes
@@ -166,19 +166,11 @@ class EpisodeActorCritic(ActorCritic):
         played["states"] = states
         return played
 
-    def returns(self, reward: jax.Array) -> jax.Array:
+    def returns(self, reward: jax.Array, factor: jax.Array | None = None) -> jax.Array:
         """G_k over the episode (axis 0), discounted by ``discount`` at each trial's end."""
         per_trial = self.task.steps_per_trial
         last = (jnp.arange(reward.shape[0]) % per_trial) == per_trial - 1
-        factor = jnp.where(last, self.discount, 1.0)[:, None]
-
-        def back(g_next, r_and_factor):
-            r, f = r_and_factor
-            g = r + f * g_next
-            return g, g
-
-        _, g = jax.lax.scan(back, jnp.zeros(reward.shape[1:], reward.dtype), (reward, factor), reverse=True)
-        return g
+        return returns_to_go(reward, jnp.where(last, self.discount, 1.0)[:, None])
 
     # ---- learning -----------------------------------------------------------------------------------
     def losses(self, policy, value, state, key: jax.Array):

@@ -210,19 +210,21 @@ class LocalActorCritic(ActorCritic):
 
     def rule_update(self, state: LearnerState, key: jax.Array, trace: gru.Trace, inputs: jax.Array,
                     actions: jax.Array, reward: jax.Array, mask: jax.Array, value_of, length,
-                    offset: int = 0, trials=None, choosing=None) -> tuple[LearnerState, dict[str, jax.Array]]:
+                    offset: int = 0, trials=None, choosing=None,
+                    factor=None) -> tuple[LearnerState, dict[str, jax.Array]]:
         """The update from a recorded run: ``trace`` (rows 0..T-1, ``xs[0] = x0``, row k the
         step driven by ``inputs[k]``) whose action of step t is read from row ``t + offset``
         (0 on native tasks; 1 where the action follows the step's input, NeuroGym);
         ``actions``, ``reward``, ``mask`` per action step; ``value_of(value)`` the value
         network's predictions per action step (differentiable in its parameters). The value
-        network's gradient is the actor-critic's; the decision network's, the local rule's."""
+        network's gradient is the actor-critic's; the decision network's, the local rule's.
+        ``factor``: the return's discount at each trial's end of a session (:meth:`returns`)."""
         policy, masks = state.policy, state.policy_masks
         logits = gru.readout(policy, trace.xs[offset:offset + actions.shape[0]])
         v, value_vjp = jax.vjp(value_of, state.value)
         lesioned = self.lesioned(state)
         (dz, dv), metrics = jax.grad(
-            lambda z, vv: self.objective(z, actions, vv, reward, mask, choosing, lesioned),
+            lambda z, vv: self.objective(z, actions, vv, reward, mask, choosing, lesioned, factor),
             argnums=(0, 1), has_aux=True)(logits, v)
         g_value = value_vjp(dv)[0]
         if self.config.baseline == "running":
@@ -273,7 +275,7 @@ class LocalOnHost(HostBatchActorCritic):
         return (f"a local rule ({RULE_NAMES[self.core.config.rule]} eligibility, {self.core.config.feedback} feedback) with Song's value network on "
                 f"{name} (dt {self.env.dt_ms:g} ms, {self.core.config.n_gradient} environments per update)")
 
-    def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask):
+    def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask, factor=None):
         core = self.core
         steps, batch = actions.shape
         key, k_batch = jax.random.split(state.key)  # as ActorCritic.update_with: k_batch for the value noise
@@ -284,4 +286,5 @@ class LocalOnHost(HostBatchActorCritic):
         def value_of(value):  # the NeuroGym actor-critic's value pass (_losses)
             return core.values(value, state.value_masks, jax.random.split(k_batch, batch), trace.xs[1:], actions)[1]
 
-        return core.rule_update(state, key, trace, inputs, actions, reward, mask, value_of, steps + 1, offset=1)
+        return core.rule_update(state, key, trace, inputs, actions, reward, mask, value_of, steps + 1, offset=1,
+                                factor=factor)

@@ -125,7 +125,8 @@ class SupervisedOnHost(HostBatchActorCritic):
     def training_batch(self, state: LearnerState, key: jax.Array, seed: int, update: int) -> Batch:
         return self._source(ENV_TRAIN, self.core.config.n_gradient).ground_truth(seed, ENV_TRAIN, update)
 
-    def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask):
+    def _losses(self, policy, value, state: LearnerState, key, noise_key, inputs, actions, reward, mask,
+                factor=None):
         """The mean over the trials' steps of the loss on the ground-truth ``actions`` (T, B),
         the network run on the trials' observations with recurrent noise."""
         core = self.core

@@ -2,10 +2,14 @@
 seeded environments (stochastic policy, noise on), as a behaviour table and an activity dataset.
 
 NeuroGym environments draw their conditions themselves, so there is no condition grid to cycle
-through: a record is ``n`` trials. The behaviour table has one row per trial: ``trial``, the
+through: a record is ``n`` trials (of ``ceil(n / K)`` sessions of K trials, for a run trained
+over sessions: then the table also has ``episode`` and ``trial_in_episode``, 1-based, and each
+trial's activity is its own window of the session, the state carried over from the trial
+before). The behaviour table has one row per trial: ``trial``, the
 trial's scalar variables from NeuroGym (``ground_truth``, ``coh``, ...), ``performance``
 (NeuroGym's), ``correct`` (performance >= 1), ``reward`` (total), ``responded`` (any action other
-than fixation), ``choice`` (the action taken at the trial's last step) and ``end_time_ms``. The
+than fixation), ``choice`` (the action taken at the trial's last step) and ``end_time_ms`` (that
+step's time from the trial's start). The
 activity dataset has the layout of the native tasks' (:mod:`rewardrnn.records.activity`):
 ``inputs``, ``action_prob``, ``rates``, ``action_taken`` and ``valid`` over trial x time
 (ms, step k at k dt) x unit / input / action, NaN after each trial's end, the table's columns as
@@ -31,27 +35,33 @@ BATCH = 200
 
 def record(learner: HostBatchActorCritic, policy, masks, seed: int, n_trials: int,
            path: Path | str | None, stream: int = ENV_RECORD, manipulation=None) -> pd.DataFrame:
-    """Simulate ``n_trials`` trials (environments and noise seeded from ``seed`` and ``stream``);
+    """Simulate ``n_trials`` trials, all of ``ceil(n_trials / K)`` sessions for a run over
+    sessions of K trials (environments and noise seeded from ``seed`` and ``stream``);
     write the activity dataset to ``path`` (nothing when None) and return the behaviour table.
     With ``manipulation`` (:class:`rewardrnn.manipulation.applied.Applied`, its ``during``
     over the environment's periods), the manipulated network in the very same environments."""
     tables, parts = [], []
-    for b, start in enumerate(range(0, n_trials, BATCH)):
-        n = min(BATCH, n_trials - start)
+    sessions = learner.episode_trials > 1
+    n_episodes, done = learner.episodes_for(n_trials), 0
+    for b, start in enumerate(range(0, n_episodes, BATCH)):
+        n = min(BATCH, n_episodes - start)
         key = fold(jax.random.PRNGKey(seed), HOST_BATCH_STREAM, stream, b)
         sim = learner.simulate(policy, masks, key, seed, stream, b, n, keep_states=path is not None,
                                manipulation=manipulation)
         batch = sim.batch
-        steps = np.arange(batch.actions.shape[0])
-        last = batch.actions[np.minimum(batch.end_step, len(steps) - 1), np.arange(n)]
-        table = pd.DataFrame(batch.info)
-        table.insert(0, "trial", start + np.arange(n))
+        last = batch.actions[np.minimum(batch.end_step, batch.actions.shape[0] - 1), batch.episode]
+        table = pd.DataFrame(batch.info, index=range(len(batch.end_step)))
+        table.insert(0, "trial", done + np.arange(len(table)))
+        done += len(table)
+        if sessions:
+            table.insert(1, "episode", start + batch.episode)
+            table.insert(2, "trial_in_episode", batch.trial_in_episode)
         table["performance"] = batch.performance
         table["correct"] = batch.performance >= 1
         table["reward"] = batch.reward_total
         table["responded"] = batch.responded
         table["choice"] = last
-        table["end_time_ms"] = batch.end_step * learner.env.dt_ms
+        table["end_time_ms"] = (batch.end_step - batch.start_step) * learner.env.dt_ms
         tables.append(table)
         if path is not None:
             parts.append(_activity(sim, learner.env.dt_ms))
@@ -71,20 +81,27 @@ def record(learner: HostBatchActorCritic, policy, masks, seed: int, n_trials: in
                      "rates": (("trial", "time", "unit"), data["rates"]),
                      "action_taken": (("trial", "time"), data["action_taken"]),
                      "valid": (("trial", "time"), data["valid"])},
-                    coords=coords, attrs={"task": learner.task, "dt_ms": learner.env.dt_ms, "learner": "actor-critic"})
+                    coords=coords, attrs={"task": learner.task, "dt_ms": learner.env.dt_ms, "learner": "actor-critic",
+                                          **({"episode_trials": learner.episode_trials} if sessions else {})})
     write_dataset(ds, path)
     return table
 
 
 def _activity(sim, dt_ms: float) -> dict[str, np.ndarray]:
-    """Trial-major arrays of one simulated batch; step k holds the input received by step k and
-    the state after it, NaN (or -1) after the trial's end."""
+    """Trial-major arrays of one simulated batch, each trial its own window of its episode (the
+    whole column for one trial per episode); step k of a trial holds the input received by its
+    step k and the state after it, NaN (or -1) after the trial's end."""
     batch = sim.batch
-    valid = batch.mask.T > 0  # (B, T)
-    nan = lambda a: np.where(valid[..., None], np.swapaxes(a, 0, 1), np.nan).astype(np.float32)  # noqa: E731
+    length = batch.end_step - batch.start_step + 1
+    window = np.arange(length.max())[None, :]
+    valid = window < length[:, None]  # (trials, W)
+    rows = np.minimum(batch.start_step[:, None] + window, batch.actions.shape[0] - 1)
+    columns = batch.episode[:, None]
+    nan = lambda a: np.where(valid[..., None], a[rows, columns], np.nan).astype(np.float32)  # noqa: E731
     return {"inputs": nan(batch.inputs[:-1]), "action_prob": nan(sim.action_prob),
             "rates": nan(np.maximum(sim.states, 0.0)),
-            "action_taken": np.where(valid, batch.actions.T, -1).astype(np.int8), "valid": valid.astype(np.int8)}
+            "action_taken": np.where(valid, batch.actions[rows, columns], -1).astype(np.int8),
+            "valid": valid.astype(np.int8)}
 
 
 def _pad(a: np.ndarray, n_steps: int, fill) -> np.ndarray:

@@ -17,8 +17,10 @@ sees the trial's first observation, then acts; an environment's trial ends when 
 ``info["new_trial"]`` (or, for a plain gymnasium env, when the episode terminates or is
 truncated). The trial's outcome is NeuroGym's own: ``info["performance"]`` at that
 step (1 correct, 0 not, or the task's graded value; an environment that gives none scores 1 for
-a trial whose rewards sum above 0), and ``info["trial"]`` (the trial's
-variables: ground truth, coherence, ...) becomes the trial's row of the behaviour table. So any
+a trial whose rewards sum above 0), and the trial's variables (ground truth, coherence, ...:
+``env.trial`` while it is played; NeuroGym's ``info["trial"]`` at its end is the *next* trial's,
+read only from an environment without ``env.trial``) become the trial's row of the behaviour
+table. So any
 environment of ``neurogym.all_envs()`` trains: single- and multi-choice, go/no-go, timing,
 working memory.
 
@@ -216,10 +218,13 @@ def sizes(env, task: str) -> EnvSizes:
 
 @dataclass
 class Batch:
-    """Trials simulated on the host, time-major: ``inputs`` (T+1, B, n_in) (row t seen before
-    action t), ``actions``, ``reward``, ``mask`` (T, B); and per trial: ``end_step``,
-    ``performance`` (NeuroGym's), ``reward_total``, ``responded`` (any action other than 0,
-    NeuroGym's fixation), and ``info`` (the trial's variables, one dict per trial)."""
+    """Episodes simulated on the host, time-major: ``inputs`` (T+1, B, n_in) (row t seen before
+    action t), ``actions``, ``reward``, ``mask`` (T, B), one column per episode; and per trial
+    (episode-major, one entry per trial played): ``episode`` (its column), ``start_step`` and
+    ``end_step`` (the steps of its first and last action), ``performance`` (NeuroGym's),
+    ``reward_total``, ``responded`` (any action other than 0, NeuroGym's fixation), and ``info``
+    (the trial's variables, one dict per trial). With one trial per episode (the default) the
+    trials are the columns: ``episode`` is 0..B-1 and ``start_step`` 0."""
 
     inputs: np.ndarray
     actions: np.ndarray
@@ -230,14 +235,43 @@ class Batch:
     reward_total: np.ndarray
     responded: np.ndarray
     info: list[dict]
+    episode: np.ndarray | None = None
+    start_step: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.end_step)
+        if self.episode is None:
+            self.episode = np.arange(n)
+        if self.start_step is None:
+            self.start_step = np.zeros(n, int)
+
+    @property
+    def trial_in_episode(self) -> np.ndarray:
+        """Each trial's place in its episode, 1-based."""
+        first = np.r_[True, self.episode[1:] != self.episode[:-1]]
+        starts = np.flatnonzero(first)
+        return np.arange(len(self.episode)) - np.repeat(starts, np.diff(np.r_[starts, len(self.episode)])) + 1
+
+    def trial_end_discount(self, discount: float) -> np.ndarray:
+        """(T, B) factors of the return's recursion G_t = R_t + f_t G_{t+1}: ``discount`` at the
+        last step of every trial but an episode's last, 1 elsewhere (credit crosses trials,
+        discounted once per trial)."""
+        factor = np.ones(self.actions.shape, np.float32)
+        last = np.r_[self.episode[1:] != self.episode[:-1], True]
+        inner = ~last
+        factor[self.end_step[inner], self.episode[inner]] = discount
+        return factor
 
 
 class NeuroGymBatches:
-    """``n`` environments of one NeuroGym task, re-seeded for every batch."""
+    """``n`` environments of one NeuroGym task, re-seeded for every batch; each plays an episode
+    of ``trials`` consecutive trials (one: the default, the network starts every trial afresh)."""
 
-    def __init__(self, task: str, env_kwargs: dict, n: int, max_steps: int, wrappers: tuple[str, ...] = ()):
+    def __init__(self, task: str, env_kwargs: dict, n: int, max_steps: int, wrappers: tuple[str, ...] = (),
+                 trials: int = 1):
         self.envs = [make_env(task, env_kwargs, wrappers) for _ in range(n)]
         self.max_steps = max_steps
+        self.trials = trials
 
     @property
     def periods(self) -> tuple[str, ...]:
@@ -249,10 +283,19 @@ class NeuroGymBatches:
 
     def run(self, act: Callable[..., np.ndarray], seed: int, stream: int, update: int,
             periods: tuple[str, ...] = ()) -> Batch:
-        """One trial in every environment; ``act(observations (B, n_in), step) -> actions (B,)``.
+        """One episode in every environment; ``act(observations (B, n_in), step) -> actions (B,)``.
         With ``periods`` (NeuroGym period names), ``act(observations, step, in_period)`` also
         gets (B, len(periods)) bools: whether each environment's current time, that of the
-        observation it shows, lies in each period (``TrialEnv.in_period``)."""
+        observation it shows, lies in each period (``TrialEnv.in_period``).
+
+        One trial (the default) starts at the environment's reset, which in NeuroGym takes one
+        random action itself: the trial is the one the reset left. A session (``trials`` > 1)
+        starts at a trial's beginning: the trial the reset left half-played is first finished
+        with the fixation action, unseen by the network and not counted
+        (:meth:`_finish_reset_trial`); it ends with the ``trials``-th trial's end. An
+        environment's trials follow one another as NeuroGym steps them, and ``act`` (the
+        network) is never reset in between. An episode not over after ``max_steps`` steps is
+        cut: its last trial ends there (NeuroGym's state at that step)."""
         n = len(self.envs)
         first = []
         for i, env in enumerate(self.envs):
@@ -260,12 +303,15 @@ class NeuroGymBatches:
             if hasattr(env.unwrapped, "seed"):
                 env.unwrapped.seed(s)  # NeuroGym's trial generator (reset(seed=) leaves it unseeded)
             ob, _ = env.reset(seed=s)
+            if self.trials > 1:
+                ob = self._finish_reset_trial(env, ob)
             first.append(np.asarray(ob, np.float32).reshape(-1))
         alive = np.ones(n, bool)
-        end_step = np.full(n, self.max_steps - 1)
+        done = np.zeros(n, int)  # trials ended so far
+        trial_start = np.zeros(n, int)
         inputs, actions, rewards = [np.stack(first)], [], []
-        performance, responded, earned = np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n, np.float32)
-        info_rows: list[dict] = [{} for _ in range(n)]
+        responded, earned = np.zeros(n, bool), np.zeros(n, np.float32)
+        rows: list[tuple] = []  # (episode, start, end, performance, reward, responded, info) per trial
         t = 0
         while alive.any() and t < self.max_steps:
             if periods:
@@ -278,27 +324,55 @@ class NeuroGymBatches:
                 action = np.asarray(act(inputs[-1], t))
             next_inputs, reward_t = np.zeros_like(inputs[0]), np.zeros(n, np.float32)
             for i in np.flatnonzero(alive):
+                playing = getattr(self.envs[i].unwrapped, "trial", None)  # this trial's variables (info's are the next's)
                 ob, reward_t[i], terminated, truncated, info = self.envs[i].step(int(action[i]))
                 responded[i] |= action[i] != 0
                 earned[i] += reward_t[i]
-                if info.get("new_trial", False) or terminated or truncated:
-                    alive[i], end_step[i] = False, t
-                    performance[i] = float(info["performance"]) if "performance" in info else float(earned[i] > 0)
-                    info_rows[i] = _scalars(info.get("trial", {}))
-                else:
-                    next_inputs[i] = np.asarray(ob, np.float32).reshape(-1)
+                ended = info.get("new_trial", False) or terminated or truncated
+                if ended:
+                    performance = float(info["performance"]) if "performance" in info else float(earned[i] > 0)
+                    variables = playing if isinstance(playing, dict) else info.get("trial", {})
+                    rows.append((i, trial_start[i], t, performance, earned[i], responded[i], _scalars(variables)))
+                    done[i] += 1
+                    trial_start[i], earned[i], responded[i] = t + 1, 0.0, False
+                    if done[i] == self.trials or terminated or truncated:
+                        alive[i] = False
+                        continue
+                next_inputs[i] = np.asarray(ob, np.float32).reshape(-1)
             actions.append(action)
             rewards.append(reward_t)
             inputs.append(next_inputs)
             t += 1
-        for i in np.flatnonzero(alive):  # cut at max_steps: NeuroGym never ended it
-            info_rows[i] = _scalars(getattr(self.envs[i].unwrapped, "trial", {}) or {})
-        mask = (np.arange(t)[:, None] <= end_step[None, :]).astype(np.float32)
+        for i in np.flatnonzero(alive):  # cut at max_steps: NeuroGym never ended its trial
+            rows.append((i, trial_start[i], t - 1, 0.0, earned[i], responded[i],
+                         _scalars(getattr(self.envs[i].unwrapped, "trial", {}) or {})))
+        rows.sort(key=lambda row: (row[0], row[1]))  # episode-major, trials in order
+        episode, start, end = (np.array([row[k] for row in rows], int) for k in range(3))
+        last = np.zeros(n, int)
+        np.maximum.at(last, episode, end)
+        mask = (np.arange(t)[:, None] <= last[None, :]).astype(np.float32)
         reward = np.stack(rewards) * mask
+        trial_reward = np.array([row[4] for row in rows], np.float32)
+        if self.trials == 1:  # today's numbers, bit for bit: the trial's reward is its column's masked sum
+            trial_reward = reward.sum(0)
         return Batch(inputs=np.stack(inputs), actions=np.where(mask > 0, np.stack(actions), 0).astype(np.int32),
-                     reward=reward, mask=mask, end_step=end_step, performance=performance,
-                     reward_total=reward.sum(0), responded=responded, info=info_rows)
+                     reward=reward, mask=mask, end_step=end, performance=np.array([row[3] for row in rows], np.float32),
+                     reward_total=trial_reward, responded=np.array([row[5] for row in rows], bool),
+                     info=[row[6] for row in rows], episode=episode, start_step=start)
 
+    def _finish_reset_trial(self, env, ob):
+        """The observation a session starts from: ``ob`` when the reset left the environment at
+        a trial's start (a ``TrialEnv`` at ``t_ind`` 0, or an environment without NeuroGym's
+        trial clock); otherwise the first observation of the next trial, after the fixation
+        action (0) has played out the rest of the current one (at most ``max_steps`` steps)."""
+        base = env.unwrapped
+        for _ in range(self.max_steps):
+            if getattr(base, "t_ind", 0) == 0:
+                break
+            ob, _, terminated, truncated, _ = env.step(0)
+            if terminated or truncated:
+                ob, _ = env.reset()
+        return ob
 
     def ground_truth(self, seed: int, stream: int, update: int) -> Batch:
         """One trial of every environment as NeuroGym's supervised ``Dataset`` reads it: the

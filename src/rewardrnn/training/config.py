@@ -289,6 +289,15 @@ MAX_ENTROPY_BONUS = 1.0
 MAX_SEED = 2 ** 31 - 1
 
 
+def check_discount(config) -> None:
+    """``config.discount``, the return's discount per trial of an episode, must be None (the
+    task's) or a number in [0, 1] (1: none)."""
+    d = config.discount
+    if d is not None and (isinstance(d, bool) or not (isinstance(d, (int, float)) and math.isfinite(d)
+                                                      and 0 <= d <= 1)):
+        raise ConfigError(f"discount must be a number in [0, 1] (per trial; 1: none), got {d!r}")
+
+
 def check_one_of(config, name: str, allowed: tuple[str, ...]) -> None:
     """Refuse (one line) a field ``name`` of ``config`` that is not one of ``allowed``."""
     value = getattr(config, name)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rewardrnn import resources
 from rewardrnn.errors import ConfigError
 from rewardrnn.tasks import episodes, files
-from rewardrnn.training.config import SavedConfig, check_int, check_positive, check_seeds
+from rewardrnn.training.config import SavedConfig, check_discount, check_int, check_positive, check_seeds
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
@@ -83,10 +82,7 @@ class EpisodeTrainConfig(SavedConfig):
                 check_int(self, name, 1, most)
         for name in ("lr", "baseline_lr", "rho"):
             check_positive(self, name)
-        d = self.discount
-        if d is not None and (isinstance(d, bool) or not (isinstance(d, (int, float)) and math.isfinite(d)
-                                                          and 0 <= d <= 1)):
-            raise ConfigError(f"discount must be a number in [0, 1] (per trial; 1: none), got {d!r}")
+        check_discount(self)
         n = self.n_gradient or task.n_gradient
         resources.check_at_most("episodes x steps per update (n_gradient x the episode's steps)",
                                 n * task.n_steps, resources.MAX_BATCH_TRIALS * resources.MAX_TRIAL_STEPS)

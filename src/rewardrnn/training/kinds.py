@@ -137,7 +137,8 @@ _ACTOR_CRITIC = {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "b
                  "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq"}
 _ACTOR_CRITIC_NGYM = {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_lr": "baseline_lr",
                       "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq",
-                      "env_kwargs": "env_kwargs", "wrappers": "wrappers"}
+                      "env_kwargs": "env_kwargs", "wrappers": "wrappers", "episode_trials": "episode_trials",
+                      "discount": "discount"}
 #: The local rule's own flags.
 _LOCAL = {"rule": "rule", "feedback": "feedback", "track_alignment": "track_alignment"}
 KINDS: tuple[RunKind, ...] = (

@@ -12,11 +12,13 @@ from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks import files, neurogym
-from rewardrnn.training.config import (LocalRuleOptions, SavedConfig, check_int, check_positive, check_seeds,
-                                       check_supervised, supervised_learning)
+from rewardrnn.training.config import (LocalRuleOptions, SavedConfig, check_discount, check_int, check_positive,
+                                       check_seeds, check_supervised, supervised_learning)
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
+#: The return's discount per trial of a session (Wang et al. 2018's, as the episode tasks').
+DEFAULT_DISCOUNT = 0.9
 #: Keys that may differ between a saved run and a resumed one.
 RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 
@@ -28,7 +30,13 @@ class NeuroGymTrainConfig(SavedConfig):
     environment's) and ``env_kwargs`` go to ``gymnasium.make`` (or the class or factory);
     ``wrappers`` are NeuroGym wrappers by name (:data:`~rewardrnn.tasks.neurogym.WRAPPERS`),
     applied in order; the network's dt is the environment's. Network constants are the paper's (spec §3.6), learning rates §4.6; the run
-    stops when NeuroGym's own performance of the validation trials reaches ``target``."""
+    stops when NeuroGym's own performance of the validation trials reaches ``target``.
+
+    ``episode_trials`` (K, default 1: every trial afresh, the one-trial actor-critic): sessions of
+    K consecutive trials through which the network's state carries over, the return discounted
+    by ``discount`` per trial (default 0.9, Wang et al. 2018, as the episode tasks';
+    :mod:`rewardrnn.learners.actor_critic_host`); ``max_trial_steps`` stays per trial (an episode is
+    cut at K times it). ``n_gradient`` counts episodes, ``n_validation`` trials."""
 
     LEARNER: ClassVar[str] = "actor-critic"
 
@@ -48,6 +56,8 @@ class NeuroGymTrainConfig(SavedConfig):
     n_validation: int = 200
     target: float = 0.8
     max_trial_steps: int = 1000
+    episode_trials: int = 1
+    discount: float | None = None
     patience: int = DEFAULT_PATIENCE  # validations without progress before a seed stalls (0: never)
     restart_stalled: int = 0  # times a stalled seed starts afresh (beyond the papers; 0: never)
 
@@ -64,6 +74,11 @@ class NeuroGymTrainConfig(SavedConfig):
         for name, most in (("N", resources.MAX_UNITS), ("n_gradient", resources.MAX_BATCH_TRIALS),
                            ("n_validation", resources.MAX_BATCH_TRIALS), ("max_trial_steps", resources.MAX_TRIAL_STEPS)):
             check_int(self, name, 1, most)
+        check_int(self, "episode_trials", 1, resources.MAX_TRIAL_STEPS)
+        resources.check_at_most("episode steps (episode_trials x max_trial_steps)",
+                                self.episode_trials * self.max_trial_steps, resources.MAX_EPISODE_STEPS,
+                                "lower --max-trial-steps or --episode-trials")
+        check_discount(self)
         check_int(self, "patience", 0)
         check_int(self, "restart_stalled", 0)
         for name in ("lr", "baseline_lr", "target"):
@@ -88,7 +103,8 @@ class NeuroGymTrainConfig(SavedConfig):
         value = gru.GRUConfig(n_inputs=self.N + sizes.n_actions, n_outputs=1, n_units=self.N,
                               input_scale_units=self.N)
         return self.learner_class()(self.task, self.make_kwargs(), sizes, policy, value, self.learner_config(),
-                                    self.target, self.max_trial_steps, self.wrappers)
+                                    self.target, self.max_trial_steps, self.wrappers, self.episode_trials,
+                                    DEFAULT_DISCOUNT if self.discount is None else float(self.discount))
 
     def learner_config(self) -> ActorCriticConfig:
         return ActorCriticConfig(n_gradient=self.n_gradient, lr=self.lr, baseline_lr=self.baseline_lr)
@@ -120,6 +136,9 @@ class SupervisedNeuroGymTrainConfig(NeuroGymTrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_supervised(self)
+        if self.episode_trials != 1:
+            raise ConfigError(f"episode_trials must be 1 for the supervised learner (it reads NeuroGym's trial arrays "
+                              f"one trial at a time), got {self.episode_trials!r}; sessions are for the reward learners")
 
     def learner_config(self) -> ActorCriticConfig:
         return supervised_learning(self, super().learner_config())
