@@ -26,8 +26,11 @@ P(respond) and, because NeuroGym's environment starts every instance with the sa
 split by the better state (``hi_state`` 0 / 1) and its mean: a network that only learned "action
 1" scores high on ``hi_state`` 0 and low on 1; one that follows the rewards scores on both.
 
-Run: ``python benchmarks/neurogym_sessions.py [budget] [wrapped] [--seeds N]``. Needs the neurogym
-and sb3 extras.
+* ``peer-wrapped``: SB3 RecurrentPPO on the wrapped environment for ``--peer-trials`` trials
+  (default 50,000), ``--seeds`` / 5 seeds (it is slow on this CPU), evaluated on 1,000 trials.
+
+Run: ``python benchmarks/neurogym_sessions.py [budget] [wrapped] [peer-wrapped] [--seeds N]``. Needs
+the neurogym and sb3 extras.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ def _summary(table) -> dict:
     return {"performance": round(float(table["performance"].mean()), 3),
             "p_respond": round(float(table["responded"].mean()), 3),
             "performance_by_hi_state": {int(k): round(float(v), 3) for k, v in by_state.items()},
+            "trials_by_hi_state": {int(k): int(v) for k, v in table.groupby("hi_state").size().items()},
             "balanced_performance": round(float(by_state.mean()), 3), "eval_trials": len(table)}
 
 
@@ -157,7 +161,8 @@ def random_policy(eval_trials: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("parts", nargs="*", default=["budget", "wrapped"], choices=["budget", "wrapped"])
+    parser.add_argument("parts", nargs="*", default=["budget", "wrapped"], choices=["budget", "wrapped", "peer-wrapped"])
+    parser.add_argument("--peer-trials", type=int, default=50_000, help="peer-wrapped: SB3's training trials")
     parser.add_argument("--seeds", type=int, default=10, help="rewardrnn seeds per setting (SB3: half)")
     args = parser.parse_args()
     rows = []
@@ -174,6 +179,11 @@ def main() -> None:
         for seed in range(1, max(1, args.seeds // 2) + 1):
             rows.append(ours("rewardrnn actor-critic, sessions of 20, PassReward+PassAction", seed, 20, 250, 25,
                              1000, ("PassReward", "PassAction"), target=0.8, n_validation=500))
+            print(json.dumps(rows[-1]), flush=True)
+    if "peer-wrapped" in args.parts:
+        for seed in range(max(1, args.seeds // 5)):
+            rows.append(peer(seed, 1000, ("PassReward", "PassAction"), args.peer_trials))
+            rows[-1]["learner"] = "SB3 RecurrentPPO, PassReward+PassAction"
             print(json.dumps(rows[-1]), flush=True)
     kept = [json.loads(line) for line in RESULTS.read_text().splitlines()] if RESULTS.is_file() else []
     done = {(r["learner"], r.get("seed")) for r in rows}

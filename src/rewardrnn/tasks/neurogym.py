@@ -148,7 +148,8 @@ def _build(gymnasium, task: str, env_kwargs: dict):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # gymnasium's metadata warnings about NeuroGym envs
-                return gymnasium.make(name, **env_kwargs)
+                # gymnasium's passive checker only warns (NeuroGym's float64 observations), once per environment
+                return gymnasium.make(name, disable_env_checker=True, **env_kwargs)
         except gymnasium.error.Error as error:
             raise ConfigError(f"cannot make NeuroGym environment {name!r}: {error}") from None
         except TypeError as error:
