@@ -71,21 +71,15 @@ def _run_trials(env, policy, n_trials: int, rng) -> tuple[float, int]:
     return float(np.mean(perf)), steps
 
 
-def peer(env_id: str, trials: int) -> dict:
-    import gymnasium
-    import neurogym  # noqa: F401
+def train_recurrent_ppo(env, budget_steps: int, seed: int):
+    """SB3 RecurrentPPO (``MlpLstmPolicy``, SB3's defaults, one environment, one CPU thread)
+    trained on ``env`` for ``budget_steps`` steps: (``act(obs, state, start) -> (action, state)``,
+    its stochastic policy, and the training seconds)."""
+    import torch
     from sb3_contrib import RecurrentPPO
 
-    import torch
-
     torch.set_num_threads(1)  # one core each: no oversubscription of this 2-core machine
-    env = gymnasium.make(env_id, **REQUIRED_KWARGS.get(env_id, {}))
-    if not hasattr(env.action_space, "n"):
-        return {"env": env_id, "learner": "SB3 RecurrentPPO", "error": f"continuous actions {env.action_space}"}
-    rng = np.random.default_rng(0)
-    _, steps = _run_trials(env, lambda o, s, start: (env.action_space.sample(), s), 50, rng)
-    budget_steps = int(trials * steps / 50)
-    model = RecurrentPPO("MlpLstmPolicy", env, seed=0, device="cpu", verbose=0)
+    model = RecurrentPPO("MlpLstmPolicy", env, seed=seed, device="cpu", verbose=0)
     started = time.perf_counter()
     model.learn(total_timesteps=budget_steps)
     train_s = time.perf_counter() - started
@@ -94,6 +88,20 @@ def peer(env_id: str, trials: int) -> dict:
         action, state = model.predict(obs, state=state, episode_start=np.array([start]), deterministic=False)
         return int(action), state
 
+    return act, train_s
+
+
+def peer(env_id: str, trials: int) -> dict:
+    import gymnasium
+    import neurogym  # noqa: F401
+
+    env = gymnasium.make(env_id, **REQUIRED_KWARGS.get(env_id, {}))
+    if not hasattr(env.action_space, "n"):
+        return {"env": env_id, "learner": "SB3 RecurrentPPO", "error": f"continuous actions {env.action_space}"}
+    rng = np.random.default_rng(0)
+    _, steps = _run_trials(env, lambda o, s, start: (env.action_space.sample(), s), 50, rng)
+    budget_steps = int(trials * steps / 50)
+    act, train_s = train_recurrent_ppo(env, budget_steps, 0)
     perf, _ = _run_trials(env, act, EVAL_TRIALS, rng)
     return {"env": env_id, "learner": "SB3 RecurrentPPO", "train_steps": budget_steps, "train_s": round(train_s, 1),
             "performance": round(perf, 3), "eval_trials": EVAL_TRIALS}

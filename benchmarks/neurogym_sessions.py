@@ -26,10 +26,11 @@ P(respond) and, because NeuroGym's environment starts every instance with the sa
 split by the better state (``hi_state`` 0 / 1) and its mean: a network that only learned "action
 1" scores high on ``hi_state`` 0 and low on 1; one that follows the rewards scores on both.
 
+* ``wrapped-50``: the same with sessions of 50 trials (at most 200 updates, 200,000 trials).
 * ``peer-wrapped``: SB3 RecurrentPPO on the wrapped environment for ``--peer-trials`` trials
   (default 50,000), ``--seeds`` / 5 seeds (it is slow on this CPU), evaluated on 1,000 trials.
 
-Run: ``python benchmarks/neurogym_sessions.py [budget] [wrapped] [peer-wrapped] [--seeds N]``. Needs
+Run: ``python benchmarks/neurogym_sessions.py [budget] [wrapped] [wrapped-50] [peer-wrapped] [--seeds N]``. Needs
 the neurogym and sb3 extras.
 """
 
@@ -47,6 +48,7 @@ import numpy as np
 
 warnings.simplefilter("ignore")
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/neurogym_envs.py
 RESULTS = ROOT / "benchmarks" / "results" / "neurogym_sessions.jsonl"
 ENV = "DawTwoStep-v0"
 BUDGET_TRIALS = 1000
@@ -126,25 +128,15 @@ def peer(seed: int, eval_trials: int, wrappers: tuple[str, ...] = (), trials: in
     import gymnasium
     import neurogym  # noqa: F401
     import neurogym.wrappers
-    import torch
-    from sb3_contrib import RecurrentPPO
+    from neurogym_envs import train_recurrent_ppo
 
-    torch.set_num_threads(1)
     env = gymnasium.make(ENV)
     for name in wrappers:
         env = getattr(neurogym.wrappers, name)(env)
     rng = np.random.default_rng(seed)
     steps = _stream(env, lambda o, s, start: (env.action_space.sample(), s), 50, rng)["steps"]
     budget_steps = int(trials * steps / 50)
-    model = RecurrentPPO("MlpLstmPolicy", env, seed=seed, device="cpu", verbose=0)
-    started = time.perf_counter()
-    model.learn(total_timesteps=budget_steps)
-    train_s = time.perf_counter() - started
-
-    def act(obs, state, start):
-        action, state = model.predict(obs, state=state, episode_start=np.array([start]), deterministic=False)
-        return int(action), state
-
+    act, train_s = train_recurrent_ppo(env, budget_steps, seed)
     table = _stream(env, act, eval_trials, rng)["table"]
     return {"learner": "SB3 RecurrentPPO", "seed": seed, "wrappers": list(wrappers), "train_trials": trials,
             "train_steps": budget_steps, "train_s": round(train_s, 1), **_summary(table)}
@@ -161,7 +153,7 @@ def random_policy(eval_trials: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("parts", nargs="*", default=["budget", "wrapped"], choices=["budget", "wrapped", "peer-wrapped"])
+    parser.add_argument("parts", nargs="*", default=["budget", "wrapped"], choices=["budget", "wrapped", "wrapped-50", "peer-wrapped"])
     parser.add_argument("--peer-trials", type=int, default=50_000, help="peer-wrapped: SB3's training trials")
     parser.add_argument("--seeds", type=int, default=10, help="rewardrnn seeds per setting (SB3: half)")
     args = parser.parse_args()
@@ -178,6 +170,11 @@ def main() -> None:
     if "wrapped" in args.parts:
         for seed in range(1, max(1, args.seeds // 2) + 1):
             rows.append(ours("rewardrnn actor-critic, sessions of 20, PassReward+PassAction", seed, 20, 250, 25,
+                             1000, ("PassReward", "PassAction"), target=0.8, n_validation=500))
+            print(json.dumps(rows[-1]), flush=True)
+    if "wrapped-50" in args.parts:
+        for seed in range(1, max(1, args.seeds // 2) + 1):
+            rows.append(ours("rewardrnn actor-critic, sessions of 50, PassReward+PassAction", seed, 50, 200, 25,
                              1000, ("PassReward", "PassAction"), target=0.8, n_validation=500))
             print(json.dumps(rows[-1]), flush=True)
     if "peer-wrapped" in args.parts:
