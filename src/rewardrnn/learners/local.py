@@ -273,7 +273,8 @@ class LocalOnHost(HostBatchActorCritic):
     def describe(self) -> str:
         name = self.task[5:] if self.task.startswith("ngym:") else self.task
         return (f"a local rule ({RULE_NAMES[self.core.config.rule]} eligibility, {self.core.config.feedback} feedback) with Song's value network on "
-                f"{name} (dt {self.env.dt_ms:g} ms, {self.core.config.n_gradient} environments per update)")
+                f"{name} (dt {self.env.dt_ms:g} ms, {self.core.config.n_gradient} environments per update"
+                f"{self.describe_episodes()})")
 
     def host_update(self, state: LearnerState, noise_key, inputs, actions, reward, mask, factor=None):
         core = self.core
