@@ -43,7 +43,8 @@ def train(task: str | Protocol = "rdm-fixed", out: str | Path = "runs/run", *, l
         task = task_files.locate(task)
     if task_files.is_task_file(task) and task_files.split(task)[0].is_file():
         trust(task_files.split(task)[0])  # the caller named the file: an act of trust
-    kind = kind_for(task, learner)
+    network = options.pop("network", None)  # which family the kind trains (the local rule: gated or rate)
+    kind = kind_for(task, learner, network)
     kind.check_fields(options)
     return _train(kind.config_class(task=task, **options), out, resume=resume, overwrite=overwrite, progress=progress)
 

@@ -160,7 +160,7 @@ def train(
                                                   "seeds stuck in a deterministic choice (beyond the paper) [default: 0]"),
     restart_stalled: Optional[int] = typer.Option(None, help="start a stalled seed afresh from a new initialisation, at most this many times (beyond the papers) [default: 0]"),
     tau: Optional[float] = typer.Option(None, help="perturbation learner on a native task: time constant of the rate network, ms [default: 100]"),
-    choice_threshold: Optional[float] = typer.Option(None, help="perturbation learner on a native task: a choice unit's rate above this takes its action [default: 0.3]"),
+    choice_threshold: Optional[float] = typer.Option(None, help="perturbation learner on a native task: a choice unit's rate above this takes its action [default: 0.3; 0.5 for --learner local --network rate]"),
     act: Optional[str] = typer.Option(None, help="supervised learner: how the network acts on validation and "
                                       "records: greedy (its most probable action, as supervised networks are read) or "
                                       "sample (its policy, as the reward learners) [default: greedy]"),
@@ -172,6 +172,12 @@ def train(
     feedback: Optional[str] = typer.Option(None, help="local learner: the output error reaches the units through "
                                            "random (fixed random weights) or readout (the transposed readout) "
                                            "[default: random]"),
+    network: Optional[str] = typer.Option(None, help="local learner: the network it trains, gated (Song et al.'s "
+                                          "unit) or rate (Miconi's rate network acting through choice units) "
+                                          "[default: gated]"),
+    choice_gain: Optional[float] = typer.Option(None, help="local learner, rate network: inverse temperature of the "
+                                                "softmax over the choice units' rates and the threshold [default: 10]"),
+    batch: Optional[int] = typer.Option(None, help="local learner, rate network: trials per update [default: 10]"),
     track_alignment: Optional[bool] = typer.Option(
         None, "--track-alignment/--no-track-alignment", help="local learner: the cosine of each update with BPTT's "
         "gradient of the same batch, a metric (a BPTT backward pass beside each update: 0.88x the "
@@ -211,7 +217,8 @@ def train(
                  update_form=update_form, method=method, trial_order=trial_order, reward_baseline=reward_baseline,
                  value_readout=value_readout, value_input=value_input, tau=tau, choice_threshold=choice_threshold, patience=patience,
                  restart_stalled=restart_stalled, entropy_bonus=entropy_bonus, act=act, loss=loss,
-                 rule=rule, feedback=feedback, track_alignment=track_alignment, rho=rho, discount=discount,
+                 rule=rule, feedback=feedback, track_alignment=track_alignment, choice_gain=choice_gain, batch=batch,
+                 rho=rho, discount=discount,
                  episode_trials=episode_trials,
                  env_kwargs=_json_object(env_kwargs),
                  wrappers=None if wrappers is None else tuple(w.strip() for w in wrappers.split(",") if w.strip()))
@@ -220,7 +227,7 @@ def train(
             raise ConfigError("--resume and --overwrite exclude each other: continue the saved run or replace it")
         _trust_named_file(task)
         flags["set"] = _task_settings(settings)
-        task, kind, given = _options(task, learner, flags, run_file)
+        task, kind, given = _options(task, learner, flags, run_file, network)
         config = _config_for(out, resume, kind, task, given)
         with _interruptible(out):
             result = run_training(config, out, resume=resume, overwrite=overwrite, progress=not quiet)
@@ -243,7 +250,7 @@ def _task_settings(assignments: list[str] | None) -> dict | None:
     return dict(parse_assignment(text) for text in assignments)
 
 
-def _options(task: str | None, learner: str | None, flags: dict, run_file: Path | None):
+def _options(task: str | None, learner: str | None, flags: dict, run_file: Path | None, network: str | None = None):
     """(task, kind, config fields) from the run file (if any) with the command line's flags on
     top; the file's own values are checked on their own first, so that an error names the file."""
     from rewardrnn.training import run_files
@@ -255,8 +262,9 @@ def _options(task: str | None, learner: str | None, flags: dict, run_file: Path 
     if task is None:
         raise ConfigError("give a task: `rewardrnn train TASK` or `task = \"...\"` in a --config run file")
     learner = learner if learner is not None else file_fields.get("learner")
-    kind = kind_for(task, learner)
-    file_fields = {k: v for k, v in file_fields.items() if k not in ("task", "learner")}
+    network = network if network is not None else file_fields.get("network")
+    kind = kind_for(task, learner, network)
+    file_fields = {k: v for k, v in file_fields.items() if k not in ("task", "learner", "network")}
     if run_file is not None:
         try:
             run_files.check_keys(kind, file_fields)

@@ -231,15 +231,25 @@ class ValueBaseline:
         """(the predictions V_0..V_K before the update, the updated value state, the loss). With
         ``mask`` (T,) (a native task's trial that ended early) the loss covers only the bins
         whose first step is in the mask."""
+        v, value, loss = self.learn_batch(value, rates[None], error[None], key[None],
+                                          None if mask is None else mask[None])
+        return v[0], value, loss
+
+    def learn_batch(self, value: ValueState, rates: jax.Array, error: jax.Array, keys: jax.Array,
+                    mask: jax.Array | None = None):
+        """:meth:`learn` on a batch: ``rates`` (B, T, n_in), ``error`` (B,), ``keys`` (B,),
+        ``mask`` (B, T) or None; one Adam step on the batch's mean loss. Returns the predictions
+        (B, K + 1) before the update, the updated value state and the mean loss."""
         rates = jax.lax.stop_gradient(rates)
-        weights = jnp.ones(self.readout_bin + 1, jnp.float32)
+        weights = jnp.ones(error.shape + (self.readout_bin + 1,), jnp.float32)
         if mask is not None:
             first_steps = jnp.minimum(jnp.arange(self.readout_bin + 1) * self.bin_steps, self.n_steps - 1)
-            weights = mask[first_steps]
+            weights = mask[:, first_steps]
 
         def loss(params):
-            v = self.predictions(params, value.masks, rates, key)
-            return jnp.sum(weights * (v - error) ** 2) / jnp.maximum(jnp.sum(weights), 1.0), v
+            v = jax.vmap(lambda r, k: self.predictions(params, value.masks, r, k))(rates, keys)
+            per_trial = jnp.sum(weights * (v - error[:, None]) ** 2, axis=1) / jnp.maximum(jnp.sum(weights, axis=1), 1.0)
+            return jnp.mean(per_trial), v
 
         (loss_value, v), grads = jax.value_and_grad(loss, has_aux=True)(value.params)
         updates, opt = self.optimizer.update(grads, value.opt, value.params)

@@ -102,6 +102,7 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
 
     trace_metric = "error"
     performance_names = ("reward", "p_decision", "p_correct")
+    learner_name = "perturbation"  # the records' ``learner`` attribute
 
     def __init__(self, env: TaskEnv, config: PerturbationConfig = PerturbationConfig(),
                  network: rate.RateConfig | None = None, threshold: float = DEFAULT_THRESHOLD):
@@ -132,7 +133,7 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
     # ---- the learner interface ---------------------------------------------------------------
     def evaluate(self, state: PerturbationState, key: jax.Array, n: int) -> dict[str, jax.Array]:
         """Song's performance numbers on ``n`` fresh trials (kicks on, no learning)."""
-        trials, outcomes, _, _ = self.simulate(state.params, key, n)
+        trials, outcomes, _, _, _ = self.simulate(state.params, key, n)
         return self.env.performance(trials, outcomes)
 
     def describe(self) -> str:
@@ -149,6 +150,12 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
         best = jnp.argmax(choice_rates, axis=-1)
         crossed = jnp.max(choice_rates, axis=-1) > self.threshold
         return jnp.where(crossed, jnp.asarray(self.choices)[best], self.env.protocol.fixate_action).astype(jnp.int32)
+
+    def choose(self, rates: jax.Array, key: jax.Array) -> jax.Array:
+        """The actions (n,) of one step of :meth:`simulate` from the rates (n, N) they read; ``key``
+        is the step's own (this read-out is deterministic: :meth:`actions`; a learner whose
+        network samples its actions draws them from it)."""
+        return self.actions(rates)
 
     def act(self, params: rate.Params, xbar: jax.Array, key: jax.Array, trials: Trials):
         """Run one trial of ``trials`` (a batch of 1) with its kicks. Returns (inputs (T, n_in),
@@ -178,11 +185,13 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
         return new, NativeTrial(condition, error, actions, baseline, value_loss)
 
     def simulate(self, params: rate.Params, key: jax.Array, n: int, condition: jax.Array | None = None,
-                 keep_rates: bool = False, manipulation=None) -> tuple[Trials, Outcomes, jax.Array | None, jax.Array]:
+                 keep_rates: bool = False, manipulation=None
+                 ) -> tuple[Trials, Outcomes, jax.Array | None, jax.Array, jax.Array]:
         """``n`` trials at once (kicks on, no learning; conditions drawn uniformly unless given),
         stepped together with each step's kicks drawn as it comes, so memory is that of one
         step (not of whole trials). Returns the trials, their outcomes, the rates (T, n, N) each
-        step's action read (``keep_rates``; None otherwise) and the inputs (T, n, n_in).
+        step's action read (``keep_rates``; None otherwise), the inputs (T, n, n_in) and the
+        actions (T, n) (:meth:`choose`).
         ``manipulation``: a :class:`rewardrnn.manipulation.applied.Applied` acting on the network
         (:mod:`rewardrnn.manipulation.rate`) on the very same trials, inputs, starts and kicks
         (its extra noise from a stream of its own)."""
@@ -196,7 +205,8 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
 
         def body(x, step):
             t, u = step
-            kick = self.kick_values(jax.random.fold_in(k_kick, t), shape, t >= self.config.kick_start)
+            k_step = jax.random.fold_in(k_kick, t)
+            kick = self.kick_values(k_step, shape, t >= self.config.kick_start)
             r_now = rate.rates(x, self.network)
             if manipulation is None:
                 x_next = rate.step(params, self.network, x, u, kick, self.a)
@@ -207,8 +217,8 @@ class NativePerturbationLearner(SongCriterion, PerturbationLearner):
                 cut_drive = None if cut is None else rate.external_drive(cut, u, kick)
                 x_next = manipulated.step(manipulation, on, params, cut, self.network, x,
                                           rate.external_drive(params, u, kick), cut_drive, q_extra, self.a)
-            return x_next, (self.actions(r_now), r_now if keep_rates else None)
+            return x_next, (self.choose(r_now, k_step), r_now if keep_rates else None)
 
         x0 = rate.initial_state(k_x0, self.network, (n,))
         _, (actions, r_prev) = jax.lax.scan(body, x0, (jnp.arange(self.n_steps), inputs))
-        return trials, self.env.outcomes(trials, actions), r_prev, inputs
+        return trials, self.env.outcomes(trials, actions), r_prev, inputs, actions

@@ -54,13 +54,13 @@ def record(learner: NativePerturbationLearner, state: PerturbationState, key: ja
     for i, start in enumerate(range(0, n_total, batch_size)):
         cond = conditions[start:start + batch_size]
         padded = np.resize(cond, batch_size)
-        trials, outcomes, r_prev, inputs = simulate(state.params, jax.random.fold_in(key, i), jnp.asarray(padded),
-                                                   manipulation)
+        trials, outcomes, r_prev, inputs, actions = simulate(state.params, jax.random.fold_in(key, i),
+                                                            jnp.asarray(padded), manipulation)
         keep = len(cond)
         parts.append(jax.tree_util.tree_map(lambda a, k=keep: np.asarray(a)[:k], (trials, per_trial_outcomes(outcomes))))
         if path is not None:
             activity.append(_activity(learner, state, jax.random.fold_in(key, 10_000 + i), trials, outcomes,
-                                      r_prev, inputs, keep))
+                                      r_prev, inputs, actions, keep))
     trials, out = jax.tree_util.tree_map(lambda *xs: np.concatenate(xs), *parts)
     table = behaviour_columns(env, trials, out)
     if path is None:
@@ -76,13 +76,13 @@ def record(learner: NativePerturbationLearner, state: PerturbationState, key: ja
                      "action_taken": (("trial", "time"), data["action_taken"]),
                      "valid": (("trial", "time"), data["valid"])},
                     coords=coords, attrs={"task": env.protocol.name, "dt_ms": env.dt_ms,
-                                          "learner": "perturbation", "reward_baseline": learner.config.reward_baseline})
+                                          "learner": learner.learner_name, "reward_baseline": learner.config.reward_baseline})
     write_dataset(ds, path)
     return table
 
 
 def _activity(learner: NativePerturbationLearner, state: PerturbationState, key: jax.Array, trials, outcomes,
-              r_prev: jax.Array, inputs: jax.Array, keep: int) -> dict[str, np.ndarray]:
+              r_prev: jax.Array, inputs: jax.Array, actions: jax.Array, keep: int) -> dict[str, np.ndarray]:
     """One batch's activity arrays, trial-major, NaN (or -1) after each trial's end."""
     valid = np.asarray(outcomes.mask).T[:keep] > 0  # (n, T)
     rates = np.swapaxes(np.asarray(r_prev), 0, 1)[:keep]
@@ -91,7 +91,7 @@ def _activity(learner: NativePerturbationLearner, state: PerturbationState, key:
     after = np.concatenate([np.asarray(r_prev)[1:], np.asarray(r_prev)[-1:]])  # rates after each step, as trained
     read = after if learner.config.value_input == "rates" else inputs  # (T, n, ...) what the value network read
     value = _expected_reward(learner, state, key, trials, np.swapaxes(read, 0, 1)[:keep], keep)
-    actions = np.swapaxes(np.asarray(learner.actions(r_prev)), 0, 1)[:keep]
+    actions = np.swapaxes(np.asarray(actions), 0, 1)[:keep]
     nan_after = lambda a: np.where(valid.reshape(valid.shape + (1,) * (a.ndim - 2)), a, np.nan).astype(np.float32)  # noqa: E731
     return {"rates": nan_after(rates), "inputs": nan_after(shown), "value": nan_after(value),
             "step_reward": nan_after(np.asarray(outcomes.reward).T[:keep]),

@@ -220,7 +220,7 @@ def _check_point(path: Path, base: dict[str, Any], point: dict[str, Any], index:
     if task is None:
         raise ConfigError(f"{where}: no task (give task in [base] or as an axis)")
     try:
-        kind = kind_for(task, learner)
+        kind = kind_for(task, learner, fields.get("network"))
         run_files.check_keys(kind, fields)
         config = kind.config_class(task=task, **fields)
     except ConfigError as error:

@@ -17,6 +17,8 @@ supervised/ngym     any NeuroGym environment, BPTT on its gt     :class:`Supervi
 supervised/miconi   Miconi's tasks, BPTT on his targets          :class:`SupervisedMiconiTrainConfig`
 local               Song et al.'s tasks, a local eligibility rule :class:`LocalTrainConfig`
 local/ngym          any NeuroGym environment, the local rule     :class:`LocalNeuroGymTrainConfig`
+local/rate          Song et al.'s tasks, the local rule on        :class:`LocalRateTrainConfig`
+                    Miconi's rate network (``--network rate``)
 actor-critic/       episodes of trials (``bandit``, ``reversal``, :class:`EpisodeTrainConfig`
 episodes            ``two-step``; Wang et al. 2018), or a
                     file's EpisodeTask (``my_task.py:NAME``)
@@ -43,7 +45,8 @@ from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, T
 from rewardrnn.training.episodes_config import EpisodeTrainConfig
 from rewardrnn.training.neurogym_config import (LocalNeuroGymTrainConfig, NeuroGymTrainConfig,
                                                 SupervisedNeuroGymTrainConfig)
-from rewardrnn.training.perturbation_config import PerturbationTrainConfig, SupervisedMiconiTrainConfig
+from rewardrnn.training.perturbation_config import (NETWORKS, LocalRateTrainConfig, PerturbationTrainConfig,
+                                                   SupervisedMiconiTrainConfig)
 
 #: Learners by the name a user gives (``--learner``).
 LEARNERS = ("actor-critic", "perturbation", "supervised", "local")
@@ -166,6 +169,15 @@ KINDS: tuple[RunKind, ...] = (
              "loss": "loss"}),
     RunKind("local", "local", "native", "gated", "a local rule (e-prop / RFLO eligibility) with Song's value network",
             LocalTrainConfig, is_protocol_task, {**_ACTOR_CRITIC, **_LOCAL}),
+    RunKind("local/rate", "local", "native", "rate",
+            "a local rule (RFLO / e-prop eligibility) on Miconi's rate network with Song's value network",
+            LocalRateTrainConfig, is_protocol_task,
+            {**_COMMON, **_PROTOCOL, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
+             "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
+             "value_readout": "value_readout_ms", "value_input": "value_input", "dt": "dt_ms", "tau": "tau_ms",
+             "choice_threshold": "choice_threshold", "n_validation": "n_validation", "lr": "lr",
+             "batch": "batch", "choice_gain": "choice_gain", "feedback": "feedback",
+             "track_alignment": "track_alignment"}),
     RunKind("supervised/miconi", "supervised", "miconi", "rate", "supervised learning on Miconi's tasks (his targets)",
             SupervisedMiconiTrainConfig, lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials", "lr": "lr", "loss": "loss",
@@ -189,11 +201,13 @@ KINDS: tuple[RunKind, ...] = (
 BY_NAME = {kind.name: kind for kind in KINDS}
 
 
-def kind_for(task: str, learner: str | None = None) -> RunKind:
-    """The kind of run that trains ``task`` (with ``learner`` when given): an error naming the
-    task or the pair otherwise."""
+def kind_for(task: str, learner: str | None = None, network: str | None = None) -> RunKind:
+    """The kind of run that trains ``task`` (with ``learner`` and the trained ``network``
+    family, :data:`NETWORKS`, when given): an error naming the task or the pair otherwise."""
     if learner is not None and learner not in LEARNERS:
         raise ConfigError(f"learner must be one of {', '.join(LEARNERS)}; got {learner!r}")
+    if network is not None and network not in NETWORKS:
+        raise ConfigError(f"network must be one of {', '.join(NETWORKS)}; got {network!r}")
     if not isinstance(task, str):
         raise ConfigError(f"task must be a task name, got {task!r}")
     matching = [kind for kind in KINDS if kind.accepts(task)]
@@ -205,8 +219,13 @@ def kind_for(task: str, learner: str | None = None) -> RunKind:
                                f"(actor-critic, episodes of trials), a task file (path/to/file.py:NAME, a "
                                f"Protocol or an environment) or ngym:<NeuroGym environment id>")
     for kind in matching:
-        if learner is None or kind.learner == learner:
+        if (learner is None or kind.learner == learner) and (network is None or kind.network == network):
             return kind
+    if network is not None and any(learner is None or kind.learner == learner for kind in matching):
+        offered = sorted({kind.network for kind in matching if learner is None or kind.learner == learner})
+        raise ConfigError(f"--network {network} is not offered for {task!r} with the {learner or 'default'} learner; "
+                          f"its network(s): {', '.join(offered)} (the rate network: --learner perturbation or "
+                          f"--learner local on a protocol task; Miconi's tasks: his rate network)")
     raise ConfigError(f"{task!r} does not train with the {learner} learner: the perturbation learner trains "
                       f"Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) and Song's, the actor-critic Song's and "
                       f"NeuroGym's, the supervised learner every one of them, the local rule Song's and NeuroGym's; "

@@ -221,3 +221,77 @@ class SupervisedMiconiTrainConfig(PerturbationTrainConfig):
     def trials_per_update(self) -> int:
         """Trials per update: ``batch``, or one of each of the task's trial types."""
         return self.batch if self.batch is not None else get_continuous_task(self.task).n_types
+
+
+#: The rate network's network name for the local rule (``--network rate``; the gated unit: ``gated``).
+NETWORKS = ("gated", "rate")
+
+
+@dataclass(frozen=True)
+class LocalRateTrainConfig(PerturbationTrainConfig):
+    """The local rule on Miconi's rate network acting in a native task
+    (:class:`rewardrnn.learners.local_rate.LocalRateLearner`): the rate network and trials of
+    the perturbation rule's native runs, Song's value network as the default baseline
+    (``reward_baseline``; ``trial-type``, ``running``, ``none`` too), Adam (``lr``) on the local
+    rule's update every ``batch`` trials, ``choice_gain`` the softmax's inverse temperature over
+    the choice units' rates, ``feedback`` and ``track_alignment`` as the gated local rule's. His
+    rule's own options (S, update form, method, eta, max_dw, kicks) do not apply."""
+
+    LEARNER: ClassVar[str] = "local"
+
+    learner: str = "local"
+    network: str = "rate"
+    reward_baseline: str = "value"
+    lr: float = 1e-3
+    batch: int = 10
+    choice_gain: float = 10.0
+    feedback: str = "random"
+    track_alignment: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.native:
+            raise ConfigError(f"{self.task}: the local rule on the rate network acts in a protocol task (Song et al.'s "
+                              f"or a task file); Miconi's tasks ({', '.join(CONTINUOUS_TASKS)}) have no actions")
+        if self.network != "rate":
+            raise ConfigError(f"network must be 'rate' here (the gated unit is the local rule's other kind), "
+                              f"got {self.network!r}")
+        super().__post_init__()
+        rule_fields = [name for name in ("nonlinearity", "update", "method")
+                       if getattr(self, name) != getattr(PerturbationTrainConfig, name)]
+        rule_fields += [name for name in ("eta", "max_dw", "kick_amplitude")  # None, or filled by resolved()
+                        if getattr(self, name) not in (None, getattr(native.NATIVE_DEFAULTS, name))]
+        if rule_fields:
+            raise ConfigError(f"{', '.join(rule_fields)} belong(s) to Miconi's rule; the local rule on the rate "
+                              "network has no perturbations or Hebbian trace")
+        check_positive(self, "lr")
+        check_positive(self, "choice_gain")
+        check_int(self, "batch", 1, resources.MAX_BATCH_TRIALS)
+        from rewardrnn.learners.local import FEEDBACKS
+        if self.feedback not in FEEDBACKS:
+            raise ConfigError(f"feedback must be one of {', '.join(FEEDBACKS)}; got {self.feedback!r}")
+        if not isinstance(self.track_alignment, bool):
+            raise ConfigError(f"track_alignment must be true or false, got {self.track_alignment!r}")
+
+    def resolved(self) -> LocalRateTrainConfig:
+        """As the native rule's, with this learner's own default threshold
+        (:data:`rewardrnn.learners.local_rate.DEFAULT_THRESHOLD`)."""
+        from rewardrnn.learners.local_rate import DEFAULT_THRESHOLD
+
+        r = super().resolved()
+        return dataclasses.replace(r, choice_threshold=DEFAULT_THRESHOLD) if self.choice_threshold is None else r
+
+    def build_learner(self) -> PerturbationLearner:
+        from rewardrnn.learners.local_rate import LocalRateLearner
+
+        r = self.resolved()
+        env = TaskEnv(self.protocol(), r.dt_ms)
+        if files.is_task_file(self.task):
+            env.check()
+        return LocalRateLearner(env, self.rule(), native.network_for(env, self.n_units, r.tau_ms), r.choice_threshold,
+                                self.choice_gain, self.batch, self.lr, self.feedback, self.track_alignment)
+
+    def plan(self) -> TrainerPlan:
+        """As the native rule's, counted in updates of ``batch`` trials (rounded up)."""
+        plan = super().plan()
+        return dataclasses.replace(plan, checkfreq=-(-plan.checkfreq // self.batch),
+                                   max_updates=-(-plan.max_updates // self.batch))
