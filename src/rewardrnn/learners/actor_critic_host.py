@@ -16,8 +16,8 @@ the best validation reward.
 
 Sessions (``episode_trials`` K > 1, issue "value-based learning across trials"): each
 environment plays an episode of K consecutive trials through which the decision network's state
-carries over (:meth:`NeuroGymBatches.run`), the way a session of NeuroGym's ``DawTwoStep-v0`` or
-``ReversalLearning-v0`` is meant to be played; the return runs over the episode, discounted by
+carries over (:meth:`NeuroGymBatches.run`), the way a session of NeuroGym's ``DawTwoStep-v0`` is
+meant to be played; the return runs over the episode, discounted by
 ``discount`` at each trial's end (:meth:`Batch.trial_end_discount`), so credit crosses trials;
 trials are counted one by one (an update is ``n_gradient`` x K trials), and validation and
 records are over the episodes' trials.

@@ -69,20 +69,10 @@ DEFAULT_CHOICE_GAIN, DEFAULT_BATCH, DEFAULT_LR = 10.0, 10, 1e-3
 DEFAULT_THRESHOLD = 0.5
 
 
-class LocalRateState(NamedTuple):
-    """:class:`PerturbationState`'s fields (``xbar`` kept, unused) plus the Adam state of J and
-    the fixed feedback weights F (N, actions)."""
-
-    params: rate.Params
-    xbar: jax.Array
-    baselines: jax.Array
-    trial: jax.Array
-    key: jax.Array
-    recent_errors: jax.Array
-    criterion_trial: jax.Array
-    value: object
-    opt: optax.OptState
-    feedback: jax.Array
+#: The learner's state: :class:`PerturbationState`'s fields (``xbar`` kept, unused) plus the Adam
+#: state of J (``opt``) and the fixed feedback weights F (``feedback``, N x actions).
+LocalRateState = NamedTuple("LocalRateState", [(name, object) for name in PerturbationState._fields]
+                            + [("opt", optax.OptState), ("feedback", jax.Array)])
 
 
 class PolicyRun(NamedTuple):

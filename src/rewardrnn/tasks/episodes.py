@@ -57,6 +57,10 @@ Latents = Mapping[str, jax.Array]
 Memory = dict[str, jax.Array]
 
 
+#: The return's discount per trial of an episode (Wang et al. 2018's; NeuroGym sessions use it too).
+WANG_DISCOUNT = 0.9
+
+
 @dataclass(frozen=True)
 class EpisodeCriterion:
     """Stop when, on fresh episodes (new latent draws), the better option is chosen on at least
@@ -112,7 +116,7 @@ class EpisodeTask:
     better: Callable[[Latents], jax.Array]
     option_gap: Callable[[Latents], jax.Array]
     decision_step: int = 0
-    discount: float = 0.9
+    discount: float = WANG_DISCOUNT
     criterion: EpisodeCriterion = field(default_factory=EpisodeCriterion)
     n_validation: int = 200  # episodes per validation
     n_gradient: int = 20  # episodes per update

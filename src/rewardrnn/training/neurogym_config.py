@@ -12,13 +12,14 @@ from rewardrnn.learners.actor_critic import ActorCriticConfig
 from rewardrnn.learners.actor_critic_host import HostBatchActorCritic
 from rewardrnn.networks import gru
 from rewardrnn.tasks import files, neurogym
+from rewardrnn.tasks.episodes import WANG_DISCOUNT
 from rewardrnn.training.config import (LocalRuleOptions, SavedConfig, check_discount, check_int, check_positive,
                                        check_seeds, check_supervised, supervised_learning)
 from rewardrnn.training.stalls import DEFAULT_PATIENCE, rule_for
 from rewardrnn.training.trainer import TrainerPlan
 
 #: The return's discount per trial of a session (Wang et al. 2018's, as the episode tasks').
-DEFAULT_DISCOUNT = 0.9
+DEFAULT_DISCOUNT = WANG_DISCOUNT
 #: Keys that may differ between a saved run and a resumed one.
 RESUMABLE_CHANGES = ("max_updates", "patience", "restart_stalled")
 
