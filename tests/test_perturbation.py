@@ -303,7 +303,7 @@ def test_perturbation_training_from_the_cli_and_resume(tmp_path):
     refused = runner.invoke(app, ["evaluate", str(out), "--dt", "5"])
     assert refused.exit_code == 2 and "--dt does not apply" in refused.output
     refused = runner.invoke(app, ["train", "rdm-fixed", "--resume", "--out", str(out)])
-    assert refused.exit_code == 2 and "holds a run of another learner (dnms)" in refused.output
+    assert refused.exit_code == 2 and "holds a run of kind perturbation (dnms), not actor-critic" in refused.output
     bad = runner.invoke(app, ["train", "dnms", "--learner", "actor-critic", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "does not train with the actor-critic learner" in bad.output
     bad = runner.invoke(app, ["train", "dnms", "--dt", "5", "--out", str(tmp_path / "z")])

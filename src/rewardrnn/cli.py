@@ -123,7 +123,7 @@ def train(
     seeds: Optional[int] = typer.Option(None, help="number of seeds trained together: seed .. seed+seeds-1 [default: 1]"),
     dt: Optional[float] = typer.Option(None, help="time step in ms [default: 10]"),
     n_units: Optional[int] = typer.Option(None, "--N", help="units in the decision network [default: the task's, 100 or 150]"),
-    lr: Optional[float] = typer.Option(None, help="Adam learning rate of the decision network [default: the task's, 0.004 or 0.002]"),
+    lr: Optional[float] = typer.Option(None, help="Adam learning rate of the decision network [default: the task's, 0.004 or 0.002; 3e-4 for --learner local --network rate]"),
     baseline_lr: Optional[float] = typer.Option(None, help="Adam learning rate of the value network [default: as lr; perturbation learner: 0.004]"),
     baseline: Optional[str] = typer.Option(None, help="actor-critic baseline: the value network gru or linear (Song's), "
                                            "or none (raw return), constant, running (beyond the paper) [default: gru]"),
@@ -329,7 +329,8 @@ def _config_for(out: Path, resume: bool, kind, task: str, given: dict):
         if resume and (out / run_folder.CONFIG).is_file():
             data, identity = run_folder.read_run_config(out)
             if identity["kind"] != kind.name:
-                raise RunFolderError(f"{out} holds a run of another learner ({data.get('task')}); choose another --out")
+                raise RunFolderError(f"{out} holds a run of kind {identity['kind']} ({data.get('task')}), not {kind.name}: "
+                                     f"give its --learner (and --network) to resume it, or choose another --out")
             return dataclasses.replace(kind.config_class.from_dict(data), task=task, **given)
         return kind.config_class(task=task, **given)
     except ConfigError as error:  # name the flag the user typed, not the config field

@@ -58,8 +58,10 @@ from rewardrnn.learners.perturbation_native import NativePerturbationLearner
 from rewardrnn.networks import rate
 from rewardrnn.tasks.engine import TaskEnv
 
-#: Default inverse temperature of the choice units' softmax, trials per update and Adam's rate.
-DEFAULT_CHOICE_GAIN, DEFAULT_BATCH, DEFAULT_LR = 10.0, 10, 1e-3
+#: Default inverse temperature of the choice units' softmax, trials per update and Adam's rate
+#: (at 1e-3 every one of 10 rdm-fixed seeds collapsed into never deciding within 10,000 trials,
+#: the choice units pinned near rate -1; at 3e-4 none did: docs/unified-model.md).
+DEFAULT_CHOICE_GAIN, DEFAULT_BATCH, DEFAULT_LR = 10.0, 10, 3e-4
 #: Default choice threshold (a rate). A fresh network's silent choice units (rate 0) each break
 #: fixation with probability 1 / (2 + exp(beta theta)) per step: 0.045 at the threshold rule's
 #: 0.3, so a fresh trial holds rdm-fixed's 75 fixation steps with probability 0.001 and nothing

@@ -242,7 +242,7 @@ class LocalRateTrainConfig(PerturbationTrainConfig):
     learner: str = "local"
     network: str = "rate"
     reward_baseline: str = "value"
-    lr: float = 1e-3
+    lr: float = 3e-4  # rewardrnn.learners.local_rate.DEFAULT_LR
     batch: int = 10
     choice_gain: float = 10.0
     feedback: str = "random"
