@@ -31,7 +31,7 @@ def _run(rng, learner, steps=4, batch=2) -> local_rate.PolicyRun:
     drive = jnp.asarray(rng.normal(0, 1, (steps, batch, n)), jnp.float32)
     j = jnp.asarray(rng.normal(0, 0.5, (n, n)), jnp.float32)
     run = local_rate.PolicyRun(None, None, jnp.asarray(rng.integers(0, actions, (steps, batch)), jnp.int32),
-                               None, learner.network and jnp.asarray(x0), drive)
+                               None, x0, drive)
     r = learner.replay_rates(j, run)
     pi = jax.nn.softmax(learner.logits(r))
     return run._replace(r=r, pi=pi), j

@@ -50,9 +50,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from rewardrnn.errors import ConfigError
 from rewardrnn.keys import FEEDBACK_STREAM, VALUE_NETWORK_STREAM
-from rewardrnn.learners.local import FEEDBACKS, cosine, filtered_signal
+from rewardrnn.learners.local import cosine, filtered_signal
 from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationState
 from rewardrnn.learners.perturbation_native import NativePerturbationLearner
 from rewardrnn.networks import rate
@@ -64,10 +63,10 @@ from rewardrnn.tasks.engine import TaskEnv
 DEFAULT_CHOICE_GAIN, DEFAULT_BATCH, DEFAULT_LR = 10.0, 10, 3e-4
 #: Default choice threshold (a rate). A fresh network's silent choice units (rate 0) each break
 #: fixation with probability 1 / (2 + exp(beta theta)) per step: 0.045 at the threshold rule's
-#: 0.3, so a fresh trial holds rdm-fixed's 75 fixation steps with probability 0.001 and nothing
-#: is learned from trials that all abort (1 of 10 seeds decided after 2,000 trials, measured);
-#: 0.0067 at 0.5, so a third of fresh trials reach the response (9 of 10 seeds decided after
-#: 1,000 trials; docs/unified-model.md).
+#: 0.3, so a fresh trial holds through rdm-fixed's 75-step fixation epoch (before its stimulus,
+#: 8-150 steps more) with probability 0.001 and nothing is learned from trials that all abort
+#: (pilot: 1 of 10 seeds deciding after 2,000 trials); 0.0067 at 0.5, probability 0.37 (pilot:
+#: 9 of 10 seeds at P(decision) >= 0.6 after 1,000 trials; docs/unified-model.md).
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -100,14 +99,11 @@ class LocalRateLearner(NativePerturbationLearner):
                  threshold: float = DEFAULT_THRESHOLD, choice_gain: float = DEFAULT_CHOICE_GAIN,
                  batch: int = DEFAULT_BATCH, lr: float = DEFAULT_LR, feedback: str = "random",
                  track_alignment: bool = False):
-        super().__init__(env, config, network, threshold)
-        if feedback not in FEEDBACKS:
-            raise ConfigError(f"feedback must be one of {', '.join(FEEDBACKS)}; got {feedback!r}")
+        super().__init__(env, config, network, threshold)  # feedback: one of FEEDBACKS (the config checks it)
         self.choice_gain, self.batch, self.lr = float(choice_gain), int(batch), float(lr)
         self.feedback_kind, self.track_alignment = feedback, bool(track_alignment)
         self.trials_per_update = self.batch
         self.optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(self.lr))
-        fixate = env.protocol.fixate_action
         n = network.n_units
         exact = np.zeros((n, env.n_actions), np.float32)  # a choice unit's rate is its action's logit / beta
         exact[np.arange(self.n_choices), self.choices] = self.choice_gain
@@ -119,7 +115,6 @@ class LocalRateLearner(NativePerturbationLearner):
         trained = np.ones(n, np.float32)
         trained[list(network.bias_units)] = 0.0
         self.trained_rows = jnp.asarray(trained)[:, None]
-        self.fixate = fixate
 
     def describe(self) -> str:
         return (f"a local rule (RFLO / e-prop eligibility, {self.feedback_kind} feedback, {self.config.reward_baseline} "

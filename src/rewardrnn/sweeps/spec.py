@@ -216,11 +216,11 @@ def _check_point(path: Path, base: dict[str, Any], point: dict[str, Any], index:
             fields[prefix[:-1]] = table
         else:
             fields[key] = value
-    task, learner = fields.pop("task", None), fields.pop("learner", None)
+    task, learner, network = fields.pop("task", None), fields.pop("learner", None), fields.pop("network", None)
     if task is None:
         raise ConfigError(f"{where}: no task (give task in [base] or as an axis)")
     try:
-        kind = kind_for(task, learner, fields.get("network"))
+        kind = kind_for(task, learner, network)
         run_files.check_keys(kind, fields)
         config = kind.config_class(task=task, **fields)
     except ConfigError as error:

@@ -45,11 +45,13 @@ from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, T
 from rewardrnn.training.episodes_config import EpisodeTrainConfig
 from rewardrnn.training.neurogym_config import (LocalNeuroGymTrainConfig, NeuroGymTrainConfig,
                                                 SupervisedNeuroGymTrainConfig)
-from rewardrnn.training.perturbation_config import (NETWORKS, LocalRateTrainConfig, PerturbationTrainConfig,
+from rewardrnn.training.perturbation_config import (LocalRateTrainConfig, PerturbationTrainConfig,
                                                    SupervisedMiconiTrainConfig)
 
 #: Learners by the name a user gives (``--learner``).
 LEARNERS = ("actor-critic", "perturbation", "supervised", "local")
+#: Trained network families by the name a user gives (``--network``; :attr:`RunKind.network`).
+NETWORKS = ("gated", "rate")
 
 
 @dataclass(frozen=True)

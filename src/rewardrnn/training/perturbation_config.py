@@ -223,10 +223,6 @@ class SupervisedMiconiTrainConfig(PerturbationTrainConfig):
         return self.batch if self.batch is not None else get_continuous_task(self.task).n_types
 
 
-#: The rate network's network name for the local rule (``--network rate``; the gated unit: ``gated``).
-NETWORKS = ("gated", "rate")
-
-
 @dataclass(frozen=True)
 class LocalRateTrainConfig(PerturbationTrainConfig):
     """The local rule on Miconi's rate network acting in a native task
