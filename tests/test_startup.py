@@ -30,10 +30,35 @@ def test_the_command_lines_help_loads_nothing_heavy():
     assert loaded_after(code) == set()
 
 
+def test_listing_the_tasks_loads_nothing_heavy():
+    """`rewardrnn tasks` reads the protocols and the registry of run kinds, neither of which
+    needs JAX until a task is compiled (rewardrnn.deferred)."""
+    code = ("from typer.testing import CliRunner\nfrom rewardrnn.cli import app\n"
+            "result = CliRunner().invoke(app, ['tasks'])\nassert result.exit_code == 0, result.output\n"
+            "assert 'rdm-fixed' in result.output and 'dnms' in result.output and 'bandit' in result.output")
+    assert loaded_after(code) == set()
+
+
+def test_a_deferred_module_imports_on_first_use():
+    import jax.numpy
+
+    from rewardrnn.deferred import DeferredModule
+
+    deferred = DeferredModule("jax.numpy")
+    assert "not imported yet" in repr(deferred)
+    assert deferred.where is jax.numpy.where and "not imported" not in repr(deferred)
+    with pytest.raises(AttributeError):
+        deferred.no_such_function  # noqa: B018
+
+
 def test_the_public_names_resolve_on_first_use():
     assert set(rewardrnn.__all__) <= set(dir(rewardrnn))
     assert rewardrnn.train.__module__ == "rewardrnn.api" and callable(rewardrnn.perturb)
     assert rewardrnn.report.__name__ == "build_report"
+    from rewardrnn import tasks, training
+
+    assert tasks.TaskEnv.__module__ == "rewardrnn.tasks.engine" and training.train.__module__ == "rewardrnn.training.run"
+    assert {"TaskEnv", "get_task"} <= set(dir(tasks))
     with pytest.raises(AttributeError, match="has no attribute 'trian'"):
         rewardrnn.trian  # noqa: B018
 

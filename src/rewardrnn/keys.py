@@ -5,10 +5,13 @@ Training: seed ``s`` of a run starts from ``PRNGKey(s)`` (:meth:`Learner.init`).
 streams are independent of training, so evaluating or recording a network never changes it.
 """
 
+from __future__ import annotations
+
 import contextlib
 
-import jax
 import numpy as np
+
+from rewardrnn.deferred import jax
 
 #: Folded into a learner's training key to draw its validation trials (spec §4.7).
 VALIDATION_STREAM = 0x5EED

@@ -145,7 +145,7 @@ def trajectories(projected: np.ndarray, groups: pd.DataFrame, axes: tuple[int, i
                     color=cmap((values[i] - values.min()) / span))
             ax.plot(projected[i, -1, axes[0]], projected[i, -1, axes[1]], ".", color=cmap((values[i] - values.min()) / span))
         ax.set(xlabel=f"{axis_names[axes[0]]} axis", ylabel=f"{axis_names[axes[1]]} axis",
-               title="" if split is None else f"{split_by} {split}")
+               title="" if split is None else f"{split_by.removesuffix('_name').replace('_', ' ')}: {split}")
         _clean(ax)
     return fig
 

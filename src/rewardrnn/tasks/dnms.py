@@ -16,7 +16,7 @@ are the four conditions.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+from rewardrnn.deferred import jnp
 
 from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol
 from rewardrnn.tasks.samplers import Fixed

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-import jax.numpy as jnp
+from rewardrnn.deferred import jnp
 
 from rewardrnn.errors import ConfigError
 from rewardrnn.tasks.protocol import ChoiceOutcome, Criterion, Epoch, Protocol, TrainingDefaults

@@ -44,8 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import jax
-import jax.numpy as jnp
+from rewardrnn.deferred import jax, jnp
 import numpy as np
 
 from rewardrnn.errors import ConfigError
@@ -53,8 +52,8 @@ from rewardrnn.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-Latents = Mapping[str, jax.Array]
-Memory = dict[str, jax.Array]
+Latents = Mapping[str, "jax.Array"]
+Memory = dict[str, "jax.Array"]
 
 
 #: The return's discount per trial of an episode (Wang et al. 2018's; NeuroGym sessions use it too).

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
+from rewardrnn.deferred import jax, jnp
 
 from rewardrnn.errors import UnknownNameError
 
@@ -74,9 +73,9 @@ def _pulses(stim1: tuple[int, int], stim2_start, stim2_len: int, n_steps: int):
     """DNMS-like inputs: channel 0 unused; channel 1 = A, 2 = B, 1.0 while on. Stimulus 1 covers
     steps ``stim1[0] <= t < stim1[1]``, stimulus 2 ``stim2_start <= t < stim2_start + stim2_len``.
     Type k: 0 AA, 1 AB, 2 BA, 3 BB."""
-    t = jnp.arange(n_steps)
 
     def inputs(start2, trial_type):
+        t = jnp.arange(n_steps)
         trial_type = jnp.asarray(trial_type)
         first_is_b = (trial_type >= 2).astype(jnp.float32)
         second_is_b = (trial_type % 2).astype(jnp.float32)

@@ -14,7 +14,7 @@ P(decision) >= 0.99 and P(correct | decision) >= 0.82.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+from rewardrnn.deferred import jnp
 import numpy as np
 
 from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol, Psychometric, TrainingDefaults

@@ -18,16 +18,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
+from rewardrnn.deferred import jax, jnp
 import numpy as np
 
 from rewardrnn.tasks.samplers import Sampler
 
 #: Condition variables of a batch of trials, name -> array (broadcastable against actions).
-Variables = Mapping[str, jax.Array]
+Variables = Mapping[str, "jax.Array"]
 #: Epoch membership, epoch name -> boolean array.
-EpochFlags = Mapping[str, jax.Array]
+EpochFlags = Mapping[str, "jax.Array"]
 
 
 @dataclass(frozen=True)

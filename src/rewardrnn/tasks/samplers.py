@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
+from rewardrnn.deferred import jax, jnp
 
 
 def floor_to_dt(duration_ms: jax.Array, dt_ms: float) -> jax.Array:

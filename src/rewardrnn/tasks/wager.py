@@ -16,7 +16,7 @@ P(sure | wager trial answered). Stop when P(answer) >= 0.99, P(correct) >= 0.79 
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+from rewardrnn.deferred import jnp
 import numpy as np
 
 from rewardrnn.tasks.protocol import (ChoiceOutcome, Criterion, Epoch, Event, Protocol, Psychometric,

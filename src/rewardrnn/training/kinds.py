@@ -41,12 +41,6 @@ from rewardrnn.tasks import neurogym
 from rewardrnn.tasks.episodes import EPISODE_TASKS
 from rewardrnn.tasks.miconi import CONTINUOUS_TASKS
 from rewardrnn.tasks.registry import TASKS, is_protocol_task
-from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, TrainConfig
-from rewardrnn.training.episodes_config import EpisodeTrainConfig
-from rewardrnn.training.neurogym_config import (LocalNeuroGymTrainConfig, NeuroGymTrainConfig,
-                                                SupervisedNeuroGymTrainConfig)
-from rewardrnn.training.perturbation_config import (LocalRateTrainConfig, PerturbationTrainConfig,
-                                                   SupervisedMiconiTrainConfig)
 
 #: Learners by the name a user gives (``--learner``).
 LEARNERS = ("actor-critic", "perturbation", "supervised", "local")
@@ -69,9 +63,19 @@ class RunKind:
     source: str
     network: str
     title: str
-    config_class: type
+    config: str
     accepts: Callable[[str], bool]
     flags: dict[str, str]
+
+    @property
+    def config_class(self) -> type:
+        """The config class, ``config`` = ``"module:Class"`` in ``rewardrnn.training``, imported on
+        first use: the registry itself loads no learner (``rewardrnn tasks`` lists the learners
+        without importing JAX)."""
+        import importlib
+
+        module, name = self.config.split(":")
+        return getattr(importlib.import_module(f"rewardrnn.training.{module}"), name)
 
     @property
     def family(self) -> str:
@@ -147,16 +151,16 @@ _ACTOR_CRITIC_NGYM = {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "baseline_
 #: The local rule's own flags.
 _LOCAL = {"rule": "rule", "feedback": "feedback", "track_alignment": "track_alignment"}
 KINDS: tuple[RunKind, ...] = (
-    RunKind("actor-critic", "actor-critic", "native", "gated", "the actor-critic (Song et al. 2017)", TrainConfig,
+    RunKind("actor-critic", "actor-critic", "native", "gated", "the actor-critic (Song et al. 2017)", "config:TrainConfig",
             is_protocol_task, _ACTOR_CRITIC),
     RunKind("perturbation", "perturbation", "miconi", "rate", "the perturbation rule (Miconi 2017)",
-            PerturbationTrainConfig, lambda task: task in CONTINUOUS_TASKS,
+            "perturbation_config:PerturbationTrainConfig", lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
              "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
              "value_readout": "value_readout_ms", "value_input": "value_input"}),
     RunKind("perturbation/native", "perturbation", "native", "rate",
-            "the perturbation rule (Miconi 2017) acting in a native task", PerturbationTrainConfig,
+            "the perturbation rule (Miconi 2017) acting in a native task", "perturbation_config:PerturbationTrainConfig",
             is_protocol_task,
             {**_COMMON, **_PROTOCOL, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
              "nonlinearity": "nonlinearity", "update_form": "update", "method": "method",
@@ -164,16 +168,16 @@ KINDS: tuple[RunKind, ...] = (
              "value_readout": "value_readout_ms", "value_input": "value_input", "dt": "dt_ms", "tau": "tau_ms",
              "choice_threshold": "choice_threshold", "n_validation": "n_validation"}),
     RunKind("supervised", "supervised", "native", "gated", "supervised learning (BPTT on the best action)",
-            SupervisedTrainConfig, is_protocol_task,
+            "config:SupervisedTrainConfig", is_protocol_task,
             {**_COMMON, **_PROTOCOL, "dt": "dt_ms", "N": "N", "lr": "lr", "dale": "dale",
              "juice_ratio": "task_options.juice_ratio", "offers": "task_options.offers",
              "max_updates": "max_updates", "n_validation": "n_validation", "checkfreq": "checkfreq", "act": "act",
              "loss": "loss"}),
     RunKind("local", "local", "native", "gated", "a local rule (e-prop / RFLO eligibility) with Song's value network",
-            LocalTrainConfig, is_protocol_task, {**_ACTOR_CRITIC, **_LOCAL}),
+            "config:LocalTrainConfig", is_protocol_task, {**_ACTOR_CRITIC, **_LOCAL}),
     RunKind("local/rate", "local", "native", "rate",
             "a local rule (RFLO / e-prop eligibility) on Miconi's rate network with Song's value network",
-            LocalRateTrainConfig, is_protocol_task,
+            "perturbation_config:LocalRateTrainConfig", is_protocol_task,
             {**_COMMON, **_PROTOCOL, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials",
              "trial_order": "trial_order", "reward_baseline": "reward_baseline", "baseline_lr": "value_lr",
              "value_readout": "value_readout_ms", "value_input": "value_input", "dt": "dt_ms", "tau": "tau_ms",
@@ -181,20 +185,20 @@ KINDS: tuple[RunKind, ...] = (
              "batch": "batch", "choice_gain": "choice_gain", "feedback": "feedback",
              "track_alignment": "track_alignment"}),
     RunKind("supervised/miconi", "supervised", "miconi", "rate", "supervised learning on Miconi's tasks (his targets)",
-            SupervisedMiconiTrainConfig, lambda task: task in CONTINUOUS_TASKS,
+            "perturbation_config:SupervisedMiconiTrainConfig", lambda task: task in CONTINUOUS_TASKS,
             {**_COMMON, "N": "n_units", "trials": "n_trials", "checkfreq": "chunk_trials", "lr": "lr", "loss": "loss",
              "trial_order": "trial_order"}),
-    RunKind("actor-critic/ngym", "actor-critic", "neurogym", "gated", "the actor-critic on NeuroGym", NeuroGymTrainConfig,
+    RunKind("actor-critic/ngym", "actor-critic", "neurogym", "gated", "the actor-critic on NeuroGym", "neurogym_config:NeuroGymTrainConfig",
             neurogym.is_environment, _ACTOR_CRITIC_NGYM),
     RunKind("supervised/ngym", "supervised", "neurogym", "gated", "supervised learning on NeuroGym (its ground truth)",
-            SupervisedNeuroGymTrainConfig, neurogym.is_environment,
+            "neurogym_config:SupervisedNeuroGymTrainConfig", neurogym.is_environment,
             {**_COMMON, "dt": "dt_ms", "N": "N", "lr": "lr", "max_updates": "max_updates",
              "n_validation": "n_validation", "checkfreq": "checkfreq", "env_kwargs": "env_kwargs", "act": "act",
              "loss": "loss"}),
     RunKind("local/ngym", "local", "neurogym", "gated", "a local rule with Song's value network on NeuroGym",
-            LocalNeuroGymTrainConfig, neurogym.is_environment, {**_ACTOR_CRITIC_NGYM, **_LOCAL}),
+            "neurogym_config:LocalNeuroGymTrainConfig", neurogym.is_environment, {**_ACTOR_CRITIC_NGYM, **_LOCAL}),
     RunKind("actor-critic/episodes", "actor-critic", "episodes", "gated",
-            "the actor-critic over episodes of trials (Wang et al. 2018)", EpisodeTrainConfig,
+            "the actor-critic over episodes of trials (Wang et al. 2018)", "episodes_config:EpisodeTrainConfig",
             lambda task: task in EPISODE_TASKS or task_files.names_episode_task(task),
             {**_COMMON, "set": "task_options", "N": "N", "rho": "rho", "lr": "lr", "baseline_lr": "baseline_lr",
              "discount": "discount", "max_updates": "max_updates", "n_validation": "n_validation",
