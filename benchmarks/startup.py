@@ -2,8 +2,9 @@
 (user + system, of the child process) and wall seconds of each command, median of ``--repeats``
 fresh processes, and the modules that cost the most to import (``python -X importtime``).
 
-Run: ``python benchmarks/startup.py [--repeats 5]``. Writes benchmarks/results/startup.json;
-docs/benchmarks.md ("Start-up") gives the numbers.
+Run: ``python benchmarks/startup.py [--repeats 5] [--label NAME]``. Adds an entry under NAME
+(default: the checkout's commit) to benchmarks/results/startup.json; docs/benchmarks.md
+("Start-up") gives the numbers.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ def heaviest_imports(argv: list[str], n: int = 6) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--label", default=None, help="entry name [default: the commit, git rev-parse --short HEAD]")
     args = parser.parse_args()
+    label = args.label or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                         text=True).stdout.strip()
     results = {"date": time.strftime("%Y-%m-%d"), "load_average": os.getloadavg()[0], "commands": {}}
     for name, argv in COMMANDS.items():
         cost(argv)  # warm the file cache
@@ -65,7 +69,9 @@ def main() -> None:
                                      "wall_s": round(statistics.median(r[1] for r in runs), 2),
                                      "heaviest_imports": heaviest_imports(argv)}
         print(name, results["commands"][name], flush=True)
-    RESULTS.write_text(json.dumps(results, indent=1))
+    saved = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    saved[label] = results
+    RESULTS.write_text(json.dumps(saved, indent=1))
 
 
 if __name__ == "__main__":

@@ -31,9 +31,13 @@ def _stage(row: dict) -> str:
 
 def _flag(row: dict) -> str:
     return (" ✓ criterion" if row["criterion_met"] else f" → stage {row['stage'] + 1}" if row.get("stage_done")
-            else f" ✗ {row['status']}" if row["status"] == "non-finite parameters"
-            else f" ✗ stalled ({row['stall_reason']})" if row["status"] == "stalled"
+            else f" {_why_stopped(row)}" if row["status"] in ("non-finite parameters", "stalled")
             else " *" if row["new_best"] else "")
+
+
+def _why_stopped(row: dict) -> str:
+    """Why a seed stopped short of its criterion: stalled (and why), its budget spent, …"""
+    return f"✗ stalled ({row['stall_reason']})" if row["status"] == "stalled" else f"✗ {row['status']}"
 
 
 def _numbers(row: dict) -> str:
@@ -53,9 +57,9 @@ class Progress:
     rate in trials/s."""
 
     def __init__(self, header: str, enabled: bool = True, budget_updates: int | None = None,
-                 trials_per_update: int = 1):
+                 trials_per_update: int = 1, console: Console | None = None):
         self.enabled = enabled
-        self.console = Console(file=sys.stderr)
+        self.console = console or Console(file=sys.stderr)
         self.interactive = enabled and self.console.is_terminal
         self.header = header
         self.budget, self.trials_per_update = budget_updates, trials_per_update
@@ -69,11 +73,18 @@ class Progress:
 
     def _bars(self):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeRemainingColumn
+        from rich.table import Column
 
-        return Bars(TextColumn("seed {task.fields[seed]:>3}"), BarColumn(bar_width=28), MofNCompleteColumn(),
-                    TextColumn("updates · {task.fields[rate]} · {task.fields[elapsed]} · left"),
-                    TimeRemainingColumn(compact=True), TextColumn("{task.fields[status]}"),
-                    console=self.console, auto_refresh=True, refresh_per_second=4, transient=False)
+        def fixed(text: str) -> TextColumn:
+            return TextColumn(text, table_column=Column(no_wrap=True))
+
+        # Every column keeps its width; the status (the latest numbers) takes what is left of the
+        # terminal's width and ends in an ellipsis when it does not fit.
+        return Bars(fixed("seed {task.fields[seed]:>3}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                    fixed("updates · {task.fields[rate]} · {task.fields[elapsed]} · left"),
+                    TimeRemainingColumn(compact=True),
+                    TextColumn("{task.fields[status]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+                    console=self.console, auto_refresh=True, refresh_per_second=4, transient=False, expand=True)
 
     def __enter__(self) -> Progress:
         if self.enabled:
@@ -137,8 +148,7 @@ class Progress:
                 self.seen[seed] = updates
                 reached = row["criterion_met"] or row["status"] == "reached criterion"
                 stopped = reached or row["status"] not in ("running", "restarted")
-                status = (f"✓ criterion at {row['trials']:,} trials" if reached
-                          else _flag(row).strip() or f"✗ {row['status']}" if stopped
+                status = (f"✓ criterion at {row['trials']:,} trials" if reached else _why_stopped(row) if stopped
                           else f"training  {_stage(row)}{_numbers(row)}")
                 self.bars.update(self.tasks[seed], completed=updates, status=status)
                 (self.training.discard if stopped else self.training.add)(seed)
