@@ -49,6 +49,9 @@ def test_a_deferred_module_imports_on_first_use():
     assert deferred.where is jax.numpy.where and "not imported" not in repr(deferred)
     with pytest.raises(AttributeError):
         deferred.no_such_function  # noqa: B018
+    import pickle
+
+    assert pickle.loads(pickle.dumps(DeferredModule("math"))).sqrt(9.0) == 3.0  # no recursion while unpickling
 
 
 def test_the_public_names_resolve_on_first_use():

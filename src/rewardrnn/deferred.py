@@ -47,6 +47,9 @@ class DeferredModule:
         self._module: ModuleType | None = None
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__") or attribute in DeferredModule.__slots__:
+            # protocol lookups (copy, pickle) and a half-built instance: not the module's
+            raise AttributeError(attribute)
         if self._module is None:
             self._module = importlib.import_module(self._name)
         return getattr(self._module, attribute)
