@@ -34,8 +34,9 @@ demo: $(STAMP)
 	@echo "Run folder: runs/demo (config.json, metrics.csv, checkpoint.npz, evaluation/, figures/, records/, analysis/)"
 	@echo "Open runs/demo/report.html in a browser."
 
+# --durations: the 25 slowest tests at the end of every run, to keep the suite's time in view.
 test: $(EXTRAS)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=25
 
 # The suite beside two CPU-bound processes (a 2-core machine busy with other work, as CI's or a
 # user's often is): the tests wait for events, never for the clock, so it must pass here too.
