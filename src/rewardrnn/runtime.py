@@ -8,6 +8,13 @@ import os
 import sys
 
 
+#: Programs that compiled in at least this many seconds are kept on disk. 0: every program, the
+#: small ones included: reading a run's state initialises its networks eagerly, dozens of small
+#: programs, 4.7 s of every verb with a threshold of 0.5 s and 1.1-1.4 s with all of them kept
+#: (docs/benchmarks.md, "Start-up").
+CACHE_MIN_COMPILE_S = 0.0
+
+
 def enable_compilation_cache() -> None:
     """Keep compiled XLA programs on disk so that repeated commands skip most of the compile time
     (set REWARDRNN_COMPILATION_CACHE=0 to switch off, or to a folder to move it)."""
@@ -17,12 +24,12 @@ def enable_compilation_cache() -> None:
     folder = setting or os.path.join(os.path.expanduser("~"), ".cache", "rewardrnn", "xla")
     if "jax" not in sys.modules:  # JAX reads these when it is imported: the CLI starts without importing it
         os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
-        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+        os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = str(CACHE_MIN_COMPILE_S)
         return
     import jax
 
     jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_S)
 
 
 def one_host_device_per_core() -> None:
