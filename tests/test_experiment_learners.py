@@ -76,6 +76,21 @@ def test_tiny_experiment_trains_compares_dynamics_and_resumes(tmp_path):
     assert digest(out / "rdm-fixed" / "supervised" / "checkpoint.npz") == stamps["supervised"]
 
 
+def test_the_local_rule_on_the_rate_network_is_a_cell_of_its_own(tmp_path):
+    from rewardrnn.training.run_folder import RunFolder
+
+    out = tmp_path / "exp"
+    result = runner.invoke(app, ["experiment", "learners", "--tasks", "dnms-choice", "--learners", "local-rate",
+                                 "--seeds", "1", "--trials", "200", "--no-dynamics", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    assert (row["cell"], row["learner"], row["seeds"]) == ("local-rate", "local", 1)
+    cell = out / "dnms-choice" / "local-rate"
+    assert RunFolder(cell).kind.name == "local/rate"
+    metrics = pd.read_csv(cell / "metrics.csv")
+    assert list(metrics["trials"]) == [0, 200] and metrics["bptt_cosine"].notna().iloc[-1]  # alignment tracked
+
+
 def test_every_learner_gets_the_same_budget_on_one_validation_grid():
     experiment = LearnersExperiment(tasks=("mante", "dnms"), seeds=3, trials=5000)
     assert experiment.tasks == ("mante", "dnms-choice")
@@ -86,7 +101,7 @@ def test_every_learner_gets_the_same_budget_on_one_validation_grid():
         assert budget == {"mante": 7200, "dnms-choice": 5000}[task] and budget % period == 0
         resolved = config.resolved()
         assert (resolved.n_seeds, resolved.seed, resolved.patience) == (3, 1, 0)
-        if learner == "perturbation":
+        if learner in ("perturbation", "local-rate"):  # trained in trials, validated every period
             assert (resolved.n_trials, resolved.chunk_trials) == (budget, period)
         else:
             assert resolved.max_updates * resolved.n_gradient == budget and resolved.checkfreq == plan.checkfreq

@@ -682,7 +682,7 @@ def experiment_learners(
     out: Path = typer.Option(Path("runs/learners"), "--out", "-o", help="experiment folder (one run folder per cell)"),
     tasks: Optional[str] = typer.Option(None, help="tasks, comma-separated [default: Song et al.'s seven and "
                                         "dnms-choice (dnms)]"),
-    learners: str = typer.Option("actor-critic,supervised,perturbation", help="learners, comma-separated: actor-critic, supervised, perturbation, local"),
+    learners: str = typer.Option("actor-critic,supervised,perturbation", help="learners, comma-separated: actor-critic, supervised, perturbation, local, local-rate (the local rule on Miconi's rate network)"),
     seeds: int = typer.Option(10, help="seeds per cell"),
     seed: int = typer.Option(1, help="first seed"),
     trials: int = typer.Option(50_000, help="trial budget per seed, the same for every learner (rounded up to whole "

@@ -6,7 +6,9 @@ Cells: every task given (Song et al.'s seven and ``dnms-choice``, the native DNM
 x every learner given: ``actor-critic`` (Song et al.'s, with its gated value network),
 ``supervised`` (BPTT, cross-entropy on the best action, read out greedily:
 :mod:`rewardrnn.learners.supervised`) and ``perturbation`` (Miconi's rule, his rate network
-acting in the task: :mod:`rewardrnn.learners.perturbation_native`). Each cell is a normal run
+acting in the task: :mod:`rewardrnn.learners.perturbation_native`), and, when asked for, ``local``
+(a local eligibility rule with Song et al.'s value network, :mod:`rewardrnn.learners.local`) and
+``local-rate`` (that rule on Miconi's rate network, :mod:`rewardrnn.learners.local_rate`). Each cell is a normal run
 folder ``OUT/<task>/<learner>/`` training all its seeds together with the paper's stop criterion
 (Song et al.'s, on validation trials in which the network acts), no stall restarts, and the same
 **trial budget** per seed for every learner: ``trials`` rounded up to whole validation periods of
@@ -57,7 +59,9 @@ from rewardrnn.tasks.registry import TASKS
 from rewardrnn.training import run_folder
 
 #: The learners compared, in the table's order.
-LEARNERS = ("actor-critic", "supervised", "perturbation", "local")
+#: The cells' learners; ``local-rate`` is the local rule on Miconi's rate network
+#: (``--learner local --network rate``), ``local`` the same rule on Song et al.'s gated network.
+LEARNERS = ("actor-critic", "supervised", "perturbation", "local", "local-rate")
 #: The experiment's name in its folder's marker.
 EXPERIMENT = "learners"
 #: Trial budget per seed when none is given (Miconi's rule's default on a native task).
@@ -141,7 +145,7 @@ class LearnersExperiment:
     def cells(self) -> list[cells.Cell]:
         """(task folder, learner, run config) of every cell, in order."""
         from rewardrnn.training.config import LocalTrainConfig, SupervisedTrainConfig, TrainConfig
-        from rewardrnn.training.perturbation_config import PerturbationTrainConfig
+        from rewardrnn.training.perturbation_config import LocalRateTrainConfig, PerturbationTrainConfig
 
         found = []
         for task in self.tasks:
@@ -151,7 +155,9 @@ class LearnersExperiment:
             configs = {"actor-critic": lambda: TrainConfig(**common, max_updates=updates),
                        "supervised": lambda: SupervisedTrainConfig(**common, max_updates=updates),
                        "perturbation": lambda: PerturbationTrainConfig(**common, n_trials=budget, chunk_trials=period),
-                       "local": lambda: LocalTrainConfig(**common, max_updates=updates, track_alignment=True)}
+                       "local": lambda: LocalTrainConfig(**common, max_updates=updates, track_alignment=True),
+                       "local-rate": lambda: LocalRateTrainConfig(**common, n_trials=budget, chunk_trials=period,
+                                                                  track_alignment=True)}
             found.extend((task, learner, configs[learner]()) for learner in self.learners)
         return found
 
