@@ -124,8 +124,10 @@ def spectra(points: xr.Dataset, slow_q: float, max_points: int = 60):
         idx = idx[np.argsort(q[idx])][:max_points]
         w = eigenvalues(points)[idx]
         trivial = trivial_all[idx] if trivial_all is not None else np.zeros(w.shape, bool)
-        ax.scatter(w[trivial].real, w[trivial].imag, s=3, color=GREY, label="trivial")
-        ax.scatter(w[~trivial].real, w[~trivial].imag, s=4, color=colours[label], label="network")
+        # up to 60 points x N eigenvalues per panel: drawn as an image inside the SVG (its axes and
+        # text stay vector), which is what made writing the SVG take seconds
+        ax.scatter(w[trivial].real, w[trivial].imag, s=3, color=GREY, label="trivial", rasterized=True)
+        ax.scatter(w[~trivial].real, w[~trivial].imag, s=4, color=colours[label], label="network", rasterized=True)
         ax.set_aspect("equal")
         ax.set_title(textwrap.fill(f"{label} ({len(idx)} points)", 44), fontsize=7)
         ax.tick_params(labelsize=7)
