@@ -17,7 +17,6 @@ are the four conditions.
 from __future__ import annotations
 
 from rewardrnn.deferred import jnp
-
 from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol
 from rewardrnn.tasks.samplers import Fixed
 

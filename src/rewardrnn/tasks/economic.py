@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 
 from rewardrnn.deferred import jnp
-
 from rewardrnn.errors import ConfigError
 from rewardrnn.tasks.protocol import ChoiceOutcome, Criterion, Epoch, Protocol, TrainingDefaults
 from rewardrnn.tasks.samplers import Fixed, Uniform

@@ -44,9 +44,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rewardrnn.deferred import jax, jnp
 import numpy as np
 
+from rewardrnn.deferred import jax, jnp
 from rewardrnn.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ P(correct | decision) >= 0.85.
 from __future__ import annotations
 
 from rewardrnn.deferred import jnp
-
 from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol, Psychometric, coherence_scale
 from rewardrnn.tasks.samplers import Fixed, TruncatedExponential
 

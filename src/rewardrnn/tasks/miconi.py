@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rewardrnn.deferred import jax, jnp
-
 from rewardrnn.errors import UnknownNameError
 
 #: DNMS target of a "different" trial (Miconi's code: +-0.98; the paper's text: +-1).

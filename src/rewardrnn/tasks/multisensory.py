@@ -14,9 +14,9 @@ P(decision) >= 0.99 and P(correct | decision) >= 0.82.
 
 from __future__ import annotations
 
-from rewardrnn.deferred import jnp
 import numpy as np
 
+from rewardrnn.deferred import jnp
 from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol, Psychometric, TrainingDefaults
 from rewardrnn.tasks.samplers import Fixed
 

@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rewardrnn.deferred import jax, jnp
 import numpy as np
 
+from rewardrnn.deferred import jax, jnp
 from rewardrnn.tasks.samplers import Sampler
 
 #: Condition variables of a batch of trials, name -> array (broadcastable against actions).

@@ -15,7 +15,6 @@ pairs of :data:`PAIRS`; ``f1`` and ``f2`` (Hz) are derived.
 from __future__ import annotations
 
 from rewardrnn.deferred import jnp
-
 from rewardrnn.tasks.protocol import Criterion, Epoch, Protocol, TrainingDefaults
 from rewardrnn.tasks.samplers import Fixed, Uniform
 

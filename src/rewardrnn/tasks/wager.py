@@ -16,9 +16,9 @@ P(sure | wager trial answered). Stop when P(answer) >= 0.99, P(correct) >= 0.79 
 
 from __future__ import annotations
 
-from rewardrnn.deferred import jnp
 import numpy as np
 
+from rewardrnn.deferred import jnp
 from rewardrnn.tasks.protocol import (ChoiceOutcome, Criterion, Epoch, Event, Protocol, Psychometric,
                                       TrainingDefaults, coherence_scale)
 from rewardrnn.tasks.samplers import Fixed, TruncatedExponential
