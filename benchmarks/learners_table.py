@@ -15,7 +15,6 @@ Run: ``python benchmarks/learners_table.py``.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -30,17 +29,12 @@ ORDER = ("rdm-fixed", "rdm-rt", "romo", "mante", "multisensory", "wager", "econo
 LEARNER_ORDER = ("actor-critic", "supervised", "perturbation", "local")
 
 
-def _budget(folder: Path) -> str:
-    command = json.loads((folder / "setup.json").read_text())["command"]
-    found = re.search(r"--trials (\d+)", command)
-    return f"{int(found.group(1)):,}" if found else "?"
-
-
 def rows() -> list[dict]:
     out: dict[tuple[str, str], dict] = {}
-    for folder in sorted(KEPT.iterdir(), key=lambda f: (f.name != f.name.split("-local")[0], f.name)):
+    for folder in sorted(KEPT.iterdir(), key=lambda f: (f.name not in ORDER, f.name)):  # a task's own folder first
         if not (folder / "results.csv").is_file():
             continue
+        budgets = json.loads((folder / "summary.json").read_text())["budget"]  # trials per seed, per task
         results = pd.read_csv(folder / "results.csv")
         dynamics = (pd.read_csv(folder / "dynamics_by_learner.csv")
                     if (folder / "dynamics_by_learner.csv").is_file() else pd.DataFrame())
@@ -51,7 +45,7 @@ def rows() -> list[dict]:
             d = dynamics[dynamics["learner"] == r["learner"]] if len(dynamics) else dynamics
             out[key] = {"task": r["task"], "learner": r["learner"], "seeds": int(r["seeds"]), "reached": int(r["reached"]),
                         "median": r["median_trials"], "q25": r["q25_trials"], "q75": r["q75_trials"],
-                        "wall_s": r["wall_s"], "budget": _budget(folder), "folder": folder.name,
+                        "wall_s": r["wall_s"], "budget": f"{budgets[r['task']]:,}", "folder": folder.name,
                         "pr": float(d["participation_ratio"].iloc[0]) if len(d) else None,
                         "slow_rot": float(d["share_slow_rotational"].iloc[0]) if len(d) else None}
     rank = {t: i for i, t in enumerate(ORDER)}

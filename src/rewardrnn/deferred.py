@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -20,7 +21,6 @@ from typing import Any
 def lazy_exports(package: str, exports: dict[str, tuple[str, str]]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``, whose public names ``exports`` (name ->
     (module, attribute)) are imported on first access and then kept as plain attributes."""
-    import sys
 
     def __getattr__(name: str):
         if name not in exports:

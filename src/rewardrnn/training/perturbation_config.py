@@ -11,6 +11,7 @@ from typing import ClassVar
 from rewardrnn import resources
 from rewardrnn.errors import ConfigError
 from rewardrnn.learners import perturbation_native as native
+from rewardrnn.learners import local_rate
 from rewardrnn.learners.perturbation import PerturbationConfig, PerturbationLearner
 from rewardrnn.networks import rate
 from rewardrnn.tasks.engine import TaskEnv
@@ -238,9 +239,9 @@ class LocalRateTrainConfig(PerturbationTrainConfig):
     learner: str = "local"
     network: str = "rate"
     reward_baseline: str = "value"
-    lr: float = 3e-4  # rewardrnn.learners.local_rate.DEFAULT_LR
-    batch: int = 10
-    choice_gain: float = 10.0
+    lr: float = local_rate.DEFAULT_LR
+    batch: int = local_rate.DEFAULT_BATCH
+    choice_gain: float = local_rate.DEFAULT_CHOICE_GAIN
     feedback: str = "random"
     track_alignment: bool = False
 
@@ -271,20 +272,19 @@ class LocalRateTrainConfig(PerturbationTrainConfig):
     def resolved(self) -> LocalRateTrainConfig:
         """As the native rule's, with this learner's own default threshold
         (:data:`rewardrnn.learners.local_rate.DEFAULT_THRESHOLD`)."""
-        from rewardrnn.learners.local_rate import DEFAULT_THRESHOLD
 
         r = super().resolved()
-        return dataclasses.replace(r, choice_threshold=DEFAULT_THRESHOLD) if self.choice_threshold is None else r
+        return dataclasses.replace(r, choice_threshold=local_rate.DEFAULT_THRESHOLD) if self.choice_threshold is None else r
 
     def build_learner(self) -> PerturbationLearner:
-        from rewardrnn.learners.local_rate import LocalRateLearner
 
         r = self.resolved()
         env = TaskEnv(self.protocol(), r.dt_ms)
         if files.is_task_file(self.task):
             env.check()
-        return LocalRateLearner(env, self.rule(), native.network_for(env, self.n_units, r.tau_ms), r.choice_threshold,
-                                self.choice_gain, self.batch, self.lr, self.feedback, self.track_alignment)
+        return local_rate.LocalRateLearner(env, self.rule(), native.network_for(env, self.n_units, r.tau_ms),
+                                           r.choice_threshold, self.choice_gain, self.batch, self.lr, self.feedback,
+                                           self.track_alignment)
 
     def plan(self) -> TrainerPlan:
         """As the native rule's, counted in updates of ``batch`` trials (rounded up)."""
